@@ -1,0 +1,120 @@
+//! Hooks: how a caller sees (and may change) activations inside one forward pass.
+//!
+//! A hook is passed as an argument to a single call ([`crate::Lm::trace`],
+//! [`crate::Lm::forward`]); there is no global hook state to forget to clear.
+
+use candle_core::Tensor;
+
+use crate::Result;
+
+/// A place in the forward pass where the residual stream or a sub-block output is visible.
+///
+/// Layer indices are 1-based for block outputs, to match the layer convention of the crate:
+/// `BlockOut(l)` is the residual stream after block `l` (1..=L), i.e. layer `l` of a profile;
+/// `Embed` is layer 0. `AttnOut(l)` / `MlpOut(l)` are the contributions of block `l` that are added
+/// to the residual stream (after Gemma's post-norms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Site {
+    /// Embedding output, as it enters block 1 (Gemma: already scaled by √d). Shape `[b, t, d]`.
+    Embed,
+    /// Attention contribution of block `l` (1-based), `[b, t, d]`.
+    AttnOut(usize),
+    /// MLP contribution of block `l` (1-based), `[b, t, d]`.
+    MlpOut(usize),
+    /// Residual stream after block `l` (1-based), `[b, t, d]`.
+    BlockOut(usize),
+}
+
+impl Site {
+    /// The layer index of this site in the `0..=L` convention (`Embed` → 0).
+    pub fn layer(self) -> usize {
+        match self {
+            Site::Embed => 0,
+            Site::AttnOut(l) | Site::MlpOut(l) | Site::BlockOut(l) => l,
+        }
+    }
+}
+
+/// Sees every [`Site`] of a forward pass in order; may replace an activation or skip a block.
+///
+/// ```
+/// use entroscope::{Hook, Site, Result};
+/// use candle_core::Tensor;
+/// /// Counts the blocks it has seen.
+/// struct Count(usize);
+/// impl Hook for Count {
+///     fn visit(&mut self, site: Site, _x: &Tensor) -> Result<Option<Tensor>> {
+///         if let Site::BlockOut(_) = site { self.0 += 1 }
+///         Ok(None)
+///     }
+/// }
+/// ```
+pub trait Hook {
+    /// Called with the activation at `site`. Return `Some(t)` to replace it (same shape), `None`
+    /// to leave it as it is.
+    fn visit(&mut self, site: Site, x: &Tensor) -> Result<Option<Tensor>>;
+
+    /// Return `true` to skip block `l` (1-based) entirely: its attention and MLP contributions
+    /// are zero and its output equals its input. Its KV cache entry is left empty.
+    fn skip_block(&self, _layer: usize) -> bool {
+        false
+    }
+}
+
+/// The hook that does nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHook;
+
+impl Hook for NoHook {
+    fn visit(&mut self, _site: Site, _x: &Tensor) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+}
+
+impl<H: Hook + ?Sized> Hook for &mut H {
+    fn visit(&mut self, site: Site, x: &Tensor) -> Result<Option<Tensor>> {
+        (**self).visit(site, x)
+    }
+    fn skip_block(&self, layer: usize) -> bool {
+        (**self).skip_block(layer)
+    }
+}
+
+/// Two hooks in sequence: the first sees the activation first; a replacement it makes is what the
+/// second sees. A block is skipped if either asks.
+impl<A: Hook, B: Hook> Hook for (A, B) {
+    fn visit(&mut self, site: Site, x: &Tensor) -> Result<Option<Tensor>> {
+        match self.0.visit(site, x)? {
+            Some(y) => Ok(Some(self.1.visit(site, &y)?.unwrap_or(y))),
+            None => self.1.visit(site, x),
+        }
+    }
+    fn skip_block(&self, layer: usize) -> bool {
+        self.0.skip_block(layer) || self.1.skip_block(layer)
+    }
+}
+
+/// Skips a set of blocks (1-based): the layer-skip intervention of Entropy-Lens.
+#[derive(Debug, Clone, Default)]
+pub struct LayerSkip {
+    /// Blocks to skip, 1-based.
+    pub layers: Vec<usize>,
+}
+
+impl LayerSkip {
+    /// Skip these blocks (1-based layer indices).
+    pub fn new(layers: impl Into<Vec<usize>>) -> Self {
+        Self {
+            layers: layers.into(),
+        }
+    }
+}
+
+impl Hook for LayerSkip {
+    fn visit(&mut self, _site: Site, _x: &Tensor) -> Result<Option<Tensor>> {
+        Ok(None)
+    }
+    fn skip_block(&self, layer: usize) -> bool {
+        self.layers.contains(&layer)
+    }
+}

@@ -1,0 +1,340 @@
+//! Model hyper-parameters, read from a Hugging Face `config.json` or from GGUF metadata.
+//! Field names follow Hugging Face.
+
+use std::collections::HashMap;
+
+use candle_core::quantized::gguf_file::Value;
+use serde_json::Value as Json;
+
+use crate::{Error, Result};
+
+/// The decoder-only families entroscope runs with its own forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Family {
+    Gpt2,
+    Llama,
+    Qwen2,
+    Qwen3,
+    Gemma3,
+}
+
+impl Family {
+    /// From a GGUF `general.architecture` or an HF `model_type`.
+    pub fn parse(arch: &str) -> Result<Self> {
+        Ok(match arch {
+            "gpt2" => Family::Gpt2,
+            "llama" | "mistral" => Family::Llama,
+            "qwen2" => Family::Qwen2,
+            "qwen3" => Family::Qwen3,
+            "gemma3" | "gemma3_text" => Family::Gemma3,
+            _ => {
+                return Err(Error::UnknownArchitecture {
+                    arch: arch.to_string(),
+                })
+            }
+        })
+    }
+}
+
+/// Non-linearity of the MLP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Activation {
+    Silu,
+    /// GELU with the tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
+    GeluTanh,
+    /// Exact GELU (erf).
+    Gelu,
+}
+
+impl Activation {
+    fn parse(s: &str) -> Result<Self> {
+        Ok(match s {
+            "silu" | "swish" => Activation::Silu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
+            "gelu" => Activation::Gelu,
+            _ => {
+                return Err(Error::Config {
+                    key: "hidden_act".into(),
+                    detail: format!("unsupported activation `{s}` (silu, gelu, gelu_new, gelu_pytorch_tanh)"),
+                })
+            }
+        })
+    }
+}
+
+/// Hyper-parameters of a model. Names as in Hugging Face configs.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Config {
+    pub family: Family,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    pub intermediate_size: usize,
+    /// RMSNorm / LayerNorm epsilon.
+    pub norm_eps: f64,
+    pub rope_theta: f64,
+    /// Gemma 3: RoPE base of the sliding-window layers.
+    pub rope_local_base_freq: Option<f64>,
+    /// Linear RoPE scaling factor of the global layers (1 = none).
+    pub rope_scaling_factor: f64,
+    /// Context window (`max_position_embeddings`).
+    pub max_position_embeddings: usize,
+    /// Sliding-window size of the layers marked sliding in `sliding_layers`.
+    pub sliding_window: Option<usize>,
+    /// Per block (0-based): does it use sliding-window attention?
+    pub sliding_layers: Vec<bool>,
+    /// Attention scale is `query_pre_attn_scalar^-1/2` when set, else `head_dim^-1/2`.
+    pub query_pre_attn_scalar: Option<f64>,
+    pub final_logit_softcapping: Option<f64>,
+    pub attn_logit_softcapping: Option<f64>,
+    pub tie_word_embeddings: bool,
+    pub hidden_act: Activation,
+    pub bos_token_id: Option<u32>,
+    pub eos_token_ids: Vec<u32>,
+}
+
+impl Config {
+    /// Attention score scale.
+    pub fn attn_scale(&self) -> f64 {
+        match self.query_pre_attn_scalar {
+            Some(s) => 1.0 / s.sqrt(),
+            None => 1.0 / (self.head_dim as f64).sqrt(),
+        }
+    }
+
+    /// Read a Hugging Face `config.json` (already parsed).
+    pub fn from_hf_json(j: &Json) -> Result<Self> {
+        // Multimodal Gemma 3 configs nest the text model.
+        let j = j.get("text_config").unwrap_or(j);
+        let model_type = str_key(j, "model_type")?;
+        let family = Family::parse(model_type)?;
+        if family == Family::Gpt2 {
+            return Self::gpt2_from_hf_json(j);
+        }
+        let hidden_size = usize_key(j, "hidden_size")?;
+        let heads = usize_key(j, "num_attention_heads")?;
+        let layers = usize_key(j, "num_hidden_layers")?;
+        let head_dim = opt_usize(j, "head_dim").unwrap_or(hidden_size / heads.max(1));
+        let gemma = family == Family::Gemma3;
+        let sliding_window = opt_usize(j, "sliding_window");
+        let use_sliding = j
+            .get("use_sliding_window")
+            .and_then(Json::as_bool)
+            .unwrap_or(gemma);
+        let sliding_layers = match j.get("layer_types").and_then(Json::as_array) {
+            Some(types) => types
+                .iter()
+                .map(|t| t.as_str() == Some("sliding_attention"))
+                .collect(),
+            None if gemma => {
+                let pattern = opt_usize(j, "sliding_window_pattern").unwrap_or(6);
+                (0..layers).map(|i| (i + 1) % pattern != 0).collect()
+            }
+            None => {
+                // Qwen2/3: sliding window on layers >= max_window_layers when enabled.
+                let max_window = opt_usize(j, "max_window_layers").unwrap_or(layers);
+                (0..layers)
+                    .map(|i| use_sliding && sliding_window.is_some() && i >= max_window)
+                    .collect()
+            }
+        };
+        let rope_theta = opt_f64(j, "rope_theta")
+            .or_else(|| j.get("rope_parameters").and_then(|r| opt_f64(r, "rope_theta")))
+            .unwrap_or(10000.0);
+        let rope_scaling_factor = j
+            .get("rope_scaling")
+            .filter(|r| r.get("rope_type").and_then(Json::as_str) == Some("linear"))
+            .and_then(|r| opt_f64(r, "factor"))
+            .unwrap_or(1.0);
+        let act = j
+            .get("hidden_activation")
+            .or_else(|| j.get("hidden_act"))
+            .and_then(Json::as_str)
+            .unwrap_or(if gemma { "gelu_pytorch_tanh" } else { "silu" });
+        Ok(Config {
+            family,
+            vocab_size: usize_key(j, "vocab_size")?,
+            hidden_size,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: opt_usize(j, "num_key_value_heads").unwrap_or(heads),
+            head_dim,
+            intermediate_size: usize_key(j, "intermediate_size")?,
+            norm_eps: opt_f64(j, "rms_norm_eps").unwrap_or(1e-6),
+            rope_theta,
+            rope_local_base_freq: opt_f64(j, "rope_local_base_freq")
+                .or(if gemma { Some(10000.0) } else { None }),
+            rope_scaling_factor,
+            max_position_embeddings: opt_usize(j, "max_position_embeddings").unwrap_or(2048),
+            sliding_window,
+            sliding_layers,
+            query_pre_attn_scalar: opt_f64(j, "query_pre_attn_scalar"),
+            final_logit_softcapping: opt_f64(j, "final_logit_softcapping"),
+            attn_logit_softcapping: opt_f64(j, "attn_logit_softcapping"),
+            tie_word_embeddings: j
+                .get("tie_word_embeddings")
+                .and_then(Json::as_bool)
+                .unwrap_or(true),
+            hidden_act: Activation::parse(act)?,
+            bos_token_id: opt_usize(j, "bos_token_id").map(|v| v as u32),
+            eos_token_ids: eos_ids(j),
+        })
+    }
+
+    fn gpt2_from_hf_json(j: &Json) -> Result<Self> {
+        let d = usize_key(j, "n_embd")?;
+        let heads = usize_key(j, "n_head")?;
+        let layers = usize_key(j, "n_layer")?;
+        Ok(Config {
+            family: Family::Gpt2,
+            vocab_size: usize_key(j, "vocab_size")?,
+            hidden_size: d,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: heads,
+            head_dim: d / heads.max(1),
+            intermediate_size: opt_usize(j, "n_inner").unwrap_or(4 * d),
+            norm_eps: opt_f64(j, "layer_norm_epsilon").unwrap_or(1e-5),
+            rope_theta: 0.0,
+            rope_local_base_freq: None,
+            rope_scaling_factor: 1.0,
+            max_position_embeddings: usize_key(j, "n_positions")?,
+            sliding_window: None,
+            sliding_layers: vec![false; layers],
+            query_pre_attn_scalar: None,
+            final_logit_softcapping: None,
+            attn_logit_softcapping: None,
+            tie_word_embeddings: true,
+            hidden_act: Activation::parse(
+                j.get("activation_function")
+                    .and_then(Json::as_str)
+                    .unwrap_or("gelu_new"),
+            )?,
+            bos_token_id: opt_usize(j, "bos_token_id").map(|v| v as u32),
+            eos_token_ids: eos_ids(j),
+        })
+    }
+
+    /// Read GGUF metadata (`{arch}.block_count`, …). Values GGUF does not carry (Gemma 3's local
+    /// RoPE base, sliding pattern and query scale) take the Hugging Face defaults of the family,
+    /// as `transformers` does when it loads the same file.
+    pub fn from_gguf(md: &HashMap<String, Value>, vocab_size: usize) -> Result<Self> {
+        let arch = md
+            .get("general.architecture")
+            .ok_or_else(|| missing("general.architecture"))?
+            .to_string()
+            .map_err(|e| bad("general.architecture", e))?
+            .clone();
+        let family = Family::parse(&arch)?;
+        let k = |s: &str| format!("{arch}.{s}");
+        let u = |s: &str| -> Result<usize> {
+            let key = k(s);
+            let v = md.get(&key).ok_or_else(|| missing(&key))?;
+            gguf_usize(v).map_err(|e| bad(&key, e))
+        };
+        let ou = |s: &str| md.get(&k(s)).and_then(|v| gguf_usize(v).ok());
+        let of = |s: &str| md.get(&k(s)).and_then(|v| gguf_f64(v).ok());
+        let hidden_size = u("embedding_length")?;
+        let heads = u("attention.head_count")?;
+        let layers = u("block_count")?;
+        let head_dim = ou("attention.key_length").unwrap_or(hidden_size / heads.max(1));
+        let gemma = family == Family::Gemma3;
+        let tok_u32 = |key: &str| md.get(key).and_then(|v| gguf_usize(v).ok()).map(|v| v as u32);
+        let sliding_window = ou("attention.sliding_window");
+        Ok(Config {
+            family,
+            vocab_size,
+            hidden_size,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: ou("attention.head_count_kv").unwrap_or(heads),
+            head_dim,
+            intermediate_size: u("feed_forward_length")?,
+            norm_eps: of("attention.layer_norm_rms_epsilon")
+                .or_else(|| of("attention.layer_norm_epsilon"))
+                .unwrap_or(1e-6),
+            rope_theta: of("rope.freq_base").unwrap_or(10000.0),
+            rope_local_base_freq: if gemma { Some(10000.0) } else { None },
+            rope_scaling_factor: of("rope.scaling.factor").unwrap_or(1.0),
+            max_position_embeddings: ou("context_length").unwrap_or(2048),
+            sliding_window: if gemma { sliding_window } else { None },
+            sliding_layers: (0..layers)
+                .map(|i| gemma && sliding_window.is_some() && (i + 1) % 6 != 0)
+                .collect(),
+            query_pre_attn_scalar: if gemma { Some(256.0) } else { None },
+            final_logit_softcapping: of("final_logit_softcapping"),
+            attn_logit_softcapping: of("attn_logit_softcapping"),
+            tie_word_embeddings: true, // corrected by the loader when `output.weight` exists
+            hidden_act: match family {
+                Family::Gemma3 => Activation::GeluTanh,
+                Family::Gpt2 => Activation::GeluTanh,
+                _ => Activation::Silu,
+            },
+            bos_token_id: tok_u32("tokenizer.ggml.bos_token_id"),
+            eos_token_ids: tok_u32("tokenizer.ggml.eos_token_id").into_iter().collect(),
+        })
+    }
+}
+
+fn missing(key: &str) -> Error {
+    Error::Config {
+        key: key.into(),
+        detail: "missing; the file or config is incomplete".into(),
+    }
+}
+
+fn bad(key: &str, e: impl std::fmt::Display) -> Error {
+    Error::Config {
+        key: key.into(),
+        detail: e.to_string(),
+    }
+}
+
+fn gguf_usize(v: &Value) -> std::result::Result<usize, String> {
+    match v {
+        Value::U8(x) => Ok(*x as usize),
+        Value::U16(x) => Ok(*x as usize),
+        Value::U32(x) => Ok(*x as usize),
+        Value::U64(x) => Ok(*x as usize),
+        Value::I8(x) if *x >= 0 => Ok(*x as usize),
+        Value::I16(x) if *x >= 0 => Ok(*x as usize),
+        Value::I32(x) if *x >= 0 => Ok(*x as usize),
+        Value::I64(x) if *x >= 0 => Ok(*x as usize),
+        other => Err(format!("expected a non-negative integer, got {other:?}")),
+    }
+}
+
+fn gguf_f64(v: &Value) -> std::result::Result<f64, String> {
+    match v {
+        Value::F32(x) => Ok(*x as f64),
+        Value::F64(x) => Ok(*x),
+        other => gguf_usize(other).map(|x| x as f64),
+    }
+}
+
+fn str_key<'a>(j: &'a Json, key: &str) -> Result<&'a str> {
+    j.get(key).and_then(Json::as_str).ok_or_else(|| missing(key))
+}
+
+fn usize_key(j: &Json, key: &str) -> Result<usize> {
+    opt_usize(j, key).ok_or_else(|| missing(key))
+}
+
+fn opt_usize(j: &Json, key: &str) -> Option<usize> {
+    j.get(key).and_then(Json::as_u64).map(|v| v as usize)
+}
+
+fn opt_f64(j: &Json, key: &str) -> Option<f64> {
+    j.get(key).and_then(Json::as_f64)
+}
+
+fn eos_ids(j: &Json) -> Vec<u32> {
+    match j.get("eos_token_id") {
+        Some(Json::Array(a)) => a.iter().filter_map(Json::as_u64).map(|v| v as u32).collect(),
+        Some(v) => v.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
+        None => vec![],
+    }
+}

@@ -1,0 +1,51 @@
+//! Key/value cache for incremental decoding.
+
+use candle_core::Tensor;
+
+/// Keys and values of every block for the positions processed so far.
+///
+/// Create one with [`crate::Lm::new_cache`]; pass it to [`crate::Lm::forward`] repeatedly to
+/// decode one token at a time. Shapes per block: `[1, kv_heads, len, head_dim]`.
+#[derive(Debug, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for a model with `n_blocks` blocks.
+    pub fn new(n_blocks: usize) -> Self {
+        Self {
+            layers: vec![None; n_blocks],
+            len: 0,
+        }
+    }
+
+    /// Number of positions already processed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True before the first forward.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forget everything (reuse the allocation for a new prompt).
+    pub fn clear(&mut self) {
+        self.layers.iter_mut().for_each(|l| *l = None);
+        self.len = 0;
+    }
+
+    pub(crate) fn layer(&mut self, i: usize) -> &mut Option<(Tensor, Tensor)> {
+        &mut self.layers[i] // ok: i < n_blocks, the cache is built per model
+    }
+
+    pub(crate) fn advance(&mut self, t: usize) {
+        self.len += t;
+    }
+
+    pub(crate) fn n_blocks(&self) -> usize {
+        self.layers.len()
+    }
+}

@@ -1,0 +1,468 @@
+//! Our own forward pass: one block at a time, with a [`Hook`] at every [`Site`].
+//!
+//! Per-family differences live in the constructors (which tensors exist, which norms wrap a
+//! sub-block); the forward code is shared.
+
+use candle_core::{DType, Device, Module, Tensor, D};
+use candle_nn::Linear;
+
+use super::config::{Activation, Config, Family};
+use super::kv_cache::KvCache;
+use super::weights::Weights;
+use crate::hook::{Hook, Site};
+use crate::Result;
+
+/// RMSNorm (weight already includes Gemma's `1 +`) or LayerNorm with bias.
+#[derive(Debug, Clone)]
+pub(crate) enum Norm {
+    Rms { weight: Tensor, eps: f32 },
+    Layer { weight: Tensor, bias: Tensor, eps: f32 },
+}
+
+impl Norm {
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        Ok(match self {
+            Norm::Rms { weight, eps } => candle_nn::ops::rms_norm(&x, weight, *eps)?,
+            Norm::Layer { weight, bias, eps } => candle_nn::ops::layer_norm(&x, weight, bias, *eps)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Mlp {
+    /// `down(act(gate(x)) * up(x))` (Llama, Qwen, Gemma).
+    Gated { gate: Linear, up: Linear, down: Linear },
+    /// `proj(act(fc(x)))` (GPT-2).
+    Plain { fc: Linear, proj: Linear },
+}
+
+#[derive(Debug, Clone)]
+struct Attention {
+    q: Linear,
+    k: Linear,
+    v: Linear,
+    o: Linear,
+    q_norm: Option<Norm>,
+    k_norm: Option<Norm>,
+}
+
+#[derive(Debug, Clone)]
+struct Block {
+    attn_norm: Norm,
+    attn: Attention,
+    /// Gemma: norm of the attention output before it is added to the residual.
+    post_attn_norm: Option<Norm>,
+    mlp_norm: Norm,
+    mlp: Mlp,
+    /// Gemma: norm of the MLP output before it is added to the residual.
+    post_mlp_norm: Option<Norm>,
+    sliding: bool,
+}
+
+/// The weights of a decoder-only transformer and the code that runs them.
+#[derive(Debug, Clone)]
+pub(crate) struct Transformer {
+    pub cfg: Config,
+    embed: Tensor,
+    pos_embed: Option<Tensor>,
+    blocks: Vec<Block>,
+    pub final_norm: Norm,
+    /// `[vocab, d]`; the same storage as `embed` when tied.
+    pub lm_head: Tensor,
+}
+
+struct Loader<'a> {
+    w: &'a mut Weights,
+    cfg: &'a Config,
+}
+
+impl Loader<'_> {
+    fn t(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.w.get(name, shape, self.cfg.family)
+    }
+
+    fn linear(&mut self, p: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
+        let w = self.t(&format!("{p}.weight"), &[out, inp])?;
+        let b = if bias {
+            Some(self.t(&format!("{p}.bias"), &[out])?)
+        } else {
+            None
+        };
+        Ok(Linear::new(w, b))
+    }
+
+    /// GPT-2's `Conv1D` stores `[in, out]`; transpose to `[out, in]`.
+    fn conv1d(&mut self, p: &str, inp: usize, out: usize) -> Result<Linear> {
+        let w = self.t(&format!("{p}.weight"), &[inp, out])?.t()?.contiguous()?;
+        let b = self.t(&format!("{p}.bias"), &[out])?;
+        Ok(Linear::new(w, Some(b)))
+    }
+
+    fn rms(&mut self, name: &str, size: usize) -> Result<Norm> {
+        let mut weight = self.t(name, &[size])?;
+        if self.cfg.family == Family::Gemma3 {
+            weight = (weight + 1.0)?; // Gemma scales by (1 + w)
+        }
+        Ok(Norm::Rms {
+            weight,
+            eps: self.cfg.norm_eps as f32,
+        })
+    }
+
+    fn layer_norm(&mut self, p: &str, size: usize) -> Result<Norm> {
+        Ok(Norm::Layer {
+            weight: self.t(&format!("{p}.weight"), &[size])?,
+            bias: self.t(&format!("{p}.bias"), &[size])?,
+            eps: self.cfg.norm_eps as f32,
+        })
+    }
+}
+
+impl Transformer {
+    /// Build the model from weights named as in Hugging Face checkpoints.
+    pub fn load(cfg: Config, w: &mut Weights) -> Result<Self> {
+        if cfg.family == Family::Gpt2 {
+            return Self::load_gpt2(cfg, w);
+        }
+        let c = cfg.clone();
+        let (d, v, hd) = (c.hidden_size, c.vocab_size, c.head_dim);
+        let (h, kvh) = (c.num_attention_heads, c.num_key_value_heads);
+        let mut l = Loader { w, cfg: &c };
+        let embed = l.t("model.embed_tokens.weight", &[v, d])?;
+        let gemma = c.family == Family::Gemma3;
+        let qk_norm = matches!(c.family, Family::Qwen3 | Family::Gemma3);
+        let qkv_bias = c.family == Family::Qwen2;
+        let mut blocks = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let p = format!("model.layers.{i}");
+            let attn = Attention {
+                q: l.linear(&format!("{p}.self_attn.q_proj"), h * hd, d, qkv_bias)?,
+                k: l.linear(&format!("{p}.self_attn.k_proj"), kvh * hd, d, qkv_bias)?,
+                v: l.linear(&format!("{p}.self_attn.v_proj"), kvh * hd, d, qkv_bias)?,
+                o: l.linear(&format!("{p}.self_attn.o_proj"), d, h * hd, false)?,
+                q_norm: if qk_norm {
+                    Some(l.rms(&format!("{p}.self_attn.q_norm.weight"), hd)?)
+                } else {
+                    None
+                },
+                k_norm: if qk_norm {
+                    Some(l.rms(&format!("{p}.self_attn.k_norm.weight"), hd)?)
+                } else {
+                    None
+                },
+            };
+            let mlp = Mlp::Gated {
+                gate: l.linear(&format!("{p}.mlp.gate_proj"), c.intermediate_size, d, false)?,
+                up: l.linear(&format!("{p}.mlp.up_proj"), c.intermediate_size, d, false)?,
+                down: l.linear(&format!("{p}.mlp.down_proj"), d, c.intermediate_size, false)?,
+            };
+            let attn_norm = l.rms(&format!("{p}.input_layernorm.weight"), d)?;
+            let (post_attn_norm, mlp_norm, post_mlp_norm) = if gemma {
+                (
+                    Some(l.rms(&format!("{p}.post_attention_layernorm.weight"), d)?),
+                    l.rms(&format!("{p}.pre_feedforward_layernorm.weight"), d)?,
+                    Some(l.rms(&format!("{p}.post_feedforward_layernorm.weight"), d)?),
+                )
+            } else {
+                (None, l.rms(&format!("{p}.post_attention_layernorm.weight"), d)?, None)
+            };
+            blocks.push(Block {
+                attn_norm,
+                attn,
+                post_attn_norm,
+                mlp_norm,
+                mlp,
+                post_mlp_norm,
+                sliding: c.sliding_layers.get(i).copied().unwrap_or(false),
+            });
+        }
+        let final_norm = l.rms("model.norm.weight", d)?;
+        let untied = l.w.contains("lm_head.weight");
+        let lm_head = if untied {
+            l.t("lm_head.weight", &[v, d])?
+        } else {
+            embed.clone()
+        };
+        let mut cfg = cfg;
+        cfg.tie_word_embeddings = !untied;
+        Ok(Transformer {
+            cfg,
+            embed,
+            pos_embed: None,
+            blocks,
+            final_norm,
+            lm_head,
+        })
+    }
+
+    fn load_gpt2(cfg: Config, w: &mut Weights) -> Result<Self> {
+        let c = cfg.clone();
+        let (d, v) = (c.hidden_size, c.vocab_size);
+        // Checkpoints saved from GPT2LMHeadModel prefix names with `transformer.`; the hub's
+        // `gpt2` repo does not.
+        let pre = if w.contains("transformer.wte.weight") {
+            "transformer."
+        } else {
+            ""
+        };
+        let mut l = Loader { w, cfg: &c };
+        let embed = l.t(&format!("{pre}wte.weight"), &[v, d])?;
+        let pos = l.t(
+            &format!("{pre}wpe.weight"),
+            &[c.max_position_embeddings, d],
+        )?;
+        let mut blocks = Vec::with_capacity(c.num_hidden_layers);
+        for i in 0..c.num_hidden_layers {
+            let p = format!("{pre}h.{i}");
+            let qkv = l.conv1d(&format!("{p}.attn.c_attn"), d, 3 * d)?;
+            let (qw, qb) = (qkv.weight(), qkv.bias());
+            let split = |t: &Tensor, k: usize| t.narrow(0, k * d, d).and_then(|x| x.contiguous());
+            let part = |k: usize| -> Result<Linear> {
+                Ok(Linear::new(
+                    split(qw, k)?,
+                    qb.map(|b| split(b, k)).transpose()?,
+                ))
+            };
+            let attn = Attention {
+                q: part(0)?,
+                k: part(1)?,
+                v: part(2)?,
+                o: l.conv1d(&format!("{p}.attn.c_proj"), d, d)?,
+                q_norm: None,
+                k_norm: None,
+            };
+            blocks.push(Block {
+                attn_norm: l.layer_norm(&format!("{p}.ln_1"), d)?,
+                attn,
+                post_attn_norm: None,
+                mlp_norm: l.layer_norm(&format!("{p}.ln_2"), d)?,
+                mlp: Mlp::Plain {
+                    fc: l.conv1d(&format!("{p}.mlp.c_fc"), d, c.intermediate_size)?,
+                    proj: l.conv1d(&format!("{p}.mlp.c_proj"), c.intermediate_size, d)?,
+                },
+                post_mlp_norm: None,
+                sliding: false,
+            });
+        }
+        let final_norm = l.layer_norm(&format!("{pre}ln_f"), d)?;
+        Ok(Transformer {
+            cfg,
+            lm_head: embed.clone(),
+            embed,
+            pos_embed: Some(pos),
+            blocks,
+            final_norm,
+        })
+    }
+
+    /// Run `ids` (one sequence) through every block, continuing from `cache` (which is
+    /// extended). Returns the residual stream after the last block, before the final norm,
+    /// `[1, t, d]`.
+    pub fn forward(&self, ids: &[u32], cache: &mut KvCache, hook: &mut dyn Hook) -> Result<Tensor> {
+        let dev = Device::Cpu;
+        let offset = cache.len();
+        let t = ids.len();
+        let ids_t = Tensor::new(ids, &dev)?;
+        let mut x = self.embed.index_select(&ids_t, 0)?;
+        if let Some(pos) = &self.pos_embed {
+            x = (x + pos.narrow(0, offset, t)?)?;
+        }
+        if self.cfg.family == Family::Gemma3 {
+            // HF multiplies by sqrt(d) rounded to the weights' dtype.
+            let scale = (self.cfg.hidden_size as f32).sqrt();
+            x = (x * scale as f64)?;
+        }
+        let mut x = x.unsqueeze(0)?;
+        if let Some(r) = hook.visit(Site::Embed, &x)? {
+            x = r;
+        }
+        let rope = RopeTables::new(&self.cfg, offset, t)?;
+        for (i, block) in self.blocks.iter().enumerate() {
+            let l = i + 1;
+            if !hook.skip_block(l) {
+                let mut a = block
+                    .attn
+                    .forward(&block.attn_norm.forward(&x)?, &self.cfg, &rope, block.sliding, cache.layer(i), offset)?;
+                if let Some(n) = &block.post_attn_norm {
+                    a = n.forward(&a)?;
+                }
+                if let Some(r) = hook.visit(Site::AttnOut(l), &a)? {
+                    a = r;
+                }
+                x = (x + a)?;
+                let mut m = block.mlp.forward(&block.mlp_norm.forward(&x)?, self.cfg.hidden_act)?;
+                if let Some(n) = &block.post_mlp_norm {
+                    m = n.forward(&m)?;
+                }
+                if let Some(r) = hook.visit(Site::MlpOut(l), &m)? {
+                    m = r;
+                }
+                x = (x + m)?;
+            }
+            if let Some(r) = hook.visit(Site::BlockOut(l), &x)? {
+                x = r;
+            }
+        }
+        cache.advance(t);
+        Ok(x)
+    }
+
+    /// Final logits of hidden states `[.., d]` (pre-norm): final norm, unembedding, soft-cap.
+    pub fn logits(&self, h: &Tensor) -> Result<Tensor> {
+        self.project(&self.final_norm.forward(h)?)
+    }
+
+    /// Unembedding `[.., d] → [.., vocab]` of already-normed states, with Gemma's final soft-cap.
+    pub fn project(&self, h: &Tensor) -> Result<Tensor> {
+        let z = h.broadcast_matmul(&self.lm_head.t()?)?;
+        self.softcap(z)
+    }
+
+    /// Apply the final logit soft-cap `c·tanh(z/c)` when the model has one.
+    pub fn softcap(&self, z: Tensor) -> Result<Tensor> {
+        Ok(match self.cfg.final_logit_softcapping {
+            Some(c) => ((z / c)?.tanh()? * c)?,
+            None => z,
+        })
+    }
+}
+
+impl Mlp {
+    fn forward(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        let a = |t: Tensor| -> Result<Tensor> {
+            Ok(match act {
+                Activation::Silu => candle_nn::ops::silu(&t)?,
+                Activation::GeluTanh => t.gelu()?,
+                Activation::Gelu => t.gelu_erf()?,
+            })
+        };
+        Ok(match self {
+            Mlp::Gated { gate, up, down } => down.forward(&(a(gate.forward(x)?)? * up.forward(x)?)?)?,
+            Mlp::Plain { fc, proj } => proj.forward(&a(fc.forward(x)?)?)?,
+        })
+    }
+}
+
+/// cos/sin tables `[t, head_dim/2]` for the global and (Gemma) local RoPE bases.
+struct RopeTables {
+    global: Option<(Tensor, Tensor)>,
+    local: Option<(Tensor, Tensor)>,
+}
+
+impl RopeTables {
+    fn new(cfg: &Config, offset: usize, t: usize) -> Result<Self> {
+        if cfg.family == Family::Gpt2 {
+            return Ok(Self {
+                global: None,
+                local: None,
+            });
+        }
+        let table = |base: f64, scale: f64| -> Result<(Tensor, Tensor)> {
+            let half = cfg.head_dim / 2;
+            // As transformers computes it: inv_freq in f32, then position × inv_freq in f32.
+            let inv: Vec<f32> = (0..half)
+                .map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / cfg.head_dim as f32))
+                .collect();
+            let mut freqs = Vec::with_capacity(t * half);
+            for p in offset..offset + t {
+                let p = p as f32 / scale as f32;
+                freqs.extend(inv.iter().map(|f| p * f));
+            }
+            let f = Tensor::from_vec(freqs, (t, half), &Device::Cpu)?;
+            Ok((f.cos()?, f.sin()?))
+        };
+        let global = Some(table(cfg.rope_theta, cfg.rope_scaling_factor)?);
+        let local = match cfg.rope_local_base_freq {
+            Some(b) => Some(table(b, 1.0)?),
+            None => None,
+        };
+        Ok(Self { global, local })
+    }
+
+    fn get(&self, sliding: bool) -> Option<&(Tensor, Tensor)> {
+        if sliding {
+            self.local.as_ref().or(self.global.as_ref())
+        } else {
+            self.global.as_ref()
+        }
+    }
+}
+
+impl Attention {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cfg: &Config,
+        rope: &RopeTables,
+        sliding: bool,
+        cache: &mut Option<(Tensor, Tensor)>,
+        offset: usize,
+    ) -> Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let (h, kvh, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
+        let heads = |y: Tensor, n: usize| y.reshape((b, t, n, hd))?.transpose(1, 2);
+        let mut q = heads(self.q.forward(x)?, h)?;
+        let mut k = heads(self.k.forward(x)?, kvh)?;
+        let v = heads(self.v.forward(x)?, kvh)?.contiguous()?;
+        if let Some(n) = &self.q_norm {
+            q = n.forward(&q)?;
+        }
+        if let Some(n) = &self.k_norm {
+            k = n.forward(&k)?;
+        }
+        if let Some((cos, sin)) = rope.get(sliding) {
+            q = candle_nn::rotary_emb::rope(&q.contiguous()?, cos, sin)?;
+            k = candle_nn::rotary_emb::rope(&k.contiguous()?, cos, sin)?;
+        }
+        let (k, v) = match cache.take() {
+            Some((ck, cv)) => (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?),
+            None => (k.contiguous()?, v),
+        };
+        *cache = Some((k.clone(), v.clone()));
+        let total = k.dim(2)?;
+        // Grouped-query attention without copying K/V: fold the query heads of one KV head
+        // into the row dimension.
+        let rep = h / kvh;
+        let q = (q.contiguous()?.reshape((b, kvh, rep * t, hd))? * cfg.attn_scale())?;
+        let mut s = q.matmul(&k.t()?)?; // [b, kvh, rep*t, total]
+        if let Some(c) = cfg.attn_logit_softcapping {
+            s = ((s / c)?.tanh()? * c)?;
+        }
+        let window = if sliding { cfg.sliding_window } else { None };
+        let mask = causal_mask(t, total, offset, window)?;
+        let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
+        let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?;
+        let y = p.matmul(&v)?; // [b, kvh, rep*t, hd]
+        let y = y.reshape((b, h, t, hd))?.transpose(1, 2)?.reshape((b, t, h * hd))?;
+        Ok(self.o.forward(&y)?)
+    }
+}
+
+/// Additive mask `[t, total]`: query `i` (absolute `offset + i`) sees key `j` when `j ≤ i` and,
+/// with a sliding window `w`, when `i − j < w` (as transformers' sliding-window mask).
+fn causal_mask(t: usize, total: usize, offset: usize, window: Option<usize>) -> Result<Tensor> {
+    let mut m = vec![0f32; t * total];
+    for i in 0..t {
+        let qi = offset + i;
+        for j in 0..total {
+            let visible = j <= qi && window.is_none_or(|w| qi - j < w);
+            if !visible {
+                m[i * total + j] = f32::NEG_INFINITY;
+            }
+        }
+    }
+    Ok(Tensor::from_vec(m, (t, total), &Device::Cpu)?.to_dtype(DType::F32)?)
+}
+
+/// The number of blocks and the attention layout, for the KV cache.
+impl Transformer {
+    pub fn n_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Log-softmax over the last dimension, in f32.
+    pub fn log_softmax(z: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::ops::log_softmax(z, D::Minus1)?)
+    }
+}
