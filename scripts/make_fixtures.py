@@ -462,10 +462,12 @@ def make_real(names):
             prompts[key] = {"text": text, "ids": ids} | real_stats(model, ids)
         ids = prompts["capital"]["ids"]
         with torch.no_grad():
-            gen = model.generate(torch.tensor([ids]), max_new_tokens=10, min_new_tokens=10,
-                                 do_sample=False, use_cache=True, repetition_penalty=1.0,
-                                 num_beams=1, temperature=None, top_p=None, top_k=None)
+            # plain greedy: no min_new_tokens (it would mask EOS), stops early only at EOS
+            gen = model.generate(torch.tensor([ids]), max_new_tokens=10, do_sample=False,
+                                 use_cache=True, repetition_penalty=1.0, num_beams=1,
+                                 temperature=None, top_p=None, top_k=None)
         new = gen[0, len(ids):].tolist()
+        assert len(new) == 10 or new[-1] == model.generation_config.eos_token_id, new
         res = {
             "model": name,
             "produced_by": "scripts/make_fixtures.py real (loading as /work/shared/peer/lens_peer.py "
@@ -483,7 +485,8 @@ def make_real(names):
             "prompts": prompts,
             "greedy": {"prompt": PROMPT, "prompt_ids": ids, "new_tokens": 10, "new_ids": new,
                        "text": tok.decode(new), "do_sample": False, "use_cache": True,
-                       "repetition_penalty": 1.0},
+                       "repetition_penalty": 1.0,
+                       "eos_token_id": model.generation_config.eos_token_id},
             "tokenizer": tokenizer_info(tok),
             "weights_probe": weight_probe(model),
         }
