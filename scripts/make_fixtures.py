@@ -5,8 +5,8 @@
     $PY scripts/make_fixtures.py all          # = tiny + tiny-tf4 + real + peer
     $PY scripts/make_fixtures.py tiny         # tests/fixtures/tiny-<family>/ (seconds)
     $PY scripts/make_fixtures.py tiny-tf4     # check config.tf4.json with transformers 4.x
-    $PY scripts/make_fixtures.py real         # tests/fixtures/real/<model>.json   (~5 min)
-    $PY scripts/make_fixtures.py peer         # tests/fixtures/peer/<model>.{normed,raw}.json
+    $PY scripts/make_fixtures.py real         # tests/fixtures/real/<model>.json   (~4 min)
+    $PY scripts/make_fixtures.py peer         # tests/fixtures/peer/<model>.{normed,raw}.json (~8 min)
 
 See tests/fixtures/README.md for what each file holds and the conventions (layer 0 = embedding
 output as it enters block 0, layer l = output of block l, the last one BEFORE the final norm).
@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import transformers
-from safetensors.torch import save_file
 
 ROOT = Path(__file__).resolve().parent.parent
 FIX = ROOT / "tests" / "fixtures"
@@ -41,6 +40,26 @@ PROMPT = "The capital of France is"
 PARAGRAPH = ("The old lighthouse stood at the edge of the cliff, and every night its keeper climbed "
              "the narrow stairs to light the lamp. Ships passing in the dark relied on that steady "
              "beam to find their way safely into the harbour.")
+
+
+def save_safetensors(tensors, path, metadata):
+    """Byte-stable safetensors writer (the library's header order varies from run to run, so a
+    regeneration would otherwise rewrite identical files): tensors in name order, sorted JSON keys,
+    header padded with spaces to a multiple of 8 bytes. Read back and checked."""
+    from safetensors.torch import load_file
+    dtypes = {torch.float32: "F32", torch.int64: "I64"}
+    header, blobs, off = {"__metadata__": dict(metadata)}, [], 0
+    for k in sorted(tensors):
+        t = tensors[k].contiguous()
+        b = t.numpy().tobytes()
+        header[k] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    Path(path).write_bytes(len(h).to_bytes(8, "little") + h + b"".join(blobs))
+    back = load_file(str(path))
+    assert back.keys() == tensors.keys() and all(torch.equal(back[k], tensors[k]) for k in tensors)
 
 
 def versions():
@@ -293,7 +312,7 @@ def make_tiny(families):
                               "normed_last_i=final norm(resid_i[L]); logits_i=model logits "
                               "(after soft-cap); attn_out_i/mlp_out_i[l]=sub-block outputs "
                               "added to the residual (see README)"}
-        save_file(tensors, str(d / "reference.safetensors"), metadata=meta)
+        save_safetensors(tensors, d / "reference.safetensors", meta)
         write_tf4_config(d, model.config)
         mx = max(t.abs().max().item() for k, t in tensors.items() if k.startswith("logits"))
         size = sum(f.stat().st_size for f in d.iterdir())
@@ -559,8 +578,11 @@ def main():
     fams, names = a.families.split(","), a.models.split(",")
     if a.part in ("all", "tiny"):
         make_tiny(fams)
-    if a.part in ("all", "tiny", "tiny-tf4") and TF4_DIR.exists():
-        check_tf4(fams)
+    if a.part in ("all", "tiny", "tiny-tf4"):
+        if TF4_DIR.exists():
+            check_tf4(fams)
+        else:
+            print(f"tiny-tf4: skipped, no transformers 4.x in {TF4_DIR}", file=sys.stderr)
     if a.part in ("all", "real"):
         make_real(names)
     if a.part in ("all", "peer"):
