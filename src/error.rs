@@ -73,6 +73,9 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("plot: {0}")]
     Plot(String),
+    /// Classification / cross-validation / ROC misuse (typed, see [`crate::knn::KnnError`]).
+    #[error(transparent)]
+    Knn(#[from] crate::knn::KnnError),
 }
 
 impl Error {
