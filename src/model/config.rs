@@ -130,7 +130,10 @@ impl Config {
                 .map(|t| t.as_str() == Some("sliding_attention"))
                 .collect(),
             None if gemma => {
-                let pattern = opt_usize(j, "sliding_window_pattern").unwrap_or(6);
+                let pattern = opt_usize(j, "sliding_window_pattern")
+                    .or_else(|| opt_usize(j, "_sliding_window_pattern"))
+                    .unwrap_or(6)
+                    .max(1);
                 (0..layers).map(|i| (i + 1) % pattern != 0).collect()
             }
             None => {
@@ -141,13 +144,26 @@ impl Config {
                     .collect()
             }
         };
+        // transformers 4.x: top-level `rope_theta` / `rope_local_base_freq` / `rope_scaling`;
+        // 5.x: `rope_parameters`, nested per layer type for Gemma 3.
+        let params = j.get("rope_parameters");
+        let full = params.map(|p| p.get("full_attention").unwrap_or(p));
+        let local = params.and_then(|p| p.get("sliding_attention"));
         let rope_theta = opt_f64(j, "rope_theta")
-            .or_else(|| j.get("rope_parameters").and_then(|r| opt_f64(r, "rope_theta")))
-            .unwrap_or(10000.0);
+            .or_else(|| full.and_then(|r| opt_f64(r, "rope_theta")))
+            .unwrap_or(if gemma { 1_000_000.0 } else { 10000.0 });
+        let rope_local_base_freq = opt_f64(j, "rope_local_base_freq")
+            .or_else(|| local.and_then(|r| opt_f64(r, "rope_theta")))
+            .or(if gemma { Some(10000.0) } else { None });
+        let linear = |r: &Json| {
+            (r.get("rope_type").and_then(Json::as_str) == Some("linear"))
+                .then(|| opt_f64(r, "factor"))
+                .flatten()
+        };
         let rope_scaling_factor = j
             .get("rope_scaling")
-            .filter(|r| r.get("rope_type").and_then(Json::as_str) == Some("linear"))
-            .and_then(|r| opt_f64(r, "factor"))
+            .and_then(linear)
+            .or_else(|| full.and_then(linear))
             .unwrap_or(1.0);
         let act = j
             .get("hidden_activation")
@@ -165,13 +181,13 @@ impl Config {
             intermediate_size: usize_key(j, "intermediate_size")?,
             norm_eps: opt_f64(j, "rms_norm_eps").unwrap_or(1e-6),
             rope_theta,
-            rope_local_base_freq: opt_f64(j, "rope_local_base_freq")
-                .or(if gemma { Some(10000.0) } else { None }),
+            rope_local_base_freq,
             rope_scaling_factor,
             max_position_embeddings: opt_usize(j, "max_position_embeddings").unwrap_or(2048),
             sliding_window,
             sliding_layers,
-            query_pre_attn_scalar: opt_f64(j, "query_pre_attn_scalar"),
+            query_pre_attn_scalar: opt_f64(j, "query_pre_attn_scalar")
+                .or(if gemma { Some(256.0) } else { None }),
             final_logit_softcapping: opt_f64(j, "final_logit_softcapping"),
             attn_logit_softcapping: opt_f64(j, "attn_logit_softcapping"),
             tie_word_embeddings: j
@@ -240,7 +256,9 @@ impl Config {
         let hidden_size = u("embedding_length")?;
         let heads = u("attention.head_count")?;
         let layers = u("block_count")?;
-        let head_dim = ou("attention.key_length").unwrap_or(hidden_size / heads.max(1));
+        let head_dim = ou("attention.key_length")
+            .or_else(|| ou("rope.dimension_count"))
+            .unwrap_or(hidden_size / heads.max(1));
         let gemma = family == Family::Gemma3;
         let tok_u32 = |key: &str| md.get(key).and_then(|v| gguf_usize(v).ok()).map(|v| v as u32);
         let sliding_window = ou("attention.sliding_window");

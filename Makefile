@@ -1,0 +1,27 @@
+# entroscope — the two commands of the README:
+#   make figures   the main job: fetch the models, build, regenerate every figure (default model)
+#   make test      fetch the models and run the whole test suite
+# Builds go to a target directory outside the clone, so later runs on the same machine are warm.
+
+CACHE ?= $(HOME)/.cache/entroscope
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export ENTROSCOPE_MODELS ?= $(CACHE)/models
+CARGO ?= cargo
+
+.PHONY: models build test figures notebooks-setup notebooks lint fixtures
+
+models:
+	@bash scripts/fetch-models.sh
+
+build:
+	$(CARGO) build --release
+
+test: models
+	$(CARGO) test --release
+
+figures: models
+	$(CARGO) run --release --bin entroscope -- figures
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --release --all-targets -- -D warnings

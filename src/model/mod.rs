@@ -1,0 +1,460 @@
+//! `Lm`: weights + tokenizer + config, loaded from a GGUF file, a Hugging Face directory or the
+//! hub, and run by our own forward pass ([`transformer`]) so every block is visible.
+
+pub mod config;
+pub mod gguf_tokenizer;
+mod kv_cache;
+mod transformer;
+mod weights;
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file;
+use candle_core::{Device, Tensor};
+use tokenizers::Tokenizer;
+
+pub use config::{Activation, Config, Family};
+pub use kv_cache::KvCache;
+
+use crate::hook::{Hook, NoHook};
+use crate::trace::{CaptureSpec, Recorder, Trace};
+use crate::{Error, Result};
+use transformer::Transformer;
+use weights::Weights;
+
+/// File name of the default model (SmolLM2-135M-Instruct, Q4_1), fetched by `make models`.
+pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+/// File name of the second real model (Gemma-3-270M base, Q4_K_M).
+pub const GEMMA_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+
+/// Directory of the fetched GGUF models: `$ENTROSCOPE_MODELS`, else `~/.cache/entroscope/models`.
+pub fn models_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("ENTROSCOPE_MODELS") {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    home.join(".cache").join("entroscope").join("models")
+}
+
+/// Path of the default model file (it may not exist yet: run `make models`).
+pub fn default_model_path() -> String {
+    models_dir().join(DEFAULT_MODEL_FILE).display().to_string()
+}
+
+/// A decoder-only language model with its tokenizer.
+///
+/// ```no_run
+/// use entroscope::prelude::*;
+/// # fn main() -> entroscope::Result<()> {
+/// let lm = Lm::load(&entroscope::model::default_model_path())?;
+/// let ids = lm.encode("The capital of France is")?;
+/// let trace = lm.trace(&ids, &CaptureSpec::default(), &mut NoHook)?;
+/// assert_eq!(trace.resid.dims(), &[lm.n_layers() + 1, ids.len(), lm.config().hidden_size]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Lm {
+    name: String,
+    model: Transformer,
+    tokenizer: Tokenizer,
+}
+
+impl fmt::Debug for Lm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lm")
+            .field("name", &self.name)
+            .field("config", &self.model.cfg)
+            .finish()
+    }
+}
+
+impl fmt::Display for Lm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.model.cfg;
+        write!(
+            f,
+            "{} ({:?}): {} layers, d={}, heads {}/{} (q/kv), vocab {}, context {}",
+            self.name,
+            c.family,
+            c.num_hidden_layers,
+            c.hidden_size,
+            c.num_attention_heads,
+            c.num_key_value_heads,
+            c.vocab_size,
+            c.max_position_embeddings
+        )
+    }
+}
+
+const GGUF_MAGIC: u32 = 0x4655_4747; // "GGUF" little-endian
+
+impl Lm {
+    /// Load from a `.gguf` file, a Hugging Face model directory, or a hub repo id
+    /// (e.g. `"HuggingFaceTB/SmolLM2-135M"`), whichever `model` names.
+    pub fn load(model: &str) -> Result<Self> {
+        let p = Path::new(model);
+        if p.is_dir() {
+            return Self::from_hf_dir(p);
+        }
+        if p.is_file() {
+            return Self::from_gguf(p);
+        }
+        let looks_like_repo = !model.is_empty()
+            && !model.starts_with(['.', '/', '~'])
+            && model.matches('/').count() <= 1
+            && !model.ends_with(".gguf")
+            && !model.contains('\\');
+        if looks_like_repo {
+            Self::from_hub(model)
+        } else {
+            Err(Error::FileNotFound {
+                path: p.to_path_buf(),
+            })
+        }
+    }
+
+    /// Load a GGUF file: architecture, hyper-parameters, weights (dequantized to f32) and the
+    /// tokenizer all come from the file.
+    pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut magic = [0u8; 4];
+        file.read_exact(&mut magic).map_err(|_| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: "shorter than a GGUF header".into(),
+        })?;
+        let magic = u32::from_le_bytes(magic);
+        if magic != GGUF_MAGIC {
+            return Err(Error::BadMagic {
+                path: path.to_path_buf(),
+                magic,
+            });
+        }
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let content = gguf_file::Content::read(&mut file).map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let vocab = match content.metadata.get("tokenizer.ggml.tokens") {
+            Some(gguf_file::Value::Array(a)) => a.len(),
+            _ => content
+                .tensor_infos
+                .get("token_embd.weight")
+                .and_then(|t| t.shape.dims().first().copied())
+                .ok_or_else(|| Error::Config {
+                    key: "tokenizer.ggml.tokens".into(),
+                    detail: "missing, and no token_embd.weight to infer the vocabulary from".into(),
+                })?,
+        };
+        let cfg = Config::from_gguf(&content.metadata, vocab)?;
+        let tokenizer = gguf_tokenizer::tokenizer_from_gguf(&content)?;
+        let (h, kvh) = (cfg.num_attention_heads, cfg.num_key_value_heads);
+        let mut w = Weights::gguf(path, file, content, cfg.family, h, kvh)?;
+        let model = Transformer::load(cfg, &mut w)?;
+        Ok(Self {
+            name: file_stem(path),
+            model,
+            tokenizer,
+        })
+    }
+
+    /// Load a Hugging Face model directory: `config.json`, `tokenizer.json` and one or more
+    /// `*.safetensors` files.
+    pub fn from_hf_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref();
+        let files = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+        let mut shards: Vec<PathBuf> = files
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
+            .collect();
+        shards.sort();
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        Self::from_files(
+            &name,
+            &dir.join("config.json"),
+            &dir.join("tokenizer.json"),
+            &shards,
+        )
+    }
+
+    /// Load from the Hugging Face hub through `hf-hub`; files already in the local hub cache
+    /// (`$HF_HOME/hub`, default `~/.cache/huggingface/hub`) are used without the network, and
+    /// with `HF_HUB_OFFLINE=1` only the cache is used.
+    pub fn from_hub(repo: &str) -> Result<Self> {
+        let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
+        Self::from_hub_cache(repo, hf_hub::Cache::from_env().path(), offline)
+    }
+
+    /// [`Lm::from_hub`] with an explicit hub cache directory (the `hub/` folder holding
+    /// `models--org--name/snapshots/<rev>/…`); with `offline`, only that cache is read.
+    pub fn from_hub_cache(repo: &str, cache_dir: &Path, offline: bool) -> Result<Self> {
+        let cache = hf_hub::Cache::new(cache_dir.to_path_buf());
+        let cached = cache.model(repo.to_string());
+        let hub_err = |detail: String| Error::Hub {
+            repo: repo.to_string(),
+            detail,
+        };
+        let get = |file: &str| -> Result<PathBuf> {
+            if let Some(p) = cached.get(file) {
+                return Ok(p);
+            }
+            if offline {
+                return Err(hub_err(format!("`{file}` is not in the local hub cache and HF_HUB_OFFLINE is set")));
+            }
+            let api = hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
+                .build()
+                .map_err(|e| hub_err(e.to_string()))?;
+            api.model(repo.to_string())
+                .get(file)
+                .map_err(|e| hub_err(format!("`{file}`: {e}")))
+        };
+        let config = get("config.json")?;
+        let tokenizer = get("tokenizer.json")?;
+        let shards = match get("model.safetensors.index.json") {
+            Ok(index) => {
+                let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
+                let j: serde_json::Value = serde_json::from_str(&text)?;
+                let mut names: Vec<String> = j
+                    .get("weight_map")
+                    .and_then(|m| m.as_object())
+                    .map(|m| m.values().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .unwrap_or_default();
+                names.sort();
+                names.dedup();
+                names.iter().map(|n| get(n)).collect::<Result<Vec<_>>>()?
+            }
+            Err(_) => vec![get("model.safetensors")?],
+        };
+        Self::from_files(repo, &config, &tokenizer, &shards)
+    }
+
+    fn from_files(name: &str, config: &Path, tokenizer: &Path, shards: &[PathBuf]) -> Result<Self> {
+        let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
+        let j: serde_json::Value = serde_json::from_str(&text)?;
+        let cfg = Config::from_hf_json(&j)?;
+        if !tokenizer.exists() {
+            return Err(Error::FileNotFound {
+                path: tokenizer.to_path_buf(),
+            });
+        }
+        let tokenizer = Tokenizer::from_file(tokenizer)?;
+        if shards.is_empty() {
+            return Err(Error::FileNotFound {
+                path: config.with_file_name("model.safetensors"),
+            });
+        }
+        let mut w = Weights::safetensors(shards, name.to_string())?;
+        let model = Transformer::load(cfg, &mut w)?;
+        Ok(Self {
+            name: name.to_string(),
+            model,
+            tokenizer,
+        })
+    }
+
+    /// Model name (file stem, directory name or repo id).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Hyper-parameters.
+    pub fn config(&self) -> &Config {
+        &self.model.cfg
+    }
+
+    /// Number of blocks L; profiles have L+1 layers.
+    pub fn n_layers(&self) -> usize {
+        self.model.n_blocks()
+    }
+
+    /// Vocabulary size of the unembedding.
+    pub fn vocab_size(&self) -> usize {
+        self.model.cfg.vocab_size
+    }
+
+    /// The tokenizer (Hugging Face `tokenizers`).
+    pub fn tokenizer(&self) -> &Tokenizer {
+        &self.tokenizer
+    }
+
+    /// Token ids of `text` as Hugging Face's tokenizer gives them by default (BOS added when the
+    /// model's tokenizer adds one). Errors on an empty result.
+    pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
+        let ids = self.tokenizer.encode(text, true)?.get_ids().to_vec();
+        if text.is_empty() || ids.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        Ok(ids)
+    }
+
+    /// Token ids of `text` without special tokens (for continuations).
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(self.tokenizer.encode(text, false)?.get_ids().to_vec())
+    }
+
+    /// Text of token ids (special tokens skipped).
+    pub fn decode(&self, ids: &[u32]) -> Result<String> {
+        Ok(self.tokenizer.decode(ids, true)?)
+    }
+
+    /// Vocabulary spelling of each id (as HF `convert_ids_to_tokens`), `"<unk:id>"` if unknown.
+    pub fn token_strings(&self, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .map(|&i| {
+                self.tokenizer
+                    .id_to_token(i)
+                    .unwrap_or_else(|| format!("<unk:{i}>"))
+            })
+            .collect()
+    }
+
+    /// Beginning-of-sequence token id, if the model has one.
+    pub fn bos_token_id(&self) -> Option<u32> {
+        self.model.cfg.bos_token_id
+    }
+
+    /// End-of-sequence token ids.
+    pub fn eos_token_ids(&self) -> &[u32] {
+        &self.model.cfg.eos_token_ids
+    }
+
+    /// A fresh KV cache for [`Lm::forward`].
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.n_layers())
+    }
+
+    /// Check ids before a forward: non-empty, inside the vocabulary and the context window.
+    pub fn check_ids(&self, ids: &[u32], already: usize) -> Result<()> {
+        if ids.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        let max = self.model.cfg.max_position_embeddings;
+        if already + ids.len() > max {
+            return Err(Error::PromptTooLong {
+                len: already + ids.len(),
+                max,
+            });
+        }
+        let vocab = self.vocab_size();
+        if let Some(&id) = ids.iter().find(|&&i| i as usize >= vocab) {
+            return Err(Error::TokenOutOfVocab { id, vocab });
+        }
+        Ok(())
+    }
+
+    /// Run `ids` through the model, continuing from `cache` (extended in place), with `hook`
+    /// seeing every site. Returns the last block's output (before the final norm), `[t, d]`.
+    pub fn forward(&self, ids: &[u32], cache: &mut KvCache, hook: &mut dyn Hook) -> Result<Tensor> {
+        self.check_ids(ids, cache.len())?;
+        if cache.n_blocks() != self.n_layers() {
+            return Err(Error::invalid(
+                "cache",
+                cache.n_blocks(),
+                format!("a cache made by this model's new_cache() ({} blocks)", self.n_layers()),
+            ));
+        }
+        Ok(self.model.forward(ids, cache, hook)?.squeeze(0)?)
+    }
+
+    /// Final logits of pre-norm hidden states `[.., d]` → `[.., vocab]` (final norm, unembedding,
+    /// soft-cap).
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.model.logits(hidden)
+    }
+
+    /// The model's final norm applied to hidden states `[.., d]`.
+    pub fn final_norm(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.model.final_norm.forward(hidden)
+    }
+
+    /// Unembedding of hidden states `[.., d]` (no norm) → `[.., vocab]`, with the soft-cap.
+    pub fn unembed(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.model.project(hidden)
+    }
+
+    /// Unembedding restricted to some vocabulary rows: `[.., d]` → `[.., ids.len()]`, without
+    /// soft-cap (END needs only its candidates' columns).
+    pub fn unembed_rows(&self, hidden: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        let vocab = self.vocab_size();
+        if let Some(&id) = ids.iter().find(|&&i| i as usize >= vocab) {
+            return Err(Error::TokenOutOfVocab { id, vocab });
+        }
+        let idx = Tensor::new(ids, &Device::Cpu)?;
+        let rows = self.model.lm_head.index_select(&idx, 0)?;
+        Ok(hidden.broadcast_matmul(&rows.t()?)?)
+    }
+
+    /// The unembedding matrix `[vocab, d]`.
+    pub fn lm_head(&self) -> &Tensor {
+        &self.model.lm_head
+    }
+
+    /// Apply the final logit soft-cap (identity when the model has none).
+    pub fn softcap(&self, logits: Tensor) -> Result<Tensor> {
+        self.model.softcap(logits)
+    }
+
+    /// Full-sequence forward that keeps the residual stream of every layer at the positions of
+    /// `spec` (and the final logits), with `hook` able to change the run.
+    pub fn trace(&self, ids: &[u32], spec: &CaptureSpec, hook: &mut dyn Hook) -> Result<Trace> {
+        self.check_ids(ids, 0)?;
+        let positions = spec.positions.resolve(ids.len())?;
+        let mut rec = Recorder::new(&positions, spec.sub_blocks)?;
+        let mut cache = self.new_cache();
+        let last = {
+            let mut both = (&mut rec, hook);
+            self.model.forward(ids, &mut cache, &mut both)?.squeeze(0)?
+        };
+        let logits = if spec.all_logits {
+            let idx: Vec<u32> = positions.iter().map(|&p| p as u32).collect();
+            let idx = Tensor::new(idx.as_slice(), &Device::Cpu)?;
+            self.logits(&last.index_select(&idx, 0)?)?
+        } else {
+            self.logits(&last.narrow(0, ids.len() - 1, 1)?)?
+        };
+        let stack = |v: Vec<Tensor>| -> Result<Option<Tensor>> {
+            if v.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(Tensor::stack(&v, 0)?))
+            }
+        };
+        let resid = Tensor::stack(&rec.resid, 0)?;
+        Ok(Trace {
+            model: self.name.clone(),
+            ids: ids.to_vec(),
+            tokens: self.token_strings(ids),
+            positions,
+            resid,
+            attn_out: stack(std::mem::take(&mut rec.attn))?,
+            mlp_out: stack(std::mem::take(&mut rec.mlp))?,
+            logits,
+        })
+    }
+
+    /// [`Lm::trace`] of a text, tokenized with [`Lm::encode`], without a hook.
+    pub fn trace_text(&self, text: &str, spec: &CaptureSpec) -> Result<Trace> {
+        let ids = self.encode(text)?;
+        self.trace(&ids, spec, &mut NoHook)
+    }
+
+    /// Final-layer logits at the last position of `ids` (full forward, no cache), `[vocab]`.
+    pub fn next_token_logits(&self, ids: &[u32]) -> Result<Vec<f32>> {
+        let mut cache = self.new_cache();
+        let h = self.forward(ids, &mut cache, &mut NoHook)?;
+        let last = h.narrow(0, ids.len() - 1, 1)?;
+        Ok(self.logits(&last)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+}
+
+fn file_stem(p: &Path) -> String {
+    p.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
