@@ -22,6 +22,7 @@ pub mod profile;
 
 pub mod frame;
 pub mod knn;
+pub mod lens;
 pub mod plot;
 
 pub mod prelude;

@@ -3,7 +3,7 @@
 //! Per-family differences live in the constructors (which tensors exist, which norms wrap a
 //! sub-block); the forward code is shared.
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::Linear;
 
 use super::config::{Activation, Config, Family};
@@ -455,14 +455,9 @@ fn causal_mask(t: usize, total: usize, offset: usize, window: Option<usize>) -> 
     Ok(Tensor::from_vec(m, (t, total), &Device::Cpu)?.to_dtype(DType::F32)?)
 }
 
-/// The number of blocks and the attention layout, for the KV cache.
 impl Transformer {
+    /// Number of blocks L.
     pub fn n_blocks(&self) -> usize {
         self.blocks.len()
-    }
-
-    /// Log-softmax over the last dimension, in f32.
-    pub fn log_softmax(z: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::log_softmax(z, D::Minus1)?)
     }
 }

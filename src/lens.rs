@@ -1,0 +1,379 @@
+//! The logit lens: read every layer's residual stream as a next-token distribution, and reduce
+//! it to statistics one layer and one chunk of positions at a time.
+//!
+//! Layer `l` of a [`Trace`] (`0` = embeddings … `L` = last block, before the final norm) is
+//! projected as `softcap(W_U · norm_f(h_l))` with [`LensKind::Normed`] (the Entropy-Lens
+//! convention: the model's *own* final norm recomputed on each layer's state, never a cached
+//! scale — TransformerLens bug #1076), or `softcap(W_U · h_l)` with [`LensKind::Raw`] (DoLa/END).
+//! Layer `L` is always the model's own final logits. Relative to Hugging Face's
+//! `hidden_states`: ours `[0..L-1]` = HF `[0..L-1]`; HF's last entry is already normed.
+//!
+//! Memory: a `[layers × tokens × vocab]` block is never built; at most two `[chunk × vocab]`
+//! blocks of logits exist at once (the layer and, for KL, the final layer).
+
+use std::fmt;
+
+use candle_core::{Tensor, D};
+
+use crate::entropy::{self, Metric, Renyi, Request, Units};
+use crate::profile::LayerProfile;
+use crate::trace::Trace;
+use crate::{Error, Lm, Result};
+
+/// How a layer's residual stream becomes logits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum LensKind {
+    /// Final norm, then the unembedding (default).
+    #[default]
+    Normed,
+    /// The unembedding alone (DoLa/END early exit); layer L keeps the final norm.
+    Raw,
+}
+
+impl std::str::FromStr for LensKind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "normed" => Ok(LensKind::Normed),
+            "raw" => Ok(LensKind::Raw),
+            _ => Err(Error::invalid("lens", s, "`normed` or `raw`")),
+        }
+    }
+}
+
+impl fmt::Display for LensKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LensKind::Normed => "normed",
+            LensKind::Raw => "raw",
+        })
+    }
+}
+
+/// Which token each position's target-based metrics (cross-entropy, rank, probability) use.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Targets {
+    /// No targets (asking for a target metric is then an error).
+    #[default]
+    None,
+    /// The next token of the input (ground truth); the last position has none and gets NaN.
+    NextToken,
+    /// One id per kept position of the trace (e.g. a sampled or expected token).
+    Ids(Vec<u32>),
+}
+
+/// The logit lens. Cheap to build; holds only options.
+///
+/// ```no_run
+/// use entroscope::prelude::*;
+/// # fn main() -> entroscope::Result<()> {
+/// let lm = Lm::load(&entroscope::model::default_model_path())?;
+/// let trace = lm.trace_text("The capital of France is", &CaptureSpec::default())?;
+/// let profiles = LogitLens::normed().profile(&lm, &trace, &[Metric::Shannon], &Targets::None)?;
+/// println!("{}", profiles[0]); // Shannon entropy, nats, [L+1, positions]
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LogitLens {
+    /// Normed (default) or raw.
+    pub kind: LensKind,
+    /// Units of information metrics (nats by default).
+    pub units: Units,
+    /// Bytes of logits per chunk (one layer × some positions); bounds memory. Default 64 MiB.
+    pub chunk_bytes: usize,
+}
+
+impl Default for LogitLens {
+    fn default() -> Self {
+        Self {
+            kind: LensKind::Normed,
+            units: Units::Nats,
+            chunk_bytes: 64 << 20,
+        }
+    }
+}
+
+impl LogitLens {
+    /// Final norm at every layer (the Entropy-Lens convention).
+    pub fn normed() -> Self {
+        Self::default()
+    }
+
+    /// No final norm below the last layer (the DoLa/END convention).
+    pub fn raw() -> Self {
+        Self {
+            kind: LensKind::Raw,
+            ..Self::default()
+        }
+    }
+
+    /// Same lens, values in `units`.
+    pub fn units(mut self, units: Units) -> Self {
+        self.units = units;
+        self
+    }
+
+    /// Logits of one layer for hidden states `h` (`[rows, d]`) → `[rows, vocab]`.
+    pub fn project(&self, lm: &Lm, h: &Tensor, layer: usize) -> Result<Tensor> {
+        if layer == lm.n_layers() {
+            return lm.logits(h);
+        }
+        match self.kind {
+            LensKind::Normed => lm.unembed(&lm.final_norm(h)?),
+            LensKind::Raw => lm.unembed(h),
+        }
+    }
+
+    /// Logits of layer `l` at the trace's kept positions, `[P, vocab]`. Materialises one
+    /// layer only; for statistics over all layers use [`LogitLens::profile`].
+    pub fn layer_logits(&self, lm: &Lm, trace: &Trace, layer: usize) -> Result<Tensor> {
+        self.project(lm, &trace.layer(layer)?, layer)
+    }
+
+    /// Log-probabilities of layer `l` at the kept positions, `[P, vocab]`.
+    pub fn layer_log_probs(&self, lm: &Lm, trace: &Trace, layer: usize) -> Result<Tensor> {
+        let z = self.layer_logits(lm, trace, layer)?;
+        Ok(candle_nn::ops::log_softmax(&z, D::Minus1)?)
+    }
+
+    fn rows_per_chunk(&self, vocab: usize, positions: usize) -> usize {
+        (self.chunk_bytes / (vocab * 4).max(1)).clamp(1, positions.max(1))
+    }
+
+    /// Every metric at every layer and kept position: one [`LayerProfile`] per metric, in the
+    /// order given, values `[L+1, P]`.
+    ///
+    /// Work is streamed: for each chunk of positions and each layer, the logits `[chunk, vocab]`
+    /// are computed, reduced in one fused pass per row (in parallel), and dropped.
+    pub fn profile(
+        &self,
+        lm: &Lm,
+        trace: &Trace,
+        metrics: &[Metric],
+        targets: &Targets,
+    ) -> Result<Vec<LayerProfile>> {
+        if metrics.is_empty() {
+            return Err(Error::invalid("metrics", "[]", "at least one metric"));
+        }
+        for m in metrics {
+            m.validate()?;
+        }
+        let n_pos = trace.positions.len();
+        let n_layers = trace.n_layers();
+        let vocab = lm.vocab_size();
+        let targets = self.resolve_targets(trace, targets, vocab)?;
+        if targets.is_none() {
+            if let Some(m) = metrics.iter().find(|m| m.needs_target()) {
+                return Err(Error::invalid(
+                    "targets",
+                    "none",
+                    format!("{m} needs targets: pass Targets::NextToken or Targets::Ids"),
+                ));
+            }
+        }
+        // One fused request for all entropies.
+        let mut req = Request::new();
+        let mut renyi_slot = vec![usize::MAX; metrics.len()];
+        for (i, m) in metrics.iter().enumerate() {
+            match m {
+                Metric::Shannon => req.shannon = true,
+                Metric::Renyi(a) => {
+                    renyi_slot[i] = req.renyi.len();
+                    req.renyi.push(Renyi::new(*a)?);
+                }
+                _ => {}
+            }
+        }
+        let want_kl = metrics.iter().any(|m| m.needs_reference());
+        let mut values = vec![vec![f32::NAN; (n_layers + 1) * n_pos]; metrics.len()];
+        let chunk = self.rows_per_chunk(vocab, n_pos);
+        for start in (0..n_pos).step_by(chunk) {
+            let rows = chunk.min(n_pos - start);
+            let final_logits = if want_kl {
+                let h = trace.resid.get(n_layers)?.narrow(0, start, rows)?;
+                Some(lm.logits(&h)?.contiguous()?)
+            } else {
+                None
+            };
+            let final_slice = match &final_logits {
+                Some(t) => Some(t.flatten_all()?.to_vec1::<f32>()?),
+                None => None,
+            };
+            // Targets of this chunk; rows without a target use id 0 and are set to NaN after.
+            let (chunk_targets, has_target): (Option<Vec<u32>>, Vec<bool>) = match &targets {
+                Some(t) => (
+                    Some(t[start..start + rows].iter().map(|x| x.unwrap_or(0)).collect()),
+                    t[start..start + rows].iter().map(Option::is_some).collect(),
+                ),
+                None => (None, vec![false; rows]),
+            };
+            for layer in 0..=n_layers {
+                let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
+                let z = self.project(lm, &h, layer)?.contiguous()?;
+                let z = z.flatten_all()?.to_vec1::<f32>()?;
+                let stats = entropy::reduce_rows(&z, vocab, &req, chunk_targets.as_deref())?;
+                let kl = match &final_slice {
+                    Some(q) => Some(entropy::kl_rows(&z, q, vocab)?),
+                    None => None,
+                };
+                for (mi, m) in metrics.iter().enumerate() {
+                    let out = &mut values[mi][layer * n_pos + start..layer * n_pos + start + rows];
+                    for (r, (o, st)) in out.iter_mut().zip(&stats).enumerate() {
+                        let nats = match m {
+                            Metric::Shannon => st.shannon.unwrap_or(f32::NAN),
+                            Metric::Renyi(_) => st.renyi[renyi_slot[mi]],
+                            Metric::KlToFinal => kl.as_ref().map_or(f32::NAN, |k| k[r]),
+                            Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
+                                match (has_target[r], st.target) {
+                                    (true, Some(t)) => match m {
+                                        Metric::CrossEntropy => t.cross_entropy(),
+                                        Metric::TargetRank => t.rank as f32,
+                                        _ => t.prob(),
+                                    },
+                                    _ => f32::NAN,
+                                }
+                            }
+                        };
+                        *o = m.convert(nats, self.units);
+                    }
+                }
+            }
+        }
+        let tokens: Vec<String> = trace
+            .positions
+            .iter()
+            .map(|&p| trace.tokens.get(p).cloned().unwrap_or_default())
+            .collect();
+        Ok(metrics
+            .iter()
+            .zip(values)
+            .map(|(m, v)| LayerProfile {
+                model: trace.model.clone(),
+                prompt_id: 0,
+                metric: *m,
+                units: if m.is_information() {
+                    self.units
+                } else {
+                    Units::Nats
+                },
+                n_layers,
+                positions: trace.positions.clone(),
+                tokens: tokens.clone(),
+                values: v,
+            })
+            .collect())
+    }
+
+    fn resolve_targets(
+        &self,
+        trace: &Trace,
+        targets: &Targets,
+        vocab: usize,
+    ) -> Result<Option<Vec<Option<u32>>>> {
+        let t: Vec<Option<u32>> = match targets {
+            Targets::None => return Ok(None),
+            Targets::NextToken => trace
+                .positions
+                .iter()
+                .map(|&p| trace.ids.get(p + 1).copied())
+                .collect(),
+            Targets::Ids(ids) => {
+                if ids.len() != trace.positions.len() {
+                    return Err(Error::invalid(
+                        "targets",
+                        ids.len(),
+                        format!("one target id per kept position ({})", trace.positions.len()),
+                    ));
+                }
+                ids.iter().map(|&i| Some(i)).collect()
+            }
+        };
+        if let Some(id) = t.iter().flatten().find(|&&i| i as usize >= vocab) {
+            return Err(Error::TokenOutOfVocab { id: *id, vocab });
+        }
+        Ok(Some(t))
+    }
+
+    /// The `k` most likely tokens of every layer at every kept position.
+    pub fn top_k(&self, lm: &Lm, trace: &Trace, k: usize) -> Result<TopTokens> {
+        if k == 0 {
+            return Err(Error::invalid("k", 0, "k ≥ 1"));
+        }
+        let vocab = lm.vocab_size();
+        let k = k.min(vocab);
+        let n_pos = trace.positions.len();
+        let req = Request::new().top_k(k);
+        let mut entries = Vec::with_capacity((trace.n_layers() + 1) * n_pos * k);
+        for layer in 0..=trace.n_layers() {
+            let chunk = self.rows_per_chunk(vocab, n_pos);
+            for start in (0..n_pos).step_by(chunk) {
+                let rows = chunk.min(n_pos - start);
+                let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
+                let z = self.project(lm, &h, layer)?.flatten_all()?.to_vec1::<f32>()?;
+                let stats = entropy::reduce_rows(&z, vocab, &req, None)?;
+                for (r, st) in stats.iter().enumerate() {
+                    for (rank, &(id, lp)) in st.top_k.iter().enumerate() {
+                        entries.push(TopToken {
+                            layer,
+                            position: trace.positions[start + r],
+                            rank,
+                            id,
+                            token: lm.decode(&[id]).unwrap_or_default(),
+                            prob: lp.exp(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(TopTokens {
+            model: trace.model.clone(),
+            n_layers: trace.n_layers(),
+            k,
+            entries,
+        })
+    }
+}
+
+/// One entry of [`TopTokens`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopToken {
+    pub layer: usize,
+    pub position: usize,
+    /// 0 = most likely.
+    pub rank: usize,
+    pub id: u32,
+    /// Decoded text of the token.
+    pub token: String,
+    pub prob: f32,
+}
+
+/// Top-k tokens per layer and position (from [`LogitLens::top_k`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopTokens {
+    pub model: String,
+    pub n_layers: usize,
+    pub k: usize,
+    /// Ordered by layer, then position, then rank.
+    pub entries: Vec<TopToken>,
+}
+
+impl TopTokens {
+    /// The top-1 entry of each layer at `position`, layer 0..=L.
+    pub fn top1_at(&self, position: usize) -> Vec<&TopToken> {
+        self.entries
+            .iter()
+            .filter(|e| e.position == position && e.rank == 0)
+            .collect()
+    }
+}
+
+impl fmt::Display for TopTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "top-{} tokens of {} by layer", self.k, self.model)?;
+        let last = self.entries.iter().map(|e| e.position).max().unwrap_or(0);
+        for e in self.top1_at(last) {
+            writeln!(f, "layer {:>3}  {:<16} p={:.3}", e.layer, format!("{:?}", e.token), e.prob)?;
+        }
+        Ok(())
+    }
+}
