@@ -5,7 +5,9 @@
 //! cargo run --release --example bench_reduce                    # 2 threads, 1024 × 49152
 //! cargo run --release --example bench_reduce -- 4 256 262144    # threads rows vocab
 //! ```
-//! Prints the median of 7 runs per workload, in ms and ns per logit.
+//! Prints the median wall time of 7 runs per workload (ms, and ns per logit), and the CPU time
+//! per run summed over threads (from `/proc/self/stat`, Linux only): on a busy machine the wall
+//! time includes waiting for a core, while CPU time / threads estimates the unloaded wall time.
 
 use std::time::Instant;
 
@@ -33,8 +35,20 @@ fn block(rows: usize, vocab: usize, seed: u64) -> Vec<f32> {
     v
 }
 
-fn median_ms(mut f: impl FnMut()) -> f64 {
+/// CPU time (user + system) of this process so far, in ms; `None` off Linux.
+fn cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // fields after the parenthesised command name; utime and stime are fields 14 and 15
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks * 10.0) // USER_HZ = 100 on Linux
+}
+
+/// (median wall ms, CPU ms per run) over 7 runs after a warm-up.
+fn measure(mut f: impl FnMut()) -> (f64, Option<f64>) {
     f(); // warm-up
+    let c0 = cpu_ms();
     let mut t: Vec<f64> = (0..7)
         .map(|_| {
             let s = Instant::now();
@@ -42,8 +56,12 @@ fn median_ms(mut f: impl FnMut()) -> f64 {
             s.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let cpu = match (c0, cpu_ms()) {
+        (Some(a), Some(b)) => Some((b - a) / 7.0),
+        _ => None,
+    };
     t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
+    (t[t.len() / 2], cpu)
 }
 
 /// The same Shannon reduction with std's `exp` and one f64 accumulator: what the fused
@@ -89,8 +107,13 @@ fn main() -> entroscope::Result<()> {
         }
     };
     println!("block [{rows} × {vocab}] f32, {threads} threads, AVX2+FMA kernels: {avx2}");
-    let report = |name: &str, ms: f64| {
-        println!("{name:<44} {ms:>9.2} ms  {:>6.3} ns/logit", ms * 1e6 / n);
+    println!(
+        "{:<44} {:>12} {:>15} {:>16}",
+        "workload", "wall (med)", "wall ns/logit", "CPU ms/run"
+    );
+    let report = |name: &str, (ms, cpu): (f64, Option<f64>)| {
+        let cpu = cpu.map_or("n/a".to_string(), |c| format!("{c:.1}"));
+        println!("{name:<44} {ms:>9.2} ms {:>15.3} {cpu:>16}", ms * 1e6 / n);
     };
 
     let r2 = Renyi::new(2.0)?;
@@ -99,19 +122,19 @@ fn main() -> entroscope::Result<()> {
     pool.install(|| -> entroscope::Result<()> {
         report(
             "shannon",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&logits, vocab, &shannon, None).unwrap();
             }),
         );
         report(
             "shannon + renyi-2 + target (CE, rank)",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&logits, vocab, &common, Some(&targets)).unwrap();
             }),
         );
         report(
             "Metric::Shannon.eval_rows (flat output)",
-            median_ms(|| {
+            measure(|| {
                 Metric::Shannon
                     .eval_rows(&logits, vocab, None, None, Units::Nats)
                     .unwrap();
@@ -120,47 +143,47 @@ fn main() -> entroscope::Result<()> {
         let half = Request::new().renyi(Renyi::new(0.5)?);
         report(
             "renyi-0.5 (one extra pass)",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&logits, vocab, &half, None).unwrap();
             }),
         );
         let near = Request::new().renyi(Renyi::new(1.01)?);
         report(
             "renyi-1.01 (near-one formula, extra pass)",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&logits, vocab, &near, None).unwrap();
             }),
         );
         let topk = Request::new().shannon().top_k(10);
         report(
             "shannon + top-10",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&logits, vocab, &topk, None).unwrap();
             }),
         );
         report(
             "KL(row ‖ final row)",
-            median_ms(|| {
+            measure(|| {
                 kl_rows(&logits, &fin, vocab).unwrap();
             }),
         );
         report(
             "JS(row, final row)",
-            median_ms(|| {
+            measure(|| {
                 js_rows(&logits, &fin, vocab).unwrap();
             }),
         );
         let h16: Vec<half::f16> = logits.iter().map(|&x| half::f16::from_f32(x)).collect();
         report(
             "shannon, f16 input",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&h16, vocab, &shannon, None).unwrap();
             }),
         );
         let b16: Vec<half::bf16> = logits.iter().map(|&x| half::bf16::from_f32(x)).collect();
         report(
             "shannon, bf16 input",
-            median_ms(|| {
+            measure(|| {
                 reduce_rows(&b16, vocab, &shannon, None).unwrap();
             }),
         );
@@ -171,7 +194,7 @@ fn main() -> entroscope::Result<()> {
         use rayon::prelude::*;
         report(
             "naive shannon (std exp, f64 sums)",
-            median_ms(|| {
+            measure(|| {
                 let _: Vec<f32> = logits.par_chunks(vocab).map(naive_shannon).collect();
             }),
         );

@@ -3,23 +3,33 @@
 //!
 //! # The row reduction
 //! Everything here reduces **one row of logits** `z` (`[vocab]`, f32 / f16 / bf16 / f64, never
-//! normalised first) to scalars, without materialising the probability vector:
+//! normalised first) to scalars, without materialising the probability vector. The row is
+//! streamed once, in blocks of 1024 logits (4 KiB, so each block sits in L1 while it is worked
+//! on); per block:
 //!
-//! 1. *scan*: the max `m`, NaN / `-inf` detection, and (when a target is given) the number of
-//!    logits above the target's — one compare-and-add pass;
-//! 2. *sums*: with `d = z − m ≤ 0`, `S₀ = Σ e^d`, `S₁ = Σ e^d·d`, `S₂ = Σ e^{2d}` in one pass with
-//!    one `exp` per logit. From them, in nats:
-//!    - `ln Σ e^z = m + ln S₀` (so `ln p_i = d_i − ln S₀`),
-//!    - Shannon `H = −Σ p ln p = ln S₀ − S₁/S₀`,
-//!    - Rényi-2 `−ln Σ p² = 2 ln S₀ − ln S₂`, Rényi-∞ `−ln max p = ln S₀`,
-//!    - cross-entropy `−ln p(t) = ln S₀ − d_t`;
-//! 3. one more pass only for a Rényi order other than 0, 1, 2, ∞ (`Σ e^{αd}`), and one for top-k.
+//! 1. *scan*: the block max, NaN / `-inf` detection, and (when a target is given) the number of
+//!    logits above the target's — one compare-and-add loop;
+//! 2. *sums* relative to the running max `m`, `d = z − m ≤ 0`: `S₀ = Σ e^d`, `S₁ = Σ e^d·d`,
+//!    `S₂ = Σ e^{2d}`, one `exp` per logit (plus one per Rényi order outside {0, 1, 2, ∞}: `Σ e^{αd}`),
+//!    and the top-k candidates. When a block raises `m` by δ, the sums so far are rescaled
+//!    exactly (`S₀ ← e^{−δ}S₀`, `S₁ ← e^{−δ}(S₁ − δS₀)`, …; online softmax), which happens only a
+//!    few times per row. This is the classic two-pass max-then-sums reduction done per block, so
+//!    the row is read from memory once.
 //!
-//! Sums are kept in 16 f32 lanes per block of 1024 logits and added into f64 between blocks, so
-//! that the loops vectorise (no branches, `chunks_exact`) and the result is accurate to ~1e-6.
+//! From the sums, in nats:
+//! - `ln Σ e^z = m + ln S₀` (so `ln p_i = d_i − ln S₀`),
+//! - Shannon `H = −Σ p ln p = ln S₀ − S₁/S₀`,
+//! - Rényi-2 `−ln Σ p² = 2 ln S₀ − ln S₂`, Rényi-∞ `−ln max p = ln S₀`, Rényi-0 `ln #finite`,
+//! - general Rényi `(ln Σe^{αd} − α ln S₀)/(1 − α)`; for |α − 1| < ¼ the cancellation-free
+//!   `ln S₀ − ln1p(U/S₀)/(α−1)`, `U = Σ e^d·expm1((α−1)d)`, so that α → 1 tends to Shannon,
+//! - cross-entropy `−ln p(t) = ln S₀ − d_t`.
+//!
+//! Sums are kept in 16 f32 lanes per block and added into f64 between blocks, so that the loops
+//! vectorise (no branches, `chunks_exact`) and the results are accurate to ~1e-6 relative.
 //! `exp` is a Cephes-style polynomial ([`fast_exp`], < 2e-7 relative error) because std's scalar
 //! `expf` would be most of the cost; on x86-64 the kernels are also compiled for AVX2 + FMA and
 //! chosen at run time (results then differ from the portable path by float rounding only).
+//! KL and JS need both rows' maxima (KL) and normalisers (JS) first, so they take 2 and 3 passes.
 //!
 //! Conventions: values are in **nats** (convert with [`Units`]); a logit of `-inf` means a masked
 //! token (probability 0, outside the support); NaN or `+inf` anywhere is [`Error::NonFinite`].
@@ -895,30 +905,36 @@ fn sum_lanes(s: &[f32; LANES]) -> f64 {
 // Row-level passes
 // ---------------------------------------------------------------------------------------------
 
+impl Scan {
+    fn new() -> Self {
+        Scan {
+            max: f32::NEG_INFINITY,
+            nan: false,
+            neg_inf: 0,
+            above: 0,
+        }
+    }
+
+    /// Error on NaN, +inf, or no finite logit.
+    fn check(&self) -> Result<()> {
+        let what = if self.nan {
+            "logits (NaN)"
+        } else if self.max == f32::INFINITY {
+            "logits (+inf)"
+        } else if self.max == f32::NEG_INFINITY {
+            "logits (every logit is -inf: no token has probability > 0)"
+        } else {
+            return Ok(());
+        };
+        Err(Error::NonFinite { what: what.into() })
+    }
+}
+
 /// Scan a row; error on NaN, +inf, or no finite logit.
 fn scan_row<T: Logit>(row: &[T], zt: Option<f32>) -> Result<Scan> {
-    let mut st = Scan {
-        max: f32::NEG_INFINITY,
-        nan: false,
-        neg_inf: 0,
-        above: 0,
-    };
+    let mut st = Scan::new();
     for_blocks(row, |b| scan_block(b, zt, &mut st));
-    if st.nan {
-        return Err(Error::NonFinite {
-            what: "logits (NaN)".into(),
-        });
-    }
-    if st.max == f32::INFINITY {
-        return Err(Error::NonFinite {
-            what: "logits (+inf)".into(),
-        });
-    }
-    if st.max == f32::NEG_INFINITY {
-        return Err(Error::NonFinite {
-            what: "logits (every logit is -inf: no token has probability > 0)".into(),
-        });
-    }
+    st.check()?;
     Ok(st)
 }
 
@@ -1032,8 +1048,7 @@ impl RowStats {
 }
 
 /// Reduce one row of logits (`[vocab]`) to the statistics in `req`, plus target statistics when
-/// `target` is given, in as few passes as possible (2, plus one per Rényi order outside
-/// {0, 1, 2, ∞}, plus one for top-k).
+/// `target` is given, reading the row once (see the [module docs](self)).
 ///
 /// Errors: empty row or `target ≥ vocab` ([`Error::TokenOutOfVocab`]); NaN / `+inf` / all `-inf`
 /// ([`Error::NonFinite`]).
@@ -1055,10 +1070,49 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
         ),
         None => None,
     };
-    let scan = scan_row(logits, zt)?;
+    // One streaming pass: each block (4 KiB, in L1) is scanned for its max, then summed
+    // relative to the running max m; when m grows by δ the sums so far are rescaled
+    // (S₀ ← e^{−δ}S₀, S₁ ← e^{−δ}(S₁ − δS₀), …), so the row is read from memory once.
+    let mut scan = Scan::new();
+    let mut s = [0f64; 3];
+    let needs_pass = |r: &Renyi| matches!(r.order, Order::NearOne(_) | Order::General(_));
+    let mut extra = if req.renyi.iter().any(needs_pass) {
+        vec![0f64; req.renyi.len()]
+    } else {
+        Vec::new()
+    };
+    let mut top = TopK::new(req.top_k.min(vocab));
+    let mut offset = 0usize;
+    for_blocks(logits, |b| {
+        let old = scan.max;
+        scan_block(b, zt, &mut scan);
+        let m = scan.max;
+        if m > old && old > f32::NEG_INFINITY {
+            rescale(
+                f64::from(m) - f64::from(old),
+                &mut s,
+                &req.renyi,
+                &mut extra,
+            );
+        }
+        // m = −inf: every logit so far is masked and adds nothing (and z − m would be NaN)
+        if m > f32::NEG_INFINITY {
+            base_block(b, m, &mut s);
+            for (r, e) in req.renyi.iter().zip(extra.iter_mut()) {
+                match r.order {
+                    Order::NearOne(beta) => near_one_block(b, m, beta, e),
+                    Order::General(alpha) => alpha_block(b, m, alpha, e),
+                    _ => {}
+                }
+            }
+        }
+        top.push_block(b, offset);
+        offset += b.len();
+    });
+    scan.check()?;
     let m = scan.max;
     let support = vocab - scan.neg_inf;
-    let [s0, s1, s2] = base_sums(logits, m);
+    let [s0, s1, s2] = s;
     let ln_s0 = s0.ln();
     let ln_support = (support as f64).ln();
     let clamp = |h: f64| h.clamp(0.0, ln_support) as f32;
@@ -1067,22 +1121,18 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
     let renyi = req
         .renyi
         .iter()
-        .map(|r| {
+        .enumerate()
+        .map(|(i, r)| {
             let h = match r.order {
                 Order::Zero => ln_support,
                 Order::Shannon => ln_s0 - s1 / s0,
                 Order::Two => 2.0 * ln_s0 - s2.ln(),
                 Order::Inf => ln_s0,
-                Order::NearOne(beta) => {
-                    let mut u = 0f64;
-                    for_blocks(logits, |b| near_one_block(b, m, beta, &mut u));
-                    ln_s0 - (u / s0).ln_1p() / f64::from(beta)
-                }
+                // H = ln S₀ − ln1p(U/S₀)/β with U = Σ e^d·expm1(βd)
+                Order::NearOne(beta) => ln_s0 - (extra[i] / s0).ln_1p() / f64::from(beta),
                 Order::General(alpha) => {
-                    let mut sa = 0f64;
-                    for_blocks(logits, |b| alpha_block(b, m, alpha, &mut sa));
                     let a = f64::from(alpha);
-                    (sa.ln() - a * ln_s0) / (1.0 - a)
+                    (extra[i].ln() - a * ln_s0) / (1.0 - a)
                 }
             };
             clamp(h)
@@ -1098,14 +1148,11 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
         _ => None,
     };
 
-    let top_k = if req.top_k > 0 {
-        top_k_logits(logits, req.top_k)
-            .into_iter()
-            .map(|(id, z)| (id, ((f64::from(z) - f64::from(m)) - ln_s0) as f32))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let top_k = top
+        .best
+        .into_iter()
+        .map(|(z, id)| (id, ((f64::from(z) - f64::from(m)) - ln_s0) as f32))
+        .collect();
 
     Ok(RowStats {
         vocab,
@@ -1119,34 +1166,87 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
     })
 }
 
-/// The `k` largest logits of a row as `(id, logit)`, largest first, ties by lower id; at most
-/// `vocab` entries. NaN must have been excluded by the caller.
-fn top_k_logits<T: Logit>(row: &[T], k: usize) -> Vec<(u32, f32)> {
-    let k = k.min(row.len());
-    let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-    let mut thr = f32::NEG_INFINITY;
-    let mut base = 0u32;
-    for_blocks(row, |b| {
-        for (ci, c) in b.chunks(LANES).enumerate() {
-            let full = best.len() == k;
-            // Cheap vectorisable test first: most chunks hold nothing above the threshold.
-            if full && !c.iter().fold(false, |a, &z| a | (z > thr)) {
+/// Shift the sums of [`reduce_row`] from reference max `m` to `m + δ` (δ > 0): with
+/// `d' = d − δ`, `S₀' = e^{−δ}S₀`, `S₁' = e^{−δ}(S₁ − δS₀)`, `S₂' = e^{−2δ}S₂`,
+/// `Σe^{αd'} = e^{−αδ}Σe^{αd}`, and for `U = Σ e^d·expm1(βd)`:
+/// `U' = e^{−δ}(e^{−βδ}U + expm1(−βδ)S₀)`. The added terms have the sign of the old ones, so
+/// nothing cancels.
+fn rescale(delta: f64, s: &mut [f64; 3], orders: &[Renyi], extra: &mut [f64]) {
+    let f = (-delta).exp();
+    let s0 = s[0];
+    s[0] = f * s0;
+    s[1] = f * (s[1] - delta * s0);
+    s[2] *= f * f;
+    for (r, e) in orders.iter().zip(extra.iter_mut()) {
+        match r.order {
+            Order::General(alpha) => *e *= (-f64::from(alpha) * delta).exp(),
+            Order::NearOne(beta) => {
+                let bd = -f64::from(beta) * delta;
+                *e = f * (bd.exp() * *e + bd.exp_m1() * s0);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The `k` largest logits seen so far as `(logit, id)`, largest first, ties by lower id.
+struct TopK {
+    k: usize,
+    best: Vec<(f32, u32)>,
+    thr: f32,
+}
+
+impl TopK {
+    fn new(k: usize) -> Self {
+        TopK {
+            k,
+            best: Vec::with_capacity(if k > 0 { k + 1 } else { 0 }),
+            thr: f32::NEG_INFINITY,
+        }
+    }
+
+    /// Offer a block whose first element has id `offset`. NaN rows are rejected later anyway.
+    fn push_block(&mut self, b: &[f32], offset: usize) {
+        const CHUNK: usize = 64;
+        let k = self.k;
+        if k == 0 {
+            return;
+        }
+        for (ci, c) in b.chunks(CHUNK).enumerate() {
+            // Vectorised max first: most chunks hold nothing above the threshold.
+            if self.best.len() == k && chunk_max(c) <= self.thr {
                 continue;
             }
             for (j, &z) in c.iter().enumerate() {
-                if best.len() < k || z > thr {
-                    let pos = best.partition_point(|&(v, _)| v >= z);
-                    best.insert(pos, (z, base + (ci * LANES + j) as u32));
-                    best.truncate(k);
-                    if best.len() == k {
-                        thr = best[k - 1].0;
+                if self.best.len() < k || z > self.thr {
+                    let pos = self.best.partition_point(|&(v, _)| v >= z);
+                    self.best.insert(pos, (z, (offset + ci * CHUNK + j) as u32));
+                    self.best.truncate(k);
+                    if self.best.len() == k {
+                        self.thr = self.best[k - 1].0;
                     }
                 }
             }
         }
-        base += b.len() as u32;
-    });
-    best.into_iter().map(|(z, id)| (id, z)).collect()
+    }
+}
+
+/// Max of a short slice with explicit lanes (an f32 `fold(max)` does not vectorise).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)]
+fn chunk_max(c: &[f32]) -> f32 {
+    let mut mx = [f32::NEG_INFINITY; LANES];
+    let mut it = c.chunks_exact(LANES);
+    for v in &mut it {
+        for j in 0..LANES {
+            mx[j] = if v[j] > mx[j] { v[j] } else { mx[j] };
+        }
+    }
+    for (j, &z) in it.remainder().iter().enumerate() {
+        mx[j] = if z > mx[j] { z } else { mx[j] };
+    }
+    mx.iter()
+        .fold(f32::NEG_INFINITY, |a, &x| if x > a { x } else { a })
 }
 
 /// Shannon entropy `−Σ p ln p` of one row of logits, in nats.

@@ -103,6 +103,31 @@ fn extreme_row() -> impl Strategy<Value = Vec<f32>> {
     })
 }
 
+/// Rows of several blocks with a trend, so that the running max grows block after block (the
+/// streaming sums are rescaled many times), sometimes after a masked (`-inf`) first block, and
+/// sometimes with a jump of thousands (the earlier sums rescale to 0).
+fn trending_row() -> impl Strategy<Value = Vec<f32>> {
+    (
+        prop::collection::vec(-10.0f32..10.0, 1025..5000),
+        -0.02f32..0.05,
+        any::<bool>(),
+        prop_oneof![Just(0.0f32), 1.0f32..50.0, Just(3e3f32)],
+    )
+        .prop_map(|(mut v, slope, masked_head, jump)| {
+            let n = v.len();
+            for (i, x) in v.iter_mut().enumerate() {
+                *x += slope * i as f32;
+                if i >= n - 100 {
+                    *x += jump;
+                }
+            }
+            if masked_head {
+                v[..1024].fill(f32::NEG_INFINITY);
+            }
+            v
+        })
+}
+
 /// Two moderate rows of the same length.
 fn row_pair() -> impl Strategy<Value = (Vec<f32>, Vec<f32>)> {
     (1usize..1500).prop_flat_map(|n| {
@@ -163,6 +188,30 @@ proptest! {
             let want = renyi64(&z, f64::from(a));
             prop_assert!(close(got, want, 1e-5), "alpha {a}: {got} vs {want}");
         }
+    }
+
+    #[test]
+    fn streaming_rescales_are_exact(z in trending_row(), t in any::<prop::sample::Index>()) {
+        let target = t.index(z.len()) as u32;
+        let s = reduce_row(&z, &all_orders().top_k(5), Some(target)).unwrap();
+        prop_assert!(close(s.shannon.unwrap(), shannon64(&z), 1e-5));
+        for (&a, &got) in ALPHAS.iter().zip(&s.renyi) {
+            let want = renyi64(&z, f64::from(a));
+            prop_assert!(close(got, want, 1e-5), "alpha {a}: {got} vs {want}");
+        }
+        let lp = log_softmax64(&z);
+        let ts = s.target.unwrap();
+        prop_assert!(ts.log_prob.is_finite() == lp[target as usize].is_finite());
+        if ts.log_prob.is_finite() {
+            prop_assert!(close(ts.log_prob, lp[target as usize], 1e-5));
+        }
+        prop_assert_eq!(ts.rank, z.iter().filter(|&&x| x > z[target as usize]).count());
+        let mut idx: Vec<usize> = (0..z.len()).collect();
+        idx.sort_by(|&a, &b| z[b].total_cmp(&z[a]).then(a.cmp(&b)));
+        for (g, &i) in s.top_k.iter().zip(&idx) {
+            prop_assert_eq!(g.0 as usize, i);
+        }
+        prop_assert_eq!(s.support, z.iter().filter(|x| x.is_finite()).count());
     }
 
     #[test]
