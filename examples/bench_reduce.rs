@@ -142,14 +142,14 @@ fn main() -> entroscope::Result<()> {
         );
         let half = Request::new().renyi(Renyi::new(0.5)?);
         report(
-            "renyi-0.5 (one extra pass)",
+            "renyi-0.5 (one more exp per logit)",
             measure(|| {
                 reduce_rows(&logits, vocab, &half, None).unwrap();
             }),
         );
         let near = Request::new().renyi(Renyi::new(1.01)?);
         report(
-            "renyi-1.01 (near-one formula, extra pass)",
+            "renyi-1.01 (near-one formula, exp + expm1)",
             measure(|| {
                 reduce_rows(&logits, vocab, &near, None).unwrap();
             }),
