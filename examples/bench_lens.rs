@@ -1,0 +1,93 @@
+//! The peer's lens workload, ours: per-layer Shannon + Rényi-2 of every position of the rows in
+//! an ids file (written by `lens_peer.py --mode corpus --dump-ids`), normed lens, all layers.
+//! Prints one JSON object like the peer's. Run through `scripts/bench-lens.sh`, which runs the
+//! peer on the same ids right after and prints the ratio.
+//!
+//! ```sh
+//! cargo run --release --example bench_lens -- MODEL.gguf ids.json
+//! ```
+
+use std::time::Instant;
+
+use entroscope::prelude::*;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() -> entroscope::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(model), Some(ids_path)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: bench_lens MODEL IDS.json");
+        std::process::exit(2);
+    };
+    let text = std::fs::read_to_string(ids_path).map_err(|e| Error::io(ids_path, e))?;
+    let j: serde_json::Value = serde_json::from_str(&text)?;
+    let rows: Vec<Vec<u32>> = j["ids"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .map(|r| {
+                    r.as_array()
+                        .map(|r| r.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect())
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let t_load = Instant::now();
+    let lm = Lm::load(model)?;
+    let load_s = t_load.elapsed().as_secs_f64();
+    let rss_after_load = peak_rss_mib();
+    let lens = LogitLens::normed();
+    let metrics = [Metric::Shannon, Metric::Renyi(2.0)];
+    let (mut t_fwd, mut t_lens, mut t_mm) = (0.0, 0.0, 0.0);
+    let mut tokens = 0;
+    let mut layer_means = vec![0f64; lm.n_layers() + 1];
+    let matmul_only = std::env::var("BENCH_MATMUL").is_ok();
+    for ids in &rows {
+        let t0 = Instant::now();
+        let trace = lm.trace(ids, &CaptureSpec::default(), &mut NoHook)?;
+        t_fwd += t0.elapsed().as_secs_f64();
+        let t1 = Instant::now();
+        let profiles = lens.profile(&lm, &trace, &metrics, &Targets::None)?;
+        t_lens += t1.elapsed().as_secs_f64();
+        if matmul_only {
+            // The projection alone (norm + unembedding), to see where the time goes.
+            let t2 = Instant::now();
+            for l in 0..=trace.n_layers() {
+                let z = lens.layer_logits(&lm, &trace, l)?;
+                std::hint::black_box(z);
+            }
+            t_mm += t2.elapsed().as_secs_f64();
+        }
+        for (l, m) in profiles[0].mean_over_positions().iter().enumerate() {
+            layer_means[l] += *m as f64 * ids.len() as f64;
+        }
+        tokens += ids.len();
+    }
+    let total = t_fwd + t_lens;
+    let layers = lm.n_layers() + 1;
+    let out = serde_json::json!({
+        "impl": "entroscope",
+        "model": lm.name(),
+        "shape": format!("{}x{}", rows.len(), rows.first().map_or(0, |r| r.len())),
+        "tokens": tokens,
+        "layers": layers,
+        "threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_default(),
+        "seconds": {"load": load_s, "t_forward": t_fwd, "t_lens": t_lens,
+                    "t_matmul_only": if matmul_only { Some(t_mm) } else { None }, "total": total},
+        "token_layers_per_s": (tokens * layers) as f64 / total,
+        "peak_rss_mib": peak_rss_mib(),
+        "rss_after_load_mib": rss_after_load,
+        "mean_shannon_per_layer": layer_means.iter().map(|s| s / tokens as f64).collect::<Vec<_>>(),
+    });
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
