@@ -35,7 +35,12 @@ fn main() -> entroscope::Result<()> {
             rows.iter()
                 .map(|r| {
                     r.as_array()
-                        .map(|r| r.iter().filter_map(|x| x.as_u64()).map(|x| x as u32).collect())
+                        .map(|r| {
+                            r.iter()
+                                .filter_map(|x| x.as_u64())
+                                .map(|x| x as u32)
+                                .collect()
+                        })
                         .unwrap_or_default()
                 })
                 .collect()

@@ -202,7 +202,12 @@ impl LogitLens {
             // Targets of this chunk; rows without a target use id 0 and are set to NaN after.
             let (chunk_targets, has_target): (Option<Vec<u32>>, Vec<bool>) = match &targets {
                 Some(t) => (
-                    Some(t[start..start + rows].iter().map(|x| x.unwrap_or(0)).collect()),
+                    Some(
+                        t[start..start + rows]
+                            .iter()
+                            .map(|x| x.unwrap_or(0))
+                            .collect(),
+                    ),
                     t[start..start + rows].iter().map(Option::is_some).collect(),
                 ),
                 None => (None, vec![false; rows]),
@@ -282,7 +287,10 @@ impl LogitLens {
                     return Err(Error::invalid(
                         "targets",
                         ids.len(),
-                        format!("one target id per kept position ({})", trace.positions.len()),
+                        format!(
+                            "one target id per kept position ({})",
+                            trace.positions.len()
+                        ),
                     ));
                 }
                 ids.iter().map(|&i| Some(i)).collect()
@@ -309,7 +317,10 @@ impl LogitLens {
             for start in (0..n_pos).step_by(chunk) {
                 let rows = chunk.min(n_pos - start);
                 let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
-                let z = self.project(lm, &h, layer)?.flatten_all()?.to_vec1::<f32>()?;
+                let z = self
+                    .project(lm, &h, layer)?
+                    .flatten_all()?
+                    .to_vec1::<f32>()?;
                 let stats = entropy::reduce_rows(&z, vocab, &req, None)?;
                 for (r, st) in stats.iter().enumerate() {
                     for (rank, &(id, lp)) in st.top_k.iter().enumerate() {
@@ -372,7 +383,13 @@ impl fmt::Display for TopTokens {
         writeln!(f, "top-{} tokens of {} by layer", self.k, self.model)?;
         let last = self.entries.iter().map(|e| e.position).max().unwrap_or(0);
         for e in self.top1_at(last) {
-            writeln!(f, "layer {:>3}  {:<16} p={:.3}", e.layer, format!("{:?}", e.token), e.prob)?;
+            writeln!(
+                f,
+                "layer {:>3}  {:<16} p={:.3}",
+                e.layer,
+                format!("{:?}", e.token),
+                e.prob
+            )?;
         }
         Ok(())
     }

@@ -107,7 +107,11 @@ pub struct Trace {
 impl Trace {
     /// Number of blocks L (the residual stream has L+1 layers).
     pub fn n_layers(&self) -> usize {
-        self.resid.dims().first().map(|n| n.saturating_sub(1)).unwrap_or(0)
+        self.resid
+            .dims()
+            .first()
+            .map(|n| n.saturating_sub(1))
+            .unwrap_or(0)
     }
 
     /// Residual stream of one layer at the kept positions, `[P, d]`.

@@ -33,7 +33,12 @@ fn tiny_copy(name: &str, edit: impl Fn(&PathBuf)) -> PathBuf {
 fn write_gguf(path: &PathBuf, md: Vec<(&str, Value)>, tensors: Vec<(&str, Tensor)>) {
     let qt: Vec<(String, QTensor)> = tensors
         .into_iter()
-        .map(|(n, t)| (n.to_string(), QTensor::quantize(&t, GgmlDType::F32).unwrap()))
+        .map(|(n, t)| {
+            (
+                n.to_string(),
+                QTensor::quantize(&t, GgmlDType::F32).unwrap(),
+            )
+        })
         .collect();
     let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (*k, v)).collect();
     let t_refs: Vec<(&str, &QTensor)> = qt.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -88,7 +93,10 @@ fn truncated_gguf() {
     let t = Tensor::zeros((16, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
     write_gguf(&p, llama_md("llama"), vec![("token_embd.weight", t)]);
     let bytes = std::fs::read(&p).unwrap();
-    for (name, keep) in [("cut-data.gguf", bytes.len() - 100), ("cut-header.gguf", 40)] {
+    for (name, keep) in [
+        ("cut-data.gguf", bytes.len() - 100),
+        ("cut-header.gguf", 40),
+    ] {
         let q = tmp(name);
         std::fs::write(&q, &bytes[..keep]).unwrap();
         let err = Lm::from_gguf(&q).unwrap_err();
@@ -111,7 +119,10 @@ fn unknown_architecture() {
     let t = Tensor::zeros((16, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
     write_gguf(&p, llama_md("mamba"), vec![("token_embd.weight", t)]);
     let err = Lm::from_gguf(&p).unwrap_err();
-    assert!(matches!(err, Error::UnknownArchitecture { ref arch } if arch == "mamba"), "{err}");
+    assert!(
+        matches!(err, Error::UnknownArchitecture { ref arch } if arch == "mamba"),
+        "{err}"
+    );
     let dir = tiny_copy("arch", |d| {
         let c = std::fs::read_to_string(d.join("config.json")).unwrap();
         std::fs::write(d.join("config.json"), c.replace("\"llama\"", "\"rwkv\"")).unwrap();
@@ -163,19 +174,37 @@ fn config_shapes_do_not_match_weights() {
 fn empty_and_too_long_prompts() {
     let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
     assert!(matches!(lm.encode("").unwrap_err(), Error::EmptyPrompt));
-    let err = lm.trace(&[], &CaptureSpec::default(), &mut NoHook).unwrap_err();
+    let err = lm
+        .trace(&[], &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
     assert!(matches!(err, Error::EmptyPrompt), "{err}");
     let max = lm.config().max_position_embeddings;
     let long = vec![5u32; max + 1];
-    let err = lm.trace(&long, &CaptureSpec::default(), &mut NoHook).unwrap_err();
-    assert!(matches!(err, Error::PromptTooLong { len, max: m } if len == max + 1 && m == max), "{err}");
+    let err = lm
+        .trace(&long, &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::PromptTooLong { len, max: m } if len == max + 1 && m == max),
+        "{err}"
+    );
     // continuing a cache past the window is caught too
     let mut cache = lm.new_cache();
-    lm.forward(&vec![5u32; max], &mut cache, &mut NoHook).unwrap();
+    lm.forward(&vec![5u32; max], &mut cache, &mut NoHook)
+        .unwrap();
     let err = lm.forward(&[5], &mut cache, &mut NoHook).unwrap_err();
     assert!(matches!(err, Error::PromptTooLong { .. }), "{err}");
-    let err = lm.trace(&[1, 100_000], &CaptureSpec::default(), &mut NoHook).unwrap_err();
-    assert!(matches!(err, Error::TokenOutOfVocab { id: 100_000, .. }), "{err}");
-    let tr = lm.trace(&[1, 2, 3], &CaptureSpec::default(), &mut NoHook).unwrap();
-    assert!(matches!(tr.layer(99).unwrap_err(), Error::LayerOutOfRange { layer: 99, .. }));
+    let err = lm
+        .trace(&[1, 100_000], &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TokenOutOfVocab { id: 100_000, .. }),
+        "{err}"
+    );
+    let tr = lm
+        .trace(&[1, 2, 3], &CaptureSpec::default(), &mut NoHook)
+        .unwrap();
+    assert!(matches!(
+        tr.layer(99).unwrap_err(),
+        Error::LayerOutOfRange { layer: 99, .. }
+    ));
 }

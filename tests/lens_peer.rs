@@ -10,10 +10,13 @@ use entroscope::prelude::*;
 use serde_json::Value;
 
 fn check(file: &str, lens_name: &str) {
-    let Some(path) = common::real_model(file) else { return };
+    let Some(path) = common::real_model(file) else {
+        return;
+    };
     let stem = file.trim_end_matches(".gguf");
     let fx: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::fixture(&format!("peer/{stem}.{lens_name}.json"))).unwrap(),
+        &std::fs::read_to_string(common::fixture(&format!("peer/{stem}.{lens_name}.json")))
+            .unwrap(),
     )
     .unwrap();
     let lm = Lm::from_gguf(&path).unwrap();
@@ -25,7 +28,13 @@ fn check(file: &str, lens_name: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect())
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
         .collect();
     let n_layers = lm.n_layers();
     let metrics = [Metric::Shannon, Metric::Renyi(2.0)];
@@ -42,7 +51,11 @@ fn check(file: &str, lens_name: &str) {
                     let reference = fx[keys[mi]][l][r][c].as_f64().unwrap() as f32;
                     let d = (v - reference).abs();
                     worst_cell = worst_cell.max(d);
-                    assert!(d <= 1e-2, "{file} {lens_name} {} layer {l} row {r} pos {c}: {v} vs {reference}", keys[mi]);
+                    assert!(
+                        d <= 1e-2,
+                        "{file} {lens_name} {} layer {l} row {r} pos {c}: {v} vs {reference}",
+                        keys[mi]
+                    );
                     sums[mi][l] += v as f64;
                 }
             }
@@ -50,13 +63,19 @@ fn check(file: &str, lens_name: &str) {
         count += ids.len();
     }
     let mut worst_mean = 0f64;
-    for (mi, key) in ["mean_shannon_per_layer", "mean_renyi2_per_layer"].iter().enumerate() {
+    for (mi, key) in ["mean_shannon_per_layer", "mean_renyi2_per_layer"]
+        .iter()
+        .enumerate()
+    {
         for l in 0..=n_layers {
             let ours = sums[mi][l] / count as f64;
             let reference = fx[*key][l].as_f64().unwrap();
             let d = (ours - reference).abs();
             worst_mean = worst_mean.max(d);
-            assert!(d <= 1e-3, "{file} {lens_name} {key}[{l}]: {ours} vs {reference}");
+            assert!(
+                d <= 1e-3,
+                "{file} {lens_name} {key}[{l}]: {ours} vs {reference}"
+            );
         }
     }
     eprintln!("{file} {lens_name}: worst layer-mean diff {worst_mean:.2e} nats, worst cell {worst_cell:.2e} nats");

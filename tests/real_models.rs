@@ -17,11 +17,19 @@ fn fixture(file: &str) -> Value {
 }
 
 fn f32s(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn u32s(v: &Value) -> Vec<u32> {
-    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap() as u32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap() as u32)
+        .collect()
 }
 
 /// |a − b| ≤ tol · max(1, |b|): the hidden states reach 1e4–1e5 (massive activations), where
@@ -38,7 +46,9 @@ fn check_model(file: &str) {
         let text = p["text"].as_str().unwrap();
         let ids = lm.encode(text).unwrap();
         assert_eq!(ids, u32s(&p["ids"]), "{file} {name}: token ids");
-        let tr = lm.trace(&ids, &CaptureSpec::default(), &mut NoHook).unwrap();
+        let tr = lm
+            .trace(&ids, &CaptureSpec::default(), &mut NoHook)
+            .unwrap();
         let (mean_ref, max_ref) = (f32s(&p["hidden_mean"]), f32s(&p["hidden_max_abs"]));
         assert_eq!(tr.n_layers() + 1, mean_ref.len());
         let mut worst: (f32, f32) = (0.0, 0.0);
@@ -48,13 +58,32 @@ fn check_model(file: &str) {
             let mean = (flat.iter().map(|&x| x as f64).sum::<f64>() / flat.len() as f64) as f32;
             let maxabs = flat.iter().fold(0f32, |m, x| m.max(x.abs()));
             worst.0 = worst.0.max((mean - mean_ref[l]).abs());
-            worst.1 = worst.1.max((maxabs - max_ref[l]).abs() / max_ref[l].max(1.0));
-            assert!(close(mean, mean_ref[l], 1e-3), "{file} {name} layer {l}: mean {mean} vs {}", mean_ref[l]);
-            assert!(close(maxabs, max_ref[l], 1e-3), "{file} {name} layer {l}: max|h| {maxabs} vs {}", max_ref[l]);
+            worst.1 = worst
+                .1
+                .max((maxabs - max_ref[l]).abs() / max_ref[l].max(1.0));
+            assert!(
+                close(mean, mean_ref[l], 1e-3),
+                "{file} {name} layer {l}: mean {mean} vs {}",
+                mean_ref[l]
+            );
+            assert!(
+                close(maxabs, max_ref[l], 1e-3),
+                "{file} {name} layer {l}: max|h| {maxabs} vs {}",
+                max_ref[l]
+            );
             let first8 = f32s(&p["hidden_last_pos_first8"][l]);
-            let last = h.get(ids.len() - 1).unwrap().narrow(0, 0, 8).unwrap().to_vec1::<f32>().unwrap();
+            let last = h
+                .get(ids.len() - 1)
+                .unwrap()
+                .narrow(0, 0, 8)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             for (a, b) in last.iter().zip(&first8) {
-                assert!(close(*a, *b, 1e-3), "{file} {name} layer {l}: h[last,:8] {last:?} vs {first8:?}");
+                assert!(
+                    close(*a, *b, 1e-3),
+                    "{file} {name} layer {l}: h[last,:8] {last:?} vs {first8:?}"
+                );
             }
         }
         // final top-10 logits at the last position
@@ -68,7 +97,11 @@ fn check_model(file: &str) {
         for (id, v) in top_ids.iter().zip(&top_vals) {
             let d = (logits[*id as usize] - v).abs();
             worst_logit = worst_logit.max(d);
-            assert!(d <= 1e-3, "{file} {name}: logit of {id}: {} vs {v}", logits[*id as usize]);
+            assert!(
+                d <= 1e-3,
+                "{file} {name}: logit of {id}: {} vs {v}",
+                logits[*id as usize]
+            );
         }
         assert_eq!(ours[0], top_ids[0], "{file} {name}: top-1");
         eprintln!(
@@ -109,7 +142,13 @@ fn check_greedy(file: &str) {
     let fx = fixture(file);
     let g = &fx["greedy"];
     let got = greedy(&lm, g["prompt"].as_str().unwrap(), 10);
-    assert_eq!(got, u32s(&g["new_ids"]), "{file}: {:?} vs {:?}", lm.decode(&got), g["text"]);
+    assert_eq!(
+        got,
+        u32s(&g["new_ids"]),
+        "{file}: {:?} vs {:?}",
+        lm.decode(&got),
+        g["text"]
+    );
     assert_eq!(lm.decode(&got).unwrap(), g["text"].as_str().unwrap());
 }
 
@@ -127,9 +166,13 @@ fn gemma3_greedy_continuation() {
 #[test]
 fn kv_cache_matches_full_sequence_on_real_models() {
     for file in [DEFAULT_MODEL_FILE, GEMMA_MODEL_FILE] {
-        let Some(path) = real_model(file) else { continue };
+        let Some(path) = real_model(file) else {
+            continue;
+        };
         let lm = Lm::from_gguf(&path).unwrap();
-        let ids = lm.encode("The capital of France is Paris, and the capital of Italy is").unwrap();
+        let ids = lm
+            .encode("The capital of France is Paris, and the capital of Italy is")
+            .unwrap();
         let mut cache = lm.new_cache();
         let full = lm.forward(&ids, &mut cache, &mut NoHook).unwrap();
         let full = lm.logits(&full).unwrap();

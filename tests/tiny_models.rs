@@ -149,7 +149,10 @@ fn transformers4_config_spelling_loads_the_same_model() {
 #[test]
 fn hub_cache_offline() {
     let hub = tempdir("hub");
-    let snap = hub.join("models--tiny--gemma3").join("snapshots").join("abc123");
+    let snap = hub
+        .join("models--tiny--gemma3")
+        .join("snapshots")
+        .join("abc123");
     std::fs::create_dir_all(&snap).unwrap();
     let src = fixture("tiny-gemma3");
     for f in ["config.json", "model.safetensors", "tokenizer.json"] {
@@ -181,7 +184,10 @@ fn layer_skip_is_identity_on_the_block() {
     let plain = lm.trace(&ids, &spec, &mut NoHook).unwrap();
     assert!(max_abs_diff(&plain.layer(2).unwrap(), &plain.layer(1).unwrap()) > 1e-3);
     // layers before the skipped block are untouched
-    assert_eq!(max_abs_diff(&tr.layer(1).unwrap(), &plain.layer(1).unwrap()), 0.0);
+    assert_eq!(
+        max_abs_diff(&tr.layer(1).unwrap(), &plain.layer(1).unwrap()),
+        0.0
+    );
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {

@@ -16,7 +16,11 @@ use entroscope::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Parser)]
-#[command(name = "entroscope", version, about = "Entropy of the layer-by-layer predictions of transformer LMs")]
+#[command(
+    name = "entroscope",
+    version,
+    about = "Entropy of the layer-by-layer predictions of transformer LMs"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -95,7 +99,10 @@ fn profile_cmd(
 ) -> Result<()> {
     let metrics: Vec<Metric> = metrics
         .iter()
-        .map(|m| m.parse::<Metric>().map_err(|e| Error::invalid("metric", m, e.to_string())))
+        .map(|m| {
+            m.parse::<Metric>()
+                .map_err(|e| Error::invalid("metric", m, e.to_string()))
+        })
         .collect::<Result<_>>()?;
     for m in &metrics {
         m.validate()?;
@@ -104,7 +111,9 @@ fn profile_cmd(
         kind: lens.parse()?,
         units: units
             .parse()
-            .map_err(|e: entroscope::entropy::ParseMetricError| Error::invalid("units", units, e.to_string()))?,
+            .map_err(|e: entroscope::entropy::ParseMetricError| {
+                Error::invalid("units", units, e.to_string())
+            })?,
         ..LogitLens::default()
     };
     check_out(out)?;
@@ -148,7 +157,11 @@ fn profile_cmd(
 fn check_out(out: &Path) -> Result<()> {
     let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
     if !matches!(ext, "csv" | "parquet") {
-        return Err(Error::invalid("out", out.display(), "a path ending in .csv or .parquet"));
+        return Err(Error::invalid(
+            "out",
+            out.display(),
+            "a path ending in .csv or .parquet",
+        ));
     }
     std::fs::File::create(out).map_err(|e| Error::Unwritable {
         path: out.to_path_buf(),
@@ -208,13 +221,23 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
         pb.inc(1);
     }
     pb.finish_and_clear();
-    let shannon: Vec<LayerProfile> = all.iter().filter(|p| p.metric == Metric::Shannon).cloned().collect();
+    let shannon: Vec<LayerProfile> = all
+        .iter()
+        .filter(|p| p.metric == Metric::Shannon)
+        .cloned()
+        .collect();
     plot::profiles_vs_depth(&shannon, None, Band::Std)?
-        .title(format!("Logit-lens Shannon entropy by depth — {}", lm.name()))
+        .title(format!(
+            "Logit-lens Shannon entropy by depth — {}",
+            lm.name()
+        ))
         .save(dir.join("entropy_vs_depth.png"))?;
     if let Some(p) = shannon.first() {
         plot::heatmap(p)?
-            .title(format!("Shannon entropy (nats), layer × token — {}", lm.name()))
+            .title(format!(
+                "Shannon entropy (nats), layer × token — {}",
+                lm.name()
+            ))
             .save(dir.join("heatmap.png"))?;
     }
     // Rényi orders: mean over prompts and positions, one line per α.
@@ -224,10 +247,17 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
         let agg = entroscope::profile::AggregateProfile::from_profiles(&ps)?;
         let n = agg.mean.len().saturating_sub(1).max(1) as f64;
         let x = (0..agg.mean.len()).map(|l| l as f64 / n).collect();
-        renyi_series.push(plot::Series::new(m.to_string(), x, agg.mean.iter().map(|&v| v as f64).collect()));
+        renyi_series.push(plot::Series::new(
+            m.to_string(),
+            x,
+            agg.mean.iter().map(|&v| v as f64).collect(),
+        ));
     }
     plot::entropy_vs_depth(&renyi_series, Band::None)?
-        .title(format!("Rényi entropies by depth (mean over prompts) — {}", lm.name()))
+        .title(format!(
+            "Rényi entropies by depth (mean over prompts) — {}",
+            lm.name()
+        ))
         .save(dir.join("renyi_vs_depth.png"))?;
     let df = all.to_frame()?;
     frame::write_table(&df, dir.join("profiles.parquet"))?;
@@ -252,7 +282,13 @@ fn run(cli: Cli) -> Result<()> {
             let top = LogitLens::normed().top_k(&lm, &trace, k)?;
             println!("layer  rank  token            p");
             for e in &top.entries {
-                println!("{:>5}  {:>4}  {:<16} {:.3}", e.layer, e.rank, format!("{:?}", e.token), e.prob);
+                println!(
+                    "{:>5}  {:>4}  {:<16} {:.3}",
+                    e.layer,
+                    e.rank,
+                    format!("{:?}", e.token),
+                    e.prob
+                );
             }
         }
         Cmd::Profile {

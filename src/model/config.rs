@@ -55,7 +55,9 @@ impl Activation {
             _ => {
                 return Err(Error::Config {
                     key: "hidden_act".into(),
-                    detail: format!("unsupported activation `{s}` (silu, gelu, gelu_new, gelu_pytorch_tanh)"),
+                    detail: format!(
+                        "unsupported activation `{s}` (silu, gelu, gelu_new, gelu_pytorch_tanh)"
+                    ),
                 })
             }
         })
@@ -186,8 +188,11 @@ impl Config {
             max_position_embeddings: opt_usize(j, "max_position_embeddings").unwrap_or(2048),
             sliding_window,
             sliding_layers,
-            query_pre_attn_scalar: opt_f64(j, "query_pre_attn_scalar")
-                .or(if gemma { Some(256.0) } else { None }),
+            query_pre_attn_scalar: opt_f64(j, "query_pre_attn_scalar").or(if gemma {
+                Some(256.0)
+            } else {
+                None
+            }),
             final_logit_softcapping: opt_f64(j, "final_logit_softcapping"),
             attn_logit_softcapping: opt_f64(j, "attn_logit_softcapping"),
             tie_word_embeddings: j
@@ -260,7 +265,11 @@ impl Config {
             .or_else(|| ou("rope.dimension_count"))
             .unwrap_or(hidden_size / heads.max(1));
         let gemma = family == Family::Gemma3;
-        let tok_u32 = |key: &str| md.get(key).and_then(|v| gguf_usize(v).ok()).map(|v| v as u32);
+        let tok_u32 = |key: &str| {
+            md.get(key)
+                .and_then(|v| gguf_usize(v).ok())
+                .map(|v| v as u32)
+        };
         let sliding_window = ou("attention.sliding_window");
         Ok(Config {
             family,
@@ -334,7 +343,9 @@ fn gguf_f64(v: &Value) -> std::result::Result<f64, String> {
 }
 
 fn str_key<'a>(j: &'a Json, key: &str) -> Result<&'a str> {
-    j.get(key).and_then(Json::as_str).ok_or_else(|| missing(key))
+    j.get(key)
+        .and_then(Json::as_str)
+        .ok_or_else(|| missing(key))
 }
 
 fn usize_key(j: &Json, key: &str) -> Result<usize> {
@@ -351,7 +362,11 @@ fn opt_f64(j: &Json, key: &str) -> Option<f64> {
 
 fn eos_ids(j: &Json) -> Vec<u32> {
     match j.get("eos_token_id") {
-        Some(Json::Array(a)) => a.iter().filter_map(Json::as_u64).map(|v| v as u32).collect(),
+        Some(Json::Array(a)) => a
+            .iter()
+            .filter_map(Json::as_u64)
+            .map(|v| v as u32)
+            .collect(),
         Some(v) => v.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
         None => vec![],
     }

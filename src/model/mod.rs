@@ -35,7 +35,9 @@ pub fn models_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("ENTROSCOPE_MODELS") {
         return PathBuf::from(d);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     home.join(".cache").join("entroscope").join("models")
 }
 
@@ -205,7 +207,9 @@ impl Lm {
                 return Ok(p);
             }
             if offline {
-                return Err(hub_err(format!("`{file}` is not in the local hub cache and HF_HUB_OFFLINE is set")));
+                return Err(hub_err(format!(
+                    "`{file}` is not in the local hub cache and HF_HUB_OFFLINE is set"
+                )));
             }
             let api = hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
                 .build()
@@ -223,7 +227,11 @@ impl Lm {
                 let mut names: Vec<String> = j
                     .get("weight_map")
                     .and_then(|m| m.as_object())
-                    .map(|m| m.values().filter_map(|v| v.as_str().map(String::from)).collect())
+                    .map(|m| {
+                        m.values()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default();
                 names.sort();
                 names.dedup();
@@ -356,7 +364,10 @@ impl Lm {
             return Err(Error::invalid(
                 "cache",
                 cache.n_blocks(),
-                format!("a cache made by this model's new_cache() ({} blocks)", self.n_layers()),
+                format!(
+                    "a cache made by this model's new_cache() ({} blocks)",
+                    self.n_layers()
+                ),
             ));
         }
         Ok(self.model.forward(ids, cache, hook)?.squeeze(0)?)

@@ -15,8 +15,15 @@ use crate::Result;
 /// RMSNorm (weight already includes Gemma's `1 +`) or LayerNorm with bias.
 #[derive(Debug, Clone)]
 pub(crate) enum Norm {
-    Rms { weight: Tensor, eps: f32 },
-    Layer { weight: Tensor, bias: Tensor, eps: f32 },
+    Rms {
+        weight: Tensor,
+        eps: f32,
+    },
+    Layer {
+        weight: Tensor,
+        bias: Tensor,
+        eps: f32,
+    },
 }
 
 impl Norm {
@@ -24,7 +31,9 @@ impl Norm {
         let x = x.contiguous()?;
         Ok(match self {
             Norm::Rms { weight, eps } => candle_nn::ops::rms_norm(&x, weight, *eps)?,
-            Norm::Layer { weight, bias, eps } => candle_nn::ops::layer_norm(&x, weight, bias, *eps)?,
+            Norm::Layer { weight, bias, eps } => {
+                candle_nn::ops::layer_norm(&x, weight, bias, *eps)?
+            }
         })
     }
 }
@@ -32,7 +41,11 @@ impl Norm {
 #[derive(Debug, Clone)]
 enum Mlp {
     /// `down(act(gate(x)) * up(x))` (Llama, Qwen, Gemma).
-    Gated { gate: Linear, up: Linear, down: Linear },
+    Gated {
+        gate: Linear,
+        up: Linear,
+        down: Linear,
+    },
     /// `proj(act(fc(x)))` (GPT-2).
     Plain { fc: Linear, proj: Linear },
 }
@@ -94,7 +107,10 @@ impl Loader<'_> {
 
     /// GPT-2's `Conv1D` stores `[in, out]`; transpose to `[out, in]`.
     fn conv1d(&mut self, p: &str, inp: usize, out: usize) -> Result<Linear> {
-        let w = self.t(&format!("{p}.weight"), &[inp, out])?.t()?.contiguous()?;
+        let w = self
+            .t(&format!("{p}.weight"), &[inp, out])?
+            .t()?
+            .contiguous()?;
         let b = self.t(&format!("{p}.bias"), &[out])?;
         Ok(Linear::new(w, Some(b)))
     }
@@ -165,7 +181,11 @@ impl Transformer {
                     Some(l.rms(&format!("{p}.post_feedforward_layernorm.weight"), d)?),
                 )
             } else {
-                (None, l.rms(&format!("{p}.post_attention_layernorm.weight"), d)?, None)
+                (
+                    None,
+                    l.rms(&format!("{p}.post_attention_layernorm.weight"), d)?,
+                    None,
+                )
             };
             blocks.push(Block {
                 attn_norm,
@@ -208,10 +228,7 @@ impl Transformer {
         };
         let mut l = Loader { w, cfg: &c };
         let embed = l.t(&format!("{pre}wte.weight"), &[v, d])?;
-        let pos = l.t(
-            &format!("{pre}wpe.weight"),
-            &[c.max_position_embeddings, d],
-        )?;
+        let pos = l.t(&format!("{pre}wpe.weight"), &[c.max_position_embeddings, d])?;
         let mut blocks = Vec::with_capacity(c.num_hidden_layers);
         for i in 0..c.num_hidden_layers {
             let p = format!("{pre}h.{i}");
@@ -281,9 +298,14 @@ impl Transformer {
         for (i, block) in self.blocks.iter().enumerate() {
             let l = i + 1;
             if !hook.skip_block(l) {
-                let mut a = block
-                    .attn
-                    .forward(&block.attn_norm.forward(&x)?, &self.cfg, &rope, block.sliding, cache.layer(i), offset)?;
+                let mut a = block.attn.forward(
+                    &block.attn_norm.forward(&x)?,
+                    &self.cfg,
+                    &rope,
+                    block.sliding,
+                    cache.layer(i),
+                    offset,
+                )?;
                 if let Some(n) = &block.post_attn_norm {
                     a = n.forward(&a)?;
                 }
@@ -291,7 +313,9 @@ impl Transformer {
                     a = r;
                 }
                 x = (x + a)?;
-                let mut m = block.mlp.forward(&block.mlp_norm.forward(&x)?, self.cfg.hidden_act)?;
+                let mut m = block
+                    .mlp
+                    .forward(&block.mlp_norm.forward(&x)?, self.cfg.hidden_act)?;
                 if let Some(n) = &block.post_mlp_norm {
                     m = n.forward(&m)?;
                 }
@@ -338,7 +362,9 @@ impl Mlp {
             })
         };
         Ok(match self {
-            Mlp::Gated { gate, up, down } => down.forward(&(a(gate.forward(x)?)? * up.forward(x)?)?)?,
+            Mlp::Gated { gate, up, down } => {
+                down.forward(&(a(gate.forward(x)?)? * up.forward(x)?)?)?
+            }
             Mlp::Plain { fc, proj } => proj.forward(&a(fc.forward(x)?)?)?,
         })
     }
@@ -400,7 +426,11 @@ impl Attention {
         offset: usize,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
-        let (h, kvh, hd) = (cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim);
+        let (h, kvh, hd) = (
+            cfg.num_attention_heads,
+            cfg.num_key_value_heads,
+            cfg.head_dim,
+        );
         let heads = |y: Tensor, n: usize| y.reshape((b, t, n, hd))?.transpose(1, 2);
         let mut q = heads(self.q.forward(x)?, h)?;
         let mut k = heads(self.k.forward(x)?, kvh)?;
@@ -434,7 +464,10 @@ impl Attention {
         let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
         let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?;
         let y = p.matmul(&v)?; // [b, kvh, rep*t, hd]
-        let y = y.reshape((b, h, t, hd))?.transpose(1, 2)?.reshape((b, t, h * hd))?;
+        let y = y
+            .reshape((b, h, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, h * hd))?;
         Ok(self.o.forward(&y)?)
     }
 }

@@ -63,7 +63,9 @@ impl Weights {
             if end > size {
                 return Err(Error::Corrupt {
                     path: path.to_path_buf(),
-                    detail: format!("tensor `{name}` ends at byte {end} but the file has {size} bytes"),
+                    detail: format!(
+                        "tensor `{name}` ends at byte {end} but the file has {size} bytes"
+                    ),
                 });
             }
         }
@@ -136,10 +138,12 @@ impl Weights {
                 if !content.tensor_infos.contains_key(&g) {
                     return Err(self_missing(name, *family, path));
                 }
-                let q = content.tensor(file, &g, &Device::Cpu).map_err(|e| Error::Corrupt {
-                    path: path.clone(),
-                    detail: format!("reading tensor `{g}`: {e}"),
-                })?;
+                let q = content
+                    .tensor(file, &g, &Device::Cpu)
+                    .map_err(|e| Error::Corrupt {
+                        path: path.clone(),
+                        detail: format!("reading tensor `{g}`: {e}"),
+                    })?;
                 let t = q.dequantize(&Device::Cpu)?;
                 gguf_to_hf(t, name, *family, *heads, *kv_heads)
             }
@@ -157,7 +161,13 @@ fn self_missing(name: &str, family: Family, path: &Path) -> Error {
 
 /// Undo what llama.cpp's converter did to a tensor, so it equals the Hugging Face tensor:
 /// Llama's q/k rows are permuted for interleaved RoPE; Gemma's norm weights are stored as `1 + w`.
-fn gguf_to_hf(t: Tensor, name: &str, family: Family, heads: usize, kv_heads: usize) -> Result<Tensor> {
+fn gguf_to_hf(
+    t: Tensor,
+    name: &str,
+    family: Family,
+    heads: usize,
+    kv_heads: usize,
+) -> Result<Tensor> {
     match family {
         Family::Llama if name.ends_with("q_proj.weight") => reverse_permute(&t, heads),
         Family::Llama if name.ends_with("k_proj.weight") => reverse_permute(&t, kv_heads),
