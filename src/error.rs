@@ -9,7 +9,9 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     // ---- files and formats ----
-    #[error("file not found: {path}; check the path, or run `make models` to fetch the default models")]
+    #[error(
+        "file not found: {path}; check the path, or run `make models` to fetch the default models"
+    )]
     FileNotFound { path: PathBuf },
     #[error("I/O error on {path}: {source}")]
     Io {

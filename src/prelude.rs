@@ -4,7 +4,9 @@ pub use crate::entropy::{Metric, Units};
 pub use crate::error::{Error, Result};
 pub use crate::frame::ToFrame;
 pub use crate::hook::{Hook, LayerSkip, NoHook, Site};
-pub use crate::knn::{cross_validate, CvReport, KnnParams, ParamGuard, StratifiedDummy, StratifiedKFold};
+pub use crate::knn::{
+    cross_validate, CvReport, KnnParams, ParamGuard, StratifiedDummy, StratifiedKFold,
+};
 pub use crate::lens::{LensKind, LogitLens, Targets, TopTokens};
 pub use crate::model::{KvCache, Lm};
 pub use crate::profile::LayerProfile;
