@@ -19,6 +19,7 @@ pub mod trace;
 
 pub mod entropy;
 pub mod profile;
+pub mod uncertainty;
 
 pub mod frame;
 pub mod knn;
