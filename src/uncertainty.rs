@@ -14,8 +14,9 @@
 //! - **Ground truth** = the first token of `" " + last word` encoded without special tokens
 //!   ([`Lm::encode_plain`]); for multi-token last words only that first token counts.
 //! - **Generation**: one token. Greedy (argmax of the final logits) and `n_samples` samples at
-//!   T = 1 from the whole distribution with [`crate::decode::LogitsProcessor`], seeded per idiom
-//!   and sample with `seed + 1000·idiom + sample` (so any subset reproduces the same draws).
+//!   T = 1 from the whole distribution ([`sample_t1`]: inverse-CDF draw from a
+//!   `StdRng::seed_from_u64`), seeded per idiom and sample with `seed + 1000·idiom + sample`
+//!   (so any subset of idioms reproduces the same draws).
 //!   `correct` = generated token id equals the ground-truth id.
 //! - **Per layer** (normed logit lens, layer 0 = embeddings … L = final logits): entropy,
 //!   cross-entropy −log p(token) of the generated token and of the ground-truth token, and their
@@ -38,7 +39,9 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
 
-use crate::decode::{argmax, LogitsProcessor, Sampling};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
 use crate::frame::{frame_from_columns, ColumnData};
 use crate::lens::LogitLens;
 use crate::plot::{self, Series};
@@ -240,6 +243,59 @@ pub fn layer_stats(lm: &Lm, trace: &Trace, targets: &[u32]) -> Result<LayerStats
     Ok(out)
 }
 
+/// Index of the largest logit (the first on ties, like `torch.argmax`). Errors on an empty row
+/// or a NaN.
+pub fn argmax(logits: &[f32]) -> Result<u32> {
+    let mut best: Option<(usize, f32)> = None;
+    for (i, &x) in logits.iter().enumerate() {
+        if x.is_nan() {
+            return Err(Error::NonFinite {
+                what: "final logits".into(),
+            });
+        }
+        if best.is_none_or(|(_, b)| x > b) {
+            best = Some((i, x));
+        }
+    }
+    best.map(|(i, _)| i as u32)
+        .ok_or_else(|| Error::invalid("logits", "[]", "a row of at least one logit"))
+}
+
+/// Draw one token from `softmax(logits)` (temperature 1, no filtering): `u ~ U[0, 1)` from
+/// `StdRng::seed_from_u64(seed)` (rand 0.9), then the first token whose cumulative probability
+/// exceeds `u` (probabilities by log-sum-exp, summed in f64). Deterministic per seed.
+/// (A minimal sampler of our own, so this module does not depend on the decoding module.)
+///
+/// ```
+/// use entroscope::uncertainty::sample_t1;
+/// // a distribution with all its mass on token 2
+/// assert_eq!(sample_t1(&[f32::NEG_INFINITY, -1e30, 0.0], 7)?, 2);
+/// # Ok::<(), entroscope::Error>(())
+/// ```
+pub fn sample_t1(logits: &[f32], seed: u64) -> Result<u32> {
+    let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if logits.iter().any(|x| x.is_nan()) || !m.is_finite() {
+        return Err(Error::NonFinite {
+            what: "final logits (NaN, +inf or no finite value)".into(),
+        });
+    }
+    let w: Vec<f64> = logits.iter().map(|&x| f64::from(x - m).exp()).collect();
+    let total: f64 = w.iter().sum();
+    let u: f64 = StdRng::seed_from_u64(seed).random::<f64>() * total;
+    let mut acc = 0.0;
+    let mut last = 0;
+    for (i, &p) in w.iter().enumerate() {
+        if p > 0.0 {
+            acc += p;
+            last = i;
+            if u < acc {
+                return Ok(i as u32);
+            }
+        }
+    }
+    Ok(last as u32) // rounding: u landed past the last positive mass
+}
+
 /// One generated token for one idiom and its per-layer statistics.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -292,8 +348,7 @@ pub fn run_idiom(
     let mut picks = vec![(None, argmax(&logits)?)];
     for s in 0..n_samples {
         let sd = seed.wrapping_add(1000 * idiom_index as u64 + s as u64);
-        let mut p = LogitsProcessor::from_sampling(sd, Sampling::All { temperature: 1.0 })?;
-        picks.push((Some(s), p.sample(&logits)?.0));
+        picks.push((Some(s), sample_t1(&logits, sd)?));
     }
     let mut targets = vec![case.target];
     targets.extend(picks.iter().map(|p| p.1));

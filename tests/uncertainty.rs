@@ -340,3 +340,22 @@ fn real_smollm_three_idioms() {
         assert!(rec.ce_generated.iter().all(|x| x.is_finite() && *x >= 0.0));
     }
 }
+
+#[test]
+fn seeded_t1_sampler() {
+    use rand::{Rng, SeedableRng};
+    // softmax([0, ln 3]) = [¼, ¾]: token 0 iff the seeded uniform draw u < ¼
+    let z = [0.0f32, 3f32.ln()];
+    let mut ones = 0;
+    for seed in 0..4000u64 {
+        let u: f64 = rand::rngs::StdRng::seed_from_u64(seed).random();
+        let t = sample_t1(&z, seed).unwrap();
+        assert_eq!(t, u32::from(u >= 0.25), "seed {seed}, u = {u}");
+        ones += t;
+    }
+    // binomial(4000, ¾): sd ≈ 27, so ±150 is > 5 sd
+    assert!((ones as i64 - 3000).abs() < 150, "{ones}");
+    assert!(sample_t1(&[f32::NAN, 0.0], 0).is_err());
+    assert!(sample_t1(&[], 0).is_err());
+    assert_eq!(argmax(&[1.0, 3.0, 3.0]).unwrap(), 1);
+}
