@@ -21,10 +21,13 @@ pub mod entropy;
 pub mod profile;
 pub mod uncertainty;
 
+pub mod data;
+pub mod decode;
 pub mod frame;
 pub mod knn;
 pub mod lens;
 pub mod plot;
+pub mod score;
 
 pub mod prelude;
 
