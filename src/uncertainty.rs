@@ -710,6 +710,14 @@ pub fn median_iqr(rows: &[&[f32]]) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
     out
 }
 
+/// `"SmolLM2-135M-Instruct.Q4_1", "Static_idioms"` → `"SmolLM2-135M-Instruct · static"`.
+fn short_name(model: &str, set: &str) -> String {
+    let m = model.split('.').next().unwrap_or(model);
+    let m = m.strip_suffix("-q4_k_m").unwrap_or(m);
+    let set = set.strip_suffix("_idioms").unwrap_or(set).to_lowercase();
+    format!("{m} · {set}")
+}
+
 fn slug(s: &str) -> String {
     s.chars()
         .map(|c| {
@@ -740,7 +748,7 @@ pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
             .filter(|r| r.model == s.model && r.set == s.set && r.sample.is_some())
             .collect();
         let tag = format!("{}_{}", slug(&s.model), slug(&s.set));
-        let title = format!("{} · {}", s.model, s.set);
+        let title = short_name(&s.model, &s.set);
         // CE vs layer, correct vs incorrect.
         let mut series = Vec::new();
         for (name, ok) in [("correct", true), ("incorrect", false)] {
@@ -760,9 +768,17 @@ pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
             series.push(Series::from_y(format!("{name} 25%"), q1));
             series.push(Series::from_y(format!("{name} 75%"), q3));
         }
+        // Layer 0 (embeddings through the final norm) is often > 100 nats; clip the y axis to
+        // the range of the upper quartiles above layer 0 so the later layers stay readable.
+        let top = series
+            .iter()
+            .flat_map(|s| s.y.iter().skip(1))
+            .filter(|y| y.is_finite())
+            .fold(0.0f64, |a, &b| a.max(b));
         let p = dir.join(format!("ce_layers_{tag}.png"));
         plot::lines(&series)?
-            .title(format!("{title}: CE to sampled token"))
+            .y_range(0.0, (top * 1.15).max(1.0))
+            .title(format!("{title}: CE to sampled token (layer 0 clipped)"))
             .x_label("layer")
             .y_label("cross-entropy (nats)")
             .save(&p)?;
@@ -795,13 +811,14 @@ pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
             ];
             let p = dir.join(format!("roc_{tag}.png"));
             plot::roc(&curves)?
-                .title(format!("{title}: incorrect vs score"))
+                .title(format!("{title}: ROC, incorrect vs score"))
+                .size(640, 560)
                 .save(&p)?;
             files.push(p);
         }
         if s.auc_by_layer.iter().any(|a| a.is_finite()) {
             auc_lines.push(Series::from_y(
-                format!("{} · {}", s.model, s.set),
+                short_name(&s.model, &s.set),
                 s.auc_by_layer.clone(),
             ));
         }
