@@ -1308,7 +1308,7 @@ pub fn token_label(tok: &str, max: usize) -> String {
     shorten(&t, max)
 }
 
-/// One legend entry and the pixel box the legend would occupy at each candidate corner.
+/// Estimated pixel size of the legend box (plotters: text + 30 px sample + 2 × 10 px margin).
 struct LegendFit {
     w: i32,
     h: i32,
@@ -1537,7 +1537,7 @@ impl Chart {
             }
             if markers {
                 chart
-                    .draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 3, c.filled())))
+                    .draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled())))
                     .map_err(perr)?;
             }
             let px: Vec<(i32, i32)> = p.iter().map(|q| chart.backend_coord(q)).collect();
