@@ -19,8 +19,17 @@ build:
 test: models
 	$(CARGO) test --release
 
+# The figures of every paper: the CLI's lens figures, then every notebook headless (each writes its
+# PNGs under figures/). QUICK=1 for a fast pass.
 figures: models
-	$(CARGO) run --release --bin entroscope -- figures
+	$(CARGO) run --release --bin entroscope -- figures --out figures $(if $(QUICK),--quick,)
+	ENTROSCOPE_QUICK=$(QUICK) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
+
+notebooks-setup:
+	bash scripts/setup-notebooks.sh
+
+notebooks:
+	ENTROSCOPE_QUICK=$(QUICK) bash scripts/run-notebooks.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

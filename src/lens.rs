@@ -394,3 +394,22 @@ impl fmt::Display for TopTokens {
         Ok(())
     }
 }
+
+impl crate::frame::ToFrame for TopTokens {
+    /// Columns `model, layer, depth, position, rank, id, token, prob`.
+    fn to_frame(&self) -> Result<polars::prelude::DataFrame> {
+        use crate::frame::{frame_from_columns, ColumnData};
+        let e = &self.entries;
+        let n = self.n_layers.max(1) as f64;
+        frame_from_columns(vec![
+            ("model", ColumnData::Str(vec![self.model.clone(); e.len()])),
+            ("layer", ColumnData::I64(e.iter().map(|x| x.layer as i64).collect())),
+            ("depth", ColumnData::F64(e.iter().map(|x| x.layer as f64 / n).collect())),
+            ("position", ColumnData::I64(e.iter().map(|x| x.position as i64).collect())),
+            ("rank", ColumnData::I64(e.iter().map(|x| x.rank as i64).collect())),
+            ("id", ColumnData::I64(e.iter().map(|x| x.id as i64).collect())),
+            ("token", ColumnData::Str(e.iter().map(|x| x.token.clone()).collect())),
+            ("prob", ColumnData::F64(e.iter().map(|x| x.prob as f64).collect())),
+        ])
+    }
+}
