@@ -23,6 +23,7 @@ test: models
 # PNGs under figures/). QUICK=1 for a fast pass.
 figures: models
 	$(CARGO) run --release --bin entroscope -- figures --out figures $(if $(QUICK),--quick,)
+	$(CARGO) run --release --bin entroscope -- uncertainty --out figures/uncertainty $(if $(QUICK),--quick,)
 	ENTROSCOPE_QUICK=$(QUICK) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
 
 notebooks-setup:

@@ -101,6 +101,24 @@ renyi.save("../figures/quickstart/renyi.png")?;
 renyi
 """),
 ("markdown", """
+## Decoding with entropy: greedy, EDT and END
+EDT samples at a temperature `T = T0 · N^(θ/H)` that follows the entropy `H` of each step's
+distribution; END re-scores the head candidates by their cross-layer entropy (how sharply a token's
+probability grows in the upper layers). Each generation records its steps as a DataFrame.
+"""),
+("code", """
+use entroscope::decode::{generate, Baseline, Edt, EdtParams, End, EndParams, GenerateOptions};
+let opts = GenerateOptions::new(if quick { 8 } else { 24 });
+let prompt = "The capital of France is";
+let greedy = generate(&lm, prompt, &mut Baseline::default(), &opts)?;
+let edt = generate(&lm, prompt, &mut Edt::new(EdtParams::default())?, &opts)?;
+let end = generate(&lm, prompt, &mut End::new(EndParams::default())?, &opts)?;
+for (name, g) in [("greedy", &greedy), ("EDT", &edt), ("END", &end)] {
+    println!("{name:>6}: {:?}", g.text);
+}
+println!("{}", edt.to_frame()?.head(Some(6)));
+"""),
+("markdown", """
 ## The tidy table
 Every profile becomes a long frame: `model, prompt_id, position, token, layer, depth, metric, units, value`
 — ready for polars, Parquet or CSV.

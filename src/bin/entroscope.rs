@@ -64,6 +64,23 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Reproduce "Uncovering uncertainty in transformer inference" (EPIE idiom completion,
+    /// per-layer cross-entropy, ROC AUC) on the real models; figures and tables under --out.
+    Uncertainty {
+        /// Models (repeatable; default: SmolLM2-135M-Instruct and Gemma-3-270M).
+        #[arg(long)]
+        model: Vec<String>,
+        #[arg(long, default_value = "figures/uncertainty")]
+        out: PathBuf,
+        /// First 50 idioms of each set.
+        #[arg(long)]
+        quick: bool,
+        /// Samples at T = 1 per idiom besides the greedy token.
+        #[arg(long, default_value_t = 5)]
+        samples: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Regenerate the default model's figures (PNG) and tables under --out.
     Figures {
         #[arg(long)]
@@ -300,6 +317,28 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => profile_cmd(model, &text_file, &metric, &lens, &units, &out)?,
         Cmd::Figures { model, out, quick } => figures_cmd(model, &out, quick)?,
+        Cmd::Uncertainty {
+            model,
+            out,
+            quick,
+            samples,
+            seed,
+        } => {
+            let mut opts = entroscope::uncertainty::ReproductionOptions {
+                out_dir: Some(out),
+                progress: true,
+                limit: quick.then_some(50),
+                n_samples: samples,
+                seed,
+                ..Default::default()
+            };
+            if !model.is_empty() {
+                opts.models = model;
+            }
+            let report = entroscope::uncertainty::run_reproduction(&opts)?;
+            println!("{}", report.markdown());
+            eprintln!("skipped idiom lines: {}", report.skipped.len());
+        }
     }
     Ok(())
 }
