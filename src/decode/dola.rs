@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use super::sampling::{log_softmax, Sampling, Tail};
 use super::{check_alpha, raw_logits, rows_f32, Choice, Decoder, Layers, StepInput};
-use crate::entropy::{fast_exp, fast_ln, js_div};
+use crate::entropy::{fast_exp, fast_ln, js_div, reduce_row, Request};
 use crate::model::Lm;
 use crate::{Error, Result};
 
@@ -61,16 +61,37 @@ impl DolaParams {
 }
 
 /// HF's DoLa divergence between the final distribution (log-probs `lp`, probs `p`) and a
-/// premature one (log-probs `lq`): `½ Σ M(2 ln M − lp − lq) / V`, `M = (p + q)/2`.
-fn hf_divergence(lp: &[f32], p: &[f32], lq: &[f32]) -> f32 {
-    let mut acc = 0f64;
-    for ((&a, &pa), &b) in lp.iter().zip(p).zip(lq) {
-        let m = 0.5 * (pa + fast_exp(b));
-        if m > 0.0 {
-            acc += f64::from(m * (2.0 * fast_ln(m) - a - b));
+/// premature one given by its logits `zq` and log-partition `log_zq` (`ln q = zq − log_zq`):
+/// `½ Σ M(2 ln M − ln p − ln q) / V`, `M = (p + q)/2`. Branch-free f32 lanes, added into f64
+/// per block of 1024 (like the entropy kernels), so the loop vectorises.
+fn hf_divergence(lp: &[f32], p: &[f32], zq: &[f32], log_zq: f32) -> f32 {
+    const LANES: usize = 16;
+    let mut total = 0f64;
+    for ((a, pa), b) in lp.chunks(1024).zip(p.chunks(1024)).zip(zq.chunks(1024)) {
+        let mut acc = [0f32; LANES];
+        let n = a.len() / LANES * LANES;
+        for i in (0..n).step_by(LANES) {
+            for j in 0..LANES {
+                let lq = b[i + j] - log_zq;
+                let m = 0.5 * (pa[i + j] + fast_exp(lq));
+                // fast_ln(0) is finite, so m = 0 contributes 0 without a branch
+                acc[j] += m * (2.0 * fast_ln(m) - a[i + j] - lq);
+            }
         }
+        let mut tail = 0f32;
+        for i in n..a.len() {
+            let lq = b[i] - log_zq;
+            let m = 0.5 * (pa[i] + fast_exp(lq));
+            tail += m * (2.0 * fast_ln(m) - a[i] - lq);
+        }
+        total += f64::from(acc.iter().sum::<f32>() + tail);
     }
-    (0.5 * acc / lp.len().max(1) as f64) as f32
+    (0.5 * total / lp.len().max(1) as f64) as f32
+}
+
+/// `ln Σ e^z` of a row (the entropy module's vectorised reduction).
+fn log_partition(z: &[f32]) -> Result<f32> {
+    Ok(reduce_row(z, &Request::new(), None)?.log_z() as f32)
 }
 
 /// DoLa's divergence between two rows of logits (final, premature), as HF computes it (see the
@@ -86,7 +107,12 @@ pub fn dola_divergence(final_logits: &[f32], premature_logits: &[f32]) -> Result
     check_rows(final_logits, premature_logits)?;
     let lp = log_softmax(final_logits);
     let p: Vec<f32> = lp.iter().map(|&x| x.exp()).collect();
-    Ok(hf_divergence(&lp, &p, &log_softmax(premature_logits)))
+    Ok(hf_divergence(
+        &lp,
+        &p,
+        premature_logits,
+        log_partition(premature_logits)?,
+    ))
 }
 
 fn check_rows(a: &[f32], b: &[f32]) -> Result<()> {
@@ -160,8 +186,8 @@ pub(crate) fn select(z: &[f32], prem: &[f32], divergence: Divergence) -> Result<
             Divergence::Hf => {
                 let p: Vec<f32> = final_lp.iter().map(|&x| fast_exp(x)).collect();
                 prem.par_chunks_exact(v)
-                    .map(|row| hf_divergence(&final_lp, &p, &log_softmax(row)))
-                    .collect()
+                    .map(|row| Ok(hf_divergence(&final_lp, &p, row, log_partition(row)?)))
+                    .collect::<Result<Vec<f32>>>()?
             }
             Divergence::JensenShannon => prem
                 .par_chunks_exact(v)

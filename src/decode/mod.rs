@@ -40,10 +40,10 @@ mod sampling;
 
 pub use baseline::Baseline;
 pub use dola::{dola_divergence, relative_top_mask, Divergence, Dola, DolaParams};
-pub use edt::{edt_temperature, Edt, EdtLevel, EdtParams};
+pub use edt::{edt_temperature, Edt, EdtLevel, EdtParams, MIN_TEMPERATURE};
 pub use end::{cross_layer_entropy, End, EndParams};
 pub use generate::{
-    generate, generate_batch, generate_ids, GenerateOptions, Generation, StopReason,
+    generate, generate_batch, generate_ids, GenerateOptions, Generation, StepRecord, StopReason,
 };
 pub use sampling::{
     apply_temperature, argmax, log_softmax, repetition_penalty, softmax, top_k_filter,
