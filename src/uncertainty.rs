@@ -243,23 +243,8 @@ pub fn layer_stats(lm: &Lm, trace: &Trace, targets: &[u32]) -> Result<LayerStats
     Ok(out)
 }
 
-/// Index of the largest logit (the first on ties, like `torch.argmax`). Errors on an empty row
-/// or a NaN.
-pub fn argmax(logits: &[f32]) -> Result<u32> {
-    let mut best: Option<(usize, f32)> = None;
-    for (i, &x) in logits.iter().enumerate() {
-        if x.is_nan() {
-            return Err(Error::NonFinite {
-                what: "final logits".into(),
-            });
-        }
-        if best.is_none_or(|(_, b)| x > b) {
-            best = Some((i, x));
-        }
-    }
-    best.map(|(i, _)| i as u32)
-        .ok_or_else(|| Error::invalid("logits", "[]", "a row of at least one logit"))
-}
+/// Index of the largest logit (the first on ties, like `torch.argmax`): the decoding module's.
+pub use crate::decode::argmax;
 
 /// Draw one token from `softmax(logits)` (temperature 1, no filtering): `u ~ U[0, 1)` from
 /// `StdRng::seed_from_u64(seed)` (rand 0.9), then the first token whose cumulative probability
