@@ -403,13 +403,34 @@ impl crate::frame::ToFrame for TopTokens {
         let n = self.n_layers.max(1) as f64;
         frame_from_columns(vec![
             ("model", ColumnData::Str(vec![self.model.clone(); e.len()])),
-            ("layer", ColumnData::I64(e.iter().map(|x| x.layer as i64).collect())),
-            ("depth", ColumnData::F64(e.iter().map(|x| x.layer as f64 / n).collect())),
-            ("position", ColumnData::I64(e.iter().map(|x| x.position as i64).collect())),
-            ("rank", ColumnData::I64(e.iter().map(|x| x.rank as i64).collect())),
-            ("id", ColumnData::I64(e.iter().map(|x| x.id as i64).collect())),
-            ("token", ColumnData::Str(e.iter().map(|x| x.token.clone()).collect())),
-            ("prob", ColumnData::F64(e.iter().map(|x| x.prob as f64).collect())),
+            (
+                "layer",
+                ColumnData::I64(e.iter().map(|x| x.layer as i64).collect()),
+            ),
+            (
+                "depth",
+                ColumnData::F64(e.iter().map(|x| x.layer as f64 / n).collect()),
+            ),
+            (
+                "position",
+                ColumnData::I64(e.iter().map(|x| x.position as i64).collect()),
+            ),
+            (
+                "rank",
+                ColumnData::I64(e.iter().map(|x| x.rank as i64).collect()),
+            ),
+            (
+                "id",
+                ColumnData::I64(e.iter().map(|x| x.id as i64).collect()),
+            ),
+            (
+                "token",
+                ColumnData::Str(e.iter().map(|x| x.token.clone()).collect()),
+            ),
+            (
+                "prob",
+                ColumnData::F64(e.iter().map(|x| x.prob as f64).collect()),
+            ),
         ])
     }
 }
