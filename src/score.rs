@@ -316,6 +316,9 @@ impl<'a> Scorer<'a> {
         let lm = self.lm;
         let v = lm.vocab_size();
         let n = targets.len();
+        if let Some(&id) = targets.iter().find(|&&t| t as usize >= v) {
+            return Err(Error::TokenOutOfVocab { id, vocab: v });
+        }
         let fin = lm.logits(h)?.flatten_all()?.to_vec1::<f32>()?;
         let row = |i: usize| &fin[i * v..(i + 1) * v];
         match &self.method {
