@@ -15,6 +15,12 @@ use entroscope::plot::{self, Band};
 use entroscope::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod edt;
+mod end;
+mod entropy_lens;
+mod generate;
+mod score;
+
 #[derive(Parser)]
 #[command(
     name = "entroscope",
@@ -81,6 +87,16 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Generate text with a decoding method (greedy, sampling, EDT, END, DoLa).
+    Generate(generate::Args),
+    /// Score a multiple-choice benchmark (TruthfulQA MC1/2/3, FACTOR) under a decoding method.
+    Score(score::Args),
+    /// Reproduce Entropy-Lens (families, tasks, output formats, layer-skip interventions).
+    EntropyLens(entropy_lens::Args),
+    /// Reproduce the END paper's figures and tables.
+    End(end::Args),
+    /// Reproduce the EDT paper's quality/diversity figures and tables.
+    Edt(edt::Args),
     /// Regenerate the default model's figures (PNG) and tables under --out.
     Figures {
         #[arg(long)]
@@ -93,11 +109,11 @@ enum Cmd {
     },
 }
 
-fn model_arg(m: Option<String>) -> String {
+pub(crate) fn model_arg(m: Option<String>) -> String {
     m.unwrap_or_else(entroscope::model::default_model_path)
 }
 
-fn bar(len: usize, what: &str) -> ProgressBar {
+pub(crate) fn bar(len: usize, what: &str) -> ProgressBar {
     let pb = ProgressBar::new(len as u64);
     if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)") {
         pb.set_style(style.progress_chars("=> "));
@@ -317,6 +333,11 @@ fn run(cli: Cli) -> Result<()> {
             out,
         } => profile_cmd(model, &text_file, &metric, &lens, &units, &out)?,
         Cmd::Figures { model, out, quick } => figures_cmd(model, &out, quick)?,
+        Cmd::Generate(args) => generate::run(args)?,
+        Cmd::Score(args) => score::run(args)?,
+        Cmd::EntropyLens(args) => entropy_lens::run(args)?,
+        Cmd::End(args) => end::run(args)?,
+        Cmd::Edt(args) => edt::run(args)?,
         Cmd::Uncertainty {
             model,
             out,
