@@ -29,6 +29,11 @@ pub mod lens;
 pub mod plot;
 pub mod score;
 
+pub mod edt_study;
+pub mod end_study;
+pub mod entropy_lens;
+pub mod text_metrics;
+
 pub mod prelude;
 
 pub use error::{Error, Result};
