@@ -44,6 +44,7 @@ use crate::entropy::target_stats;
 use crate::frame::{self, ColumnData, DataFrame, ToFrame};
 use crate::model::{KvCache, Lm};
 use crate::{Error, Result};
+use std::cell::RefCell;
 
 // ---------------------------------------------------------------------------------------------
 // Methods
@@ -172,12 +173,20 @@ pub struct ContinuationScore {
 }
 
 /// Scores continuations of prefixes under one [`ScoreMethod`] with one model.
+///
+/// Consecutive prefixes that start with the same tokens (the few-shot demonstrations of every
+/// TruthfulQA prompt) reuse the keys and values of that common part: only the rest is run.
 #[derive(Debug)]
 pub struct Scorer<'a> {
     lm: &'a Lm,
     method: ScoreMethod,
     layers: Vec<usize>,
+    /// The previous prefix's ids and cache.
+    last: RefCell<Option<(Vec<u32>, KvCache)>>,
 }
+
+/// Shorter common prefixes are run again rather than copied out of the cache.
+const MIN_SHARED_TOKENS: usize = 8;
 
 /// The prefix's state shared by its continuations.
 struct Prefix {
@@ -197,7 +206,12 @@ impl<'a> Scorer<'a> {
             Some(l) => l.resolve(lm)?,
             None => Vec::new(),
         };
-        Ok(Self { lm, method, layers })
+        Ok(Self {
+            lm,
+            method,
+            layers,
+            last: RefCell::new(None),
+        })
     }
 
     /// The method.
@@ -236,12 +250,32 @@ impl<'a> Scorer<'a> {
     fn run_prefix(&self, prefix: &str) -> Result<Prefix> {
         let lm = self.lm;
         let ids = lm.encode(prefix)?;
-        let mut cache = lm.new_cache();
+        // Reuse the common start with the previous prefix (at least one new token must run, to
+        // get the last position's rows).
+        let (mut cache, start) = match self.last.borrow_mut().take() {
+            Some((prev, mut cache)) => {
+                let shared = prev
+                    .iter()
+                    .zip(&ids)
+                    .take_while(|(a, b)| a == b)
+                    .count()
+                    .min(ids.len() - 1);
+                if shared >= MIN_SHARED_TOKENS {
+                    cache.truncate(shared)?;
+                    (cache, shared)
+                } else {
+                    (lm.new_cache(), 0)
+                }
+            }
+            None => (lm.new_cache(), 0),
+        };
+        let rest = &ids[start..];
         let mut cap = RowCapture::new(&self.layers, lm.n_layers())?;
-        cap.reset(ids.len() - 1);
-        let h = lm.forward(&ids, &mut cache, &mut cap)?;
-        let last_h = h.narrow(0, ids.len() - 1, 1)?;
+        cap.reset(rest.len() - 1);
+        let h = lm.forward(rest, &mut cache, &mut cap)?;
+        let last_h = h.narrow(0, rest.len() - 1, 1)?;
         let last_rows = cap.take()?;
+        *self.last.borrow_mut() = Some((ids.clone(), cache.clone()));
         Ok(Prefix {
             ids,
             cache,
@@ -765,6 +799,41 @@ impl BenchReport {
                 r.accuracy
             ),
         }
+    }
+
+    /// One row: `model, bench, method, n, mc1, mc2, mc3, accuracy, seconds` (MC columns are NaN
+    /// for FACTOR, accuracy is NaN for TruthfulQA; `seconds` = the run's wall time, as given).
+    pub fn summary_frame(&self, seconds: f64) -> Result<DataFrame> {
+        let (model, bench, method, n, mc, acc) = match self {
+            BenchReport::TruthfulQa(r) => (
+                &r.model,
+                Bench::TruthfulQaMc.to_string(),
+                &r.method,
+                r.items.len(),
+                Some(r.mean),
+                None,
+            ),
+            BenchReport::Factor(r) => (
+                &r.model,
+                format!("factor-{}", r.split),
+                &r.method,
+                r.items.len(),
+                None,
+                Some(r.accuracy),
+            ),
+        };
+        let opt = |x: Option<f64>| ColumnData::F64(vec![x.unwrap_or(f64::NAN)]);
+        frame::frame_from_columns(vec![
+            (frame::MODEL, ColumnData::Str(vec![model.clone()])),
+            ("bench", ColumnData::Str(vec![bench])),
+            ("method", ColumnData::Str(vec![method.clone()])),
+            ("n", ColumnData::I64(vec![n as i64])),
+            ("mc1", opt(mc.map(|m| m.mc1))),
+            ("mc2", opt(mc.map(|m| m.mc2))),
+            ("mc3", opt(mc.map(|m| m.mc3))),
+            ("accuracy", opt(acc)),
+            ("seconds", ColumnData::F64(vec![seconds])),
+        ])
     }
 }
 

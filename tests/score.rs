@@ -104,13 +104,22 @@ fn lm_score_matches_reference_code() {
     }
 }
 
-/// Teacher-forced baseline against full forwards, on both paths: the prefix cache shared, and
-/// the fallback when the joint tokenization changes the prefix's tokens ("the ca" + "t sat").
+/// Teacher-forced baseline against full forwards, on every path: the prefix cache shared by the
+/// continuations, the start shared with the previous prefix (the second sentence repeats the
+/// first one's first 8+ tokens), and the fallback when the joint tokenization changes the
+/// prefix's tokens ("the ca" + "t sat").
 #[test]
 fn baseline_is_teacher_forced_log_likelihood() {
     let lm = tiny_llama();
     let scorer = Scorer::new(&lm, ScoreMethod::Baseline).unwrap();
-    for (prefix, cont) in [("the cat sat on", " the mat."), ("the ca", "t sat")] {
+    let shared = "the cat sat on the mat and the dog";
+    assert!(lm.encode(shared).unwrap().len() >= 8);
+    for (prefix, cont) in [
+        ("the cat sat on", " the mat."),
+        ("the cat sat on the mat and the dog sat on the", " rug."),
+        ("the cat sat on the mat and the dog ran to the", " door."),
+        ("the ca", "t sat"),
+    ] {
         let p = lm.encode(prefix).unwrap();
         let full = lm.encode(&format!("{prefix}{cont}")).unwrap();
         let s = scorer.score(prefix, cont).unwrap();

@@ -2,6 +2,8 @@
 
 use candle_core::Tensor;
 
+use crate::Result;
+
 /// Keys and values of every block for the positions processed so far.
 ///
 /// Create one with [`crate::Lm::new_cache`]; pass it to [`crate::Lm::forward`] repeatedly to
@@ -35,6 +37,21 @@ impl KvCache {
     pub fn clear(&mut self) {
         self.layers.iter_mut().for_each(|l| *l = None);
         self.len = 0;
+    }
+
+    /// Keep only the first `len` positions (a shared prompt prefix that later text continues
+    /// differently). Exact because attention is causal: the kept keys and values do not depend on
+    /// what came after them. `len ≥ self.len()` changes nothing.
+    pub fn truncate(&mut self, len: usize) -> Result<()> {
+        if len >= self.len {
+            return Ok(());
+        }
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.narrow(2, 0, len)?;
+            *v = v.narrow(2, 0, len)?;
+        }
+        self.len = len;
+        Ok(())
     }
 
     pub(crate) fn layer(&mut self, i: usize) -> &mut Option<(Tensor, Tensor)> {

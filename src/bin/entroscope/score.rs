@@ -1,16 +1,77 @@
-//! `entroscope score`: benchmark scoring.
+//! `entroscope score`: a multiple-choice benchmark under a decoding method.
 
+use std::path::PathBuf;
+
+use entroscope::frame::{self, ToFrame};
 use entroscope::prelude::*;
+use entroscope::score::{run_bench, Bench, BenchOptions, ScoreMethod};
 
 /// Arguments of `entroscope score`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
+    #[arg(long)]
+    model: Option<String>,
+    /// truthfulqa-mc | factor-news | factor-expert (repeatable).
+    #[arg(long, required = true)]
+    bench: Vec<String>,
+    /// greedy | end | dola (repeatable), with the reference settings of each benchmark.
+    #[arg(long, default_value = "greedy")]
+    method: Vec<String>,
+    /// Score only the first N items of each benchmark.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// The first 50 items (a fast pass; same as --limit 50).
+    #[arg(long)]
+    quick: bool,
+    /// Directory for the per-item tables (`<model>-<bench>-<method>.parquet`) and `summary.csv`.
+    #[arg(long, default_value = "figures/score")]
+    out: PathBuf,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: Args) -> Result<()> {
-    Err(entroscope::Error::invalid(
-        "subcommand",
-        "score",
-        "a subcommand that is implemented (this one is not yet)",
-    ))
+/// Scores every (bench, method) pair, writes one per-item table each and a summary table, and
+/// prints the summary lines.
+pub fn run(args: Args) -> Result<()> {
+    let benches = args
+        .bench
+        .iter()
+        .map(|b| b.parse::<Bench>())
+        .collect::<Result<Vec<_>>>()?;
+    // Validate every method name before loading anything.
+    for b in &benches {
+        for m in &args.method {
+            ScoreMethod::for_bench(m, *b)?;
+        }
+    }
+    let lm = Lm::load(&crate::model_arg(args.model))?;
+    let opts = BenchOptions {
+        limit: args.limit.or(args.quick.then_some(50)),
+        progress: true,
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| entroscope::Error::Unwritable {
+        path: args.out.clone(),
+        detail: e.to_string(),
+    })?;
+    let stem = lm.name().replace(['/', ' '], "_");
+    let mut summary = Vec::new();
+    for bench in &benches {
+        for m in &args.method {
+            let method = ScoreMethod::for_bench(m, *bench)?;
+            let t0 = std::time::Instant::now();
+            let report = run_bench(&lm, *bench, &method, &opts)?;
+            let secs = t0.elapsed().as_secs_f64();
+            println!("{}  ({secs:.0} s)", report.summary());
+            let df = report.to_frame()?;
+            frame::write_table(
+                &df,
+                args.out
+                    .join(format!("{stem}-{bench}-{}.parquet", method.name())),
+            )?;
+            summary.push(report.summary_frame(secs)?);
+        }
+    }
+    let path = args.out.join(format!("{stem}-summary.csv"));
+    frame::write_table(&frame::concat(&summary)?, &path)?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
