@@ -1,16 +1,182 @@
-//! `entroscope generate`: text generation.
+//! `entroscope generate`: text generation with any of the library's decoders.
 
+use std::path::PathBuf;
+
+use entroscope::decode::{
+    generate_batch, Baseline, Decoder, Dola, Edt, EdtLevel, EdtParams, End, EndParams,
+    GenerateOptions, Sampling,
+};
+use entroscope::frame::{self, ToFrame};
 use entroscope::prelude::*;
 
 /// Arguments of `entroscope generate`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
+    #[arg(long)]
+    model: Option<String>,
+    /// Prompt (repeatable; each is generated on its own).
+    #[arg(long, default_value = "The capital of France is")]
+    prompt: Vec<String>,
+    /// greedy | sample | edt | end | dola.
+    #[arg(long, default_value = "greedy")]
+    method: String,
+    #[arg(long, default_value_t = 32)]
+    max_new_tokens: usize,
+    /// Stop when the text contains this (repeatable).
+    #[arg(long)]
+    stop: Vec<String>,
+    /// Sampling temperature (`sample`; with `end`/`dola` it turns sampling on). EDT uses --t0.
+    #[arg(long)]
+    temperature: Option<f64>,
+    /// Keep the k most likely tokens before sampling.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Nucleus: keep the smallest set with mass ≥ p before sampling.
+    #[arg(long)]
+    top_p: Option<f64>,
+    /// HF repetition penalty θ (1 = off; DoLa defaults to 1.2).
+    #[arg(long)]
+    repetition_penalty: Option<f32>,
+    /// Random seed (prompt i uses seed + i).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// EDT: base temperature T0.
+    #[arg(long, default_value_t = 0.8)]
+    t0: f64,
+    /// EDT: exponent scale θ.
+    #[arg(long, default_value_t = 0.2)]
+    theta: f64,
+    /// EDT: base N ∈ (0, 1).
+    #[arg(long, default_value_t = 0.8)]
+    n: f64,
+    /// EDT: token | instance.
+    #[arg(long, default_value = "token")]
+    level: String,
+    /// END: entropy penalty λ.
+    #[arg(long, default_value_t = 1.0)]
+    lambda: f32,
+    /// END: candidate threshold α (p ≥ α · max p).
+    #[arg(long, default_value_t = 0.01)]
+    alpha: f32,
+    /// Per-step table (token, probabilities, entropy, temperature, layer): .parquet or .csv.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: Args) -> Result<()> {
-    Err(entroscope::Error::invalid(
-        "subcommand",
-        "generate",
-        "a subcommand that is implemented (this one is not yet)",
-    ))
+fn sampling(a: &Args, default_temperature: Option<f64>) -> Sampling {
+    let Some(temperature) = a.temperature.or(default_temperature) else {
+        return Sampling::ArgMax;
+    };
+    match (a.top_k, a.top_p) {
+        (None, None) => Sampling::All { temperature },
+        (Some(k), None) => Sampling::TopK { k, temperature },
+        (None, Some(p)) => Sampling::TopP { p, temperature },
+        (Some(k), Some(p)) => Sampling::TopKThenTopP { k, p, temperature },
+    }
+}
+
+fn decoder(a: &Args) -> Result<Box<dyn Decoder>> {
+    let d: Box<dyn Decoder> = match a.method.trim().to_ascii_lowercase().as_str() {
+        "greedy" => Box::new(penalised_baseline(Baseline::greedy(), a)?),
+        "sample" => Box::new(penalised_baseline(
+            Baseline::sampling(a.seed, sampling(a, Some(1.0)))?,
+            a,
+        )?),
+        "edt" => {
+            let level = match a.level.as_str() {
+                "token" => EdtLevel::Token,
+                "instance" => EdtLevel::Instance,
+                other => {
+                    return Err(Error::invalid("level", other, "`token` or `instance`"));
+                }
+            };
+            let mut e = Edt::new(EdtParams {
+                t0: a.t0,
+                theta: a.theta,
+                n: a.n,
+                level,
+            })?
+            .seed(a.seed);
+            if let Some(k) = a.top_k {
+                e = e.top_k(k)?;
+            }
+            if let Some(p) = a.top_p {
+                e = e.top_p(p)?;
+            }
+            if let Some(r) = a.repetition_penalty {
+                e = e.repetition_penalty(r)?;
+            }
+            Box::new(e)
+        }
+        "end" => {
+            let mut e = End::new(EndParams {
+                lambda: a.lambda,
+                alpha: a.alpha,
+                ..EndParams::generation()
+            })?;
+            if a.temperature.is_some() {
+                e = e.sampling(a.seed, sampling(a, None))?;
+            }
+            if let Some(r) = a.repetition_penalty {
+                e = e.repetition_penalty(r)?;
+            }
+            Box::new(e)
+        }
+        "dola" => {
+            let mut d = Dola::new();
+            if a.temperature.is_some() {
+                d = d.sampling(a.seed, sampling(a, None))?;
+            }
+            if let Some(r) = a.repetition_penalty {
+                d = d.repetition_penalty(r)?;
+            }
+            Box::new(d)
+        }
+        other => {
+            return Err(Error::invalid(
+                "method",
+                other,
+                "`greedy`, `sample`, `edt`, `end` or `dola`",
+            ))
+        }
+    };
+    Ok(d)
+}
+
+fn penalised_baseline(b: Baseline, a: &Args) -> Result<Baseline> {
+    match a.repetition_penalty {
+        Some(r) => b.repetition_penalty(r),
+        None => Ok(b),
+    }
+}
+
+/// Generates a continuation of every prompt, prints it, and optionally writes the per-step table.
+pub fn run(args: Args) -> Result<()> {
+    let mut dec = decoder(&args)?; // parameters checked before the model loads
+    let lm = Lm::load(&crate::model_arg(args.model.clone()))?;
+    let mut opts = GenerateOptions::new(args.max_new_tokens);
+    opts.stop_strings = args.stop.clone();
+    opts.progress = args.prompt.len() > 1;
+    let prompts: Vec<&str> = args.prompt.iter().map(String::as_str).collect();
+    let gens = generate_batch(&lm, &prompts, &mut dec, &opts)?;
+    for (p, g) in prompts.iter().zip(&gens) {
+        println!("{p}{}", g.text);
+        eprintln!(
+            "  [{} tokens, {:.1} tokens/s, stop: {:?}, mean entropy {:.3} nats]",
+            g.ids.len(),
+            g.tokens_per_second(),
+            g.stop,
+            g.steps.iter().map(|s| f64::from(s.entropy)).sum::<f64>() / g.steps.len().max(1) as f64
+        );
+    }
+    if let Some(path) = &args.out {
+        let frames = gens
+            .iter()
+            .map(|g| g.to_frame())
+            .collect::<Result<Vec<_>>>()?;
+        frame::write_table(&frame::concat(&frames)?, path)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
