@@ -715,116 +715,172 @@ fn slug(s: &str) -> String {
         .collect()
 }
 
+impl Report {
+    /// The sampled generations of one model × set (what the figures show).
+    fn sampled(&self, s: &Summary) -> Vec<&Record> {
+        self.records
+            .iter()
+            .filter(|r| r.model == s.model && r.set == s.set && r.sample.is_some())
+            .collect()
+    }
+
+    /// The summaries of the sampled generations, one per model × set (the figures' order).
+    pub fn sampled_summaries(&self) -> Vec<&Summary> {
+        self.summaries
+            .iter()
+            .filter(|s| s.mode == "sampled")
+            .collect()
+    }
+}
+
+/// Cross-entropy to the sampled token against the layer, median and quartiles per layer, for
+/// correct and incorrect generations of one model × set.
+///
+/// Layers 0 and 1 read through the final norm are often > 100 nats (Gemma: ~190 and ~170); the
+/// y axis is clipped to the upper quartiles from layer 2 on so that the layers where correct and
+/// incorrect part ways stay readable.
+pub fn ce_layers_chart(report: &Report, summary: &Summary) -> Result<plot::Chart> {
+    let recs = report.sampled(summary);
+    let mut series = Vec::new();
+    for (name, ok) in [("correct", true), ("incorrect", false)] {
+        let rows: Vec<&[f32]> = recs
+            .iter()
+            .filter(|r| r.correct == ok)
+            .map(|r| r.ce_generated.as_slice())
+            .collect();
+        if rows.is_empty() {
+            continue;
+        }
+        let (med, q1, q3) = median_iqr(&rows);
+        series.push(Series::from_y(
+            format!("{name} median (n={})", rows.len()),
+            med,
+        ));
+        series.push(Series::from_y(format!("{name} 25%"), q1));
+        series.push(Series::from_y(format!("{name} 75%"), q3));
+    }
+    if series.is_empty() {
+        return Err(Error::NotEnoughData(format!(
+            "no sampled generations of {} on {}",
+            summary.model, summary.set
+        )));
+    }
+    let top = series
+        .iter()
+        .flat_map(|s| s.y.iter().skip(2))
+        .filter(|y| y.is_finite())
+        .fold(0.0f64, |a, &b| a.max(b));
+    Ok(plot::lines(&series)?
+        .y_range(0.0, (top * 1.15).max(1.0))
+        .title(format!(
+            "{}: CE to sampled token (layers 0–1 clipped)",
+            short_name(&summary.model, &summary.set)
+        ))
+        .x_label("layer")
+        .y_label("cross-entropy (nats)"))
+}
+
+/// Histograms of the final-layer cross-entropy to the sampled token, correct vs incorrect.
+pub fn final_ce_histogram(report: &Report, summary: &Summary) -> Result<plot::Chart> {
+    let recs = report.sampled(summary);
+    let fin = |ok: bool| -> Vec<f64> {
+        recs.iter()
+            .filter(|r| r.correct == ok)
+            .filter_map(|r| r.ce_generated.last().map(|&x| f64::from(x)))
+            .collect()
+    };
+    let (c, w) = (fin(true), fin(false));
+    Ok(plot::histogram(
+        &[("correct", c.as_slice()), ("incorrect", w.as_slice())],
+        30,
+    )?
+    .title(format!(
+        "{}: final CE to sampled token",
+        short_name(&summary.model, &summary.set)
+    ))
+    .x_label("cross-entropy (nats)"))
+}
+
+/// ROC curves of "incorrect" against the final CE and the final entropy. Errors when the group
+/// has no correct or no incorrect generation (the AUC is undefined).
+pub fn roc_chart(report: &Report, summary: &Summary) -> Result<plot::Chart> {
+    let recs = report.sampled(summary);
+    let incorrect: Vec<bool> = recs.iter().map(|r| !r.correct).collect();
+    let score = |f: &dyn Fn(&Record) -> f64| recs.iter().map(|r| f(r)).collect::<Vec<_>>();
+    let last = |v: &[f32]| v.last().map_or(f64::NAN, |&x| f64::from(x));
+    let curves = vec![
+        Series::roc("final CE", &score(&|r| last(&r.ce_generated)), &incorrect)?,
+        Series::roc("final entropy", &score(&|r| last(&r.entropy)), &incorrect)?,
+    ];
+    Ok(plot::roc(&curves)?
+        .title(format!(
+            "{}: ROC, incorrect vs score",
+            short_name(&summary.model, &summary.set)
+        ))
+        .size(640, 560))
+}
+
+/// AUC of every layer's CE to the sampled token against relative depth (layer / L), one line
+/// per model × set, so models of different depth share the axis.
+pub fn auc_vs_layer_chart(report: &Report) -> Result<plot::Chart> {
+    let lines: Vec<Series> = report
+        .sampled_summaries()
+        .into_iter()
+        .filter(|s| s.auc_by_layer.iter().any(|a| a.is_finite()))
+        .map(|s| {
+            let l = s.auc_by_layer.len().saturating_sub(1).max(1) as f64;
+            Series::new(
+                short_name(&s.model, &s.set),
+                (0..s.auc_by_layer.len()).map(|i| i as f64 / l).collect(),
+                s.auc_by_layer.clone(),
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return Err(Error::NotEnoughData(
+            "no model × set with both correct and incorrect generations".into(),
+        ));
+    }
+    Ok(plot::lines(&lines)?
+        .title("AUC of per-layer CE to the sampled token")
+        .x_label("relative depth (layer / L)")
+        .y_label("ROC AUC (incorrect)")
+        .markers(true))
+}
+
 /// Write the figures and tables of a report into `dir`: per model × set (sampled generations)
-/// `ce_layers_*.png` (median and IQR of the CE to the sampled token per layer, correct vs
-/// incorrect), `hist_final_ce_*.png`, `roc_*.png`; one `auc_vs_layer.png`; `summary.csv`,
-/// `results.md`, `records.parquet`. Returns the paths written.
+/// `ce_layers_*.png` ([`ce_layers_chart`]), `hist_final_ce_*.png` ([`final_ce_histogram`]),
+/// `roc_*.png` ([`roc_chart`], when both groups are present); one `auc_vs_layer.png`;
+/// `summary.csv`, `results.md`, `records.parquet`. Returns the paths written.
 pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).map_err(|e| Error::Unwritable {
         path: dir.to_path_buf(),
         detail: e.to_string(),
     })?;
     let mut files = Vec::new();
-    let mut auc_lines = Vec::new();
-    for s in report.summaries.iter().filter(|s| s.mode == "sampled") {
-        let recs: Vec<&Record> = report
-            .records
-            .iter()
-            .filter(|r| r.model == s.model && r.set == s.set && r.sample.is_some())
-            .collect();
+    let mut save = |chart: plot::Chart, name: String| -> Result<()> {
+        let p = dir.join(name);
+        chart.save(&p)?;
+        files.push(p);
+        Ok(())
+    };
+    for s in report.sampled_summaries() {
+        if report.sampled(s).is_empty() {
+            continue;
+        }
         let tag = format!("{}_{}", slug(&s.model), slug(&s.set));
-        let title = short_name(&s.model, &s.set);
-        // CE vs layer, correct vs incorrect.
-        let mut series = Vec::new();
-        for (name, ok) in [("correct", true), ("incorrect", false)] {
-            let rows: Vec<&[f32]> = recs
-                .iter()
-                .filter(|r| r.correct == ok)
-                .map(|r| r.ce_generated.as_slice())
-                .collect();
-            if rows.is_empty() {
-                continue;
-            }
-            let (med, q1, q3) = median_iqr(&rows);
-            series.push(Series::from_y(
-                format!("{name} median (n={})", rows.len()),
-                med,
-            ));
-            series.push(Series::from_y(format!("{name} 25%"), q1));
-            series.push(Series::from_y(format!("{name} 75%"), q3));
-        }
-        // Layer 0 (embeddings through the final norm) is often > 100 nats; clip the y axis to
-        // the range of the upper quartiles above layer 0 so the later layers stay readable.
-        let top = series
-            .iter()
-            .flat_map(|s| s.y.iter().skip(1))
-            .filter(|y| y.is_finite())
-            .fold(0.0f64, |a, &b| a.max(b));
-        let p = dir.join(format!("ce_layers_{tag}.png"));
-        plot::lines(&series)?
-            .y_range(0.0, (top * 1.15).max(1.0))
-            .title(format!("{title}: CE to sampled token (layer 0 clipped)"))
-            .x_label("layer")
-            .y_label("cross-entropy (nats)")
-            .save(&p)?;
-        files.push(p);
-        // Histogram of the final CE.
-        let fin = |ok: bool| -> Vec<f64> {
-            recs.iter()
-                .filter(|r| r.correct == ok)
-                .filter_map(|r| r.ce_generated.last().map(|&x| f64::from(x)))
-                .collect()
-        };
-        let (c, w) = (fin(true), fin(false));
-        let p = dir.join(format!("hist_final_ce_{tag}.png"));
-        plot::histogram(
-            &[("correct", c.as_slice()), ("incorrect", w.as_slice())],
-            30,
-        )?
-        .title(format!("{title}: final CE to sampled token"))
-        .x_label("cross-entropy (nats)")
-        .save(&p)?;
-        files.push(p);
-        // ROC curves.
-        let incorrect: Vec<bool> = recs.iter().map(|r| !r.correct).collect();
-        let score = |f: &dyn Fn(&Record) -> f64| recs.iter().map(|r| f(r)).collect::<Vec<_>>();
-        let last = |v: &[f32]| v.last().map_or(f64::NAN, |&x| f64::from(x));
+        save(ce_layers_chart(report, s)?, format!("ce_layers_{tag}.png"))?;
+        save(final_ce_histogram(report, s)?, format!("hist_final_ce_{tag}.png"))?;
         if s.auc_final_ce.is_finite() {
-            let curves = vec![
-                Series::roc("final CE", &score(&|r| last(&r.ce_generated)), &incorrect)?,
-                Series::roc("final entropy", &score(&|r| last(&r.entropy)), &incorrect)?,
-            ];
-            let p = dir.join(format!("roc_{tag}.png"));
-            plot::roc(&curves)?
-                .title(format!("{title}: ROC, incorrect vs score"))
-                .size(640, 560)
-                .save(&p)?;
-            files.push(p);
-        }
-        if s.auc_by_layer.iter().any(|a| a.is_finite()) {
-            auc_lines.push(Series::from_y(
-                short_name(&s.model, &s.set),
-                s.auc_by_layer.clone(),
-            ));
+            save(roc_chart(report, s)?, format!("roc_{tag}.png"))?;
         }
     }
-    if !auc_lines.is_empty() {
-        // x = relative depth so models with different depths share the axis.
-        let auc_lines: Vec<Series> = auc_lines
-            .into_iter()
-            .map(|s| {
-                let l = (s.x.len().saturating_sub(1)).max(1) as f64;
-                Series::new(s.name, s.x.iter().map(|x| x / l).collect(), s.y)
-            })
-            .collect();
-        let p = dir.join("auc_vs_layer.png");
-        plot::lines(&auc_lines)?
-            .title("AUC of per-layer CE to the sampled token")
-            .x_label("relative depth (layer / L)")
-            .y_label("ROC AUC (incorrect)")
-            .markers(true)
-            .save(&p)?;
-        files.push(p);
+    if report
+        .sampled_summaries()
+        .iter()
+        .any(|s| s.auc_by_layer.iter().any(|a| a.is_finite()))
+    {
+        save(auc_vs_layer_chart(report)?, "auc_vs_layer.png".into())?;
     }
     let p = dir.join("summary.csv");
     crate::frame::write_table(&report.summary_frame()?, &p)?;
