@@ -23,7 +23,8 @@ With `ENTROSCOPE_QUICK=1` the notebook runs the default model on the first idiom
 """),
 ("code", """
 use entroscope::prelude::*;
-use entroscope::uncertainty::{self as unc, ReproductionOptions};
+use entroscope::uncertainty as unc;
+use entroscope::uncertainty::ReproductionOptions;
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
 let out = std::path::PathBuf::from("../figures/uncertainty");
@@ -50,16 +51,18 @@ let trace = lm.trace(&case.prompt_ids, &CaptureSpec::last(), &mut NoHook)?;
 let logits = lm.next_token_logits(&case.prompt_ids)?;
 let greedy = entroscope::decode::argmax(&logits)?;
 let stats = unc::layer_stats(&lm, &trace, &[greedy, case.target])?;
-let layers: Vec<i64> = (0..stats.entropy.len() as i64).collect();
-use entroscope::frame::{frame_from_columns, ColumnData};
-let f = |v: &[f32]| ColumnData::F64(v.iter().map(|&x| f64::from(x)).collect());
-let r = |v: &[u32]| ColumnData::I64(v.iter().map(|&x| i64::from(x)).collect());
-let df = frame_from_columns(vec![
-    ("layer", ColumnData::I64(layers)),
-    ("entropy", f(&stats.entropy)),
-    ("ce_greedy", f(&stats.ce[0])), ("rank_greedy", r(&stats.rank[0])),
-    ("ce_truth", f(&stats.ce[1])), ("rank_truth", r(&stats.rank[1])),
-])?;
+// A block keeps the helper closures local: evcxr can only keep owned, nameable values between cells.
+let df = {
+    use entroscope::frame::{frame_from_columns, ColumnData};
+    let f = |v: &[f32]| ColumnData::F64(v.iter().map(|&x| f64::from(x)).collect());
+    let r = |v: &[u32]| ColumnData::I64(v.iter().map(|&x| i64::from(x)).collect());
+    frame_from_columns(vec![
+        ("layer", ColumnData::I64((0..stats.entropy.len() as i64).collect())),
+        ("entropy", f(&stats.entropy)),
+        ("ce_greedy", f(&stats.ce[0])), ("rank_greedy", r(&stats.rank[0])),
+        ("ce_truth", f(&stats.ce[1])), ("rank_truth", r(&stats.rank[1])),
+    ])?
+};
 println!("greedy token: {:?}", lm.token_strings(&[greedy])[0]);
 df
 """),
