@@ -96,21 +96,22 @@ pub fn select_layers(
     Ok(out)
 }
 
-/// Token ids of `" A"`, `" B"`, `" C"`, `" D"` (the first token of each).
+/// Token ids of `" A"`, `" B"`, `" C"`, `" D"`: the last token of each (the letter itself when
+/// a tokenizer splits off the space).
 ///
-/// Errors: a letter that does not tokenize, or two letters sharing a first token.
+/// Errors: a letter that does not tokenize, or two letters sharing a token.
 pub fn letter_ids(lm: &Lm) -> Result<Vec<u32>> {
     let mut ids = Vec::with_capacity(LETTERS.len());
     for l in LETTERS {
         let t = lm.encode_plain(&format!(" {l}"))?;
         let id = *t
-            .first()
+            .last()
             .ok_or_else(|| Error::invalid("letter", l, "a letter the tokenizer encodes"))?;
         if ids.contains(&id) {
             return Err(Error::invalid(
                 "letter",
                 l,
-                "letters with distinct first tokens",
+                "letters with distinct tokens",
             ));
         }
         ids.push(id);
