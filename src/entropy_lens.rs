@@ -9,10 +9,10 @@
 //!
 //! | experiment | protocol (paper / reference code) | here, full run ([`Options::full`]) | `--quick` |
 //! |---|---|---|---|
-//! | families | 64 samples × 32 tokens from BOS, T = 0.7 | 32 × 32 | 10 × 8 |
-//! | tasks | TinyStories, 3 tasks × variants, 8 tokens, T = 1 | 10 FACTOR news stories (60 words) × 3 tasks × 3 variants = 90 prompts, 8 tokens | 2 stories (40 words), 4 tokens |
-//! | formats | ~180 topics × 3 formats, 256 tokens, 8 windows of 32 | 30 topics × 3, 32 tokens, 8 windows of 4 | 5 topics, 16 tokens (windows of 2) |
-//! | interventions | MMLU, skip top-k layers, k = 1..8 | 40 TruthfulQA MC1 questions (A–D), k = 1..8, 2 random draws | 8 questions, k ∈ {1, 2, 4}, 1 draw |
+//! | families | 64 samples × 32 tokens from BOS, T = 0.7 | 24 × 32 | 10 × 8 |
+//! | tasks | TinyStories, 3 tasks × variants, 8 tokens, T = 1 | 8 FACTOR news stories (60 words) × 3 tasks × 3 variants = 72 prompts, 8 tokens | 2 stories (40 words), 4 tokens |
+//! | formats | ~180 topics × 3 formats, 256 tokens, 8 windows of 32 | 20 topics × 3, 24 tokens, 8 windows of 3 | 4 topics, 8 tokens (windows of 1) |
+//! | interventions | MMLU, skip top-k layers, k = 1..8 | 12 TruthfulQA MC1 questions (A–D), k = 1..8, 2 random draws | 6 questions, k ∈ {1, 4}, 1 draw |
 //!
 //! Every reduction is a compute budget (2 CPU cores): the lens costs one `[rows, d]·[d, vocab]`
 //! matmul per layer and step. Other choices, all ours where the paper is silent:
@@ -190,17 +190,17 @@ impl Options {
         Self {
             models: default_models(),
             metrics: default_metrics(),
-            family_samples: 32,
+            family_samples: 24,
             family_tokens: 32,
             family_temperature: 0.7,
-            task_stories: 10,
+            task_stories: 8,
             task_words: 60,
             task_tokens: 8,
             temperature: 1.0,
-            format_topics: 30,
-            format_tokens: 32,
+            format_topics: 20,
+            format_tokens: 24,
             format_windows: 8,
-            mc_questions: 40,
+            mc_questions: 12,
             skip_ks: (1..=8).collect(),
             random_draws: 2,
             knn_ks: vec![3, 5, 7, 11, 29],
@@ -220,10 +220,10 @@ impl Options {
             task_stories: 2,
             task_words: 40,
             task_tokens: 4,
-            format_topics: 5,
-            format_tokens: 16,
-            mc_questions: 8,
-            skip_ks: vec![1, 2, 4],
+            format_topics: 4,
+            format_tokens: 8,
+            mc_questions: 6,
+            skip_ks: vec![1, 4],
             random_draws: 1,
             ..Self::full()
         }
@@ -337,7 +337,7 @@ fn bar(opts: &Options, len: usize, msg: String) -> ProgressBar {
 fn profile_prompts(
     lm: &Lm,
     experiment: Experiment,
-    prompts: &[(Vec<u32>, usize, String, String)],
+    prompts: &[Encoded],
     tokens: usize,
     temperature: f64,
     windows: usize,
@@ -395,10 +395,10 @@ fn profile_prompts(
         .collect()
 }
 
-fn encode_labeled(
-    lm: &Lm,
-    prompts: &[LabeledPrompt],
-) -> Result<Vec<(Vec<u32>, usize, String, String)>> {
+/// An encoded prompt with its class index, class name and detail.
+type Encoded = (Vec<u32>, usize, String, String);
+
+fn encode_labeled(lm: &Lm, prompts: &[LabeledPrompt]) -> Result<Vec<Encoded>> {
     prompts
         .iter()
         .map(|p| {
@@ -688,6 +688,26 @@ fn alpha_label(a: f32) -> String {
 }
 
 impl Report {
+    /// Append another run's results (e.g. one experiment per notebook cell): samples,
+    /// classification rows, interventions, profiles, timings, notes; parameters and α once.
+    pub fn merge(&mut self, other: Report) {
+        self.samples.extend(other.samples);
+        self.classification.extend(other.classification);
+        self.interventions.extend(other.interventions);
+        self.mc_profiles.extend(other.mc_profiles);
+        for p in other.params {
+            if !self.params.contains(&p) {
+                self.params.push(p);
+            }
+        }
+        self.timings.extend(other.timings);
+        self.notes.extend(other.notes);
+        if self.alphas.is_empty() {
+            self.alphas = other.alphas;
+        }
+        self.files.extend(other.files);
+    }
+
     /// The kNN row at the headline `k` (the largest available `k` ≤ `want`, else the smallest)
     /// and the dummy row of one experiment / model / α / rescaling.
     pub fn headline(
@@ -1015,7 +1035,7 @@ impl Report {
         ])
     }
 
-    /// Mean ± std (over samples) Shannon profile vs relative depth, one line per model (and
+    /// Mean (over samples) Shannon profile vs relative depth, one line per model (and
     /// class, when `by_class`), for one experiment. `None` when it has no samples.
     pub fn profile_chart(&self, experiment: &str, by_class: bool) -> Result<Option<plot::Chart>> {
         let mut series = Vec::new();
@@ -1048,38 +1068,12 @@ impl Report {
             let mean: Vec<f64> = (0..first.n_layers)
                 .map(|i| rows.iter().map(|s| f64::from(s.means[0][i])).sum::<f64>() / n)
                 .collect();
-            let sd: Vec<f64> = (0..first.n_layers)
-                .map(|i| {
-                    (rows
-                        .iter()
-                        .map(|s| (f64::from(s.means[0][i]) - mean[i]).powi(2))
-                        .sum::<f64>()
-                        / n)
-                        .sqrt()
-                })
-                .collect();
             let name = if by_class {
                 format!("{} · {c}", short_model(m))
             } else {
                 short_model(m)
             };
-            series.push(Series::new(
-                format!("{name} (n={})", rows.len()),
-                x.clone(),
-                mean.clone(),
-            ));
-            if !by_class {
-                series.push(Series::new(
-                    format!("{name} +1 sd"),
-                    x.clone(),
-                    mean.iter().zip(&sd).map(|(a, b)| a + b).collect(),
-                ));
-                series.push(Series::new(
-                    format!("{name} −1 sd"),
-                    x,
-                    mean.iter().zip(&sd).map(|(a, b)| a - b).collect(),
-                ));
-            }
+            series.push(Series::new(format!("{name} (n={})", rows.len()), x, mean));
         }
         if series.is_empty() {
             return Ok(None);

@@ -28,7 +28,7 @@ fn tiny() -> Lm {
 fn rescaling_onto_own_grid_is_identity() {
     let v = vec![0.3f32, 2.5, 1.25, 7.0, 0.0, 4.5, 3.3];
     assert_eq!(entroscope::profile::rescale_linear(&v, v.len()).unwrap(), v);
-    let x = feature_matrix(&[v.clone()], 1, Rescale::Linear(v.len())).unwrap();
+    let x = feature_matrix(std::slice::from_ref(&v), 1, Rescale::Linear(v.len())).unwrap();
     let want: Vec<f64> = v.iter().map(|&a| f64::from(a)).collect();
     assert_eq!(x.row(0).to_vec(), want);
 }
@@ -381,7 +381,7 @@ fn profiles_match_trace(lm: &Lm, prompt: &str, steps: usize, tol: f32) {
     assert_eq!(g[0].ids.len(), steps);
     assert_eq!(g[0].profiles.len(), 3);
     // seeds differ per prompt: seed + i; the same call again reproduces them
-    let again = generation_profiles(lm, &[p.clone()], &opts, None).unwrap();
+    let again = generation_profiles(lm, std::slice::from_ref(&p), &opts, None).unwrap();
     assert_eq!(again[0].ids, g[0].ids);
     let mut full = p.clone();
     full.extend(&g[0].ids[..steps - 1]);

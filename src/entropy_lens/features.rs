@@ -159,7 +159,7 @@ pub fn pca_2d(x: &Array2<f64>) -> Result<(Array2<f64>, [f64; 2])> {
     let total: f64 = (0..f).map(|i| cov[[i, i]]).sum();
     let mut scores = Array2::<f64>::zeros((n, 2));
     let mut explained = [0.0; 2];
-    for c in 0..2.min(f) {
+    for (c, ev) in explained.iter_mut().enumerate().take(f) {
         let mut v = ndarray::Array1::<f64>::from_iter((0..f).map(|i| 1.0 + (i as f64) * 0.01));
         let mut lambda = 0.0;
         for _ in 0..500 {
@@ -186,7 +186,7 @@ pub fn pca_2d(x: &Array2<f64>) -> Result<(Array2<f64>, [f64; 2])> {
             v.mapv_inplace(|x| -x);
         }
         scores.column_mut(c).assign(&xc.dot(&v));
-        explained[c] = if total > 0.0 { lambda / total } else { 0.0 };
+        *ev = if total > 0.0 { lambda / total } else { 0.0 };
         let outer = v
             .view()
             .insert_axis(ndarray::Axis(1))

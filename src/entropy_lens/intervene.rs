@@ -108,11 +108,7 @@ pub fn letter_ids(lm: &Lm) -> Result<Vec<u32>> {
             .last()
             .ok_or_else(|| Error::invalid("letter", l, "a letter the tokenizer encodes"))?;
         if ids.contains(&id) {
-            return Err(Error::invalid(
-                "letter",
-                l,
-                "letters with distinct tokens",
-            ));
+            return Err(Error::invalid("letter", l, "letters with distinct tokens"));
         }
         ids.push(id);
     }

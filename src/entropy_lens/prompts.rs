@@ -208,7 +208,8 @@ pub fn format_prompts(topics: &[String]) -> Vec<LabeledPrompt> {
 /// Letters of the lettered multiple-choice format.
 pub const LETTERS: [&str; 4] = ["A", "B", "C", "D"];
 
-/// One lettered TruthfulQA MC1 question.
+/// One lettered TruthfulQA MC1 question: `"Question: …\nA. …\nB. …\nC. …\nD. …\nAnswer:"`
+/// (no instruction line: every prompt token costs a forward pass per skip configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McQuestion {
     /// Index of the item in TruthfulQA.
@@ -241,10 +242,7 @@ pub fn mc_questions(items: &[TruthfulQaItem], n: usize, seed: u64) -> Vec<McQues
         opts.shuffle(&mut StdRng::seed_from_u64(
             seed.wrapping_add(it.index as u64),
         ));
-        let mut prompt = format!(
-            "Answer the multiple-choice question with the letter of the correct answer.\n\nQuestion: {}\n",
-            it.question.trim()
-        );
+        let mut prompt = format!("Question: {}\n", it.question.trim());
         for (l, (_, a)) in LETTERS.iter().zip(&opts) {
             prompt.push_str(&format!("{l}. {a}\n"));
         }
