@@ -1141,14 +1141,16 @@ impl Report {
                 "tasks" => 29,
                 _ => 11,
             };
-            let mut x = Vec::new();
-            let mut y = Vec::new();
-            for &a in &self.alphas {
-                if let Some((k, _)) = self.headline(e, m, a, rs, want) {
-                    x.push(f64::from(a));
-                    y.push(k.auc_mean);
-                }
-            }
+            let mut pts: Vec<(f64, f64)> = self
+                .alphas
+                .iter()
+                .filter_map(|&a| {
+                    self.headline(e, m, a, rs, want)
+                        .map(|(k, _)| (f64::from(a), k.auc_mean))
+                })
+                .collect();
+            pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
             let name = if m == "pooled" {
                 "both".to_string()
             } else {
