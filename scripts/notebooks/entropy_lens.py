@@ -1,0 +1,136 @@
+"""Cells of notebooks/entropy_lens.ipynb (see scripts/make_notebooks.py)."""
+
+CELLS = [
+("markdown", """
+# Entropy-Lens: decision strategies through the entropy of layer-by-layer predictions
+
+*Ali, Caso, Irwin & Liò, arXiv 2502.16570.* Read every layer of a decoder-only LM through the
+logit lens (final norm + unembedding), take the **entropy** of each layer's next-token
+distribution at every generated token, and average: the *entropy profile*, one number per
+layer. The paper claims:
+
+1. profiles are **family-specific** and survive **depth rescaling** (models of different depth
+   on one relative-depth grid);
+2. profiles tell apart the **task** a prompt asks for (kNN ROC AUC 94.8–98.4 %) and the
+   **output format** being written (96.6–98.7 %);
+3. skipping the layers that **expand** the distribution (largest entropy increase) hurts
+   differently from skipping the ones that **prune** it, expansion generally being more critical.
+
+We reproduce each experiment with `entroscope::entropy_lens` on SmolLM2-135M-Instruct and
+Gemma-3-270M (the paper's GPT-2 / Gemma-2 / Llama-3.2 / Qwen3 are not reachable here), with
+sample counts scaled down to a 2-core CPU (the table in the module docs lists every reduction).
+`ENTROSCOPE_QUICK=1` runs `Options::quick()` (≈ 2–3 minutes); otherwise `Options::full()`
+(≈ 25 minutes). The CLI `entroscope entropy-lens all` writes the same figures and tables.
+"""),
+("code", """
+:dep entroscope = { path = "..", features = ["evcxr"] }
+"""),
+("code", """
+use entroscope::prelude::*;
+use entroscope::entropy_lens::{self as el, Experiment, Options};
+
+let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
+let opts = Options { progress: false, ..if quick { Options::quick() } else { Options::full() } };
+let out = std::path::PathBuf::from("../figures/entropy_lens");
+std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+entroscope::frame::set_display(30, 12);
+println!("models: {:?}", opts.models.iter().map(|m| el::short_model(m)).collect::<Vec<_>>());
+"""),
+("markdown", """
+## One generation, every layer
+`generation_profiles` samples tokens with the KV cache and keeps the last position's residual
+row at every layer at every step; the rows of many steps are unembedded together (the lens is
+one big matmul) and reduced to Shannon and Rényi (α = 0.5, 5) entropies in nats. Here: 16 tokens
+from the BOS token alone, the family experiment's prompt.
+"""),
+("code", """
+let lm = Lm::load(&entroscope::model::default_model_path())?;
+let g = el::generation_profiles(&lm, &[el::bos_prompt(&lm)?],
+    &el::GenOptions { max_new_tokens: 16, ..Default::default() }, None)?;
+println!("{:?}\\n{}", g[0].text, g[0].profiles[0]);
+let heat = entroscope::plot::heatmap(&g[0].profiles[0])?.title("Shannon entropy, layer × generated token");
+heat.save(out.join("generation_heatmap.png"))?;
+heat
+"""),
+("markdown", """
+## 1. Families and depth rescaling
+Samples from BOS at T = 0.7 per model; profile = mean over the steps of each block's entropy
+(embeddings excluded). The paper's figure: entropy against relative depth l/L per model, and a
+low-dimensional scatter of the profiles coloured by family with marker size by parameter count.
+The family label is the model here (one model per family): kNN on the profiles put on one length
+by linear interpolation onto 32 depths, and by the reference code's zero-padding.
+"""),
+("code", """
+let t0 = std::time::Instant::now();
+let mut all = el::run(&opts, &[Experiment::Families])?;
+println!("families: {:.0} s", t0.elapsed().as_secs_f64());
+if let Some(c) = all.profile_chart("families", false)? { c.save(out.join("families_profiles.png"))?; c.evcxr_display(); }
+if let Some(c) = all.family_scatter(32)? { c.save(out.join("families_pca.png"))?; c.evcxr_display(); }
+println!("{}", all.markdown());
+"""),
+("markdown", """
+## 2. Task classification
+Three tasks over the same texts (FACTOR news openings stand in for TinyStories): continue the
+story, count its words, state its main message — each with the story before the instruction,
+after it, and with the story's words shuffled (seeded). Sampled at T = 1; profile = mean over
+steps. kNN (k = 29 as the paper, and 3, 5, 7, 11), stratified CV, one-vs-rest macro ROC AUC;
+the stratified dummy beside it. Paper: 94.8–98.4 %.
+"""),
+("code", """
+let t0 = std::time::Instant::now();
+let tasks = el::run(&opts, &[Experiment::Tasks])?;
+println!("tasks: {:.0} s", t0.elapsed().as_secs_f64());
+if let Some(c) = tasks.profile_chart("tasks", true)? { c.save(out.join("tasks_profiles.png"))?; c.evcxr_display(); }
+println!("{}", tasks.markdown());
+all.merge(tasks);
+"""),
+("markdown", """
+## 3. Output-format classification
+"Write a chat log / a poem / a scientific article about {topic}" over topics spread across the
+180 of `data/entropy_lens/topics.txt`. Features: the generation split into 8 windows of steps,
+each window's per-block mean, concatenated (the reference code's layout). Paper: 96.6–98.7 %.
+"""),
+("code", """
+let t0 = std::time::Instant::now();
+let formats = el::run(&opts, &[Experiment::Formats])?;
+println!("formats: {:.0} s", t0.elapsed().as_secs_f64());
+if let Some(c) = formats.profile_chart("formats", true)? { c.save(out.join("formats_profiles.png"))?; c.evcxr_display(); }
+println!("{}", formats.markdown());
+all.merge(formats);
+"""),
+("markdown", """
+## 4. Layer-skip interventions
+The mean Shannon profile of the question prompts picks the blocks with the largest entropy
+increase (*expansion*) and decrease (*pruning*); `LayerSkip` zeroes their attention and MLP
+contributions; k random blocks (seeded draws) are the control. Accuracy on TruthfulQA MC1 in a
+lettered A–D format (the best answer and three incorrect ones, shuffled), answered by the letter
+with the largest next-token logit after "Answer:". Chance is 25 %, and these small models sit
+near it, so the probability of the correct letter (in the parquet table) is the finer measure.
+"""),
+("code", """
+let t0 = std::time::Instant::now();
+let iv = el::run(&opts, &[Experiment::Interventions])?;
+println!("interventions: {:.0} s", t0.elapsed().as_secs_f64());
+for (m, c) in iv.intervention_charts()? {
+    let name = el::short_model(&m).to_lowercase();
+    c.save(out.join(format!("interventions_{name}.png")))?;
+    c.evcxr_display();
+}
+println!("{}", iv.markdown());
+all.merge(iv);
+"""),
+("code", """
+all.interventions_frame()?
+"""),
+("markdown", """
+## Everything together
+AUC against the Rényi order per experiment, the full results table (the README's), and every
+figure and table written under `figures/entropy_lens/`.
+"""),
+("code", """
+if let Some(c) = all.auc_chart()? { c.save(out.join("auc_vs_alpha.png"))?; c.evcxr_display(); }
+let files = el::write_outputs(&all, &out)?;
+println!("{}", all.markdown());
+println!("wrote {} files under {}", files.len(), out.display());
+"""),
+]
