@@ -1,16 +1,106 @@
-//! `entroscope end`: the END reproduction.
+//! `entroscope end`: the END reproduction (arXiv 2502.03199) — candidate dynamics, greedy /
+//! DoLa / END multiple-choice table with the λ × layer-set sweep, open-ended TruthfulQA.
 
+use std::path::PathBuf;
+
+use entroscope::end_study::{run_end_study, EndStudyOptions, LayerSet};
 use entroscope::prelude::*;
 
 /// Arguments of `entroscope end`.
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Models (repeatable; default: SmolLM2-135M-Instruct and Gemma-3-270M).
+    #[arg(long)]
+    model: Vec<String>,
+    /// Figures (PNG), tables (Parquet) and summary.md go here.
+    #[arg(long, default_value = "figures/end")]
+    out: PathBuf,
+    /// The quick pass: default model only, 3 TruthfulQA questions, no FACTOR, 3 open-ended
+    /// questions, λ ∈ {0, 0.25, 1} × {last 2, every other upper}.
+    #[arg(long)]
+    quick: bool,
+    /// Parts to run (repeatable): candidates, mc (method table + sweep), open. Default: all.
+    #[arg(long)]
+    part: Vec<String>,
+    /// TruthfulQA questions for the method table and the sweep (overrides the preset).
+    #[arg(long)]
+    n_mc: Option<usize>,
+    /// FACTOR items per split (overrides the preset; 0 skips FACTOR).
+    #[arg(long)]
+    n_factor: Option<usize>,
+    /// Open-ended questions (overrides the preset).
+    #[arg(long)]
+    n_open: Option<usize>,
+    /// λ values of the sweep (repeatable; overrides the preset).
+    #[arg(long)]
+    lambda: Vec<f32>,
+    /// Layer sets of the sweep (repeatable): last-2, last-half, every-other-upper.
+    #[arg(long)]
+    layer_set: Vec<String>,
+}
 
-/// Runs the subcommand.
-pub fn run(_args: Args) -> Result<()> {
-    Err(entroscope::Error::invalid(
-        "subcommand",
-        "end",
-        "a subcommand that is implemented (this one is not yet)",
-    ))
+/// Runs the reproduction and prints its tables.
+pub fn run(args: Args) -> Result<()> {
+    let mut o = if args.quick {
+        EndStudyOptions::quick()
+    } else {
+        EndStudyOptions::full()
+    };
+    if !args.model.is_empty() {
+        o.models = args.model;
+    }
+    if let Some(n) = args.n_mc {
+        o.n_mc = n;
+    }
+    if let Some(n) = args.n_factor {
+        o.n_factor = n;
+    }
+    if let Some(n) = args.n_open {
+        o.n_open = n;
+    }
+    if !args.lambda.is_empty() {
+        o.lambdas = args.lambda;
+    }
+    if !args.layer_set.is_empty() {
+        o.layer_sets = args
+            .layer_set
+            .iter()
+            .map(|s| s.parse::<LayerSet>())
+            .collect::<Result<_>>()?;
+    }
+    if !args.part.is_empty() {
+        for p in &args.part {
+            if !matches!(p.as_str(), "candidates" | "mc" | "open") {
+                return Err(Error::invalid(
+                    "part",
+                    p,
+                    "`candidates`, `mc` or `open` (repeatable)",
+                ));
+            }
+        }
+        let has = |p: &str| args.part.iter().any(|x| x == p);
+        if !has("candidates") {
+            o.n_fact_truthfulqa = 0;
+            o.top_k = 1;
+        }
+        if !has("mc") {
+            o.n_mc = 0;
+        }
+        if !has("open") {
+            o.n_open = 0;
+        }
+        o.candidates = has("candidates");
+    }
+    o.out_dir = Some(args.out.clone());
+    o.progress = true;
+    let t0 = std::time::Instant::now();
+    let report = run_end_study(&o)?;
+    println!("{}", report.markdown());
+    eprintln!(
+        "wrote {} files under {} in {:.0} s",
+        report.files.len(),
+        args.out.display(),
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
