@@ -870,7 +870,10 @@ pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         }
         let tag = format!("{}_{}", slug(&s.model), slug(&s.set));
         save(ce_layers_chart(report, s)?, format!("ce_layers_{tag}.png"))?;
-        save(final_ce_histogram(report, s)?, format!("hist_final_ce_{tag}.png"))?;
+        save(
+            final_ce_histogram(report, s)?,
+            format!("hist_final_ce_{tag}.png"),
+        )?;
         if s.auc_final_ce.is_finite() {
             save(roc_chart(report, s)?, format!("roc_{tag}.png"))?;
         }
