@@ -403,6 +403,13 @@ pub struct Summary {
     pub best_auc: f64,
 }
 
+impl Summary {
+    /// `model_set` in lower case with every other character as `-`: the figures' file-name tag.
+    pub fn tag(&self) -> String {
+        format!("{}_{}", slug(&self.model), slug(&self.set))
+    }
+}
+
 /// Summarise records of one model × set × mode.
 pub fn summarize(records: &[&Record], n_idioms: usize, n_skipped: usize) -> Result<Summary> {
     let first = records
@@ -868,7 +875,7 @@ pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         if report.sampled(s).is_empty() {
             continue;
         }
-        let tag = format!("{}_{}", slug(&s.model), slug(&s.set));
+        let tag = s.tag();
         save(ce_layers_chart(report, s)?, format!("ce_layers_{tag}.png"))?;
         save(
             final_ce_histogram(report, s)?,

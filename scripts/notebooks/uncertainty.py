@@ -98,7 +98,7 @@ let sums: Vec<unc::Summary> = report.sampled_summaries().into_iter().cloned().co
 let s0 = sums[0].clone(); // owned: evcxr keeps no borrows between cells
 let chart = unc::ce_layers_chart(&report, &s0)?;
 for s in &sums {
-    let tag = format!("{}_{}", s.model, s.set).replace(|c: char| !c.is_ascii_alphanumeric(), "-").to_lowercase();
+    let tag = s.tag(); // the same file names as `entroscope uncertainty`
     unc::ce_layers_chart(&report, s)?.save(out.join(format!("ce_layers_{tag}.png")))?;
     unc::final_ce_histogram(&report, s)?.save(out.join(format!("hist_final_ce_{tag}.png")))?;
     if s.auc_final_ce.is_finite() {
