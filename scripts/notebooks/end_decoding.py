@@ -1,0 +1,90 @@
+"""Cells of notebooks/end_decoding.ipynb (see scripts/make_notebooks.py)."""
+
+CELLS = [
+("markdown", """
+# END: cross-layer entropy enhanced decoding
+
+Reproduces *Improve Decoding Factuality by Token-wise Cross Layer Entropy of Large Language Models*
+(END, arXiv 2502.03199) on SmolLM2-135M-Instruct and Gemma-3-270M.
+
+**The paper's claim.** For a candidate token `v`, take its raw early-exit logits `z_l(v)` over a set
+of upper layers `C`, normalise them *across layers* (`q_l(v) = softmax_l z_l(v)`) and take the entropy
+`H(v)`. Factual tokens get their probability in a sharp jump in the upper layers (low `H`); END
+decodes with `z_N(v) − λ·H(v)` and reports gains over greedy (and DoLa) on TruthfulQA (up to +24.85 %
+Truth×Info), FACTOR and QA benchmarks.
+
+Everything below calls `entroscope::end_study`; the same tables come from
+`entroscope end --out figures/end` without Jupyter. With `ENTROSCOPE_QUICK=1` the notebook runs the
+quick preset (default model, a handful of questions) — see `EndStudyOptions::quick`.
+"""),
+("code", """
+:dep entroscope = { path = "..", features = ["evcxr"] }
+"""),
+("code", """
+use entroscope::prelude::*;
+use entroscope::end_study::{run_end_study, write_outputs, EndStudyOptions, EndReport};
+
+let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
+let base = if quick { EndStudyOptions::quick() } else { EndStudyOptions::full() };
+std::fs::create_dir_all("../figures/end").ok();
+println!("models: {:?}\\nTruthfulQA MC questions: {}, FACTOR items/split: {}, open-ended: {}",
+    base.models, base.n_mc, base.n_factor, base.n_open);
+"""),
+("markdown", """
+## 1. Probability growth of correct tokens vs distractors
+For a dozen factual prompts of ours ("The capital of France is" → " Paris") and some TruthfulQA
+questions, the final layer's top-5 tokens and the reference answer's first token, layer by layer
+(normed logit lens; the last point is the model's own distribution). `H` in the legend is the
+cross-layer entropy over END's default layer set (every other upper layer), the quantity END subtracts.
+"""),
+("code", """
+let part1 = run_end_study(&EndStudyOptions { n_mc: 0, n_open: 0, ..base.clone() })?;
+let model = part1.candidates[0].model.clone();
+part1.prompt_chart(&model, 0)?
+"""),
+("code", """
+part1.growth_chart()?
+"""),
+("code", """
+println!("{}", part1.markdown());
+part1.entropy_chart(&model)?
+"""),
+("markdown", """
+## 2. Multiple choice: greedy vs DoLa vs END, and the λ × layer-set sweep
+TruthfulQA MC1/MC2/MC3 (6-shot QA prompt, answers scored teacher-forced) and FACTOR news/expert on the
+first questions (sizes printed above). Greedy and END on TruthfulQA are points of the sweep
+(λ = 0 and the default λ = 0.25 on every other upper layer — tested equal to the score module); the
+sweep varies λ and the layer set: last 2 blocks, every block of the upper half, every other upper block.
+"""),
+("code", """
+let part2 = run_end_study(&EndStudyOptions { candidates: false, n_open: 0, ..base.clone() })?;
+println!("{}", part2.markdown());
+part2.sweep_chart()?
+"""),
+("markdown", """
+## 3. Open-ended TruthfulQA
+Greedy, DoLa and END answer after the 6-shot prompt (≤ 50 tokens, stop at "Q:"). The paper's GPT judges
+are out of reach, so answers are scored by overlap: max ROUGE-L to a correct reference minus max ROUGE-L
+to an incorrect one, and the share of answers closer to a correct reference.
+"""),
+("code", """
+let part3 = run_end_study(&EndStudyOptions { candidates: false, n_mc: 0, ..base.clone() })?;
+println!("{}", part3.markdown());
+let df = part3.open_frame()?;
+entroscope::frame::set_display(12, 6);
+println!("{}", df.head(Some(9)));
+"""),
+("markdown", """
+## Save every figure and table
+PNGs and Parquet tables under `figures/end/` (the CLI writes the same files).
+"""),
+("code", """
+let mut all: EndReport = part1.clone();
+all.methods = part2.methods.clone();
+all.sweep = part2.sweep.clone();
+all.open = part3.open.clone();
+all.timings = [part1.timings.clone(), part2.timings.clone(), part3.timings.clone()].concat();
+let files = write_outputs(&all, std::path::Path::new("../figures/end"))?;
+println!("{} files written", files.len());
+"""),
+]
