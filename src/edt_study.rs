@@ -765,15 +765,18 @@ impl EdtReport {
             .map(|r| (r.self_bleu, r.rouge_l))
             .collect();
         front.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let series: Vec<Series> = [pick("fixed"), pick("edt-token"), pick("edt-instance")]
-            .into_iter()
-            .filter(|s| !s.x.is_empty())
-            .chain(std::iter::once(Series::new(
-                "Pareto front",
-                front.iter().map(|p| p.0).collect(),
-                front.iter().map(|p| p.1).collect(),
-            )))
-            .collect();
+        // the front first, so the settings' own lines and markers are drawn over it
+        let series: Vec<Series> = std::iter::once(Series::new(
+            "Pareto front",
+            front.iter().map(|p| p.0).collect(),
+            front.iter().map(|p| p.1).collect(),
+        ))
+        .chain(
+            [pick("fixed"), pick("edt-token"), pick("edt-instance")]
+                .into_iter()
+                .filter(|s| !s.x.is_empty()),
+        )
+        .collect();
         Ok(plot::lines(&series)?
             .markers(true)
             .x_label("Self-BLEU over 5 samples (lower = more diverse)")
