@@ -274,6 +274,25 @@ pub struct InterventionRow {
     pub p_correct: f64,
 }
 
+/// The effect of skipping `k` blocks with one strategy ([`Report::drops`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipEffect {
+    /// Model name.
+    pub model: String,
+    /// `expansion`, `pruning` or `random`.
+    pub strategy: String,
+    /// Blocks skipped.
+    pub k: usize,
+    /// Accuracy without skipping.
+    pub base_accuracy: f64,
+    /// Accuracy with `k` blocks skipped (random: mean over draws).
+    pub accuracy: f64,
+    /// Mean p(correct letter) without skipping.
+    pub base_p_correct: f64,
+    /// Mean p(correct letter) with `k` blocks skipped.
+    pub p_correct: f64,
+}
+
 /// Everything a run measured.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
@@ -743,9 +762,8 @@ impl Report {
         Some((best, dummy))
     }
 
-    /// Accuracy drop at `k` skipped blocks per strategy and model: `(model, strategy, baseline
-    /// accuracy, accuracy at k, drop)`; random = mean over draws.
-    pub fn drops(&self, k: usize) -> Vec<(String, String, f64, f64, f64)> {
+    /// What skipping `k` blocks did, per model and strategy (random = mean over draws).
+    pub fn drops(&self, k: usize) -> Vec<SkipEffect> {
         let mut out = Vec::new();
         let mut models: Vec<&str> = self
             .interventions
@@ -754,23 +772,32 @@ impl Report {
             .collect();
         models.dedup();
         for m in models {
-            let base = self
+            let Some(base) = self
                 .interventions
                 .iter()
                 .find(|r| r.model == m && r.strategy == "none")
-                .map_or(f64::NAN, |r| r.accuracy);
+            else {
+                continue;
+            };
             for st in ["expansion", "pruning", "random"] {
-                let v: Vec<f64> = self
+                let v: Vec<&InterventionRow> = self
                     .interventions
                     .iter()
                     .filter(|r| r.model == m && r.strategy == st && r.k == k)
-                    .map(|r| r.accuracy)
                     .collect();
                 if v.is_empty() {
                     continue;
                 }
-                let acc = v.iter().sum::<f64>() / v.len() as f64;
-                out.push((m.to_string(), st.to_string(), base, acc, base - acc));
+                let n = v.len() as f64;
+                out.push(SkipEffect {
+                    model: m.to_string(),
+                    strategy: st.to_string(),
+                    k,
+                    base_accuracy: base.accuracy,
+                    accuracy: v.iter().map(|r| r.accuracy).sum::<f64>() / n,
+                    base_p_correct: base.p_correct,
+                    p_correct: v.iter().map(|r| r.p_correct).sum::<f64>() / n,
+                });
             }
         }
         out
@@ -819,15 +846,19 @@ impl Report {
                 continue;
             }
             s += &format!(
-                "\nLayer-skip interventions, TruthfulQA MC1 (A–D, chance 25 %), k = {k}:\n\n| model | strategy | accuracy, no skip | accuracy, k = {k} | drop (points) |\n|---|---|---|---|---|\n"
+                "\nLayer-skip interventions, TruthfulQA MC1 (A–D, chance 25 %), k = {k} blocks skipped:\n\n| model | strategy | accuracy %, no skip → k = {k} | drop (points) | p(correct letter) %, no skip → k = {k} | drop (points) |\n|---|---|---|---|---|---|\n"
             );
-            for (m, st, b, a, d) in drops {
+            for d in drops {
                 s += &format!(
-                    "| {} | {st} | {} | {} | {} |\n",
-                    short_model(&m),
-                    pct(b),
-                    pct(a),
-                    pct(d)
+                    "| {} | {} | {} → {} | {} | {} → {} | {} |\n",
+                    short_model(&d.model),
+                    d.strategy,
+                    pct(d.base_accuracy),
+                    pct(d.accuracy),
+                    pct(d.base_accuracy - d.accuracy),
+                    pct(d.base_p_correct),
+                    pct(d.p_correct),
+                    pct(d.base_p_correct - d.p_correct),
                 );
             }
             break;

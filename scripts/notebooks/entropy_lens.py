@@ -27,7 +27,8 @@ sample counts scaled down to a 2-core CPU (the table in the module docs lists ev
 """),
 ("code", """
 use entroscope::prelude::*;
-use entroscope::entropy_lens::{self as el, Experiment, Options};
+use entroscope::entropy_lens as el;
+use entroscope::entropy_lens::{Experiment, Options};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
 let opts = Options { progress: false, ..if quick { Options::quick() } else { Options::full() } };
