@@ -809,9 +809,10 @@ impl Report {
     /// The results as Markdown: classification AUC (%) per experiment, model and α with the
     /// dummy and the paper's ranges; intervention accuracy drops at k = 4; timings.
     pub fn markdown(&self) -> String {
-        let mut s = String::from(
-            "| experiment | model | features | α | kNN k | AUC % (mean ± std over folds) | dummy AUC % | paper AUC % |\n|---|---|---|---|---|---|---|---|\n",
-        );
+        let mut s = String::new();
+        if !self.classification.is_empty() {
+            s += "| experiment | model | features | α | kNN k | AUC % (mean ± std over folds) | dummy AUC % | paper AUC % |\n|---|---|---|---|---|---|---|---|\n";
+        }
         let mut groups: Vec<(String, String, String)> = Vec::new();
         for r in &self.classification {
             let g = (r.experiment.clone(), r.model.clone(), r.rescale.clone());
