@@ -51,7 +51,7 @@ let g = el::generation_profiles(&lm, &[el::bos_prompt(&lm)?],
 println!("{:?}\\n{}", g[0].text, g[0].profiles[0]);
 let heat = entroscope::plot::heatmap(&g[0].profiles[0])?.title("Shannon entropy, layer × generated token");
 heat.save(out.join("generation_heatmap.png"))?;
-heat.size(640, 400)
+heat.size(640, 400).evcxr_display();
 """),
 ("markdown", """
 ## 1. Families and depth rescaling
@@ -66,8 +66,14 @@ let t0 = std::time::Instant::now();
 let mut all = el::run(&opts, &[Experiment::Families])?;
 println!("families: {:.0} s", t0.elapsed().as_secs_f64());
 if let Some(c) = all.profile_chart("families", false)? { c.save(out.join("families_profiles.png"))?; c.size(640, 400).evcxr_display(); }
-if let Some(c) = all.family_scatter(32)? { c.save(out.join("families_pca.png"))?; c.size(640, 400).evcxr_display(); }
 println!("{}", all.markdown());
+"""),
+("markdown", """
+The profiles in two dimensions (PCA of the profiles on the common 32-point depth grid); marker
+size = parameter count.
+"""),
+("code", """
+if let Some(c) = all.family_scatter(32)? { c.save(out.join("families_pca.png"))?; c.size(640, 400).evcxr_display(); }
 """),
 ("markdown", """
 ## 2. Task classification
