@@ -51,7 +51,7 @@ let g = el::generation_profiles(&lm, &[el::bos_prompt(&lm)?],
 println!("{:?}\\n{}", g[0].text, g[0].profiles[0]);
 let heat = entroscope::plot::heatmap(&g[0].profiles[0])?.title("Shannon entropy, layer × generated token");
 heat.save(out.join("generation_heatmap.png"))?;
-heat.size(640, 400).evcxr_display();
+heat.size(560, 350).evcxr_display();
 """),
 ("markdown", """
 ## 1. Families and depth rescaling
@@ -65,7 +65,7 @@ by linear interpolation onto 32 depths, and by the reference code's zero-padding
 let t0 = std::time::Instant::now();
 let mut all = el::run(&opts, &[Experiment::Families])?;
 println!("families: {:.0} s", t0.elapsed().as_secs_f64());
-if let Some(c) = all.profile_chart("families", false)? { c.save(out.join("families_profiles.png"))?; c.size(640, 400).evcxr_display(); }
+if let Some(c) = all.profile_chart("families", false)? { c.save(out.join("families_profiles.png"))?; c.size(560, 350).evcxr_display(); }
 println!("{}", all.markdown());
 """),
 ("markdown", """
@@ -73,7 +73,7 @@ The profiles in two dimensions (PCA of the profiles on the common 32-point depth
 size = parameter count.
 """),
 ("code", """
-if let Some(c) = all.family_scatter(32)? { c.save(out.join("families_pca.png"))?; c.size(640, 400).evcxr_display(); }
+if let Some(c) = all.family_scatter(32)? { c.save(out.join("families_pca.png"))?; c.size(560, 350).evcxr_display(); }
 """),
 ("markdown", """
 ## 2. Task classification
@@ -87,7 +87,7 @@ the stratified dummy beside it. Paper: 94.8–98.4 %.
 let t0 = std::time::Instant::now();
 let tasks = el::run(&opts, &[Experiment::Tasks])?;
 println!("tasks: {:.0} s", t0.elapsed().as_secs_f64());
-if let Some(c) = tasks.profile_chart("tasks", true)? { c.save(out.join("tasks_profiles.png"))?; c.size(640, 400).evcxr_display(); }
+if let Some(c) = tasks.profile_chart("tasks", true)? { c.save(out.join("tasks_profiles.png"))?; c.size(560, 350).evcxr_display(); }
 println!("{}", tasks.markdown());
 all.merge(tasks);
 """),
@@ -101,7 +101,7 @@ each window's per-block mean, concatenated (the reference code's layout). Paper:
 let t0 = std::time::Instant::now();
 let formats = el::run(&opts, &[Experiment::Formats])?;
 println!("formats: {:.0} s", t0.elapsed().as_secs_f64());
-if let Some(c) = formats.profile_chart("formats", true)? { c.save(out.join("formats_profiles.png"))?; c.size(640, 400).evcxr_display(); }
+if let Some(c) = formats.profile_chart("formats", true)? { c.save(out.join("formats_profiles.png"))?; c.size(560, 350).evcxr_display(); }
 println!("{}", formats.markdown());
 all.merge(formats);
 """),
@@ -121,7 +121,7 @@ println!("interventions: {:.0} s", t0.elapsed().as_secs_f64());
 for (m, c) in iv.intervention_charts()? {
     let name = el::short_model(&m).to_lowercase();
     c.save(out.join(format!("interventions_{name}.png")))?;
-    c.size(640, 400).evcxr_display();
+    c.size(560, 350).evcxr_display();
 }
 println!("{}", iv.markdown());
 all.merge(iv);
@@ -135,7 +135,7 @@ AUC against the Rényi order per experiment, the full results table (the README'
 figure and table written under `figures/entropy_lens/`.
 """),
 ("code", """
-if let Some(c) = all.auc_chart()? { c.save(out.join("auc_vs_alpha.png"))?; c.size(640, 400).evcxr_display(); }
+if let Some(c) = all.auc_chart()? { c.save(out.join("auc_vs_alpha.png"))?; c.size(560, 350).evcxr_display(); }
 let files = el::write_outputs(&all, &out)?;
 println!("{}", all.markdown());
 println!("wrote {} files under {}", files.len(), out.display());
