@@ -45,8 +45,9 @@ temperatures form a curve from T = 0.2 (top right) to T = 1.2 (bottom left); EDT
 points lie above that curve. The Pareto front joins the settings no other setting beats on both axes.
 """),
 ("code", """
-let first = &report.results[0];
-report.pareto_chart(&first.model, first.task)?
+// owned copies: evcxr keeps no borrows between cells
+let (first_model, first_task) = (report.results[0].model.clone(), report.results[0].task.clone());
+report.pareto_chart(&first_model, first_task)?
 """),
 ("markdown", """
 ## The temperature follows the entropy
@@ -54,7 +55,7 @@ One EDT token-level sample (T0 = 1.2, θ = 1): at confident steps (low entropy) 
 towards 0, at uncertain steps it rises towards T0.
 """),
 ("code", """
-report.trace_chart(&first.model)?
+report.trace_chart(&first_model)?
 """),
 ("markdown", """
 ## Samples and tables
