@@ -46,7 +46,10 @@ use crate::decode::{
 use crate::frame::{frame_from_columns, ColumnData, DataFrame};
 use crate::model::Lm;
 use crate::plot::{self, Series};
-use crate::score::{mc_scores, run_bench, Bench, BenchOptions, BenchReport, McScores, ScoreMethod};
+use crate::score::{
+    mc_scores, run_bench, Bench, BenchOptions, BenchReport, Continuation, McScores, ScoreMethod,
+    TeacherForcing,
+};
 use crate::text_metrics::max_rouge_l_text;
 use crate::{Error, Result};
 
@@ -327,14 +330,6 @@ impl SweepPoint {
     }
 }
 
-/// Prefix state for the sweep: ids, cache, last final row and last early-exit rows.
-struct SweepPrefix {
-    ids: Vec<u32>,
-    cache: crate::model::KvCache,
-    last_h: Tensor,
-    last_rows: Vec<Tensor>,
-}
-
 /// Score TruthfulQA questions under END at every `(λ, layer set)` with α = 0 (the reference MC
 /// setting), each continuation run once. Teacher-forced like [`crate::score::Scorer`]: the
 /// per-position score of token `t` is `log_softmax_v(log p_N(v) − λ·H_C(v))[t]`.
@@ -372,11 +367,11 @@ pub fn truthfulqa_sweep(
         .collect();
     let n_grid = sets.len() * lambdas.len();
     let mut sums = vec![[0f64; 3]; n_grid];
-    let mut prev: Option<SweepPrefix> = None;
+    let runs = TeacherForcing::new(lm, union);
     let bar = progress_bar(progress, items.len(), format!("END sweep {}", lm.name()));
     for it in items {
         let prefix = data::truthfulqa_prompt(&it.question);
-        let p = sweep_prefix(lm, &prefix, &union, prev.take())?;
+        let p = runs.prefix(&prefix)?;
         let conts: Vec<String> = it
             .correct_answers
             .iter()
@@ -386,9 +381,8 @@ pub fn truthfulqa_sweep(
         // totals[c][g]
         let mut totals = Vec::with_capacity(conts.len());
         for c in &conts {
-            totals.push(sweep_continuation(
-                lm, &p, &prefix, c, &union, &pos, lambdas,
-            )?);
+            let c = runs.continuation(&p, &prefix, c)?;
+            totals.push(sweep_continuation(lm, &c, &pos, lambdas)?);
         }
         let nt = it.correct_answers.len();
         for g in 0..n_grid {
@@ -398,7 +392,6 @@ pub fn truthfulqa_sweep(
             sums[g][1] += mc.mc2;
             sums[g][2] += mc.mc3;
         }
-        prev = Some(p);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -424,100 +417,21 @@ pub fn truthfulqa_sweep(
     Ok(out)
 }
 
-fn sweep_prefix(
-    lm: &Lm,
-    prefix: &str,
-    layers: &[usize],
-    prev: Option<SweepPrefix>,
-) -> Result<SweepPrefix> {
-    let ids = lm.encode(prefix)?;
-    let (mut cache, start) = match prev {
-        Some(SweepPrefix {
-            ids: old,
-            mut cache,
-            ..
-        }) => {
-            let shared = old
-                .iter()
-                .zip(&ids)
-                .take_while(|(a, b)| a == b)
-                .count()
-                .min(ids.len().saturating_sub(1));
-            cache.truncate(shared)?;
-            (cache, shared)
-        }
-        None => (lm.new_cache(), 0),
-    };
-    let rest = &ids[start..];
-    if rest.is_empty() {
-        return Err(Error::EmptyPrompt);
-    }
-    let mut cap = RowCapture::new(layers, lm.n_layers())?;
-    cap.reset(rest.len() - 1);
-    let h = lm.forward(rest, &mut cache, &mut cap)?;
-    Ok(SweepPrefix {
-        last_h: h.narrow(0, rest.len() - 1, 1)?,
-        last_rows: cap.take()?,
-        ids,
-        cache,
-    })
-}
-
 /// Totals of one continuation at every grid point `(set, λ)`, set-major.
 fn sweep_continuation(
     lm: &Lm,
-    p: &SweepPrefix,
-    prefix: &str,
-    continuation: &str,
-    union: &[usize],
+    c: &Continuation,
     pos: &[Vec<usize>],
     lambdas: &[f32],
 ) -> Result<Vec<f64>> {
-    let full = lm.encode(&format!("{prefix}{continuation}"))?;
-    let np = p.ids.len();
-    if full.len() <= np {
-        return Err(Error::invalid(
-            "continuation",
-            format!("{continuation:?}"),
-            "text that adds at least one token after the prefix",
-        ));
-    }
-    let targets = &full[np..];
-    let nt = targets.len();
-    let (h, rows) = if full[..np] == p.ids[..] {
-        if nt == 1 {
-            (p.last_h.clone(), p.last_rows.clone())
-        } else {
-            let mut cache = p.cache.clone();
-            let mut cap = RowCapture::new(union, lm.n_layers())?;
-            cap.reset(0);
-            let h = lm.forward(&full[np..full.len() - 1], &mut cache, &mut cap)?;
-            let rows = cap.take()?;
-            let h = Tensor::cat(&[&p.last_h, &h], 0)?;
-            let rows = p
-                .last_rows
-                .iter()
-                .zip(&rows)
-                .map(|(a, b)| Ok(Tensor::cat(&[a, b], 0)?))
-                .collect::<Result<Vec<_>>>()?;
-            (h, rows)
-        }
-    } else {
-        let mut cache = lm.new_cache();
-        let mut cap = RowCapture::new(union, lm.n_layers())?;
-        cap.reset(np - 1);
-        let h = lm.forward(&full[..full.len() - 1], &mut cache, &mut cap)?;
-        (h.narrow(0, np - 1, nt)?, cap.take()?)
-    };
+    let (targets, h, rows) = (&c.targets, &c.h, &c.rows);
     let v = lm.vocab_size();
-    if let Some(&id) = targets.iter().find(|&&t| t as usize >= v) {
-        return Err(Error::TokenOutOfVocab { id, vocab: v });
-    }
-    let fin = lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
-    let early: Vec<Vec<f32>> = rows
-        .iter()
-        .map(|r| Ok(raw_logits(lm, r)?.flatten_all()?.to_vec1::<f32>()?))
-        .collect::<Result<_>>()?;
+    let fin = lm.logits(h)?.flatten_all()?.to_vec1::<f32>()?;
+    // every layer's rows in one matmul, layer-major: layer u, position i at (u·n + i)·v
+    let n = targets.len();
+    let early = raw_logits(lm, &Tensor::cat(rows, 0)?)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
     let mut totals = vec![0f64; pos.len() * lambdas.len()];
     let mut zl = Vec::new();
     let mut s = vec![0f32; v];
@@ -526,7 +440,7 @@ fn sweep_continuation(
         for (si, idx) in pos.iter().enumerate() {
             zl.clear();
             for &u in idx {
-                zl.extend_from_slice(&early[u][i * v..(i + 1) * v]);
+                zl.extend_from_slice(&early[(u * n + i) * v..(u * n + i + 1) * v]);
             }
             let hv = cross_layer_entropy(&zl, idx.len(), v)?;
             for (li, &lambda) in lambdas.iter().enumerate() {

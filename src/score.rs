@@ -178,21 +178,30 @@ pub struct ContinuationScore {
 /// TruthfulQA prompt) reuse the keys and values of that common part: only the rest is run.
 #[derive(Debug)]
 pub struct Scorer<'a> {
-    lm: &'a Lm,
     method: ScoreMethod,
-    layers: Vec<usize>,
+    runs: TeacherForcing<'a>,
+}
+
+/// Teacher-forced runs of continuations after a prefix: the last block's rows predicting each
+/// continuation token and the early-exit rows of `layers` at the same positions. The prefix is run
+/// once for all its continuations, and its start is reused from the previous prefix when they
+/// share one (exact: attention is causal). Shared by [`Scorer`] and END's λ × layer-set sweep.
+#[derive(Debug)]
+pub(crate) struct TeacherForcing<'a> {
+    pub(crate) lm: &'a Lm,
+    pub(crate) layers: Vec<usize>,
     /// The previous prefix's ids and cache.
     last: RefCell<Option<(Vec<u32>, KvCache)>>,
 }
 
 /// One continuation run after its prefix, waiting for the unembedding.
-struct Continuation {
+pub(crate) struct Continuation {
     /// The continuation's token ids.
-    targets: Vec<u32>,
+    pub(crate) targets: Vec<u32>,
     /// Last block's rows predicting each target, `[n, d]`.
-    h: Tensor,
-    /// Early-exit rows of each of the method's layers, `[n, d]` each.
-    rows: Vec<Tensor>,
+    pub(crate) h: Tensor,
+    /// Early-exit rows of each of the runner's layers, `[n, d]` each.
+    pub(crate) rows: Vec<Tensor>,
 }
 
 /// Most logits (rows × vocabulary × (1 + early layers)) unembedded in one group: 64 Mi floats =
@@ -203,7 +212,7 @@ pub const UNEMBED_BATCH_FLOATS: usize = 64 << 20;
 const MIN_SHARED_TOKENS: usize = 8;
 
 /// The prefix's state shared by its continuations.
-struct Prefix {
+pub(crate) struct Prefix {
     ids: Vec<u32>,
     cache: KvCache,
     /// Last block output at the prefix's last position `[1, d]`.
@@ -212,127 +221,18 @@ struct Prefix {
     last_rows: Vec<Tensor>,
 }
 
-impl<'a> Scorer<'a> {
-    /// A scorer; validates the method and resolves its layers against `lm`.
-    pub fn new(lm: &'a Lm, method: ScoreMethod) -> Result<Self> {
-        method.validate()?;
-        let layers = match method.layers() {
-            Some(l) => l.resolve(lm)?,
-            None => Vec::new(),
-        };
-        Ok(Self {
+impl<'a> TeacherForcing<'a> {
+    /// Runs with the early-exit rows of `layers` (each in `0..L`; may be empty).
+    pub(crate) fn new(lm: &'a Lm, layers: Vec<usize>) -> Self {
+        Self {
             lm,
-            method,
             layers,
             last: RefCell::new(None),
-        })
-    }
-
-    /// The method.
-    pub fn method(&self) -> &ScoreMethod {
-        &self.method
-    }
-
-    /// The resolved early-exit layers (empty for the baseline).
-    pub fn layers(&self) -> &[usize] {
-        &self.layers
-    }
-
-    /// Score one continuation of `prefix`.
-    pub fn score(&self, prefix: &str, continuation: &str) -> Result<ContinuationScore> {
-        let mut v = self.score_many(prefix, &[continuation])?;
-        v.pop()
-            .ok_or_else(|| Error::NotEnoughData("no continuation was scored".into()))
-    }
-
-    /// Score several continuations of the same prefix (the prefix is run once).
-    ///
-    /// The continuations' rows go through the unembedding together, in groups of at most
-    /// [`UNEMBED_BATCH_FLOATS`] logits: one large matmul instead of one per continuation and
-    /// layer, which on CPU is several times faster (the weight matrix is read once per group).
-    ///
-    /// Errors: an empty prefix ([`Error::EmptyPrompt`]), a continuation that adds no token,
-    /// a sequence longer than the context window.
-    pub fn score_many<S: AsRef<str>>(
-        &self,
-        prefix: &str,
-        continuations: &[S],
-    ) -> Result<Vec<ContinuationScore>> {
-        let p = self.run_prefix(prefix)?;
-        let runs = continuations
-            .iter()
-            .map(|c| self.run_continuation(&p, prefix, c.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
-        let per_row = self.lm.vocab_size() * (1 + self.layers.len());
-        let mut out = Vec::with_capacity(runs.len());
-        let mut start = 0;
-        while start < runs.len() {
-            // a group: at least one continuation, then as many as fit the budget
-            let mut end = start + 1;
-            let mut rows = runs[start].targets.len();
-            while end < runs.len()
-                && (rows + runs[end].targets.len()) * per_row <= UNEMBED_BATCH_FLOATS
-            {
-                rows += runs[end].targets.len();
-                end += 1;
-            }
-            out.extend(self.score_group(&runs[start..end])?);
-            start = end;
         }
-        Ok(out)
     }
 
-    /// Scores a group of continuations with one unembedding matmul for the final rows and one
-    /// for the early-exit rows of every layer.
-    fn score_group(&self, runs: &[Continuation]) -> Result<Vec<ContinuationScore>> {
-        let lm = self.lm;
-        let v = lm.vocab_size();
-        let n: usize = runs.iter().map(|r| r.targets.len()).sum();
-        let hs: Vec<&Tensor> = runs.iter().map(|r| &r.h).collect();
-        let fin = lm
-            .logits(&Tensor::cat(&hs, 0)?)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let k = self.layers.len();
-        let early = if k == 0 {
-            Vec::new()
-        } else {
-            // [layer-major: layer 0's rows of every continuation, then layer 1's, ...]
-            let mut rows = Vec::with_capacity(k * runs.len());
-            for l in 0..k {
-                rows.extend(runs.iter().map(|r| &r.rows[l]));
-            }
-            let rows = Tensor::cat(&rows, 0)?;
-            let normed = matches!(&self.method, ScoreMethod::End(p) if p.normed);
-            let z = if normed {
-                normed_logits(lm, &rows)?
-            } else {
-                raw_logits(lm, &rows)?
-            };
-            z.flatten_all()?.to_vec1::<f32>()?
-        };
-        let mut out = Vec::with_capacity(runs.len());
-        let mut off = 0;
-        for r in runs {
-            let m = r.targets.len();
-            let fin_r = &fin[off * v..(off + m) * v];
-            let early_r: Vec<&[f32]> = (0..k)
-                .map(|l| &early[(l * n + off) * v..(l * n + off + m) * v])
-                .collect();
-            let (log_probs, premature_layers) =
-                self.position_scores(fin_r, &early_r, &r.targets)?;
-            out.push(ContinuationScore {
-                ids: r.targets.clone(),
-                total: log_probs.iter().map(|&x| f64::from(x)).sum(),
-                log_probs,
-                premature_layers,
-            });
-            off += m;
-        }
-        Ok(out)
-    }
-
-    fn run_prefix(&self, prefix: &str) -> Result<Prefix> {
+    /// Runs `prefix`, reusing the start it shares with the previous prefix.
+    pub(crate) fn prefix(&self, prefix: &str) -> Result<Prefix> {
         let lm = self.lm;
         let ids = lm.encode(prefix)?;
         // Reuse the common start with the previous prefix (at least one new token must run, to
@@ -370,7 +270,7 @@ impl<'a> Scorer<'a> {
     }
 
     /// Runs one continuation after the prefix: its targets and the rows that predict them.
-    fn run_continuation(
+    pub(crate) fn continuation(
         &self,
         p: &Prefix,
         prefix: &str,
@@ -423,6 +323,125 @@ impl<'a> Scorer<'a> {
         }
         Ok(Continuation { targets, h, rows })
     }
+}
+
+impl<'a> Scorer<'a> {
+    /// A scorer; validates the method and resolves its layers against `lm`.
+    pub fn new(lm: &'a Lm, method: ScoreMethod) -> Result<Self> {
+        method.validate()?;
+        let layers = match method.layers() {
+            Some(l) => l.resolve(lm)?,
+            None => Vec::new(),
+        };
+        Ok(Self {
+            method,
+            runs: TeacherForcing::new(lm, layers),
+        })
+    }
+
+    /// The method.
+    pub fn method(&self) -> &ScoreMethod {
+        &self.method
+    }
+
+    /// The resolved early-exit layers (empty for the baseline).
+    pub fn layers(&self) -> &[usize] {
+        &self.runs.layers
+    }
+
+    /// Score one continuation of `prefix`.
+    pub fn score(&self, prefix: &str, continuation: &str) -> Result<ContinuationScore> {
+        let mut v = self.score_many(prefix, &[continuation])?;
+        v.pop()
+            .ok_or_else(|| Error::NotEnoughData("no continuation was scored".into()))
+    }
+
+    /// Score several continuations of the same prefix (the prefix is run once).
+    ///
+    /// The continuations' rows go through the unembedding together, in groups of at most
+    /// [`UNEMBED_BATCH_FLOATS`] logits: one large matmul instead of one per continuation and
+    /// layer, which on CPU is several times faster (the weight matrix is read once per group).
+    ///
+    /// Errors: an empty prefix ([`Error::EmptyPrompt`]), a continuation that adds no token,
+    /// a sequence longer than the context window.
+    pub fn score_many<S: AsRef<str>>(
+        &self,
+        prefix: &str,
+        continuations: &[S],
+    ) -> Result<Vec<ContinuationScore>> {
+        let p = self.runs.prefix(prefix)?;
+        let runs = continuations
+            .iter()
+            .map(|c| self.runs.continuation(&p, prefix, c.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        let per_row = self.runs.lm.vocab_size() * (1 + self.runs.layers.len());
+        let mut out = Vec::with_capacity(runs.len());
+        let mut start = 0;
+        while start < runs.len() {
+            // a group: at least one continuation, then as many as fit the budget
+            let mut end = start + 1;
+            let mut rows = runs[start].targets.len();
+            while end < runs.len()
+                && (rows + runs[end].targets.len()) * per_row <= UNEMBED_BATCH_FLOATS
+            {
+                rows += runs[end].targets.len();
+                end += 1;
+            }
+            out.extend(self.score_group(&runs[start..end])?);
+            start = end;
+        }
+        Ok(out)
+    }
+
+    /// Scores a group of continuations with one unembedding matmul for the final rows and one
+    /// for the early-exit rows of every layer.
+    fn score_group(&self, runs: &[Continuation]) -> Result<Vec<ContinuationScore>> {
+        let lm = self.runs.lm;
+        let v = lm.vocab_size();
+        let n: usize = runs.iter().map(|r| r.targets.len()).sum();
+        let hs: Vec<&Tensor> = runs.iter().map(|r| &r.h).collect();
+        let fin = lm
+            .logits(&Tensor::cat(&hs, 0)?)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let k = self.runs.layers.len();
+        let early = if k == 0 {
+            Vec::new()
+        } else {
+            // [layer-major: layer 0's rows of every continuation, then layer 1's, ...]
+            let mut rows = Vec::with_capacity(k * runs.len());
+            for l in 0..k {
+                rows.extend(runs.iter().map(|r| &r.rows[l]));
+            }
+            let rows = Tensor::cat(&rows, 0)?;
+            let normed = matches!(&self.method, ScoreMethod::End(p) if p.normed);
+            let z = if normed {
+                normed_logits(lm, &rows)?
+            } else {
+                raw_logits(lm, &rows)?
+            };
+            z.flatten_all()?.to_vec1::<f32>()?
+        };
+        let mut out = Vec::with_capacity(runs.len());
+        let mut off = 0;
+        for r in runs {
+            let m = r.targets.len();
+            let fin_r = &fin[off * v..(off + m) * v];
+            let early_r: Vec<&[f32]> = (0..k)
+                .map(|l| &early[(l * n + off) * v..(l * n + off + m) * v])
+                .collect();
+            let (log_probs, premature_layers) =
+                self.position_scores(fin_r, &early_r, &r.targets)?;
+            out.push(ContinuationScore {
+                ids: r.targets.clone(),
+                total: log_probs.iter().map(|&x| f64::from(x)).sum(),
+                log_probs,
+                premature_layers,
+            });
+            off += m;
+        }
+        Ok(out)
+    }
 
     /// Per-position scores from the final logits `fin` (`[n · vocab]`), the early-exit logits of
     /// every layer (`[n · vocab]` each, raw or normed as the method says) and the targets.
@@ -432,7 +451,7 @@ impl<'a> Scorer<'a> {
         early: &[&[f32]],
         targets: &[u32],
     ) -> Result<(Vec<f32>, Vec<usize>)> {
-        let v = self.lm.vocab_size();
+        let v = self.runs.lm.vocab_size();
         let n = targets.len();
         let row = |i: usize| &fin[i * v..(i + 1) * v];
         match &self.method {
@@ -498,7 +517,7 @@ impl<'a> Scorer<'a> {
                     } else {
                         diff[ti]
                     });
-                    layers.extend(self.layers.get(c.selected).copied());
+                    layers.extend(self.runs.layers.get(c.selected).copied());
                 }
                 Ok((out, layers))
             }
