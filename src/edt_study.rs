@@ -28,6 +28,7 @@
 //! # Ok::<(), entroscope::Error>(())
 //! ```
 
+use crate::output::OutputDir;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -371,13 +372,7 @@ impl EdtStudyOptions {
     /// tokens, [`full_grid`] (14 settings).
     pub fn full() -> Self {
         Self {
-            models: vec![
-                crate::model::default_model_path(),
-                crate::model::models_dir()
-                    .join(crate::model::GEMMA_MODEL_FILE)
-                    .display()
-                    .to_string(),
-            ],
+            models: crate::model::bundled_models(),
             tasks: vec![Task::TruthfulQa, Task::FactorNews],
             n_prompts: 3,
             n_samples: 5,
@@ -472,7 +467,7 @@ pub fn run_task(
         .iter()
         .map(|(p, _)| prefill(lm, p))
         .collect::<Result<Vec<_>>>()?;
-    let bar = crate::end_study::progress_bar(
+    let bar = crate::output::progress_bar(
         opts.progress,
         opts.settings.len(),
         format!("EDT {} {}", lm.name(), task.name()),
@@ -819,11 +814,7 @@ impl EdtReport {
 
 /// Write figures (PNG) and tables (Parquet, `summary.md`) under `dir`; returns the paths.
 pub fn write_outputs(report: &EdtReport, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Unwritable {
-        path: dir.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let mut files = Vec::new();
+    let mut out = OutputDir::create(dir)?;
     let mut keys: Vec<(String, Task)> = Vec::new();
     for r in &report.results {
         let k = (r.model.clone(), r.task);
@@ -832,30 +823,23 @@ pub fn write_outputs(report: &EdtReport, dir: &Path) -> Result<Vec<PathBuf>> {
         }
     }
     for (m, t) in &keys {
-        let p = dir.join(format!("{}-{}-pareto.png", slug(m), t.name()));
-        report.pareto_chart(m, *t)?.save(&p)?;
-        files.push(p);
+        out.chart(
+            &format!("{}-{}-pareto.png", slug(m), t.name()),
+            &report.pareto_chart(m, *t)?,
+        )?;
     }
     for (m, _) in &report.traces {
-        let p = dir.join(format!("{}-temperature_trace.png", slug(m)));
-        report.trace_chart(m)?.save(&p)?;
-        files.push(p);
+        out.chart(
+            &format!("{}-temperature_trace.png", slug(m)),
+            &report.trace_chart(m)?,
+        )?;
     }
     if !report.results.is_empty() {
-        let p = dir.join("results.parquet");
-        crate::frame::write_table(&report.results_frame()?, &p)?;
-        files.push(p);
-        let p = dir.join("samples.parquet");
-        crate::frame::write_table(&report.samples_frame()?, &p)?;
-        files.push(p);
+        out.table("results.parquet", &report.results_frame()?)?;
+        out.table("samples.parquet", &report.samples_frame()?)?;
     }
-    let p = dir.join("summary.md");
-    std::fs::write(&p, report.markdown()).map_err(|e| Error::Unwritable {
-        path: p.clone(),
-        detail: e.to_string(),
-    })?;
-    files.push(p);
-    Ok(files)
+    out.text("summary.md", &report.markdown())?;
+    Ok(out.into_files())
 }
 
 fn slug(s: &str) -> String {

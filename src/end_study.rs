@@ -33,6 +33,7 @@
 //! # Ok::<(), entroscope::Error>(())
 //! ```
 
+use crate::output::OutputDir;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -368,7 +369,8 @@ pub fn truthfulqa_sweep(
     let n_grid = sets.len() * lambdas.len();
     let mut sums = vec![[0f64; 3]; n_grid];
     let runs = TeacherForcing::new(lm, union);
-    let bar = progress_bar(progress, items.len(), format!("END sweep {}", lm.name()));
+    let bar =
+        crate::output::progress_bar(progress, items.len(), format!("END sweep {}", lm.name()));
     for it in items {
         let prefix = data::truthfulqa_prompt(&it.question);
         let p = runs.prefix(&prefix)?;
@@ -592,7 +594,7 @@ pub fn open_ended(
     let opts = GenerateOptions::new(max_new_tokens).stop("Q:");
     let mut out = Vec::new();
     let mut methods = open_methods();
-    let bar = progress_bar(
+    let bar = crate::output::progress_bar(
         progress,
         items.len() * methods.len(),
         format!("END open-ended {}", lm.name()),
@@ -714,16 +716,6 @@ pub struct EndStudyOptions {
     pub progress: bool,
 }
 
-fn default_models() -> Vec<String> {
-    vec![
-        crate::model::default_model_path(),
-        crate::model::models_dir()
-            .join(crate::model::GEMMA_MODEL_FILE)
-            .display()
-            .to_string(),
-    ]
-}
-
 impl Default for EndStudyOptions {
     fn default() -> Self {
         Self::full()
@@ -737,7 +729,7 @@ impl EndStudyOptions {
     /// 8 open-ended questions of up to 50 tokens.
     pub fn full() -> Self {
         Self {
-            models: default_models(),
+            models: crate::model::bundled_models(),
             candidates: true,
             n_fact_truthfulqa: 8,
             top_k: 5,
@@ -1350,77 +1342,40 @@ fn clip(s: &str, n: usize) -> String {
     }
 }
 
-/// A progress bar on stderr, or a hidden one.
-pub(crate) fn progress_bar(on: bool, n: usize, msg: String) -> indicatif::ProgressBar {
-    if !on {
-        return indicatif::ProgressBar::hidden();
-    }
-    let b = indicatif::ProgressBar::new(n as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template(
-        "{msg} {bar:30} {pos}/{len} [{elapsed_precise} < {eta}]",
-    ) {
-        b.set_style(style);
-    }
-    b.set_message(msg);
-    b
-}
-
-fn unwritable(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Unwritable {
-        path: path.to_path_buf(),
-        detail: e.to_string(),
-    }
-}
-
 /// Write the figures (PNG) and tables (Parquet, plus `summary.md`) under `dir`; returns the paths.
 pub fn write_outputs(report: &EndReport, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| unwritable(dir, e))?;
-    let mut files = Vec::new();
-    let mut save = |chart: plot::Chart, name: &str| -> Result<()> {
-        let p = dir.join(name);
-        chart.save(&p)?;
-        files.push(p);
-        Ok(())
-    };
+    let mut out = OutputDir::create(dir)?;
     if !report.candidates.is_empty() {
         let models: Vec<String> = report.entropy_summary().into_iter().map(|e| e.0).collect();
         for m in &models {
-            save(
-                report.prompt_chart(m, 0)?,
+            out.chart(
                 &format!("{}-capital_of_france.png", slug(m)),
+                &report.prompt_chart(m, 0)?,
             )?;
-            save(
-                report.entropy_chart(m)?,
+            out.chart(
                 &format!("{}-cross_layer_entropy.png", slug(m)),
+                &report.entropy_chart(m)?,
             )?;
         }
-        save(report.growth_chart()?, "probability_growth.png")?;
+        out.chart("probability_growth.png", &report.growth_chart()?)?;
     }
     if !report.sweep.is_empty() {
-        save(report.sweep_chart()?, "sweep_mc2.png")?;
+        out.chart("sweep_mc2.png", &report.sweep_chart()?)?;
     }
-    let mut tables: Vec<(&str, DataFrame)> = Vec::new();
     if !report.candidates.is_empty() {
-        tables.push(("candidates.parquet", report.candidates_frame()?));
+        out.table("candidates.parquet", &report.candidates_frame()?)?;
     }
     if !report.methods.is_empty() {
-        tables.push(("methods.parquet", report.methods_frame()?));
+        out.table("methods.parquet", &report.methods_frame()?)?;
     }
     if !report.sweep.is_empty() {
-        tables.push(("sweep.parquet", report.sweep_frame()?));
+        out.table("sweep.parquet", &report.sweep_frame()?)?;
     }
     if !report.open.is_empty() {
-        tables.push(("open_ended.parquet", report.open_frame()?));
+        out.table("open_ended.parquet", &report.open_frame()?)?;
     }
-    for (name, df) in tables {
-        let p = dir.join(name);
-        crate::frame::write_table(&df, &p)?;
-        files.push(p);
-    }
-    let p = dir.join("summary.md");
-    std::fs::write(&p, report.markdown()).map_err(|e| unwritable(&p, e))?;
-    files.push(p);
-    Ok(files)
+    out.text("summary.md", &report.markdown())?;
+    Ok(out.into_files())
 }
 
 fn slug(s: &str) -> String {

@@ -63,14 +63,14 @@ pub use prompts::{
     topics_path, LabeledPrompt, McQuestion, Task, Variant, FORMATS, LETTERS,
 };
 
+use crate::output::OutputDir;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::DataFrame;
 
 use crate::data::{factor, truthfulqa, FactorSplit};
-use crate::frame::{frame_from_columns, write_table};
+use crate::frame::frame_from_columns;
 use crate::plot::{self, Band, Series};
 use crate::{Error, Lm, Result};
 
@@ -171,16 +171,6 @@ pub struct Options {
     pub progress: bool,
 }
 
-fn default_models() -> Vec<String> {
-    vec![
-        crate::model::default_model_path(),
-        crate::model::models_dir()
-            .join(crate::model::GEMMA_MODEL_FILE)
-            .display()
-            .to_string(),
-    ]
-}
-
 impl Default for Options {
     fn default() -> Self {
         Self::full()
@@ -191,7 +181,7 @@ impl Options {
     /// The full (scaled-down) protocol: about 25 minutes for both models on 2 shared cores.
     pub fn full() -> Self {
         Self {
-            models: default_models(),
+            models: crate::model::bundled_models(),
             metrics: default_metrics(),
             family_samples: 24,
             family_tokens: 32,
@@ -342,18 +332,6 @@ pub fn short_model(name: &str) -> String {
     m.strip_suffix("-q4_k_m").unwrap_or(m).to_string()
 }
 
-fn bar(opts: &Options, len: usize, msg: String) -> ProgressBar {
-    if !opts.progress {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)") {
-        b.set_style(style.progress_chars("=> "));
-    }
-    b.set_message(msg);
-    b
-}
-
 /// Generate and featurize one model's prompts.
 #[allow(clippy::too_many_arguments)]
 fn profile_prompts(
@@ -366,8 +344,8 @@ fn profile_prompts(
     opts: &Options,
 ) -> Result<Vec<Sample>> {
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| p.0.clone()).collect();
-    let b = bar(
-        opts,
+    let b = crate::output::progress_bar(
+        opts.progress,
         ids.len(),
         format!("{} {}", experiment.name(), short_model(lm.name())),
     );
@@ -528,8 +506,8 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
         .filter(|&k| k >= 1 && k <= lm.n_layers())
         .collect();
     let total = 1 + ks.len() * (2 + opts.random_draws);
-    let b = bar(
-        opts,
+    let b = crate::output::progress_bar(
+        opts.progress,
         total,
         format!("interventions {}", short_model(lm.name())),
     );
@@ -1290,53 +1268,36 @@ fn slug(s: &str) -> String {
 /// `profiles.parquet`, `generations.parquet`, `interventions.parquet`, `results.md`. Only what
 /// the report holds is written. Returns the paths.
 pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Unwritable {
-        path: dir.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let mut files = Vec::new();
-    let mut save = |chart: plot::Chart, name: String| -> Result<()> {
-        let p = dir.join(name);
-        chart.save(&p)?;
-        files.push(p);
-        Ok(())
-    };
+    let mut out = OutputDir::create(dir)?;
     if let Some(c) = report.profile_chart("families", false)? {
-        save(c, "families_profiles.png".into())?;
+        out.chart("families_profiles.png", &c)?;
     }
     if let Some(c) = report.family_scatter(32)? {
-        save(c, "families_pca.png".into())?;
+        out.chart("families_pca.png", &c)?;
     }
     for e in ["tasks", "formats"] {
         if let Some(c) = report.profile_chart(e, true)? {
-            save(c, format!("{e}_profiles.png"))?;
+            out.chart(&format!("{e}_profiles.png"), &c)?;
         }
     }
     if let Some(c) = report.auc_chart()? {
-        save(c, "auc_vs_alpha.png".into())?;
+        out.chart("auc_vs_alpha.png", &c)?;
     }
     for (m, c) in report.intervention_charts()? {
-        save(c, format!("interventions_{}.png", slug(&short_model(&m))))?;
+        out.chart(&format!("interventions_{}.png", slug(&short_model(&m))), &c)?;
     }
-    let mut table = |df: DataFrame, name: &str| -> Result<()> {
-        let p = dir.join(name);
-        write_table(&df, &p)?;
-        files.push(p);
-        Ok(())
-    };
     if !report.classification.is_empty() {
-        table(report.classification_frame()?, "classification.parquet")?;
-        table(report.classification_frame()?, "classification.csv")?;
+        let df = report.classification_frame()?;
+        out.table("classification.parquet", &df)?;
+        out.table("classification.csv", &df)?;
     }
     if !report.samples.is_empty() {
-        table(report.profiles_frame()?, "profiles.parquet")?;
-        table(report.generations_frame()?, "generations.parquet")?;
+        out.table("profiles.parquet", &report.profiles_frame()?)?;
+        out.table("generations.parquet", &report.generations_frame()?)?;
     }
     if !report.interventions.is_empty() {
-        table(report.interventions_frame()?, "interventions.parquet")?;
+        out.table("interventions.parquet", &report.interventions_frame()?)?;
     }
-    let p = dir.join("results.md");
-    std::fs::write(&p, report.markdown()).map_err(|e| Error::io(&p, e))?;
-    files.push(p);
-    Ok(files)
+    out.text("results.md", &report.markdown())?;
+    Ok(out.into_files())
 }

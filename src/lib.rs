@@ -26,6 +26,7 @@ pub mod decode;
 pub mod frame;
 pub mod knn;
 pub mod lens;
+pub mod output;
 pub mod plot;
 pub mod score;
 

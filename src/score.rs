@@ -33,7 +33,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use candle_core::Tensor;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::data::{self, FactorItem, FactorSplit, TruthfulQaItem};
 use crate::decode::{
@@ -654,20 +653,6 @@ pub struct BenchOptions {
     pub progress: bool,
 }
 
-fn progress(opts: &BenchOptions, n: usize, msg: String) -> ProgressBar {
-    if !opts.progress {
-        return ProgressBar::hidden();
-    }
-    let b = ProgressBar::new(n as u64);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{prefix} {bar:30} {pos}/{len} [{elapsed_precise} < {eta}] {msg}",
-    ) {
-        b.set_style(style);
-    }
-    b.set_prefix(msg);
-    b
-}
-
 /// One scored TruthfulQA question.
 #[derive(Debug, Clone, PartialEq)]
 pub struct McItem {
@@ -713,8 +698,8 @@ pub fn score_truthfulqa(
             "no TruthfulQA question to score".into(),
         ));
     }
-    let bar = progress(
-        opts,
+    let bar = crate::output::progress_bar(
+        opts.progress,
         items.len(),
         format!("truthfulqa-mc ({})", method.name()),
     );
@@ -810,8 +795,8 @@ pub fn score_factor(
     if items.is_empty() {
         return Err(Error::NotEnoughData("no FACTOR item to score".into()));
     }
-    let bar = progress(
-        opts,
+    let bar = crate::output::progress_bar(
+        opts.progress,
         items.len(),
         format!("factor-{split} ({})", method.name()),
     );

@@ -35,6 +35,7 @@
 //! # Ok::<(), entroscope::Error>(())
 //! ```
 
+use crate::output::OutputDir;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
@@ -478,13 +479,7 @@ impl Default for ReproductionOptions {
             .join("data")
             .join("epie");
         Self {
-            models: vec![
-                crate::model::default_model_path(),
-                crate::model::models_dir()
-                    .join(crate::model::GEMMA_MODEL_FILE)
-                    .display()
-                    .to_string(),
-            ],
+            models: crate::model::bundled_models(),
             sets: vec![
                 data.join("Static_idioms.txt"),
                 data.join("Formal_idioms.txt"),
@@ -860,29 +855,22 @@ pub fn auc_vs_layer_chart(report: &Report) -> Result<plot::Chart> {
 /// `roc_*.png` ([`roc_chart`], when both groups are present); one `auc_vs_layer.png`;
 /// `summary.csv`, `results.md`, `records.parquet`. Returns the paths written.
 pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::Unwritable {
-        path: dir.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    let mut files = Vec::new();
-    let mut save = |chart: plot::Chart, name: String| -> Result<()> {
-        let p = dir.join(name);
-        chart.save(&p)?;
-        files.push(p);
-        Ok(())
-    };
+    let mut out = OutputDir::create(dir)?;
     for s in report.sampled_summaries() {
         if report.sampled(s).is_empty() {
             continue;
         }
         let tag = s.tag();
-        save(ce_layers_chart(report, s)?, format!("ce_layers_{tag}.png"))?;
-        save(
-            final_ce_histogram(report, s)?,
-            format!("hist_final_ce_{tag}.png"),
+        out.chart(
+            &format!("ce_layers_{tag}.png"),
+            &ce_layers_chart(report, s)?,
+        )?;
+        out.chart(
+            &format!("hist_final_ce_{tag}.png"),
+            &final_ce_histogram(report, s)?,
         )?;
         if s.auc_final_ce.is_finite() {
-            save(roc_chart(report, s)?, format!("roc_{tag}.png"))?;
+            out.chart(&format!("roc_{tag}.png"), &roc_chart(report, s)?)?;
         }
     }
     if report
@@ -890,16 +878,10 @@ pub fn write_outputs(report: &Report, dir: &Path) -> Result<Vec<PathBuf>> {
         .iter()
         .any(|s| s.auc_by_layer.iter().any(|a| a.is_finite()))
     {
-        save(auc_vs_layer_chart(report)?, "auc_vs_layer.png".into())?;
+        out.chart("auc_vs_layer.png", &auc_vs_layer_chart(report)?)?;
     }
-    let p = dir.join("summary.csv");
-    crate::frame::write_table(&report.summary_frame()?, &p)?;
-    files.push(p);
-    let p = dir.join("results.md");
-    std::fs::write(&p, report.markdown()).map_err(|e| Error::io(&p, e))?;
-    files.push(p);
-    let p = dir.join("records.parquet");
-    crate::frame::write_table(&report.records_frame()?, &p)?;
-    files.push(p);
-    Ok(files)
+    out.table("summary.csv", &report.summary_frame()?)?;
+    out.text("results.md", &report.markdown())?;
+    out.table("records.parquet", &report.records_frame()?)?;
+    Ok(out.into_files())
 }

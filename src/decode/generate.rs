@@ -3,7 +3,6 @@
 use std::time::Instant;
 
 use candle_core::Tensor;
-use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{CandidateEntropy, Decoder, StepInput};
 use crate::entropy::{reduce_row, Request};
@@ -370,18 +369,11 @@ pub fn generate_batch(
     opts: &GenerateOptions,
 ) -> Result<Vec<Generation>> {
     opts.validate()?;
-    let bar = if opts.progress {
-        let b = ProgressBar::new(prompts.len() as u64);
-        if let Ok(style) =
-            ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} [{elapsed_precise} < {eta}]")
-        {
-            b.set_style(style);
-        }
-        b.set_message(format!("generate ({})", decoder.name()));
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = crate::output::progress_bar(
+        opts.progress,
+        prompts.len(),
+        format!("generate ({})", decoder.name()),
+    );
     let mut out = Vec::with_capacity(prompts.len());
     for (i, p) in prompts.iter().enumerate() {
         let ids = lm.encode(p)?;

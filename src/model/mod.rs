@@ -46,6 +46,15 @@ pub fn default_model_path() -> String {
     models_dir().join(DEFAULT_MODEL_FILE).display().to_string()
 }
 
+/// The two models `scripts/fetch-models.sh` fetches (SmolLM2-135M-Instruct, Gemma-3-270M), as
+/// [`Lm::load`] arguments: the default model set of every reproduction.
+pub fn bundled_models() -> Vec<String> {
+    vec![
+        default_model_path(),
+        models_dir().join(GEMMA_MODEL_FILE).display().to_string(),
+    ]
+}
+
 /// A decoder-only language model with its tokenizer.
 ///
 /// ```no_run

@@ -13,7 +13,6 @@ use clap::{Parser, Subcommand};
 use entroscope::frame::{self, ToFrame};
 use entroscope::plot::{self, Band};
 use entroscope::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 
 mod edt;
 mod end;
@@ -113,15 +112,6 @@ pub(crate) fn model_arg(m: Option<String>) -> String {
     m.unwrap_or_else(entroscope::model::default_model_path)
 }
 
-pub(crate) fn bar(len: usize, what: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len as u64);
-    if let Ok(style) = ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta} left)") {
-        pb.set_style(style.progress_chars("=> "));
-    }
-    pb.set_message(what.to_string());
-    pb
-}
-
 fn profile_cmd(
     model: Option<String>,
     text_file: &Path,
@@ -168,7 +158,7 @@ fn profile_cmd(
     } else {
         Targets::None
     };
-    let pb = bar(prompts.len(), "profile");
+    let pb = entroscope::output::progress_bar(true, prompts.len(), "profile");
     let mut frames = vec![];
     for (id, line) in prompts {
         let trace = lm.trace_text(line, &CaptureSpec::default())?;
@@ -238,7 +228,7 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
         Metric::Renyi(f32::INFINITY),
     ];
     let lens = LogitLens::normed();
-    let pb = bar(prompts.len(), "figures");
+    let pb = entroscope::output::progress_bar(true, prompts.len(), "figures");
     let mut all = vec![];
     let mut first_trace = None;
     for (id, text) in prompts.iter().enumerate() {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use entroscope::frame::{self, ToFrame};
+use entroscope::output::OutputDir;
 use entroscope::prelude::*;
 use entroscope::score::{run_bench, Bench, BenchOptions, ScoreMethod};
 
@@ -48,10 +49,7 @@ pub fn run(args: Args) -> Result<()> {
         limit: args.limit.or(args.quick.then_some(50)),
         progress: true,
     };
-    std::fs::create_dir_all(&args.out).map_err(|e| entroscope::Error::Unwritable {
-        path: args.out.clone(),
-        detail: e.to_string(),
-    })?;
+    let mut out = OutputDir::create(&args.out)?;
     let stem = lm.name().replace(['/', ' '], "_");
     let mut summary = Vec::new();
     for bench in &benches {
@@ -61,17 +59,18 @@ pub fn run(args: Args) -> Result<()> {
             let report = run_bench(&lm, *bench, &method, &opts)?;
             let secs = t0.elapsed().as_secs_f64();
             println!("{}  ({secs:.0} s)", report.summary());
-            let df = report.to_frame()?;
-            frame::write_table(
-                &df,
-                args.out
-                    .join(format!("{stem}-{bench}-{}.parquet", method.name())),
+            out.table(
+                &format!("{stem}-{bench}-{}.parquet", method.name()),
+                &report.to_frame()?,
             )?;
             summary.push(report.summary_frame(secs)?);
         }
     }
-    let path = args.out.join(format!("{stem}-summary.csv"));
-    frame::write_table(&frame::concat(&summary)?, &path)?;
-    eprintln!("wrote {}", path.display());
+    out.table(&format!("{stem}-summary.csv"), &frame::concat(&summary)?)?;
+    eprintln!(
+        "wrote {} files under {}",
+        out.into_files().len(),
+        args.out.display()
+    );
     Ok(())
 }
