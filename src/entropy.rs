@@ -42,11 +42,9 @@
 //! let logits = [0.0f32, 2f32.ln(), 3f32.ln()];
 //! let req = Request::new().shannon().renyi(Renyi::new(2.0)?);
 //! let stats = reduce_row(&logits, &req, Some(2))?;
-//! assert!((stats.shannon.unwrap() - 1.011404).abs() < 1e-5);
+//! assert!(stats.shannon.is_some_and(|h| (h - 1.011404).abs() < 1e-5));
 //! assert!((stats.renyi[0] - (36.0f32 / 14.0).ln()).abs() < 1e-5);
-//! let t = stats.target.unwrap();
-//! assert_eq!(t.rank, 0);
-//! assert!((t.prob() - 0.5).abs() < 1e-6);
+//! assert!(stats.target.is_some_and(|t| t.rank == 0 && (t.prob() - 0.5).abs() < 1e-6));
 //! # Ok::<(), entroscope::Error>(())
 //! ```
 
@@ -176,9 +174,10 @@ impl FromStr for Metric {
     ///
     /// ```
     /// use entroscope::entropy::Metric;
-    /// assert_eq!("renyi:inf".parse::<Metric>().unwrap(), Metric::Renyi(f32::INFINITY));
-    /// assert_eq!("renyi:0.5".parse::<Metric>().unwrap(), Metric::Renyi(0.5));
+    /// assert_eq!("renyi:inf".parse::<Metric>()?, Metric::Renyi(f32::INFINITY));
+    /// assert_eq!("renyi:0.5".parse::<Metric>()?, Metric::Renyi(0.5));
     /// assert!("renyi:-1".parse::<Metric>().is_err());
+    /// # Ok::<(), entroscope::Error>(())
     /// ```
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase().replace('_', "-");
@@ -1455,8 +1454,8 @@ fn check_reference<T>(q: &[T], rows: usize, vocab: usize) -> Result<RefRows<'_, 
 /// use entroscope::entropy::{reduce_rows, Request};
 /// let block = [0.0f32; 2 * 8]; // two uniform rows over 8 tokens
 /// let stats = reduce_rows(&block, 8, &Request::new().shannon(), Some(&[3, 5]))?;
-/// assert!((stats[1].shannon.unwrap() - 8f32.ln()).abs() < 1e-6);
-/// assert_eq!(stats[1].target.unwrap().rank, 0);
+/// assert!(stats[1].shannon.is_some_and(|h| (h - 8f32.ln()).abs() < 1e-6));
+/// assert!(stats[1].target.is_some_and(|t| t.rank == 0));
 /// # Ok::<(), entroscope::Error>(())
 /// ```
 pub fn reduce_rows<T: Logit>(

@@ -101,8 +101,9 @@ pub struct IdiomSet {
 ///
 /// ```
 /// use entroscope::uncertainty::{split_idiom, SkipReason};
-/// let i = split_idiom("make up [pron] mind", 1).unwrap();
-/// assert_eq!((i.prefix.as_str(), i.last_word.as_str()), ("make up their", "mind"));
+/// let i = split_idiom("make up [pron] mind", 1);
+/// let parts = i.as_ref().map(|i| (i.prefix.as_str(), i.last_word.as_str()));
+/// assert_eq!(parts, Ok(("make up their", "mind")));
 /// assert_eq!(split_idiom("  ", 2), Err(SkipReason::Empty));
 /// assert_eq!(split_idiom("carpe", 3), Err(SkipReason::OneWord));
 /// ```
