@@ -368,19 +368,29 @@ impl Default for EdtStudyOptions {
 }
 
 impl EdtStudyOptions {
-    /// The full run: both models, both tasks, the first 3 prompts, 5 samples of at most 16
-    /// tokens, [`full_grid`] (14 settings).
+    /// The full run we report: both models, both tasks, the first 6 prompts, 5 samples of at
+    /// most 16 tokens, [`full_grid`] (14 settings).
     pub fn full() -> Self {
         Self {
             models: crate::model::bundled_models(),
             tasks: vec![Task::TruthfulQa, Task::FactorNews],
-            n_prompts: 3,
+            n_prompts: 6,
             n_samples: 5,
             max_new_tokens: 16,
             settings: full_grid(),
             seed: 0,
             out_dir: None,
             progress: false,
+        }
+    }
+
+    /// Paper-like sizes: 100 prompts per task and up to 64 tokens per sample (many hours on two
+    /// CPU cores).
+    pub fn paper() -> Self {
+        Self {
+            n_prompts: 100,
+            max_new_tokens: 64,
+            ..Self::full()
         }
     }
 

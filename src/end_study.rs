@@ -723,24 +723,35 @@ impl Default for EndStudyOptions {
 }
 
 impl EndStudyOptions {
-    /// The full run (sized for about 20–30 min on 2 shared CPU cores for both models): 12 + 8
-    /// prompts × top 5 in part 1; the first 10 TruthfulQA questions for the method table and the
-    /// sweep (λ ∈ {0, 0.25, 1, 2} × 3 layer sets); the first 5 items of each FACTOR split;
-    /// 8 open-ended questions of up to 50 tokens.
+    /// The full run we report (sized for two CPU cores, both models): 12 + 8 prompts × top 5
+    /// in part 1; the first 40 TruthfulQA questions for the method table and the sweep
+    /// (λ ∈ {0, 0.25, 1, 2} × 3 layer sets); the first 10 items of each FACTOR split; 12
+    /// open-ended questions of up to 50 tokens.
     pub fn full() -> Self {
         Self {
             models: crate::model::bundled_models(),
             candidates: true,
             n_fact_truthfulqa: 8,
             top_k: 5,
-            n_mc: 10,
-            n_factor: 5,
+            n_mc: 40,
+            n_factor: 10,
             lambdas: vec![0.0, DEFAULT_LAMBDA, 1.0, 2.0],
             layer_sets: LayerSet::ALL.to_vec(),
-            n_open: 8,
+            n_open: 12,
             max_new_tokens: 50,
             out_dir: None,
             progress: false,
+        }
+    }
+
+    /// The paper's sizes: all 817 TruthfulQA questions (method table, sweep and open-ended)
+    /// and every FACTOR item (a day or more on two CPU cores).
+    pub fn paper() -> Self {
+        Self {
+            n_mc: usize::MAX,
+            n_factor: usize::MAX,
+            n_open: usize::MAX,
+            ..Self::full()
         }
     }
 

@@ -20,7 +20,7 @@ We reproduce each experiment with `entroscope::entropy_lens` on SmolLM2-135M-Ins
 Gemma-3-270M (the paper's GPT-2 / Gemma-2 / Llama-3.2 / Qwen3 are not reachable here), with
 sample counts scaled down to a 2-core CPU (the table in the module docs lists every reduction).
 `ENTROSCOPE_QUICK=1` runs `Options::quick()` (≈ 2–3 minutes); otherwise `Options::full()`
-(≈ 25 minutes). The CLI `entroscope entropy-lens all` writes the same figures and tables.
+(≈ 40 minutes). The CLI `entroscope entropy-lens all` writes the same figures and tables.
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }

@@ -18,6 +18,9 @@ pub struct Args {
     /// The quick pass: default model, TruthfulQA, 2 prompts, 7 settings.
     #[arg(long)]
     quick: bool,
+    /// The paper's sizes (many hours on two CPU cores).
+    #[arg(long, conflicts_with = "quick")]
+    paper: bool,
     /// Tasks (repeatable): truthfulqa, factor-news.
     #[arg(long)]
     task: Vec<String>,
@@ -38,6 +41,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut o = if args.quick {
         EdtStudyOptions::quick()
+    } else if args.paper {
+        EdtStudyOptions::paper()
     } else {
         EdtStudyOptions::full()
     };

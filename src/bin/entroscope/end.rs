@@ -19,6 +19,9 @@ pub struct Args {
     /// questions, λ ∈ {0, 0.25, 1} × {last 2, every other upper}.
     #[arg(long)]
     quick: bool,
+    /// The paper's sizes (many hours on two CPU cores).
+    #[arg(long, conflicts_with = "quick")]
+    paper: bool,
     /// Parts to run (repeatable): candidates, mc (method table + sweep), open. Default: all.
     #[arg(long)]
     part: Vec<String>,
@@ -43,6 +46,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut o = if args.quick {
         EndStudyOptions::quick()
+    } else if args.paper {
+        EndStudyOptions::paper()
     } else {
         EndStudyOptions::full()
     };

@@ -33,8 +33,11 @@ pub struct Args {
     #[arg(long, global = true, default_value = "figures/entropy_lens")]
     out: PathBuf,
     /// Small sample counts (about 2–3 minutes for both models).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "paper")]
     quick: bool,
+    /// The paper's sample counts (several hours on two CPU cores).
+    #[arg(long, global = true)]
+    paper: bool,
     /// Base seed (sampling, folds, shuffles, random layer draws).
     #[arg(long, global = true, default_value_t = 0)]
     seed: u64,
@@ -44,6 +47,8 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let mut opts = if args.quick {
         Options::quick()
+    } else if args.paper {
+        Options::paper()
     } else {
         Options::full()
     };
