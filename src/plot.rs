@@ -114,7 +114,7 @@ mod crisp {
     /// forwards every drawing call to the inner backend except text, which it renders itself with
     /// the embedded DejaVu Sans: glyphs at sub-pixel pen positions with kerning, capitals centred
     /// in the layout box plotters computes (so anchors and label areas are unchanged). All PNG
-    /// output of this module ([`png_bytes`], [`save_png`], [`Chart::png`], notebook display) goes
+    /// output of this module (`png_bytes`, `save_png`, `Chart::png`, notebook display) goes
     /// through it; SVG needs no fix since the viewer lays out `<text>` itself.
     pub struct CrispText<B>(pub B);
 
@@ -692,7 +692,7 @@ impl Chart {
         }
     }
 
-    /// What [`evcxr_display`](Chart::evcxr_display) prints: the PNG, base64-encoded, between
+    /// What `evcxr_display` (feature `evcxr`) prints: the PNG, base64-encoded, between
     /// evcxr's `EVCXR_BEGIN_CONTENT image/png` and `EVCXR_END_CONTENT` markers (or the error as
     /// `text/plain` when the chart cannot be drawn).
     pub fn evcxr_content(&self) -> String {

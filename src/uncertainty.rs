@@ -203,7 +203,7 @@ pub fn make_case(lm: &Lm, idiom: &Idiom) -> Result<Case> {
 pub struct LayerStats {
     /// Shannon entropy of the lens distribution at each layer.
     pub entropy: Vec<f32>,
-    /// `ce[t][l]` = −log p_l(targets[t]).
+    /// `ce[t][l]` = −log p_l(`targets[t]`).
     pub ce: Vec<Vec<f32>>,
     /// `rank[t][l]` = number of tokens strictly more likely than `targets[t]` at layer `l`.
     pub rank: Vec<Vec<u32>>,

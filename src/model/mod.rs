@@ -1,5 +1,5 @@
 //! `Lm`: weights + tokenizer + config, loaded from a GGUF file, a Hugging Face directory or the
-//! hub, and run by our own forward pass ([`transformer`]) so every block is visible.
+//! hub, and run by our own forward pass (`transformer`) so every block is visible.
 
 pub mod config;
 pub mod gguf_tokenizer;
