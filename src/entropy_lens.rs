@@ -211,8 +211,8 @@ impl Options {
         }
     }
 
-    /// The paper's sizes where our data allow them: 64 samples × 32 tokens per family, every
-    /// FACTOR news story we ship × 9 task prompts (capped at 64 stories), all 180 topics × 3
+    /// The paper's sizes where our data allow them: 64 samples × 32 tokens per family, 64
+    /// FACTOR news stories × 9 task prompts, all 180 topics × 3
     /// formats × 256 tokens (8 windows of 32), 200 MC questions with 5 random draws. Several
     /// hours on two CPU cores (the format generations dominate: 540 × 256 steps per model).
     pub fn paper() -> Self {

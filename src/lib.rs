@@ -28,6 +28,7 @@ pub mod knn;
 pub mod lens;
 pub mod output;
 pub mod plot;
+pub mod preset;
 pub mod score;
 
 pub mod edt_study;

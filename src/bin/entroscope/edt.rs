@@ -15,12 +15,8 @@ pub struct Args {
     /// Figures (PNG), tables (Parquet) and summary.md go here.
     #[arg(long, default_value = "figures/edt")]
     out: PathBuf,
-    /// The quick pass: default model, TruthfulQA, 2 prompts, 7 settings.
-    #[arg(long)]
-    quick: bool,
-    /// The paper's sizes (many hours on two CPU cores).
-    #[arg(long, conflicts_with = "quick")]
-    paper: bool,
+    #[command(flatten)]
+    size: crate::SizeArgs,
     /// Tasks (repeatable): truthfulqa, factor-news.
     #[arg(long)]
     task: Vec<String>,
@@ -39,13 +35,11 @@ pub struct Args {
 
 /// Runs the reproduction and prints its tables.
 pub fn run(args: Args) -> Result<()> {
-    let mut o = if args.quick {
-        EdtStudyOptions::quick()
-    } else if args.paper {
-        EdtStudyOptions::paper()
-    } else {
-        EdtStudyOptions::full()
-    };
+    let mut o = args.size.preset().choose(
+        EdtStudyOptions::quick,
+        EdtStudyOptions::full,
+        EdtStudyOptions::paper,
+    );
     if !args.model.is_empty() {
         o.models = args.model;
     }

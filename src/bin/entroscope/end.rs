@@ -15,13 +15,8 @@ pub struct Args {
     /// Figures (PNG), tables (Parquet) and summary.md go here.
     #[arg(long, default_value = "figures/end")]
     out: PathBuf,
-    /// The quick pass: default model only, 3 TruthfulQA questions, no FACTOR, 3 open-ended
-    /// questions, λ ∈ {0, 0.25, 1} × {last 2, every other upper}.
-    #[arg(long)]
-    quick: bool,
-    /// The paper's sizes (many hours on two CPU cores).
-    #[arg(long, conflicts_with = "quick")]
-    paper: bool,
+    #[command(flatten)]
+    size: crate::SizeArgs,
     /// Parts to run (repeatable): candidates, mc (method table + sweep), open. Default: all.
     #[arg(long)]
     part: Vec<String>,
@@ -44,13 +39,11 @@ pub struct Args {
 
 /// Runs the reproduction and prints its tables.
 pub fn run(args: Args) -> Result<()> {
-    let mut o = if args.quick {
-        EndStudyOptions::quick()
-    } else if args.paper {
-        EndStudyOptions::paper()
-    } else {
-        EndStudyOptions::full()
-    };
+    let mut o = args.size.preset().choose(
+        EndStudyOptions::quick,
+        EndStudyOptions::full,
+        EndStudyOptions::paper,
+    );
     if !args.model.is_empty() {
         o.models = args.model;
     }

@@ -32,12 +32,8 @@ pub struct Args {
     /// Output directory for PNG figures and Parquet/CSV/Markdown tables.
     #[arg(long, global = true, default_value = "figures/entropy_lens")]
     out: PathBuf,
-    /// Small sample counts (about 2–3 minutes for both models).
-    #[arg(long, global = true, conflicts_with = "paper")]
-    quick: bool,
-    /// The paper's sample counts (several hours on two CPU cores).
-    #[arg(long, global = true)]
-    paper: bool,
+    #[command(flatten)]
+    size: crate::SizeArgs,
     /// Base seed (sampling, folds, shuffles, random layer draws).
     #[arg(long, global = true, default_value_t = 0)]
     seed: u64,
@@ -45,13 +41,10 @@ pub struct Args {
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let mut opts = if args.quick {
-        Options::quick()
-    } else if args.paper {
-        Options::paper()
-    } else {
-        Options::full()
-    };
+    let mut opts = args
+        .size
+        .preset()
+        .choose(Options::quick, Options::full, Options::paper);
     if !args.model.is_empty() {
         opts.models = args.model;
     }

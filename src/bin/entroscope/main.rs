@@ -20,6 +20,24 @@ mod entropy_lens;
 mod generate;
 mod score;
 
+/// `--quick` / `--paper`: the size preset of a reproduction subcommand (default: the full run).
+#[derive(clap::Args)]
+pub struct SizeArgs {
+    /// The quick preset: a handful of items, a few minutes.
+    #[arg(long, global = true, conflicts_with = "paper")]
+    quick: bool,
+    /// The paper's sample counts (hours to days on two CPU cores).
+    #[arg(long, global = true)]
+    paper: bool,
+}
+
+impl SizeArgs {
+    /// The chosen preset.
+    pub fn preset(&self) -> entroscope::preset::Preset {
+        entroscope::preset::Preset::from_flags(self.quick, self.paper)
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "entroscope",
