@@ -1633,20 +1633,20 @@ mod tests {
         let h3 = 0.5 * 6f64.ln();
         let req = Request::new()
             .shannon()
-            .renyi(Renyi::new(0.0).unwrap())
-            .renyi(Renyi::new(0.5).unwrap())
-            .renyi(Renyi::new(1.0).unwrap())
-            .renyi(Renyi::new(2.0).unwrap())
-            .renyi(Renyi::new(3.0).unwrap())
-            .renyi(Renyi::new(f32::INFINITY).unwrap());
-        let s = reduce_row(&golden(), &req, Some(0)).unwrap();
-        assert!(close(s.shannon.unwrap(), h, 1e-6), "{s:?}");
+            .renyi(Renyi::new(0.0).unwrap()) // ok: test-only
+            .renyi(Renyi::new(0.5).unwrap()) // ok: test-only
+            .renyi(Renyi::new(1.0).unwrap()) // ok: test-only
+            .renyi(Renyi::new(2.0).unwrap()) // ok: test-only
+            .renyi(Renyi::new(3.0).unwrap()) // ok: test-only
+            .renyi(Renyi::new(f32::INFINITY).unwrap()); // ok: test-only
+        let s = reduce_row(&golden(), &req, Some(0)).unwrap(); // ok: test-only
+        assert!(close(s.shannon.unwrap(), h, 1e-6), "{s:?}"); // ok: test-only
         let want = [3f64.ln(), h_half, h, h2, h3, 2f64.ln()];
         for (got, want) in s.renyi.iter().zip(want) {
             assert!(close(*got, want, 1e-6), "{got} vs {want}");
         }
         // target 0: p = 1/6, CE = ln 6 = 1.791759, two tokens above it
-        let t = s.target.unwrap();
+        let t = s.target.unwrap(); // ok: test-only
         assert!(close(t.cross_entropy(), 6f64.ln(), 1e-6));
         assert!(close(t.prob(), 1.0 / 6.0, 1e-6));
         assert_eq!(t.rank, 2);
@@ -1659,14 +1659,14 @@ mod tests {
         // Same row stored as f16/bf16 (rounded): compare with the f32 path on the rounded values.
         let g16: Vec<half::f16> = golden().iter().map(|&x| half::f16::from_f32(x)).collect();
         let r16: Vec<f32> = g16.iter().map(|x| x.to_f32()).collect();
-        assert_eq!(shannon(&g16).unwrap(), shannon(&r16).unwrap());
+        assert_eq!(shannon(&g16).unwrap(), shannon(&r16).unwrap()); // ok: test-only
         let gb: Vec<half::bf16> = golden().iter().map(|&x| half::bf16::from_f32(x)).collect();
         let rb: Vec<f32> = gb.iter().map(|x| x.to_f32()).collect();
-        assert_eq!(shannon(&gb).unwrap(), shannon(&rb).unwrap());
-        // uniform over 4 tokens: exactly 2 bits
+        assert_eq!(shannon(&gb).unwrap(), shannon(&rb).unwrap()); // ok: test-only
+                                                                  // uniform over 4 tokens: exactly 2 bits
         let h = Metric::Shannon
             .eval_rows(&[1.0f32; 4], 4, None, None, Units::Bits)
-            .unwrap();
+            .unwrap(); // ok: test-only
         assert!((h[0] - 2.0).abs() < 1e-6);
     }
 
@@ -1676,10 +1676,10 @@ mod tests {
         let u = [0f32; 3];
         // KL(p‖u) = Σ p ln(3p) = ln 3 − H(p) = 1.098612 − 1.011404 = 0.087208
         let h = (6f64.ln() + 2.0 * 3f64.ln() + 3.0 * 2f64.ln()) / 6.0;
-        assert!(close(kl_div(&p, &u).unwrap(), 3f64.ln() - h, 1e-6));
-        // KL(u‖p) = Σ (1/3) ln((1/3)/p_i) = (1/3)(ln(6/3) + ln(6/6) + ln(6/9)) = (1/3) ln(4/3)
+        assert!(close(kl_div(&p, &u).unwrap(), 3f64.ln() - h, 1e-6)); // ok: test-only
+                                                                      // KL(u‖p) = Σ (1/3) ln((1/3)/p_i) = (1/3)(ln(6/3) + ln(6/6) + ln(6/9)) = (1/3) ln(4/3)
         assert!(close(
-            kl_div(&u, &p).unwrap(),
+            kl_div(&u, &p).unwrap(), // ok: test-only
             (4f64 / 3.0).ln() / 3.0,
             1e-6
         ));
@@ -1689,15 +1689,16 @@ mod tests {
             .map(|&c| c / 12.0 * (c / 12.0).ln())
             .sum::<f64>();
         let js = hm - (h + 3f64.ln()) / 2.0;
-        assert!(close(js_div(&p, &u).unwrap(), js, 1e-6), "{js}");
-        assert_eq!(js_div(&p, &u).unwrap(), js_div(&u, &p).unwrap());
-        assert_eq!(kl_div(&p, &p).unwrap(), 0.0);
-        // q masks a token p uses: KL = +inf; the reverse only needs q's support
+        assert!(close(js_div(&p, &u).unwrap(), js, 1e-6), "{js}"); // ok: test-only
+        assert_eq!(js_div(&p, &u).unwrap(), js_div(&u, &p).unwrap()); // ok: test-only
+        assert_eq!(kl_div(&p, &p).unwrap(), 0.0); // ok: test-only
+                                                  // q masks a token p uses: KL = +inf; the reverse only needs q's support
         let q = [0.0f32, f32::NEG_INFINITY, 0.0];
-        assert_eq!(kl_div(&p, &q).unwrap(), f32::INFINITY);
-        // KL(q‖p) = ½ ln((1/2)/(1/6)) + ½ ln((1/2)/(1/2)) = ½ ln 3
-        assert!(close(kl_div(&q, &p).unwrap(), 0.5 * 3f64.ln(), 1e-6));
+        assert_eq!(kl_div(&p, &q).unwrap(), f32::INFINITY); // ok: test-only
+                                                            // KL(q‖p) = ½ ln((1/2)/(1/6)) + ½ ln((1/2)/(1/2)) = ½ ln 3
+        assert!(close(kl_div(&q, &p).unwrap(), 0.5 * 3f64.ln(), 1e-6)); // ok: test-only
         assert!((js_div(&[0.0f32, -1e4], &[-1e4f32, 0.0]).unwrap() - LN2).abs() < 1e-6);
+        // ok: test-only
     }
 
     #[test]
@@ -1706,31 +1707,31 @@ mod tests {
         let z = [5.0f32, f32::NEG_INFINITY, 5.0, f32::NEG_INFINITY];
         let req = Request::new()
             .shannon()
-            .renyi(Renyi::new(0.0).unwrap())
-            .renyi(Renyi::new(0.3).unwrap())
-            .renyi(Renyi::new(1.1).unwrap());
-        let s = reduce_row(&z, &req, Some(1)).unwrap();
-        assert!(close(s.shannon.unwrap(), 2f64.ln(), 1e-6));
+            .renyi(Renyi::new(0.0).unwrap()) // ok: test-only
+            .renyi(Renyi::new(0.3).unwrap()) // ok: test-only
+            .renyi(Renyi::new(1.1).unwrap()); // ok: test-only
+        let s = reduce_row(&z, &req, Some(1)).unwrap(); // ok: test-only
+        assert!(close(s.shannon.unwrap(), 2f64.ln(), 1e-6)); // ok: test-only
         for h in &s.renyi {
             assert!(close(*h, 2f64.ln(), 1e-6), "{s:?}");
         }
         assert_eq!(s.support, 2);
-        let t = s.target.unwrap();
+        let t = s.target.unwrap(); // ok: test-only
         assert_eq!(t.log_prob, f32::NEG_INFINITY);
         assert_eq!(t.rank, 2);
         // ±1e4: one token dominates completely
         let z = [1e4f32, -1e4, 0.0, 1e4 - 1.0];
-        let s = reduce_row(&z, &Request::new().shannon(), Some(1)).unwrap();
-        // p ≈ [1/(1+e⁻¹), 0, 0, e⁻¹/(1+e⁻¹)]: H = ln(1+e⁻¹) + e⁻¹/(1+e⁻¹) = 0.582203
+        let s = reduce_row(&z, &Request::new().shannon(), Some(1)).unwrap(); // ok: test-only
+                                                                             // p ≈ [1/(1+e⁻¹), 0, 0, e⁻¹/(1+e⁻¹)]: H = ln(1+e⁻¹) + e⁻¹/(1+e⁻¹) = 0.582203
         let e1 = (-1f64).exp();
         assert!(close(
-            s.shannon.unwrap(),
+            s.shannon.unwrap(), // ok: test-only
             (1.0 + e1).ln() + e1 / (1.0 + e1),
             1e-6
         ));
         // ln p(1) = −2e4 − ln(1 + e⁻¹), representable
         assert!(close(
-            s.target.unwrap().log_prob,
+            s.target.unwrap().log_prob, // ok: test-only
             -2e4 - (1.0 + e1).ln(),
             1e-6
         ));
@@ -1770,7 +1771,7 @@ mod tests {
         block[2 * 5 + 1] = f32::NAN;
         match reduce_rows(&block, 5, &Request::new().shannon(), None) {
             Err(Error::NonFinite { what }) => assert!(what.contains("row 2"), "{what}"),
-            other => panic!("{other:?}"),
+            other => panic!("{other:?}"), // ok: test-only
         }
         assert!(reduce_rows(&block, 4, &Request::new(), None).is_err());
         assert!(Metric::CrossEntropy
@@ -1788,14 +1789,14 @@ mod tests {
     fn top_k_order_and_ties() {
         // two equal maxima at ids 1 and 3: lower id first
         let z = [0.0f32, 2.0, -1.0, 2.0, 1.0];
-        let t = top_k(&z, 3).unwrap();
+        let t = top_k(&z, 3).unwrap(); // ok: test-only
         let ids: Vec<u32> = t.iter().map(|x| x.0).collect();
         assert_eq!(ids, vec![1, 3, 4]);
         // ln p(1) = 2 − ln(e⁰ + 2e² + e⁻¹ + e¹)
         let lz = (1.0f64 + 2.0 * 2f64.exp() + (-1f64).exp() + 1f64.exp()).ln();
         assert!(close(t[0].1, 2.0 - lz, 1e-6));
-        assert_eq!(top_k(&z, 10).unwrap().len(), 5);
-        // across block boundaries (vocab > 1024)
+        assert_eq!(top_k(&z, 10).unwrap().len(), 5); // ok: test-only
+                                                     // across block boundaries (vocab > 1024)
         let big: Vec<f32> = (0..3000).map(|i| ((i * 7919) % 3001) as f32).collect();
         let mut want: Vec<(u32, f32)> = big
             .iter()
@@ -1803,7 +1804,7 @@ mod tests {
             .map(|(i, &z)| (i as u32, z))
             .collect();
         want.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        let got: Vec<u32> = top_k(&big, 7).unwrap().iter().map(|x| x.0).collect();
+        let got: Vec<u32> = top_k(&big, 7).unwrap().iter().map(|x| x.0).collect(); // ok: test-only
         assert_eq!(got, want[..7].iter().map(|x| x.0).collect::<Vec<_>>());
     }
 
@@ -1820,14 +1821,14 @@ mod tests {
             Metric::TargetRank,
             Metric::TargetProb,
         ] {
-            assert_eq!(m.to_string().parse::<Metric>().unwrap(), m);
+            assert_eq!(m.to_string().parse::<Metric>().unwrap(), m); // ok: test-only
         }
         assert_eq!(
-            "Renyi:INF".parse::<Metric>().unwrap(),
+            "Renyi:INF".parse::<Metric>().unwrap(), // ok: test-only
             Metric::Renyi(f32::INFINITY)
         );
         assert_eq!(
-            "cross_entropy".parse::<Metric>().unwrap(),
+            "cross_entropy".parse::<Metric>().unwrap(), // ok: test-only
             Metric::CrossEntropy
         );
         assert!(matches!(
@@ -1845,7 +1846,7 @@ mod tests {
         }
         let e: Error = "nope".parse::<Metric>().unwrap_err().into();
         assert!(matches!(e, Error::InvalidParameter { name: "metric", .. }));
-        assert_eq!("bits".parse::<Units>().unwrap(), Units::Bits);
+        assert_eq!("bits".parse::<Units>().unwrap(), Units::Bits); // ok: test-only
         assert!("nits".parse::<Units>().is_err());
     }
 
@@ -1867,9 +1868,9 @@ mod tests {
             let fin = &block[4 * vocab..];
             let got = m
                 .eval_rows(&block, vocab, Some(&targets), Some(fin), Units::Bits)
-                .unwrap();
+                .unwrap(); // ok: test-only
             for (i, row) in block.chunks(vocab).enumerate() {
-                let want = m.eval_row(row, Some(targets[i]), Some(fin)).unwrap();
+                let want = m.eval_row(row, Some(targets[i]), Some(fin)).unwrap(); // ok: test-only
                 assert_eq!(got[i], m.convert(want, Units::Bits), "{m} row {i}");
             }
         }
@@ -1877,9 +1878,9 @@ mod tests {
         let fin = &block[4 * vocab..];
         let full: Vec<f32> = (0..5).flat_map(|_| fin.iter().copied()).collect();
         assert_eq!(
-            kl_rows(&block, fin, vocab).unwrap(),
-            kl_rows(&block, &full, vocab).unwrap()
+            kl_rows(&block, fin, vocab).unwrap(),   // ok: test-only
+            kl_rows(&block, &full, vocab).unwrap()  // ok: test-only
         );
-        assert_eq!(js_rows(&block, fin, vocab).unwrap()[4], 0.0);
+        assert_eq!(js_rows(&block, fin, vocab).unwrap()[4], 0.0); // ok: test-only
     }
 }

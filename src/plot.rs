@@ -1946,16 +1946,16 @@ mod tests {
     #[test]
     fn evcxr_content_is_a_base64_png() {
         let c = lines(&[Series::from_y("a", vec![1.0, 2.0])])
-            .unwrap()
+            .unwrap() // ok: test-only
             .size(100, 80);
         let out = c.evcxr_content();
         let body = out
             .strip_prefix("EVCXR_BEGIN_CONTENT image/png\n")
             .and_then(|s| s.strip_suffix("\nEVCXR_END_CONTENT"))
-            .unwrap();
-        // the PNG signature 89 50 4E 47 0D 0A 1A 0A in base64
+            .unwrap(); // ok: test-only
+                       // the PNG signature 89 50 4E 47 0D 0A 1A 0A in base64
         assert!(body.starts_with("iVBORw0KGgo"), "{}", &body[..20]);
-        assert_eq!(body, base64(&c.png().unwrap()));
+        assert_eq!(body, base64(&c.png().unwrap())); // ok: test-only
         let bad = c.x_range(2.0, 1.0).evcxr_content();
         assert!(bad.starts_with("EVCXR_BEGIN_CONTENT text/plain\nchart error"));
     }

@@ -483,7 +483,7 @@ mod tests {
         assert_eq!(p.drop_embeddings(), &[0., 0., 4., 4., 2., 2., 2., 2.]);
         assert_eq!(p.depths(), vec![0.0, 0.5, 1.0]);
         assert_eq!(p.layer_range(LayerSet::BlocksOnly), 1..3);
-        p.validate().unwrap();
+        p.validate().unwrap(); // ok: test-only
         let mut bad = p.clone();
         bad.values.pop();
         assert!(bad.validate().is_err());
@@ -514,21 +514,21 @@ mod tests {
         // window 0: layer0 (1+2)/2 = 1.5, layer1 0, layer2 2
         // window 1: layer0 (3+4)/2 = 3.5, layer1 4, layer2 2
         assert_eq!(
-            p.window_means(2, LayerSet::All).unwrap(),
+            p.window_means(2, LayerSet::All).unwrap(), // ok: test-only
             vec![1.5, 0.0, 2.0, 3.5, 4.0, 2.0]
         );
         assert_eq!(
-            p.window_means(2, LayerSet::BlocksOnly).unwrap(),
+            p.window_means(2, LayerSet::BlocksOnly).unwrap(), // ok: test-only
             vec![0.0, 2.0, 4.0, 2.0]
         );
         // one window = mean over positions; 4 windows = the columns themselves
         assert_eq!(
-            p.window_means(1, LayerSet::All).unwrap(),
+            p.window_means(1, LayerSet::All).unwrap(), // ok: test-only
             p.mean_over_positions()
         );
         assert_eq!(
-            p.window_means(4, LayerSet::All).unwrap()[3..6],
-            p.column(1).unwrap()[..]
+            p.window_means(4, LayerSet::All).unwrap()[3..6], // ok: test-only
+            p.column(1).unwrap()[..]                         // ok: test-only
         );
         for bad in [0, 3, 5, 8] {
             assert!(p.window_means(bad, LayerSet::All).is_err(), "{bad}");
@@ -539,12 +539,12 @@ mod tests {
     fn aggregate_over_prompts() {
         // prompt means: shift 0 → [2.5, 2, 2]; shift 2 → [4.5, 4, 4]
         // mean [3.5, 3, 3]; population std = |4.5 − 2.5|/2 = 1 for every layer
-        let a = AggregateProfile::from_profiles(&[toy(0, 0.0), toy(1, 2.0)]).unwrap();
+        let a = AggregateProfile::from_profiles(&[toy(0, 0.0), toy(1, 2.0)]).unwrap(); // ok: test-only
         assert_eq!(a.mean, vec![3.5, 3.0, 3.0]);
         assert_eq!(a.std, vec![1.0, 1.0, 1.0]);
         assert_eq!(a.n_prompts, 2);
         // one prompt: std 0
-        let one = AggregateProfile::from_profiles(&[toy(0, 0.0)]).unwrap();
+        let one = AggregateProfile::from_profiles(&[toy(0, 0.0)]).unwrap(); // ok: test-only
         assert_eq!(one.std, vec![0.0; 3]);
         assert!(matches!(
             AggregateProfile::from_profiles(&[]),
@@ -565,16 +565,16 @@ mod tests {
         // [0, 1, 4] at depths 0, ½, 1 → grid 0, ¼, ½, ¾, 1:
         // ¼ is halfway between layers 0 and 1 → 0.5; ¾ halfway between 1 and 4 → 2.5
         assert_eq!(
-            rescale_linear(&[0.0, 1.0, 4.0], 5).unwrap(),
+            rescale_linear(&[0.0, 1.0, 4.0], 5).unwrap(), // ok: test-only
             vec![0.0, 0.5, 1.0, 2.5, 4.0]
         );
         // down-sampling 5 → 3 picks depths 0, ½, 1 = layers 0, 2, 4
         assert_eq!(
-            rescale_linear(&[9.0, 1.0, 7.0, 3.0, 5.0], 3).unwrap(),
+            rescale_linear(&[9.0, 1.0, 7.0, 3.0, 5.0], 3).unwrap(), // ok: test-only
             vec![9.0, 7.0, 5.0]
         );
         // 2 layers → 4 points: depths 0, ⅓, ⅔, 1 → 0, 1, 2, 3 on a 0..3 line
-        let r = rescale_linear(&[0.0, 3.0], 4).unwrap();
+        let r = rescale_linear(&[0.0, 3.0], 4).unwrap(); // ok: test-only
         for (g, w) in r.iter().zip([0.0, 1.0, 2.0, 3.0]) {
             assert!((g - w).abs() < 1e-6);
         }
@@ -591,14 +591,14 @@ mod tests {
             Err(Error::InvalidParameter { .. })
         ));
         // the profile convenience: means [2.5, 2, 2] → n = 3 unchanged
-        assert_eq!(toy(0, 0.0).rescaled_mean(3).unwrap(), vec![2.5, 2.0, 2.0]);
+        assert_eq!(toy(0, 0.0).rescaled_mean(3).unwrap(), vec![2.5, 2.0, 2.0]); // ok: test-only
     }
 
     #[test]
     fn padding() {
-        assert_eq!(pad_zeros(&[1.0, 2.0], 4).unwrap(), vec![1.0, 2.0, 0.0, 0.0]);
-        assert_eq!(pad_zeros(&[1.0, 2.0], 2).unwrap(), vec![1.0, 2.0]);
-        assert_eq!(pad_zeros(&[], 2).unwrap(), vec![0.0, 0.0]);
+        assert_eq!(pad_zeros(&[1.0, 2.0], 4).unwrap(), vec![1.0, 2.0, 0.0, 0.0]); // ok: test-only
+        assert_eq!(pad_zeros(&[1.0, 2.0], 2).unwrap(), vec![1.0, 2.0]); // ok: test-only
+        assert_eq!(pad_zeros(&[], 2).unwrap(), vec![0.0, 0.0]); // ok: test-only
         assert!(matches!(
             pad_zeros(&[1.0, 2.0, 3.0], 2),
             Err(Error::InvalidParameter { .. })

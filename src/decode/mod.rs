@@ -302,32 +302,32 @@ mod tests {
     fn hf_buckets() {
         // SmolLM2: 30 blocks, tied → high 15..29 step 2, low 2..14 step 2
         assert_eq!(
-            resolve_layers(&Layers::High, 30, true).unwrap(),
+            resolve_layers(&Layers::High, 30, true).unwrap(), // ok: test-only
             vec![15, 17, 19, 21, 23, 25, 27, 29]
         );
         assert_eq!(
-            resolve_layers(&Layers::Low, 30, true).unwrap(),
+            resolve_layers(&Layers::Low, 30, true).unwrap(), // ok: test-only
             vec![2, 4, 6, 8, 10, 12, 14]
         );
         // Gemma-3-270M: 18 blocks
         assert_eq!(
-            resolve_layers(&Layers::High, 18, true).unwrap(),
+            resolve_layers(&Layers::High, 18, true).unwrap(), // ok: test-only
             vec![9, 11, 13, 15, 17]
         );
         // Llama-2-70B: 80 blocks → high 60..78, low (untied) 0..18
-        assert_eq!(resolve_layers(&Layers::High, 80, false).unwrap()[0], 60);
-        assert_eq!(resolve_layers(&Layers::Low, 80, false).unwrap().len(), 10);
-        // tiny: 3 blocks, tied → high [1], low empty → error
-        assert_eq!(resolve_layers(&Layers::High, 3, true).unwrap(), vec![1]);
+        assert_eq!(resolve_layers(&Layers::High, 80, false).unwrap()[0], 60); // ok: test-only
+        assert_eq!(resolve_layers(&Layers::Low, 80, false).unwrap().len(), 10); // ok: test-only
+                                                                                // tiny: 3 blocks, tied → high [1], low empty → error
+        assert_eq!(resolve_layers(&Layers::High, 3, true).unwrap(), vec![1]); // ok: test-only
         assert!(resolve_layers(&Layers::Low, 3, true).is_err());
         // 2 blocks tied: start 1 == 2/2 → [1]
-        assert_eq!(resolve_layers(&Layers::Low, 2, true).unwrap(), vec![1]);
+        assert_eq!(resolve_layers(&Layers::Low, 2, true).unwrap(), vec![1]); // ok: test-only
     }
 
     #[test]
     fn list_checks() {
         assert_eq!(
-            resolve_layers(&Layers::List(vec![2, 0, 2]), 3, true).unwrap(),
+            resolve_layers(&Layers::List(vec![2, 0, 2]), 3, true).unwrap(), // ok: test-only
             vec![2, 0]
         );
         assert!(matches!(

@@ -819,29 +819,30 @@ mod tests {
     fn config_key(result: Result<Tokenizer>) -> String {
         match result {
             Err(Error::Config { key, .. }) => key,
-            Err(other) => panic!("expected Error::Config, got {other}"),
-            Ok(_) => panic!("expected Error::Config, got a tokenizer"),
+            Err(other) => panic!("expected Error::Config, got {other}"), // ok: test-only
+            Ok(_) => panic!("expected Error::Config, got a tokenizer"),  // ok: test-only
         }
     }
 
     fn ids(tokenizer: &Tokenizer, text: &str, add_special: bool) -> Vec<u32> {
         tokenizer
             .encode(text, add_special)
-            .expect("encode")
+            .expect("encode") // ok: test-only
             .get_ids()
             .to_vec()
     }
 
     #[test]
     fn tiny_gpt2_encodes_by_merges() {
-        let tokenizer = tokenizer_from_gguf(&content(tiny_gpt2())).expect("build");
-        // "ab ab": pre-tokenized "ab" | "Ġab"; merges a+b -> ab (4), Ġ+ab -> Ġab (5).
+        let tokenizer = tokenizer_from_gguf(&content(tiny_gpt2())).expect("build"); // ok: test-only
+                                                                                    // "ab ab": pre-tokenized "ab" | "Ġab"; merges a+b -> ab (4), Ġ+ab -> Ġab (5).
         assert_eq!(ids(&tokenizer, "ab ab", true), [4, 5]);
         // The control token stays whole; no BOS (the flag is absent for gpt2).
         assert_eq!(ids(&tokenizer, "ab<|endoftext|>b", true), [4, 0, 2]);
-        let decoded = tokenizer.decode(&[4, 5, 0], false).expect("decode");
+        let decoded = tokenizer.decode(&[4, 5, 0], false).expect("decode"); // ok: test-only
         assert_eq!(decoded, "ab ab<|endoftext|>");
         assert_eq!(tokenizer.decode(&[4, 5, 0], true).expect("decode"), "ab ab");
+        // ok: test-only
     }
 
     #[test]
@@ -862,11 +863,11 @@ mod tests {
             (KEY_EOS, Value::U32(2)),
             (KEY_UNK, Value::U32(0)),
         ]))
-        .expect("build");
-        // Metaspace prepends ▁ to the first word: "▁ab" -> ▁ a b -> ▁ ab -> ▁ab ; BOS by default.
+        .expect("build"); // ok: test-only
+                          // Metaspace prepends ▁ to the first word: "▁ab" -> ▁ a b -> ▁ ab -> ▁ab ; BOS by default.
         assert_eq!(ids(&tokenizer, "ab", true), [1, 7]);
         assert_eq!(ids(&tokenizer, "ab", false), [7]);
-        assert_eq!(tokenizer.decode(&[1, 7], true).expect("decode"), "ab");
+        assert_eq!(tokenizer.decode(&[1, 7], true).expect("decode"), "ab"); // ok: test-only
     }
 
     #[test]
@@ -916,8 +917,8 @@ mod tests {
         entries[0] = (KEY_MODEL, s("rwkv"));
         match tokenizer_from_gguf(&content(entries)) {
             Err(Error::Tokenizer(msg)) => assert!(msg.contains("rwkv"), "{msg}"),
-            Err(other) => panic!("expected Error::Tokenizer, got {other}"),
-            Ok(_) => panic!("expected an error"),
+            Err(other) => panic!("expected Error::Tokenizer, got {other}"), // ok: test-only
+            Ok(_) => panic!("expected an error"),                           // ok: test-only
         }
     }
 
