@@ -7,7 +7,7 @@
 
 use entroscope::entropy::{Metric, Units};
 use entroscope::frame::{self, ToFrame};
-use entroscope::plot::{self, Band, Series};
+use entroscope::plot::{self, Band, Curve};
 use entroscope::{LayerProfile, Result};
 
 /// Deterministic pseudo-random numbers in [0, 1) (xorshift), so the example needs no seed file.
@@ -110,7 +110,7 @@ fn main() -> Result<()> {
         .title("40 prompts: mean ± std")
         .y_label("Shannon entropy (nats)");
     save(&chart, &dir, "depth_band_std")?;
-    let few: Vec<Series> = series[..3].to_vec();
+    let few: Vec<Curve> = series[..3].to_vec();
     let chart = plot::entropy_vs_depth(&few, Band::Iqr)?.title("3 prompts: median and IQR");
     save(&chart, &dir, "depth_band_iqr")?;
 
@@ -148,8 +148,8 @@ fn main() -> Result<()> {
         .map(|&l| if l { 0.4 } else { 0.0 } + rng.normal())
         .collect();
     let chart = plot::roc(&[
-        Series::roc("kNN on entropy profile", &good, &labels)?,
-        Series::roc("final-layer entropy", &weak, &labels)?,
+        Curve::roc("kNN on entropy profile", &good, &labels)?,
+        Curve::roc("final-layer entropy", &weak, &labels)?,
     ])?
     .title("Hallucination detection");
     save(&chart, &dir, "roc")?;
@@ -173,13 +173,13 @@ fn main() -> Result<()> {
         .y_label("PC 2");
     save(&chart, &dir, "scatter")?;
 
-    let auc_a = Series::from_y(
+    let auc_a = Curve::from_y(
         "SmolLM2-135M",
         (0..31)
             .map(|l| 0.5 + 0.35 / (1.0 + (-(l as f64 - 14.0) / 3.0).exp()))
             .collect(),
     );
-    let auc_b = Series::from_y(
+    let auc_b = Curve::from_y(
         "gemma-3-270m",
         (0..19)
             .map(|l| 0.5 + 0.3 / (1.0 + (-(l as f64 - 8.0) / 2.0).exp()))

@@ -8,7 +8,7 @@
 //! cargo run --release --example uncertainty -- --out DIR --samples 5 --seed 0
 //! ```
 
-use entroscope::uncertainty::{run_reproduction, ReproductionOptions};
+use entroscope::papers::uncertainty::{run_reproduction, ReproductionOptions};
 
 fn main() -> entroscope::Result<()> {
     let mut opts = ReproductionOptions {

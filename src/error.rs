@@ -75,9 +75,9 @@ pub enum Error {
     Json(#[from] serde_json::Error),
     #[error("plot: {0}")]
     Plot(String),
-    /// Classification / cross-validation / ROC misuse (typed, see [`crate::knn::KnnError`]).
+    /// Classification / cross-validation / ROC misuse (typed, see [`crate::stats::knn::KnnError`]).
     #[error(transparent)]
-    Knn(#[from] crate::knn::KnnError),
+    Knn(#[from] crate::stats::knn::KnnError),
 }
 
 impl Error {

@@ -57,7 +57,7 @@ pub use polars;
 pub use polars::prelude::DataFrame;
 
 use crate::error::{Error, Result};
-use crate::plot::Series;
+use crate::plot::Curve;
 use crate::profile::LayerProfile;
 
 /// Column `model` (str): model name.
@@ -391,7 +391,7 @@ pub fn column_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 }
 
 /// Group a long frame by the `by` columns and average `y` at each distinct `x`: one
-/// [`Series`] per group, x ascending, groups in order of first appearance, named by the group's
+/// [`Curve`] per group, x ascending, groups in order of first appearance, named by the group's
 /// values joined with `" / "` (a text column gives its value, e.g. `SmolLM2-135M`, another
 /// column `name=value`, e.g. `prompt_id=3`). NaN `y` values are skipped.
 ///
@@ -406,7 +406,7 @@ pub fn column_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 /// let chart = entroscope::plot::entropy_vs_depth(&lines, entroscope::plot::Band::None)?;
 /// # Ok(()) }
 /// ```
-pub fn mean_series(df: &DataFrame, by: &[&str], x: &str, y: &str) -> Result<Vec<Series>> {
+pub fn mean_series(df: &DataFrame, by: &[&str], x: &str, y: &str) -> Result<Vec<Curve>> {
     let xs = column_f64(df, x)?;
     let ys = column_f64(df, y)?;
     // text columns name groups by value ("SmolLM2-135M"), others as "column=value" ("prompt_id=3")
@@ -461,7 +461,7 @@ pub fn mean_series(df: &DataFrame, by: &[&str], x: &str, y: &str) -> Result<Vec<
             } else {
                 key
             };
-            Series::new(
+            Curve::new(
                 name,
                 pts.iter().map(|p| p.0).collect(),
                 pts.iter().map(|p| p.1).collect(),

@@ -13,30 +13,26 @@
 //! layer `l` for `l < L`; HF's last entry already has the final norm applied for most families.
 
 pub mod error;
-pub mod hook;
-pub mod model;
-pub mod trace;
+pub mod prelude;
 
-pub mod entropy;
-pub mod profile;
-pub mod uncertainty;
-
+// The core: model, capture, lens, statistics, decoding, tables and charts.
 pub mod data;
 pub mod decode;
+pub mod entropy;
 pub mod frame;
-pub mod knn;
+pub mod hook;
+pub mod intervene;
 pub mod lens;
-pub mod output;
+pub mod model;
 pub mod plot;
-pub mod preset;
+pub mod profile;
+pub mod progress;
 pub mod score;
+pub mod stats;
+pub mod trace;
 
-pub mod edt_study;
-pub mod end_study;
-pub mod entropy_lens;
-pub mod text_metrics;
-
-pub mod prelude;
+// The paper reproductions, built on the core (the core never imports them).
+pub mod papers;
 
 pub use error::{Error, Result};
 pub use hook::{Hook, NoHook, Site};

@@ -3,8 +3,9 @@
 pub use crate::entropy::{Metric, Units};
 pub use crate::error::{Error, Result};
 pub use crate::frame::ToFrame;
-pub use crate::hook::{Hook, LayerSkip, NoHook, Site};
-pub use crate::knn::{
+pub use crate::hook::{Hook, NoHook, Site};
+pub use crate::intervene::LayerSkip;
+pub use crate::stats::knn::{
     cross_validate, CvReport, KnnParams, ParamGuard, StratifiedDummy, StratifiedKFold,
 };
 pub use crate::lens::{LensKind, LogitLens, Targets, TopTokens};

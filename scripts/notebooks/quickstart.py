@@ -78,8 +78,8 @@ Order α weighs the distribution's head (large α) or tail (small α); α → 1 
 −ln max p. Non-increasing in α at every layer.
 """),
 ("code", """
-let series: Vec<plot::Series> = profiles.iter()
-    .map(|p| plot::Series::from_profile(p, None).map(|mut s| { s.name = p.metric.to_string(); s }))
+let series: Vec<plot::Curve> = profiles.iter()
+    .map(|p| plot::Curve::from_profile(p, None).map(|mut s| { s.name = p.metric.to_string(); s }))
     .collect::<Result<_>>()?;
 let renyi = plot::entropy_vs_depth(&series, Band::None)?.title("Rényi entropies (mean over tokens)");
 renyi.save("../figures/quickstart/renyi.png")?;

@@ -369,7 +369,7 @@ pub fn generate_batch(
     opts: &GenerateOptions,
 ) -> Result<Vec<Generation>> {
     opts.validate()?;
-    let bar = crate::output::progress_bar(
+    let bar = crate::progress::progress_bar(
         opts.progress,
         prompts.len(),
         format!("generate ({})", decoder.name()),

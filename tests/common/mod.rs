@@ -13,16 +13,16 @@ pub fn fixture(rel: &str) -> PathBuf {
         .join(rel)
 }
 
-/// A real GGUF model from the models cache, or `None` (with a note) when it has not been fetched.
-/// `make test` fetches both models first, so in CI these tests always run.
-pub fn real_model(file: &str) -> Option<PathBuf> {
+/// A real GGUF model from the models cache. A missing model fails the test with what to run:
+/// `make test` fetches both models first, so a skip would only hide a broken set-up.
+pub fn real_model(file: &str) -> PathBuf {
     let p = entroscope::model::models_dir().join(file);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("SKIP: {} not found; run `make models`", p.display());
-        None
-    }
+    assert!(
+        p.is_file(),
+        "{} not found: run `make models` (or set ENTROSCOPE_MODELS to the folder holding it)",
+        p.display()
+    );
+    p
 }
 
 /// Max |a − b| over all elements.

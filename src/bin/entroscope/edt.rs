@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::edt_study::{run_edt_study, EdtStudyOptions, Task};
+use entroscope::papers::edt::{run_edt_study, EdtStudyOptions, Task};
 use entroscope::prelude::*;
 
 /// Arguments of `entroscope edt`.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::end_study::{run_end_study, EndStudyOptions, LayerSet};
+use entroscope::papers::end::{run_end_study, EndStudyOptions, LayerSet};
 use entroscope::prelude::*;
 
 /// Arguments of `entroscope end`.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::entropy_lens::{self, Experiment, Options};
+use entroscope::papers::entropy_lens::{self, Experiment, Options};
 use entroscope::prelude::*;
 
 /// Which experiment to run.

@@ -18,6 +18,7 @@ mod edt;
 mod end;
 mod entropy_lens;
 mod generate;
+mod papers;
 mod score;
 
 /// `--quick` / `--paper`: the size preset of a reproduction subcommand (default: the full run).
@@ -33,8 +34,8 @@ pub struct SizeArgs {
 
 impl SizeArgs {
     /// The chosen preset.
-    pub fn preset(&self) -> entroscope::preset::Preset {
-        entroscope::preset::Preset::from_flags(self.quick, self.paper)
+    pub fn preset(&self) -> entroscope::papers::preset::Preset {
+        entroscope::papers::preset::Preset::from_flags(self.quick, self.paper)
     }
 }
 
@@ -176,7 +177,7 @@ fn profile_cmd(
     } else {
         Targets::None
     };
-    let pb = entroscope::output::progress_bar(true, prompts.len(), "profile");
+    let pb = entroscope::progress::progress_bar(true, prompts.len(), "profile");
     let mut frames = vec![];
     for (id, line) in prompts {
         let trace = lm.trace_text(line, &CaptureSpec::default())?;
@@ -246,7 +247,7 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
         Metric::Renyi(f32::INFINITY),
     ];
     let lens = LogitLens::normed();
-    let pb = entroscope::output::progress_bar(true, prompts.len(), "figures");
+    let pb = entroscope::progress::progress_bar(true, prompts.len(), "figures");
     let mut all = vec![];
     let mut first_trace = None;
     for (id, text) in prompts.iter().enumerate() {
@@ -288,7 +289,7 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
         let agg = entroscope::profile::AggregateProfile::from_profiles(&ps)?;
         let n = agg.mean.len().saturating_sub(1).max(1) as f64;
         let x = (0..agg.mean.len()).map(|l| l as f64 / n).collect();
-        renyi_series.push(plot::Series::new(
+        renyi_series.push(plot::Curve::new(
             m.to_string(),
             x,
             agg.mean.iter().map(|&v| v as f64).collect(),
@@ -353,7 +354,7 @@ fn run(cli: Cli) -> Result<()> {
             samples,
             seed,
         } => {
-            let mut opts = entroscope::uncertainty::ReproductionOptions {
+            let mut opts = entroscope::papers::uncertainty::ReproductionOptions {
                 out_dir: Some(out),
                 progress: true,
                 limit: quick.then_some(50),
@@ -364,7 +365,7 @@ fn run(cli: Cli) -> Result<()> {
             if !model.is_empty() {
                 opts.models = model;
             }
-            let report = entroscope::uncertainty::run_reproduction(&opts)?;
+            let report = entroscope::papers::uncertainty::run_reproduction(&opts)?;
             println!("{}", report.markdown());
             eprintln!("skipped idiom lines: {}", report.skipped.len());
         }

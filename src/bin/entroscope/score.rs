@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use entroscope::frame::{self, ToFrame};
-use entroscope::output::OutputDir;
+use entroscope::papers::output::OutputDir;
 use entroscope::prelude::*;
 use entroscope::score::{run_bench, Bench, BenchOptions, ScoreMethod};
 

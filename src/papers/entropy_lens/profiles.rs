@@ -1,0 +1,310 @@
+//! Entropy profiles of generations: the normed logit lens at the last position of every
+//! generation step, every layer, reduced to Shannon / Rényi entropies.
+//!
+//! Speed: the lens is matmul-bound (`[rows, d] · [d, vocab]`), so the residual rows of many
+//! steps (and many prompts) are queued and unembedded together, `chunk_bytes` of logits at a time.
+//! The final layer's entropies come from the logits the sampler already has (no second matmul).
+
+use candle_core::Tensor;
+use indicatif::ProgressBar;
+
+use crate::decode::{LogitsProcessor, Sampling};
+use crate::entropy::{self, Metric, Renyi, Request, Units};
+use crate::hook::{Hook, Site};
+use crate::profile::LayerProfile;
+use crate::{Error, Lm, Result};
+
+/// How the generations behind the profiles are made.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenOptions {
+    /// New tokens per prompt (≥ 1); EOS is suppressed so every generation has exactly this many
+    /// steps (the window features need a fixed length).
+    pub max_new_tokens: usize,
+    /// Sampling temperature (> 0; the whole distribution, no top-k/top-p).
+    pub temperature: f64,
+    /// Seed; prompt `i` draws from `StdRng::seed_from_u64(seed + i)`.
+    pub seed: u64,
+    /// Metrics (Shannon, Rényi of any order), nats.
+    pub metrics: Vec<Metric>,
+    /// Bytes of logits unembedded at once (default 64 MiB).
+    pub chunk_bytes: usize,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        Self {
+            max_new_tokens: 32,
+            temperature: 0.7,
+            seed: 0,
+            metrics: default_metrics(),
+            chunk_bytes: 64 << 20,
+        }
+    }
+}
+
+/// The paper's orders: Shannon (α = 1) and Rényi α = 0.5 and 5.
+pub fn default_metrics() -> Vec<Metric> {
+    vec![Metric::Shannon, Metric::Renyi(0.5), Metric::Renyi(5.0)]
+}
+
+/// The Rényi order a metric stands for (Shannon = 1), `None` for non-entropy metrics.
+pub fn alpha_of(m: &Metric) -> Option<f32> {
+    match m {
+        Metric::Shannon => Some(1.0),
+        Metric::Renyi(a) => Some(*a),
+        _ => None,
+    }
+}
+
+/// One generation and its entropy profiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenProfile {
+    /// Model name.
+    pub model: String,
+    /// Index of the prompt in its batch.
+    pub prompt_id: usize,
+    /// Prompt length in tokens.
+    pub prompt_len: usize,
+    /// Generated ids (exactly `max_new_tokens`).
+    pub ids: Vec<u32>,
+    /// Generated text.
+    pub text: String,
+    /// One profile per metric (in the order of [`GenOptions::metrics`]), `[L+1, steps]`:
+    /// row `l` = layer `l` (0 = embeddings, L = final logits), column `s` = step `s`.
+    pub profiles: Vec<LayerProfile>,
+}
+
+/// Keeps the last position's residual row at every layer (embeddings and each block).
+struct LastRows {
+    rows: Vec<Option<Tensor>>,
+}
+
+impl Hook for LastRows {
+    fn visit(&mut self, site: Site, x: &Tensor) -> Result<Option<Tensor>> {
+        let l = match site {
+            Site::Embed => 0,
+            Site::BlockOut(l) => l,
+            _ => return Ok(None),
+        };
+        if let Some(slot) = self.rows.get_mut(l) {
+            let x = x.squeeze(0)?;
+            let t = x.dim(0)?;
+            *slot = Some(x.narrow(0, t - 1, 1)?);
+        }
+        Ok(None)
+    }
+}
+
+fn request(metrics: &[Metric]) -> Result<(Request, Vec<usize>)> {
+    if metrics.is_empty() {
+        return Err(Error::invalid(
+            "metrics",
+            "[]",
+            "at least one entropy metric",
+        ));
+    }
+    let mut req = Request::new();
+    let mut slot = vec![usize::MAX; metrics.len()];
+    for (i, m) in metrics.iter().enumerate() {
+        match m {
+            Metric::Shannon => req.shannon = true,
+            Metric::Renyi(a) => {
+                slot[i] = req.renyi.len();
+                req.renyi.push(Renyi::new(*a)?);
+            }
+            other => {
+                return Err(Error::invalid(
+                    "metrics",
+                    other,
+                    "entropies only (shannon, renyi:<α>): a generation has no targets",
+                ))
+            }
+        }
+    }
+    Ok((req, slot))
+}
+
+/// Rows waiting for the lens, tagged `(prompt, layer, step)`, each `[1, d]`.
+struct Queue<'a> {
+    lm: &'a Lm,
+    req: Request,
+    slot: Vec<usize>,
+    n_steps: usize,
+    rows: Vec<Tensor>,
+    tags: Vec<(usize, usize, usize)>,
+    max_rows: usize,
+}
+
+impl Queue<'_> {
+    fn push(
+        &mut self,
+        out: &mut [Vec<Vec<f32>>],
+        tag: (usize, usize, usize),
+        row: Tensor,
+    ) -> Result<()> {
+        self.rows.push(row);
+        self.tags.push(tag);
+        if self.rows.len() >= self.max_rows {
+            self.flush(out)?;
+        }
+        Ok(())
+    }
+
+    /// Unembed the queued rows in one matmul and write their entropies into `out`
+    /// (`out[prompt][metric]` is `[L+1, steps]` row-major).
+    fn flush(&mut self, out: &mut [Vec<Vec<f32>>]) -> Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        let h = Tensor::cat(&self.rows, 0)?;
+        let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
+        let stats = entropy::reduce_rows(&z, self.lm.vocab_size(), &self.req, None)?;
+        for (&(p, layer, step), st) in self.tags.iter().zip(&stats) {
+            write_stats(&mut out[p], layer * self.n_steps + step, st, &self.slot);
+        }
+        self.rows.clear();
+        self.tags.clear();
+        Ok(())
+    }
+}
+
+/// Write one row's entropies at flat index `at` of every metric's buffer.
+fn write_stats(out: &mut [Vec<f32>], at: usize, st: &entropy::RowStats, slot: &[usize]) {
+    for (buf, &s) in out.iter_mut().zip(slot) {
+        let v = if s == usize::MAX {
+            st.shannon.unwrap_or(f32::NAN)
+        } else {
+            st.renyi.get(s).copied().unwrap_or(f32::NAN)
+        };
+        if let Some(c) = buf.get_mut(at) {
+            *c = v;
+        }
+    }
+}
+
+/// Generate from every prompt (ids, e.g. [`Lm::encode`] of a text) and return the entropy
+/// profile of each generation: the normed logit lens (final norm at every layer, as
+/// [`crate::lens::LogitLens::normed`]) at the last position of every step, at every layer
+/// `0..=L`, reduced to the metrics of `opts` in nats.
+///
+/// Errors: an empty prompt, a prompt beyond the context window, `max_new_tokens = 0`, a bad
+/// temperature or a non-entropy metric.
+///
+/// ```no_run
+/// use entroscope::papers::entropy_lens::{generation_profiles, GenOptions};
+/// # fn main() -> entroscope::Result<()> {
+/// let lm = entroscope::Lm::load(&entroscope::model::default_model_path())?;
+/// let prompts = vec![lm.encode("Once upon a time")?];
+/// let g = generation_profiles(&lm, &prompts, &GenOptions::default(), None)?;
+/// println!("{}", g[0].profiles[0]); // Shannon, [L+1, 32 steps]
+/// # Ok(()) }
+/// ```
+pub fn generation_profiles(
+    lm: &Lm,
+    prompts: &[Vec<u32>],
+    opts: &GenOptions,
+    progress: Option<&ProgressBar>,
+) -> Result<Vec<GenProfile>> {
+    let (req, slot) = request(&opts.metrics)?;
+    let n = opts.max_new_tokens;
+    if n == 0 {
+        return Err(Error::invalid("max_new_tokens", 0, "at least 1 new token"));
+    }
+    let sampling = Sampling::All {
+        temperature: opts.temperature,
+    };
+    sampling.validate()?;
+    let n_layers = lm.n_layers();
+    let vocab = lm.vocab_size();
+    let max_ctx = lm.config().max_position_embeddings;
+    for p in prompts {
+        lm.check_ids(p, 0)?;
+        if p.len() + n > max_ctx {
+            return Err(Error::PromptTooLong {
+                len: p.len() + n,
+                max: max_ctx,
+            });
+        }
+    }
+    let mut out: Vec<Vec<Vec<f32>>> =
+        vec![vec![vec![f32::NAN; (n_layers + 1) * n]; opts.metrics.len()]; prompts.len()];
+    let mut queue = Queue {
+        lm,
+        req: req.clone(),
+        slot: slot.clone(),
+        n_steps: n,
+        rows: Vec::new(),
+        tags: Vec::new(),
+        max_rows: (opts.chunk_bytes / (vocab * 4).max(1)).max(1),
+    };
+    let eos = lm.eos_token_ids().to_vec();
+    let mut generated = Vec::with_capacity(prompts.len());
+    for (pi, prompt) in prompts.iter().enumerate() {
+        let mut sampler =
+            LogitsProcessor::from_sampling(opts.seed.wrapping_add(pi as u64), sampling)?;
+        let mut cache = lm.new_cache();
+        let mut hook = LastRows {
+            rows: vec![None; n_layers + 1],
+        };
+        let mut input = prompt.clone();
+        let mut ids = Vec::with_capacity(n);
+        for step in 0..n {
+            hook.rows.iter_mut().for_each(|r| *r = None);
+            let h = lm.forward(&input, &mut cache, &mut hook)?;
+            let last = h.narrow(0, input.len() - 1, 1)?;
+            let mut logits = lm.logits(&last)?.flatten_all()?.to_vec1::<f32>()?;
+            // Layer L: the final logits themselves.
+            let st = entropy::reduce_row(&logits, &req, None)?;
+            write_stats(&mut out[pi], n_layers * n + step, &st, &slot);
+            for layer in 0..n_layers {
+                let row = hook.rows[layer].take().ok_or_else(|| {
+                    Error::NotEnoughData(format!(
+                        "layer {layer} was not visited by the forward pass"
+                    ))
+                })?;
+                queue.push(&mut out, (pi, layer, step), row)?;
+            }
+            for &e in &eos {
+                if let Some(z) = logits.get_mut(e as usize) {
+                    *z = f32::NEG_INFINITY;
+                }
+            }
+            let (tok, _) = sampler.sample(&logits)?;
+            ids.push(tok);
+            input = vec![tok];
+        }
+        generated.push(ids);
+        if let Some(b) = progress {
+            b.inc(1);
+        }
+    }
+    queue.flush(&mut out)?;
+    let mut res = Vec::with_capacity(prompts.len());
+    for (pi, (ids, values)) in generated.into_iter().zip(out).enumerate() {
+        let tokens = lm.token_strings(&ids);
+        let profiles = opts
+            .metrics
+            .iter()
+            .zip(values)
+            .map(|(m, v)| LayerProfile {
+                model: lm.name().to_string(),
+                prompt_id: pi,
+                metric: *m,
+                units: Units::Nats,
+                n_layers,
+                positions: (0..n).collect(),
+                tokens: tokens.clone(),
+                values: v,
+            })
+            .collect();
+        res.push(GenProfile {
+            model: lm.name().to_string(),
+            prompt_id: pi,
+            prompt_len: prompts[pi].len(),
+            text: lm.decode(&ids)?,
+            ids,
+            profiles,
+        });
+    }
+    Ok(res)
+}

@@ -1,0 +1,72 @@
+//! The paper reproductions, each built only on the core library:
+//! - [`uncertainty`]: *Uncovering Uncertainty in Transformer Inference* (idiom completion);
+//! - [`entropy_lens`]: *Entropy-Lens* (families, tasks, output formats, layer-skip interventions);
+//! - [`end`]: *END*, cross-layer entropy enhanced decoding;
+//! - [`edt`]: *EDT*, entropy-based dynamic temperature sampling.
+//!
+//! Every paper has the same shape: `papers::X::{Options, Report, run}`. `Options` has the
+//! `quick` / `full` / `paper` presets, `run(&Options)` does the work, and its `Report` implements
+//! the [`Report`] trait below: tables, charts drawn from those tables, a Markdown summary, and a
+//! `write(dir)` that puts them all in one folder.
+
+use std::path::{Path, PathBuf};
+
+use crate::frame::DataFrame;
+use crate::plot::Chart;
+use crate::Result;
+
+pub mod edt;
+pub mod end;
+pub mod entropy_lens;
+pub mod output;
+pub mod preset;
+pub mod uncertainty;
+
+pub use output::OutputDir;
+pub use preset::Preset;
+
+/// What a paper's run produces. Implemented by each paper's `Report` struct.
+///
+/// ```no_run
+/// use entroscope::papers::{self, Report as _};
+/// # fn main() -> entroscope::Result<()> {
+/// let report = papers::uncertainty::run(&papers::uncertainty::Options::quick())?;
+/// println!("{}", report.markdown());
+/// let files = report.write("figures/uncertainty".as_ref())?;
+/// # Ok(())
+/// # }
+/// ```
+pub trait Report {
+    /// The tables, each with the file name it is written under (`.parquet` or `.csv`).
+    fn frames(&self) -> Result<Vec<(String, DataFrame)>>;
+
+    /// The charts, each with the file name it is written under (`.png` or `.svg`).
+    fn charts(&self) -> Result<Vec<(String, Chart)>>;
+
+    /// A Markdown summary: the headline tables beside the paper's numbers.
+    fn markdown(&self) -> String;
+
+    /// The file name of the Markdown summary.
+    fn markdown_name(&self) -> &'static str {
+        "results.md"
+    }
+
+    /// Folds another part of the same study (another model, another experiment) into this one.
+    fn merge(&mut self, other: Self)
+    where
+        Self: Sized;
+
+    /// Writes the charts, tables and summary into `dir` (created if missing); returns the files
+    /// written, in order.
+    fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut out = OutputDir::create(dir)?;
+        for (name, chart) in self.charts()? {
+            out.chart(&name, &chart)?;
+        }
+        for (name, df) in self.frames()? {
+            out.table(&name, &df)?;
+        }
+        out.text(self.markdown_name(), &self.markdown())?;
+        Ok(out.into_files())
+    }
+}

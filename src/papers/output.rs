@@ -1,0 +1,70 @@
+//! Where long runs report to: a progress bar on stderr and an output directory that collects the
+//! figures and tables it writes. Every reproduction (`uncertainty`, `entropy_lens`, `end_study`,
+//! `edt_study`) and the benchmark runner use these, so bars look alike and every file written is
+//! listed in the run's report.
+
+use std::path::{Path, PathBuf};
+
+use crate::frame::{self, DataFrame};
+use crate::plot::Chart;
+use crate::{Error, Result};
+
+/// An output directory and the files written into it, in order.
+///
+/// ```no_run
+/// # fn main() -> entroscope::Result<()> {
+/// let mut out = entroscope::papers::output::OutputDir::create("figures/example")?;
+/// out.text("notes.md", "# results\n")?;
+/// assert_eq!(out.into_files().len(), 1);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct OutputDir {
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+}
+
+impl OutputDir {
+    /// Creates `dir` (and its parents). Errors: [`Error::Unwritable`].
+    pub fn create(dir: impl AsRef<Path>) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|e| Error::Unwritable {
+            path: dir.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Self {
+            dir,
+            files: Vec::new(),
+        })
+    }
+
+    /// Saves a chart as `name` (PNG or SVG by its extension).
+    pub fn chart(&mut self, name: &str, chart: &Chart) -> Result<()> {
+        let p = self.dir.join(name);
+        chart.save(&p)?;
+        self.files.push(p);
+        Ok(())
+    }
+
+    /// Writes a table as `name` (`.parquet` or `.csv`).
+    pub fn table(&mut self, name: &str, df: &DataFrame) -> Result<()> {
+        let p = self.dir.join(name);
+        frame::write_table(df, &p)?;
+        self.files.push(p);
+        Ok(())
+    }
+
+    /// Writes text (Markdown) as `name`.
+    pub fn text(&mut self, name: &str, text: &str) -> Result<()> {
+        let p = self.dir.join(name);
+        std::fs::write(&p, text).map_err(|e| Error::io(&p, e))?;
+        self.files.push(p);
+        Ok(())
+    }
+
+    /// The files written, in order.
+    pub fn into_files(self) -> Vec<PathBuf> {
+        self.files
+    }
+}

@@ -1,0 +1,211 @@
+//! Bad input gives a typed error with advice, never a panic.
+
+use crate::common;
+
+use std::path::PathBuf;
+
+use candle_core::quantized::gguf_file::{self, Value};
+use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::{Device, Tensor};
+use crate::common::fixture;
+use entroscope::prelude::*;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("entroscope-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// A copy of a tiny model directory with one file changed.
+fn tiny_copy(name: &str, edit: impl Fn(&PathBuf)) -> PathBuf {
+    let dir = tmp(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = fixture("tiny-llama");
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    edit(&dir);
+    dir
+}
+
+/// Write a small GGUF file with the given metadata and tensors.
+fn write_gguf(path: &PathBuf, md: Vec<(&str, Value)>, tensors: Vec<(&str, Tensor)>) {
+    let qt: Vec<(String, QTensor)> = tensors
+        .into_iter()
+        .map(|(n, t)| {
+            (
+                n.to_string(),
+                QTensor::quantize(&t, GgmlDType::F32).unwrap(),
+            )
+        })
+        .collect();
+    let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (*k, v)).collect();
+    let t_refs: Vec<(&str, &QTensor)> = qt.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let mut f = std::fs::File::create(path).unwrap();
+    gguf_file::write(&mut f, &md_refs, &t_refs).unwrap();
+}
+
+fn llama_md(arch: &str) -> Vec<(&'static str, Value)> {
+    vec![
+        ("general.architecture", Value::String(arch.to_string())),
+        ("llama.block_count", Value::U32(1)),
+        ("llama.embedding_length", Value::U32(8)),
+        ("llama.feed_forward_length", Value::U32(16)),
+        ("llama.attention.head_count", Value::U32(2)),
+        ("llama.context_length", Value::U32(32)),
+        ("tokenizer.ggml.model", Value::String("gpt2".into())),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array((0..16).map(|i| Value::String(format!("t{i}"))).collect()),
+        ),
+        ("tokenizer.ggml.merges", Value::Array(vec![])),
+    ]
+}
+
+#[test]
+fn missing_file() {
+    let err = Lm::load("/definitely/not/here.gguf").unwrap_err();
+    assert!(matches!(err, Error::FileNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("make models"));
+    let err = Lm::from_gguf("/definitely/not/here.gguf").unwrap_err();
+    assert!(matches!(err, Error::FileNotFound { .. }), "{err}");
+    let err = Lm::from_hf_dir("/definitely/not/here").unwrap_err();
+    assert!(matches!(err, Error::FileNotFound { .. }), "{err}");
+}
+
+#[test]
+fn wrong_magic() {
+    let p = tmp("not-gguf.gguf");
+    std::fs::write(&p, b"PK\x03\x04 this is a zip, not a gguf file").unwrap();
+    let err = Lm::load(p.to_str().unwrap()).unwrap_err();
+    assert!(matches!(err, Error::BadMagic { .. }), "{err}");
+    let p = tmp("tiny.gguf");
+    std::fs::write(&p, b"GG").unwrap();
+    let err = Lm::from_gguf(&p).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+}
+
+#[test]
+fn truncated_gguf() {
+    // A valid small file cut in the middle of its tensor data, and one cut inside the header.
+    let p = tmp("full.gguf");
+    let t = Tensor::zeros((16, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+    write_gguf(&p, llama_md("llama"), vec![("token_embd.weight", t)]);
+    let bytes = std::fs::read(&p).unwrap();
+    for (name, keep) in [
+        ("cut-data.gguf", bytes.len() - 100),
+        ("cut-header.gguf", 40),
+    ] {
+        let q = tmp(name);
+        std::fs::write(&q, &bytes[..keep]).unwrap();
+        let err = Lm::from_gguf(&q).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{name}: {err}");
+        assert!(err.to_string().contains("download it again"), "{err}");
+    }
+    // The real model, truncated, when it is there.
+    {
+        let real = common::real_model(entroscope::model::DEFAULT_MODEL_FILE);
+        let data = std::fs::read(real).unwrap();
+        let q = tmp("smol-cut.gguf");
+        std::fs::write(&q, &data[..data.len() / 2]).unwrap();
+        let err = Lm::from_gguf(&q).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    }
+}
+
+#[test]
+fn unknown_architecture() {
+    let p = tmp("mamba.gguf");
+    let t = Tensor::zeros((16, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+    write_gguf(&p, llama_md("mamba"), vec![("token_embd.weight", t)]);
+    let err = Lm::from_gguf(&p).unwrap_err();
+    assert!(
+        matches!(err, Error::UnknownArchitecture { ref arch } if arch == "mamba"),
+        "{err}"
+    );
+    let dir = tiny_copy("arch", |d| {
+        let c = std::fs::read_to_string(d.join("config.json")).unwrap();
+        std::fs::write(d.join("config.json"), c.replace("\"llama\"", "\"rwkv\"")).unwrap();
+    });
+    let err = Lm::from_hf_dir(&dir).unwrap_err();
+    assert!(matches!(err, Error::UnknownArchitecture { .. }), "{err}");
+}
+
+#[test]
+fn missing_tensor() {
+    // GGUF with only the embedding: the first block's tensors are missing.
+    let p = tmp("no-blocks.gguf");
+    let t = Tensor::zeros((16, 8), candle_core::DType::F32, &Device::Cpu).unwrap();
+    write_gguf(&p, llama_md("llama"), vec![("token_embd.weight", t)]);
+    let err = Lm::from_gguf(&p).unwrap_err();
+    assert!(matches!(err, Error::MissingTensor { .. }), "{err}");
+    // HF directory whose safetensors lacks a tensor.
+    let dir = tiny_copy("missing", |d| {
+        let st = candle_core::safetensors::load(d.join("model.safetensors"), &Device::Cpu).unwrap();
+        let kept: std::collections::HashMap<String, Tensor> = st
+            .into_iter()
+            .filter(|(k, _)| k != "model.layers.1.mlp.up_proj.weight")
+            .collect();
+        candle_core::safetensors::save(&kept, d.join("model.safetensors")).unwrap();
+    });
+    let err = Lm::from_hf_dir(&dir).unwrap_err();
+    assert!(
+        matches!(err, Error::MissingTensor { ref name, .. } if name == "model.layers.1.mlp.up_proj.weight"),
+        "{err}"
+    );
+}
+
+#[test]
+fn config_shapes_do_not_match_weights() {
+    let dir = tiny_copy("shapes", |d| {
+        let c = std::fs::read_to_string(d.join("config.json")).unwrap();
+        std::fs::write(
+            d.join("config.json"),
+            c.replace("\"intermediate_size\": 64", "\"intermediate_size\": 96"),
+        )
+        .unwrap();
+    });
+    let err = Lm::from_hf_dir(&dir).unwrap_err();
+    assert!(matches!(err, Error::ShapeMismatch { .. }), "{err}");
+    assert!(err.to_string().contains("does not match"));
+}
+
+#[test]
+fn empty_and_too_long_prompts() {
+    let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
+    assert!(matches!(lm.encode("").unwrap_err(), Error::EmptyPrompt));
+    let err = lm
+        .trace(&[], &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(matches!(err, Error::EmptyPrompt), "{err}");
+    let max = lm.config().max_position_embeddings;
+    let long = vec![5u32; max + 1];
+    let err = lm
+        .trace(&long, &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::PromptTooLong { len, max: m } if len == max + 1 && m == max),
+        "{err}"
+    );
+    // continuing a cache past the window is caught too
+    let mut cache = lm.new_cache();
+    lm.forward(&vec![5u32; max], &mut cache, &mut NoHook)
+        .unwrap();
+    let err = lm.forward(&[5], &mut cache, &mut NoHook).unwrap_err();
+    assert!(matches!(err, Error::PromptTooLong { .. }), "{err}");
+    let err = lm
+        .trace(&[1, 100_000], &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::TokenOutOfVocab { id: 100_000, .. }),
+        "{err}"
+    );
+    let tr = lm
+        .trace(&[1, 2, 3], &CaptureSpec::default(), &mut NoHook)
+        .unwrap();
+    assert!(matches!(
+        tr.layer(99).unwrap_err(),
+        Error::LayerOutOfRange { layer: 99, .. }
+    ));
+}

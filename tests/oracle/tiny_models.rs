@@ -1,0 +1,198 @@
+//! Our forward pass against Hugging Face transformers on tiny random-weight models of every
+//! family (written by `scripts/make_fixtures.py`): every layer's residual stream, every
+//! sub-block's output and the logits within 1e-4.
+
+use crate::common;
+
+use candle_core::{DType, Device, Tensor};
+use crate::common::{fixture, max_abs_diff};
+use entroscope::prelude::*;
+use entroscope::trace::Positions;
+
+const FAMILIES: [&str; 5] = ["gpt2", "llama", "qwen2", "qwen3", "gemma3"];
+const TOL: f32 = 1e-4;
+
+fn reference(family: &str) -> std::collections::HashMap<String, Tensor> {
+    let path = fixture(&format!("tiny-{family}/reference.safetensors"));
+    candle_core::safetensors::load(path, &Device::Cpu).unwrap()
+}
+
+fn ids_of(t: &Tensor) -> Vec<u32> {
+    t.to_dtype(DType::U32).unwrap().to_vec1::<u32>().unwrap()
+}
+
+fn check_family(family: &str) {
+    let lm = Lm::from_hf_dir(fixture(&format!("tiny-{family}"))).unwrap();
+    let refs = reference(family);
+    let spec = CaptureSpec {
+        positions: Positions::All,
+        sub_blocks: true,
+        all_logits: true,
+    };
+    let mut i = 0;
+    while let Some(ids) = refs.get(&format!("ids_{i}")) {
+        let ids = ids_of(ids);
+        let tr = lm.trace(&ids, &spec, &mut NoHook).unwrap();
+        let r = |k: &str| &refs[&format!("{k}_{i}")];
+        let d_resid = max_abs_diff(&tr.resid, r("resid"));
+        let d_attn = max_abs_diff(tr.attn_out.as_ref().unwrap(), r("attn_out"));
+        let d_mlp = max_abs_diff(tr.mlp_out.as_ref().unwrap(), r("mlp_out"));
+        let d_logits = max_abs_diff(&tr.logits, r("logits"));
+        let last = tr.layer(lm.n_layers()).unwrap();
+        let d_norm = max_abs_diff(&lm.final_norm(&last).unwrap(), r("normed_last"));
+        eprintln!(
+            "{family} input {i} ({} tokens): resid {d_resid:.2e} attn {d_attn:.2e} mlp {d_mlp:.2e} normed {d_norm:.2e} logits {d_logits:.2e}",
+            ids.len()
+        );
+        for (what, d) in [
+            ("resid", d_resid),
+            ("attn_out", d_attn),
+            ("mlp_out", d_mlp),
+            ("normed_last", d_norm),
+            ("logits", d_logits),
+        ] {
+            assert!(d <= TOL, "{family} input {i}: {what} differs by {d}");
+        }
+        i += 1;
+    }
+    assert!(i >= 2, "{family}: expected at least two reference inputs");
+}
+
+#[test]
+fn gpt2_matches_transformers() {
+    check_family("gpt2");
+}
+
+#[test]
+fn llama_matches_transformers() {
+    check_family("llama");
+}
+
+#[test]
+fn qwen2_matches_transformers() {
+    check_family("qwen2");
+}
+
+#[test]
+fn qwen3_matches_transformers() {
+    check_family("qwen3");
+}
+
+#[test]
+fn gemma3_matches_transformers() {
+    check_family("gemma3");
+}
+
+/// Decoding one token at a time with the KV cache gives the logits of the full-sequence pass.
+#[test]
+fn kv_cache_steps_equal_full_sequence() {
+    for family in FAMILIES {
+        let lm = Lm::from_hf_dir(fixture(&format!("tiny-{family}"))).unwrap();
+        let refs = reference(family);
+        let ids = ids_of(&refs["ids_2"]);
+        let full = lm
+            .trace(
+                &ids,
+                &CaptureSpec {
+                    all_logits: true,
+                    ..CaptureSpec::default()
+                },
+                &mut NoHook,
+            )
+            .unwrap()
+            .logits;
+        let mut cache = lm.new_cache();
+        // a prefix of 3 tokens, then one at a time
+        let mut rows = vec![];
+        let h = lm.forward(&ids[..3], &mut cache, &mut NoHook).unwrap();
+        rows.push(lm.logits(&h).unwrap());
+        for &id in &ids[3..] {
+            let h = lm.forward(&[id], &mut cache, &mut NoHook).unwrap();
+            rows.push(lm.logits(&h).unwrap());
+        }
+        let stepped = Tensor::cat(&rows, 0).unwrap();
+        let d = max_abs_diff(&stepped, &full);
+        eprintln!("{family}: cached vs full logits {d:.2e}");
+        assert!(d <= TOL, "{family}: cached logits differ by {d}");
+    }
+}
+
+/// The 4.x spelling of the configs (`rope_theta`, `rope_local_base_freq`) loads the same model.
+#[test]
+fn transformers4_config_spelling_loads_the_same_model() {
+    for family in FAMILIES {
+        let dir = tempdir(&format!("tf4-{family}"));
+        let src = fixture(&format!("tiny-{family}"));
+        for f in ["model.safetensors", "tokenizer.json"] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        std::fs::copy(src.join("config.tf4.json"), dir.join("config.json")).unwrap();
+        let lm = Lm::from_hf_dir(&dir).unwrap();
+        let refs = reference(family);
+        let ids = ids_of(&refs["ids_1"]);
+        let tr = lm
+            .trace(
+                &ids,
+                &CaptureSpec {
+                    all_logits: true,
+                    ..CaptureSpec::default()
+                },
+                &mut NoHook,
+            )
+            .unwrap();
+        let d = max_abs_diff(&tr.logits, &refs["logits_1"]);
+        assert!(d <= TOL, "{family} (4.x config): logits differ by {d}");
+    }
+}
+
+/// A hub snapshot in a local hub cache loads offline by repo id.
+#[test]
+fn hub_cache_offline() {
+    let hub = tempdir("hub");
+    let snap = hub
+        .join("models--tiny--gemma3")
+        .join("snapshots")
+        .join("abc123");
+    std::fs::create_dir_all(&snap).unwrap();
+    let src = fixture("tiny-gemma3");
+    for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+        std::fs::copy(src.join(f), snap.join(f)).unwrap();
+    }
+    let refs_dir = hub.join("models--tiny--gemma3").join("refs");
+    std::fs::create_dir_all(&refs_dir).unwrap();
+    std::fs::write(refs_dir.join("main"), "abc123").unwrap();
+    let lm = Lm::from_hub_cache("tiny/gemma3", &hub, true).unwrap();
+    assert_eq!(lm.n_layers(), 3);
+    // and a repo that is not in the cache is a typed error, not a panic or a network call
+    let err = Lm::from_hub_cache("tiny/absent", &hub, true).unwrap_err();
+    assert!(matches!(err, Error::Hub { .. }), "{err}");
+}
+
+/// Skipping a block makes its output equal its input (zero attention and MLP contributions).
+#[test]
+fn layer_skip_is_identity_on_the_block() {
+    let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
+    let ids = ids_of(&reference("llama")["ids_1"]);
+    let mut skip = entroscope::intervene::LayerSkip::new(vec![2]);
+    let spec = CaptureSpec {
+        sub_blocks: true,
+        ..CaptureSpec::default()
+    };
+    let tr = lm.trace(&ids, &spec, &mut skip).unwrap();
+    let d = max_abs_diff(&tr.layer(2).unwrap(), &tr.layer(1).unwrap());
+    assert_eq!(d, 0.0);
+    let plain = lm.trace(&ids, &spec, &mut NoHook).unwrap();
+    assert!(max_abs_diff(&plain.layer(2).unwrap(), &plain.layer(1).unwrap()) > 1e-3);
+    // layers before the skipped block are untouched
+    assert_eq!(
+        max_abs_diff(&tr.layer(1).unwrap(), &plain.layer(1).unwrap()),
+        0.0
+    );
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("entroscope-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}

@@ -1,0 +1,359 @@
+//! Idiom-completion uncertainty (arXiv 2412.05768): prompt/target construction on hand-checked
+//! idioms, per-layer cross-entropy against −log p from the lens, AUC on hand-computed examples,
+//! bad input.
+
+use crate::common;
+
+use crate::common::{fixture, real_model};
+use entroscope::entropy::Metric;
+use entroscope::lens::{LogitLens, Targets};
+use entroscope::prelude::*;
+use entroscope::papers::uncertainty::*;
+
+fn tiny_llama() -> Lm {
+    Lm::from_hf_dir(fixture("tiny-llama")).unwrap()
+}
+
+fn split(line: &str) -> (String, String, String) {
+    let i = split_idiom(line, 1).unwrap();
+    (i.text, i.prefix, i.last_word)
+}
+
+#[test]
+fn split_idiom_hand_checked() {
+    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+    assert_eq!(
+        split("rule of thumb"),
+        s("rule of thumb", "rule of", "thumb")
+    );
+    // trailing punctuation is not part of the last word
+    assert_eq!(
+        split("Bob's your uncle!"),
+        s("Bob's your uncle!", "Bob's your", "uncle")
+    );
+    assert_eq!(
+        split("the more, the merrier."),
+        s("the more, the merrier.", "the more, the", "merrier")
+    );
+    // a punctuation-only last "word" is dropped
+    assert_eq!(
+        split("well I never !"),
+        s("well I never", "well I", "never")
+    );
+    // EPIE placeholders: parentheses unwrapped, [pron] → their (inside) / it (at the end)
+    assert_eq!(
+        split("bring (somebody) to ([pron]) knees"),
+        s(
+            "bring somebody to their knees",
+            "bring somebody to their",
+            "knees"
+        )
+    );
+    assert_eq!(split("sleep on [pron]"), s("sleep on it", "sleep on", "it"));
+    // extra whitespace is collapsed
+    assert_eq!(split("  salad \t days "), s("salad days", "salad", "days"));
+}
+
+#[test]
+fn bad_lines_are_skipped_and_counted() {
+    assert_eq!(split_idiom("", 1), Err(SkipReason::Empty));
+    assert_eq!(split_idiom("   \t", 1), Err(SkipReason::Empty));
+    assert_eq!(split_idiom("hello", 1), Err(SkipReason::OneWord));
+    assert_eq!(split_idiom("hello !", 1), Err(SkipReason::OneWord));
+    let set = parse_idioms("t", "a sorry sight\n\ncarpe\nrule of thumb\n");
+    assert_eq!(set.idioms.len(), 2);
+    assert_eq!(set.idioms[1].line, 4);
+    assert_eq!(
+        set.skipped,
+        vec![(2, SkipReason::Empty), (3, SkipReason::OneWord)]
+    );
+}
+
+#[test]
+fn missing_file_is_a_typed_error() {
+    match load_idioms("/no/such/idioms.txt") {
+        Err(Error::FileNotFound { path }) => assert!(path.ends_with("idioms.txt")),
+        other => panic!("expected FileNotFound, got {other:?}"),
+    }
+    let opts = ReproductionOptions {
+        models: vec![],
+        sets: vec!["/no/such/idioms.txt".into()],
+        ..Default::default()
+    };
+    assert!(matches!(
+        run_reproduction(&opts),
+        Err(Error::FileNotFound { .. })
+    ));
+}
+
+#[test]
+fn shipped_epie_lists_parse() {
+    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/epie");
+    let st = load_idioms(d.join("Static_idioms.txt")).unwrap();
+    let fo = load_idioms(d.join("Formal_idioms.txt")).unwrap();
+    // 359 and 358 lines (`wc -l` says one less: no newline after the last line); every line
+    // is counted either as an idiom or as skipped.
+    assert_eq!(st.idioms.len() + st.skipped.len(), 359);
+    assert_eq!(fo.idioms.len() + fo.skipped.len(), 358);
+    assert_eq!(st.name, "Static_idioms");
+    assert_eq!(st.idioms[2].prefix, "rule of"); // line 3: "rule of thumb"
+    assert!(fo
+        .idioms
+        .iter()
+        .all(|i| !i.text.contains('[') && !i.text.contains('(')));
+}
+
+#[test]
+fn case_construction_on_tiny_model() {
+    let lm = tiny_llama();
+    let idiom = split_idiom("rule of thumb", 1).unwrap();
+    let case = make_case(&lm, &idiom).unwrap();
+    assert_eq!(
+        case.prompt_ids,
+        lm.encode("Complete the following English idiom with its missing last word.\nrule of")
+            .unwrap()
+    );
+    // the byte-level tiny vocabulary splits " thumb" into several tokens; the target is the first
+    assert!(case.target_ids.len() > 1);
+    assert_eq!(case.target, case.target_ids[0]);
+    assert_eq!(lm.decode(&case.target_ids).unwrap(), " thumb");
+    assert_eq!(case.target_ids, lm.encode_plain(" thumb").unwrap());
+}
+
+#[test]
+fn layer_ce_is_minus_log_p_under_the_lens() {
+    let lm = tiny_llama();
+    let ids = lm.encode("rule of").unwrap();
+    let trace = lm.trace(&ids, &CaptureSpec::last(), &mut NoHook).unwrap();
+    let targets = [5u32, 100, 287];
+    let st = layer_stats(&lm, &trace, &targets).unwrap();
+    let lens = LogitLens::normed();
+    let n = lm.n_layers();
+    assert_eq!(st.entropy.len(), n + 1);
+    for l in 0..=n {
+        // reference: log-softmax of the lens logits of that layer, computed by lens.rs
+        let lp = lens
+            .layer_log_probs(&lm, &trace, l)
+            .unwrap()
+            .get(0)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for (t, &id) in targets.iter().enumerate() {
+            assert!(
+                (st.ce[t][l] + lp[id as usize]).abs() < 1e-5,
+                "layer {l} target {id}"
+            );
+            let rank = lp.iter().filter(|&&x| x > lp[id as usize]).count() as u32;
+            assert_eq!(st.rank[t][l], rank);
+        }
+    }
+    // and against the fused streaming reductions of LogitLens::profile (entropy.rs)
+    for (t, &id) in targets.iter().enumerate() {
+        let p = lens
+            .profile(
+                &lm,
+                &trace,
+                &[Metric::CrossEntropy, Metric::Shannon, Metric::TargetRank],
+                &Targets::Ids(vec![id]),
+            )
+            .unwrap();
+        for l in 0..=n {
+            assert!((p[0].values[l] - st.ce[t][l]).abs() < 1e-4);
+            assert!((p[1].values[l] - st.entropy[l]).abs() < 1e-4);
+            assert_eq!(p[2].values[l] as u32, st.rank[t][l]);
+        }
+    }
+    // the last layer is the model's own output: CE = −log softmax(final logits)[id]
+    let z = lm.next_token_logits(&ids).unwrap();
+    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let lse = m + z.iter().map(|x| (x - m).exp()).sum::<f32>().ln();
+    assert!((st.ce[1][n] - (lse - z[100])).abs() < 1e-4);
+    assert!(matches!(
+        layer_stats(&lm, &trace, &[10_000]),
+        Err(Error::TokenOutOfVocab { .. })
+    ));
+}
+
+#[test]
+fn run_idiom_greedy_and_seeded_samples() {
+    let lm = tiny_llama();
+    let idiom = split_idiom("a sorry sight", 1).unwrap();
+    let a = run_idiom(&lm, "t", 7, &idiom, 3, 42).unwrap();
+    let b = run_idiom(&lm, "t", 7, &idiom, 3, 42).unwrap();
+    assert_eq!(a, b, "same seed, same samples");
+    assert_eq!(a.len(), 4);
+    assert_eq!(a[0].sample, None);
+    assert_eq!(a[3].sample, Some(2));
+    let case = make_case(&lm, &idiom).unwrap();
+    let z = lm.next_token_logits(&case.prompt_ids).unwrap();
+    let greedy = z
+        .iter()
+        .enumerate()
+        .max_by(|x, y| x.1.total_cmp(y.1))
+        .unwrap()
+        .0 as u32;
+    assert_eq!(a[0].generated, greedy);
+    for r in &a {
+        assert_eq!(r.target, case.target);
+        assert_eq!(r.correct, r.generated == case.target);
+        assert_eq!(r.ce_generated.len(), lm.n_layers() + 1);
+        // the greedy token has rank 0 at the final layer
+        if r.sample.is_none() {
+            assert_eq!(*r.rank_generated.last().unwrap(), 0);
+        }
+    }
+}
+
+#[test]
+fn auc_hand_computed() {
+    // incorrect (positive) scored 3, 1, 2; correct scored 2, 0.
+    // pairs: (3,2) 1, (3,0) 1, (1,2) 0, (1,0) 1, (2,2) ½, (2,0) 1 → 4.5 / 6 = 0.75
+    let correct = [false, false, false, true, true];
+    let scores = [3.0, 1.0, 2.0, 2.0, 0.0];
+    assert_eq!(auc_incorrect(&correct, &scores), 0.75);
+    // one class only → NaN (documented)
+    assert!(auc_incorrect(&[true, true], &[1.0, 2.0]).is_nan());
+}
+
+fn rec(correct: bool, ce: [f32; 3], ent: f32) -> Record {
+    Record {
+        model: "m".into(),
+        set: "s".into(),
+        idiom: 0,
+        text: "x y".into(),
+        sample: Some(0),
+        generated: 1,
+        generated_str: "a".into(),
+        target: 1,
+        target_str: "a".into(),
+        correct,
+        ce_generated: ce.to_vec(),
+        ce_truth: ce.to_vec(),
+        entropy: vec![0.0, 0.0, ent],
+        rank_generated: vec![0; 3],
+        rank_truth: vec![0; 3],
+    }
+}
+
+#[test]
+fn summary_through_the_scoring_path() {
+    // final CE: incorrect 3, 1; correct 2, 0 → pairs (3,2) (3,0) (1,0) win, (1,2) loses → ¾.
+    // layer 0 CE separates perfectly (incorrect 9, 8 > correct 1, 2) → AUC 1, best layer 0.
+    // layer 1 all tied → ½. final entropy: incorrect 1, 1; correct 1, 0 → (1,1) ½ ×2, (1,0) 1 ×2
+    // → 3 / 4.
+    let rs = [
+        rec(false, [9.0, 5.0, 3.0], 1.0),
+        rec(false, [8.0, 5.0, 1.0], 1.0),
+        rec(true, [1.0, 5.0, 2.0], 1.0),
+        rec(true, [2.0, 5.0, 0.0], 0.0),
+    ];
+    let refs: Vec<&Record> = rs.iter().collect();
+    let s = summarize(&refs, 4, 1).unwrap();
+    assert_eq!(s.accuracy, 0.5);
+    assert_eq!(s.auc_final_ce, 0.75);
+    assert_eq!(s.auc_final_entropy, 0.75);
+    assert_eq!(s.auc_by_layer, vec![1.0, 0.5, 0.75]);
+    assert_eq!((s.best_layer, s.best_auc), (0, 1.0));
+    assert_eq!(s.mode, "sampled");
+    assert!(summarize(&[], 0, 0).is_err());
+}
+
+#[test]
+fn median_iqr_numpy_convention() {
+    // numpy.percentile([1,2,3,4], [25,50,75]) = [1.75, 2.5, 3.25]
+    let rows: Vec<Vec<f32>> = vec![vec![1.0], vec![4.0], vec![2.0], vec![3.0]];
+    let refs: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
+    let (m, q1, q3) = median_iqr(&refs);
+    assert_eq!((m[0], q1[0], q3[0]), (2.5, 1.75, 3.25));
+}
+
+#[test]
+fn tiny_end_to_end_writes_outputs() {
+    let dir = std::env::temp_dir().join(format!("entroscope-unc-{}", std::process::id()));
+    let data = dir.join("idioms.txt");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&data, "rule of thumb\n\nsolo\na sorry sight\nsalad days\n").unwrap();
+    let opts = ReproductionOptions {
+        models: vec![fixture("tiny-llama").display().to_string()],
+        sets: vec![data],
+        n_samples: 2,
+        out_dir: Some(dir.join("out")),
+        ..Default::default()
+    };
+    let r = run_reproduction(&opts).unwrap();
+    assert_eq!(r.records.len(), 3 * 3);
+    assert_eq!(r.summaries.len(), 2);
+    assert_eq!(r.skipped.len(), 2);
+    assert_eq!(r.summaries[0].n_skipped, 2);
+    assert_eq!(r.summaries[0].n_generations, 3);
+    assert_eq!(r.summaries[1].n_generations, 6);
+    for f in &r.files {
+        assert!(f.exists(), "{}", f.display());
+    }
+    assert!(r.markdown().contains("| 0.92 |"));
+    let df = r.records_frame().unwrap();
+    assert_eq!(df.height(), 9 * (tiny_llama().n_layers() + 1));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn real_smollm_three_idioms() {
+    let p = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let lm = Lm::load(&p.display().to_string()).unwrap();
+    // ids from HF transformers' AutoTokenizer on the same GGUF (encode(w, add_special_tokens=False)):
+    // " thumb" = [13124]; " diem" = [801 " di", 391 "em"]; " merrier" = [5083 " mer", 7887 "rier"]
+    let case = |line: &str| make_case(&lm, &split_idiom(line, 1).unwrap()).unwrap();
+    let thumb = case("rule of thumb");
+    assert_eq!(
+        (thumb.target, thumb.target_ids.clone()),
+        (13124, vec![13124])
+    );
+    let diem = case("carpe diem");
+    assert_eq!(
+        (diem.target, diem.target_ids.clone()),
+        (801, vec![801, 391])
+    );
+    let merrier = case("the more, the merrier!");
+    assert_eq!(
+        (merrier.target, merrier.target_ids.clone()),
+        (5083, vec![5083, 7887])
+    );
+    assert_eq!(
+        merrier.prompt_ids,
+        lm.encode(&prompt_text("the more, the")).unwrap()
+    );
+    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/epie");
+    let opts = ReproductionOptions {
+        models: vec![p.display().to_string()],
+        sets: vec![d.join("Static_idioms.txt")],
+        limit: Some(3),
+        n_samples: 2,
+        ..Default::default()
+    };
+    let r = run_reproduction(&opts).unwrap();
+    assert_eq!(r.records.len(), 9);
+    for rec in &r.records {
+        // final-layer CE to the generated token = −log p, p ≤ 1
+        assert!(rec.ce_generated.iter().all(|x| x.is_finite() && *x >= 0.0));
+    }
+}
+
+#[test]
+fn seeded_t1_sampler() {
+    use rand::{Rng, SeedableRng};
+    // softmax([0, ln 3]) = [¼, ¾]: token 0 iff the seeded uniform draw u < ¼
+    let z = [0.0f32, 3f32.ln()];
+    let mut ones = 0;
+    for seed in 0..4000u64 {
+        let u: f64 = rand::rngs::StdRng::seed_from_u64(seed).random();
+        let t = sample_t1(&z, seed).unwrap();
+        assert_eq!(t, u32::from(u >= 0.25), "seed {seed}, u = {u}");
+        ones += t;
+    }
+    // binomial(4000, ¾): sd ≈ 27, so ±150 is > 5 sd
+    assert!((ones as i64 - 3000).abs() < 150, "{ones}");
+    assert!(sample_t1(&[f32::NAN, 0.0], 0).is_err());
+    assert!(sample_t1(&[], 0).is_err());
+    assert_eq!(argmax(&[1.0, 3.0, 3.0]).unwrap(), 1);
+}
