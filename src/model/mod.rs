@@ -55,6 +55,21 @@ pub fn bundled_models() -> Vec<String> {
     ]
 }
 
+/// A model's short label: the last path or repo component without its quantisation suffix
+/// (`"HuggingFaceTB/SmolLM2-135M-Instruct"` and `"SmolLM2-135M-Instruct.Q4_1"` →
+/// `"SmolLM2-135M-Instruct"`, `"gemma-3-270m-q4_k_m"` → `"gemma-3-270m"`).
+///
+/// ```
+/// use entroscope::model::short_name;
+/// assert_eq!(short_name("models/SmolLM2-135M-Instruct.Q4_1"), "SmolLM2-135M-Instruct");
+/// assert_eq!(short_name("gemma-3-270m-q4_k_m"), "gemma-3-270m");
+/// ```
+pub fn short_name(name: &str) -> String {
+    let m = name.rsplit('/').next().unwrap_or(name);
+    let m = m.split('.').next().unwrap_or(m);
+    m.strip_suffix("-q4_k_m").unwrap_or(m).to_string()
+}
+
 /// A decoder-only language model with its tokenizer.
 ///
 /// ```no_run
@@ -279,6 +294,11 @@ impl Lm {
     /// Model name (file stem, directory name or repo id).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// A short label for tables and charts: [`short_name`] of [`Lm::name`].
+    pub fn short_name(&self) -> String {
+        short_name(&self.name)
     }
 
     /// Hyper-parameters.

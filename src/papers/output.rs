@@ -68,3 +68,21 @@ impl OutputDir {
         self.files
     }
 }
+
+/// A file-name-safe form of a label: ASCII letters and digits lower-cased, everything else `-`
+/// (`"SmolLM2-135M · static"` → `"smollm2-135m---static"`).
+///
+/// ```
+/// assert_eq!(entroscope::papers::output::slug("Gemma-3 270M"), "gemma-3-270m");
+/// ```
+pub fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}

@@ -3,6 +3,7 @@
 
 pub mod knn;
 pub mod roc;
+pub mod summary;
 pub mod text;
 
 pub use roc::{roc_auc, roc_auc_ovr, roc_curve, roc_curve_ovr, OvrAuc, RocCurve};
