@@ -51,7 +51,7 @@ fn main() -> entroscope::Result<()> {
     let load_s = t_load.elapsed().as_secs_f64();
     let rss_after_load = peak_rss_mib();
     let lens = LogitLens::normed();
-    let metrics = [Metric::Shannon, Metric::Renyi(2.0)];
+    let metrics = [Metric::Shannon, Metric::renyi(2.0)?];
     let (mut t_fwd, mut t_lens, mut t_mm) = (0.0, 0.0, 0.0);
     let mut tokens = 0;
     let mut layer_means = vec![0f64; lm.n_layers() + 1];

@@ -7,7 +7,7 @@
 
 use entroscope::entropy::{Metric, Units};
 use entroscope::frame::{self, ToFrame};
-use entroscope::plot::{self, Band, Curve};
+use entroscope::plot::{self, Band, Curve, Markers};
 use entroscope::{LayerProfile, Result};
 
 /// Deterministic pseudo-random numbers in [0, 1) (xorshift), so the example needs no seed file.
@@ -105,7 +105,7 @@ fn main() -> Result<()> {
     let df = prompts.to_frame()?;
     frame::set_display(12, 12);
     println!("{df}");
-    let series = frame::mean_series(&df, &[frame::PROMPT_ID], frame::DEPTH, frame::VALUE)?;
+    let series = frame::mean_curves(&df, &[frame::PROMPT_ID], frame::DEPTH, frame::VALUE)?;
     let chart = plot::entropy_vs_depth(&series, Band::Std)?
         .title("40 prompts: mean ± std")
         .y_label("Shannon entropy (nats)");
@@ -186,7 +186,7 @@ fn main() -> Result<()> {
             .collect(),
     );
     let chart = plot::lines(&[auc_a, auc_b])?
-        .markers(true)
+        .markers(Markers::Dots)
         .title("kNN AUC by layer")
         .x_label("layer")
         .y_label("ROC AUC");

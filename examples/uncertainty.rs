@@ -8,19 +8,28 @@
 //! cargo run --release --example uncertainty -- --out DIR --samples 5 --seed 0
 //! ```
 
-use entroscope::papers::uncertainty::{run_reproduction, ReproductionOptions};
+use std::path::PathBuf;
+
+use entroscope::papers::uncertainty::{run, Options};
+use entroscope::papers::Report as _;
 
 fn main() -> entroscope::Result<()> {
-    let mut opts = ReproductionOptions {
-        out_dir: Some("figures/uncertainty".into()),
+    let mut opts = Options {
         progress: true,
-        ..Default::default()
+        ..Options::full()
     };
+    let mut out = PathBuf::from("figures/uncertainty");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--quick" => opts.limit = Some(50),
-            "--out" => opts.out_dir = args.next().map(Into::into),
+            "--quick" => opts.limit = Options::quick().limit,
+            "--out" => {
+                let v = args.next().unwrap_or_default();
+                if v.is_empty() {
+                    return Err(entroscope::Error::invalid("--out", v, "a directory"));
+                }
+                out = v.into();
+            }
             "--samples" => {
                 let v = args.next().unwrap_or_default();
                 opts.n_samples = v
@@ -43,7 +52,7 @@ fn main() -> entroscope::Result<()> {
         }
     }
     let t = std::time::Instant::now();
-    let report = run_reproduction(&opts)?;
+    let report = run(&opts)?;
     println!("{}", report.markdown());
     println!(
         "skipped idiom lines: {}; {} generations in {:.1} s",
@@ -51,7 +60,7 @@ fn main() -> entroscope::Result<()> {
         report.records.len(),
         t.elapsed().as_secs_f64()
     );
-    for f in &report.files {
+    for f in report.write(&out)? {
         println!("wrote {}", f.display());
     }
     Ok(())

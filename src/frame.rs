@@ -46,8 +46,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use polars::prelude::{
-    Column, CsvReadOptions, CsvWriter, DataType, ParquetReader, ParquetWriter, PlSmallStr, Schema,
-    SerReader, SerWriter,
+    BooleanChunked, Column, CsvParseOptions, CsvReadOptions, CsvWriter, DataType, ParquetReader,
+    ParquetWriter, PlSmallStr, Schema, SerReader, SerWriter,
 };
 
 /// The polars version entroscope is built with, so that notebooks need no `:dep polars` of a
@@ -225,9 +225,13 @@ impl<T: ToFrame + ?Sized> ToFrame for &T {
 /// `Vec<&str>` and `Vec<bool>`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnData {
+    /// A float column.
     F64(Vec<f64>),
+    /// An integer column.
     I64(Vec<i64>),
+    /// A text column.
     Str(Vec<String>),
+    /// A boolean column.
     Bool(Vec<bool>),
 }
 
@@ -344,6 +348,299 @@ pub fn frame_from_columns(columns: Vec<(&str, ColumnData)>) -> Result<DataFrame>
     Ok(DataFrame::new(height, cols)?)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Building frames row by row
+// ---------------------------------------------------------------------------------------------
+
+/// Build a frame from any rows, one closure call per row: the closure sets that row's cells
+/// through a [`Row`] (`row.str("model", &r.model).f64("auc", r.auc)`), and the frame's columns
+/// come in the order of the first row's calls, typed by the setter used.
+///
+/// This is the one way results become tables: each struct says, in one place, which fields are
+/// columns, instead of one `Vec` per column built by hand.
+///
+/// Every row must set the same columns, each exactly once (any order after the first row); the
+/// `opt_*` setters give nulls. Integer setters all make i64 columns (what CSV reads back), float
+/// setters f64. Errors with [`Error::InvalidParameter`] naming the row and column when a row misses
+/// or repeats a column, or a column is set with two types. No rows gives an empty frame (no
+/// columns).
+///
+/// ```
+/// use entroscope::frame;
+/// struct Fit { model: String, k: usize, auc: f64 }
+/// let fits = vec![Fit { model: "a".into(), k: 5, auc: 0.9 }, Fit { model: "b".into(), k: 3, auc: 0.7 }];
+/// let df = frame::from_rows(&fits, |r, row| {
+///     row.str("model", &r.model).usize("k", r.k).f64("auc", r.auc);
+/// })?;
+/// assert_eq!(df.shape(), (2, 3));
+/// # Ok::<(), entroscope::Error>(())
+/// ```
+pub fn from_rows<I, F>(rows: I, mut fill: F) -> Result<DataFrame>
+where
+    I: IntoIterator,
+    F: FnMut(I::Item, &mut Row),
+{
+    let mut row = Row::default();
+    for item in rows {
+        fill(item, &mut row);
+        row.finish_row();
+    }
+    row.into_frame()
+}
+
+/// The cells of one row, given to the closure of [`from_rows`]. Setters return `&mut Self` so that
+/// they chain.
+#[derive(Default)]
+pub struct Row {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+    cols: Vec<RowColumn>,
+    /// Which columns the current row has set.
+    set: Vec<bool>,
+    /// Rows finished so far.
+    height: usize,
+    /// Position of the next call within the current row (the fast path: same order every row).
+    cursor: usize,
+    error: Option<Error>,
+}
+
+/// One growing column of [`Row`]; `None` cells are nulls.
+enum RowColumn {
+    F64(Vec<Option<f64>>),
+    I64(Vec<Option<i64>>),
+    Str(Vec<Option<String>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl RowColumn {
+    fn dtype(&self) -> &'static str {
+        match self {
+            RowColumn::F64(_) => "f64",
+            RowColumn::I64(_) => "i64",
+            RowColumn::Str(_) => "str",
+            RowColumn::Bool(_) => "bool",
+        }
+    }
+
+    fn into_column(self, name: &str) -> Column {
+        // all-valid columns are built without a validity mask, like `frame_from_columns`
+        macro_rules! build {
+            ($v:expr) => {
+                if $v.iter().all(Option::is_some) {
+                    Column::new(name.into(), $v.into_iter().flatten().collect::<Vec<_>>())
+                } else {
+                    Column::new(name.into(), $v)
+                }
+            };
+        }
+        match self {
+            RowColumn::F64(v) => build!(v),
+            RowColumn::I64(v) => build!(v),
+            RowColumn::Str(v) => build!(v),
+            RowColumn::Bool(v) => build!(v),
+        }
+    }
+}
+
+/// A cell value of one of [`RowColumn`]'s types.
+enum Cell {
+    F64(Option<f64>),
+    I64(Option<i64>),
+    Str(Option<String>),
+    Bool(Option<bool>),
+}
+
+impl Cell {
+    fn empty_column(&self) -> RowColumn {
+        match self {
+            Cell::F64(_) => RowColumn::F64(Vec::new()),
+            Cell::I64(_) => RowColumn::I64(Vec::new()),
+            Cell::Str(_) => RowColumn::Str(Vec::new()),
+            Cell::Bool(_) => RowColumn::Bool(Vec::new()),
+        }
+    }
+
+    /// Append to `col`, or give the cell back when the types differ.
+    fn push_to(self, col: &mut RowColumn) -> std::result::Result<(), Cell> {
+        match (col, self) {
+            (RowColumn::F64(v), Cell::F64(x)) => v.push(x),
+            (RowColumn::I64(v), Cell::I64(x)) => v.push(x),
+            (RowColumn::Str(v), Cell::Str(x)) => v.push(x),
+            (RowColumn::Bool(v), Cell::Bool(x)) => v.push(x),
+            (_, c) => return Err(c),
+        }
+        Ok(())
+    }
+
+    fn dtype(&self) -> &'static str {
+        self.empty_column().dtype()
+    }
+}
+
+impl Row {
+    /// A text cell.
+    pub fn str(&mut self, name: &str, value: impl AsRef<str>) -> &mut Self {
+        self.cell(name, Cell::Str(Some(value.as_ref().to_owned())))
+    }
+
+    /// A text cell that may be null.
+    pub fn opt_str(&mut self, name: &str, value: Option<impl AsRef<str>>) -> &mut Self {
+        self.cell(name, Cell::Str(value.map(|v| v.as_ref().to_owned())))
+    }
+
+    /// A float cell (f64 column; f32 converts exactly). NaN stays NaN, not null.
+    pub fn f64(&mut self, name: &str, value: impl Into<f64>) -> &mut Self {
+        self.cell(name, Cell::F64(Some(value.into())))
+    }
+
+    /// A float cell that may be null.
+    pub fn opt_f64(&mut self, name: &str, value: Option<impl Into<f64>>) -> &mut Self {
+        self.cell(name, Cell::F64(value.map(Into::into)))
+    }
+
+    /// An integer cell (i64 column; i32, u32 and smaller convert exactly).
+    pub fn i64(&mut self, name: &str, value: impl Into<i64>) -> &mut Self {
+        self.cell(name, Cell::I64(Some(value.into())))
+    }
+
+    /// An integer cell that may be null.
+    pub fn opt_i64(&mut self, name: &str, value: Option<impl Into<i64>>) -> &mut Self {
+        self.cell(name, Cell::I64(value.map(Into::into)))
+    }
+
+    /// A count or index (i64 column). A value above `i64::MAX` is an error.
+    pub fn usize(&mut self, name: &str, value: usize) -> &mut Self {
+        self.u64(name, value as u64)
+    }
+
+    /// A count or index that may be null (i64 column).
+    pub fn opt_usize(&mut self, name: &str, value: Option<usize>) -> &mut Self {
+        match value {
+            Some(v) => self.usize(name, v),
+            None => self.cell(name, Cell::I64(None)),
+        }
+    }
+
+    /// An unsigned integer (i64 column). A value above `i64::MAX` is an error.
+    pub fn u64(&mut self, name: &str, value: u64) -> &mut Self {
+        match i64::try_from(value) {
+            Ok(v) => self.cell(name, Cell::I64(Some(v))),
+            Err(_) => {
+                self.fail(|row| {
+                    Error::invalid(
+                        "from_rows",
+                        format!("row {row}, column `{name}` = {value}"),
+                        "an integer below 2^63",
+                    )
+                });
+                self
+            }
+        }
+    }
+
+    /// A boolean cell.
+    pub fn bool(&mut self, name: &str, value: bool) -> &mut Self {
+        self.cell(name, Cell::Bool(Some(value)))
+    }
+
+    /// A boolean cell that may be null.
+    pub fn opt_bool(&mut self, name: &str, value: Option<bool>) -> &mut Self {
+        self.cell(name, Cell::Bool(value))
+    }
+
+    /// Record the first error (with the current row number); later cells are ignored.
+    fn fail(&mut self, err: impl FnOnce(usize) -> Error) {
+        if self.error.is_none() {
+            self.error = Some(err(self.height));
+        }
+    }
+
+    fn cell(&mut self, name: &str, cell: Cell) -> &mut Self {
+        if self.error.is_some() {
+            return self;
+        }
+        // fast path: the same column order as the first row
+        let idx = if self.names.get(self.cursor).is_some_and(|n| n == name) {
+            Some(self.cursor)
+        } else {
+            self.index.get(name).copied()
+        };
+        let idx = match idx {
+            Some(i) => i,
+            None if self.height == 0 => {
+                self.names.push(name.to_owned());
+                self.index.insert(name.to_owned(), self.cols.len());
+                self.cols.push(cell.empty_column());
+                self.set.push(false);
+                self.cols.len() - 1
+            }
+            None => {
+                self.fail(|row| {
+                    Error::invalid(
+                        "from_rows",
+                        format!("row {row} sets a new column `{name}`"),
+                        "every row setting the columns of the first row",
+                    )
+                });
+                return self;
+            }
+        };
+        self.cursor = idx + 1;
+        if std::mem::replace(&mut self.set[idx], true) {
+            self.fail(|row| {
+                Error::invalid(
+                    "from_rows",
+                    format!("row {row} sets column `{name}` twice"),
+                    "each column once per row",
+                )
+            });
+            return self;
+        }
+        if let Err(c) = cell.push_to(&mut self.cols[idx]) {
+            let (want, got) = (self.cols[idx].dtype(), c.dtype());
+            self.fail(|row| {
+                Error::invalid(
+                    "from_rows",
+                    format!("row {row}, column `{name}` set as {got}"),
+                    format!("one type per column ({want}, as first set)"),
+                )
+            });
+        }
+        self
+    }
+
+    fn finish_row(&mut self) {
+        if self.error.is_none() {
+            if let Some(i) = self.set.iter().position(|s| !s) {
+                let name = self.names[i].clone();
+                self.fail(|row| {
+                    Error::invalid(
+                        "from_rows",
+                        format!("row {row} does not set column `{name}`"),
+                        "every row setting the columns of the first row",
+                    )
+                });
+            }
+        }
+        self.set.iter_mut().for_each(|s| *s = false);
+        self.cursor = 0;
+        self.height += 1;
+    }
+
+    fn into_frame(self) -> Result<DataFrame> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let cols = self
+            .names
+            .iter()
+            .zip(self.cols)
+            .map(|(n, c)| c.into_column(n))
+            .collect();
+        Ok(DataFrame::new(self.height, cols)?)
+    }
+}
+
 /// Stack frames with the same columns (names, order and dtypes) vertically.
 /// An empty slice gives an empty frame.
 pub fn concat(frames: &[DataFrame]) -> Result<DataFrame> {
@@ -402,19 +699,52 @@ pub fn column_str(df: &DataFrame, name: &str) -> Result<Vec<String>> {
 /// # use entroscope::frame::{self, ToFrame};
 /// # fn demo(profiles: Vec<entroscope::LayerProfile>) -> entroscope::Result<()> {
 /// let df = profiles.to_frame()?;
-/// let lines = frame::mean_series(&df, &[frame::MODEL], frame::DEPTH, frame::VALUE)?;
+/// let lines = frame::mean_curves(&df, &[frame::MODEL], frame::DEPTH, frame::VALUE)?;
 /// let chart = entroscope::plot::entropy_vs_depth(&lines, entroscope::plot::Band::None)?;
 /// # Ok(()) }
 /// ```
-pub fn mean_series(df: &DataFrame, by: &[&str], x: &str, y: &str) -> Result<Vec<Curve>> {
+pub fn mean_curves(df: &DataFrame, by: &[&str], x: &str, y: &str) -> Result<Vec<Curve>> {
+    // A working frame: the key columns as they are, x (with -0.0 normalised so that it groups
+    // with 0.0) and y under private names, rows with a non-finite x or a NaN y dropped.
+    const X: &str = "__entroscope_x";
+    const Y: &str = "__entroscope_y";
     let xs = column_f64(df, x)?;
     let ys = column_f64(df, y)?;
-    // text columns name groups by value ("SmolLM2-135M"), others as "column=value" ("prompt_id=3")
-    let keys: Vec<Vec<String>> = by
+    let keep: BooleanChunked = xs
         .iter()
-        .map(|c| {
-            let text = df.column(c)?.dtype() == &DataType::String;
-            let v = column_str(df, c)?;
+        .zip(&ys)
+        .map(|(a, b)| a.is_finite() && !b.is_nan())
+        .collect();
+    let mut keys: Vec<&str> = Vec::new();
+    let mut cols: Vec<Column> = Vec::new();
+    for &c in by {
+        if !keys.contains(&c) {
+            keys.push(c);
+            cols.push(df.column(c)?.clone());
+        }
+    }
+    cols.push(Column::new(
+        X.into(),
+        xs.iter().map(|v| v + 0.0).collect::<Vec<f64>>(),
+    ));
+    cols.push(Column::new(Y.into(), ys));
+    let work = DataFrame::new(df.height(), cols)?.filter(&keep)?;
+    let mut group_keys = keys.clone();
+    group_keys.push(X);
+    // Eager aggregation: polars marks it deprecated in favour of the lazy API, which would
+    // add the `lazy` feature (a large build) for this one call.
+    #[allow(deprecated)]
+    let means = work.group_by_stable(group_keys)?.select([Y]).mean()?;
+    let mx = column_f64(&means, X)?;
+    // the mean is the last column (`<Y>_mean`)
+    let mean_name = means.get_column_names().last().map(|n| n.to_string());
+    let my = column_f64(&means, mean_name.as_deref().unwrap_or(Y))?;
+    // text columns name groups by value ("SmolLM2-135M"), others as "column=value" ("prompt_id=3")
+    let labels: Vec<Vec<String>> = keys
+        .iter()
+        .map(|&c| {
+            let text = means.column(c)?.dtype() == &DataType::String;
+            let v = column_str(&means, c)?;
             Ok(if text {
                 v
             } else {
@@ -422,45 +752,29 @@ pub fn mean_series(df: &DataFrame, by: &[&str], x: &str, y: &str) -> Result<Vec<
             })
         })
         .collect::<Result<_>>()?;
+    // (group, x) rows come in order of first appearance, so groups do too
     let mut order: Vec<String> = Vec::new();
-    // group → x bits → (sum, count)
-    let mut groups: HashMap<String, HashMap<u64, (f64, usize)>> = HashMap::new();
-    for i in 0..df.height() {
-        if !xs[i].is_finite() || ys[i].is_nan() {
-            continue;
-        }
-        let key = keys
+    let mut points: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
+    for i in 0..means.height() {
+        let key = labels
             .iter()
-            .map(|k| k[i].as_str())
+            .map(|l| l[i].as_str())
             .collect::<Vec<_>>()
             .join(" / ");
-        let g = groups.entry(key.clone()).or_insert_with(|| {
-            order.push(key);
-            HashMap::new()
-        });
-        // normalise -0.0 so that it groups with 0.0
-        let e = g.entry((xs[i] + 0.0).to_bits()).or_insert((0.0, 0));
-        e.0 += ys[i];
-        e.1 += 1;
+        points
+            .entry(key.clone())
+            .or_insert_with(|| {
+                order.push(key);
+                Vec::new()
+            })
+            .push((mx[i], my[i]));
     }
-    let name_default = if by.is_empty() {
-        y.to_owned()
-    } else {
-        String::new()
-    };
     Ok(order
         .into_iter()
         .map(|key| {
-            let mut pts: Vec<(f64, f64)> = groups[&key]
-                .iter()
-                .map(|(&xb, &(s, n))| (f64::from_bits(xb), s / n as f64))
-                .collect();
+            let mut pts = points.remove(&key).unwrap_or_default();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let name = if key.is_empty() {
-                name_default.clone()
-            } else {
-                key
-            };
+            let name = if by.is_empty() { y.to_owned() } else { key };
             Curve::new(
                 name,
                 pts.iter().map(|p| p.0).collect(),
@@ -583,6 +897,34 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<DataFrame> {
         .finish()?)
 }
 
+/// Read a CSV file with every column as text, exactly as written: no dtype inference, and an
+/// empty field is `""`, not null (polars' reader: RFC 4180 quoting, quoted newlines, a UTF-8
+/// BOM skipped). The way to load a data set whose columns are all text (TruthfulQA, FACTOR).
+///
+/// A missing file gives [`Error::FileNotFound`]; a file polars cannot parse (an unterminated
+/// quote, a row with more fields than the header) gives [`Error::Corrupt`] naming the file. A
+/// row with *fewer* fields than the header, and a blank line, read as empty fields.
+pub fn read_csv_text(path: impl AsRef<Path>) -> Result<DataFrame> {
+    let path = path.as_ref();
+    if !path.is_file() {
+        return Err(Error::FileNotFound {
+            path: path.to_path_buf(),
+        });
+    }
+    let corrupt = |e: polars::error::PolarsError| Error::Corrupt {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    };
+    CsvReadOptions::default()
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_parse_options(CsvParseOptions::default().with_missing_is_null(false))
+        .try_into_reader_with_file_path(Some(PathBuf::from(path)))
+        .map_err(corrupt)?
+        .finish()
+        .map_err(corrupt)
+}
+
 /// Read a Parquet file.
 pub fn read_parquet(path: impl AsRef<Path>) -> Result<DataFrame> {
     let path = path.as_ref();
@@ -663,8 +1005,168 @@ mod tests {
         assert!(matches!(r, Err(Error::InvalidParameter { .. })), "{r:?}");
     }
 
+    struct Fit {
+        model: String,
+        k: usize,
+        auc: f32,
+        note: Option<&'static str>,
+        pareto: bool,
+    }
+
+    fn fits() -> Vec<Fit> {
+        vec![
+            Fit {
+                model: "a".into(),
+                k: 3,
+                auc: 0.5,
+                note: None,
+                pareto: true,
+            },
+            Fit {
+                model: "b".into(),
+                k: 11,
+                auc: 0.75,
+                note: Some("x"),
+                pareto: false,
+            },
+        ]
+    }
+
     #[test]
-    fn mean_series_groups_and_averages() {
+    fn from_rows_builds_typed_columns_in_call_order() {
+        let df = from_rows(&fits(), |r, row| {
+            row.str("model", &r.model)
+                .usize("k", r.k)
+                .f64("auc", r.auc)
+                .opt_str("note", r.note)
+                .bool("pareto", r.pareto);
+        })
+        .unwrap(); // ok: test-only
+        let names: Vec<&str> = df.get_column_names().iter().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["model", "k", "auc", "note", "pareto"]);
+        let dtypes: Vec<DataType> = df.dtypes();
+        assert_eq!(
+            dtypes,
+            [
+                DataType::String,
+                DataType::Int64,
+                DataType::Float64,
+                DataType::String,
+                DataType::Boolean
+            ]
+        );
+        assert_eq!(column_i64(&df, "k").unwrap(), [3, 11]); // ok: test-only
+        assert_eq!(column_f64(&df, "auc").unwrap(), [0.5, 0.75]); // ok: test-only
+        assert_eq!(df.column("note").unwrap().null_count(), 1); // ok: test-only
+        assert_eq!(df.column("model").unwrap().null_count(), 0); // ok: test-only
+                                                                 // same frame as the column-wise builder
+        let by_columns = frame_from_columns(vec![
+            ("model", vec!["a", "b"].into()),
+            ("k", vec![3usize, 11].into()),
+            ("auc", vec![0.5f32, 0.75].into()),
+        ])
+        .unwrap(); // ok: test-only
+        assert!(df
+            .select(["model", "k", "auc"])
+            .unwrap()
+            .equals(&by_columns)); // ok: test-only
+    }
+
+    #[test]
+    fn from_rows_accepts_any_order_after_the_first_row() {
+        let mut first = true;
+        let df = from_rows(&fits(), |r, row| {
+            if std::mem::take(&mut first) {
+                row.str("model", &r.model).usize("k", r.k);
+            } else {
+                row.usize("k", r.k).str("model", &r.model);
+            }
+        })
+        .unwrap(); // ok: test-only
+        assert_eq!(column_str(&df, "model").unwrap(), ["a", "b"]); // ok: test-only
+        assert_eq!(column_i64(&df, "k").unwrap(), [3, 11]); // ok: test-only
+    }
+
+    #[test]
+    fn from_rows_rejects_ragged_rows() {
+        let bad = |r: Result<DataFrame>, want: &str| match r {
+            Err(Error::InvalidParameter { value, .. }) => {
+                assert!(value.contains(want), "{value}")
+            }
+            other => panic!("expected InvalidParameter, got {other:?}"), // ok: test-only
+        };
+        // a column missing from row 1
+        bad(
+            from_rows(&fits(), |r, row| {
+                row.str("model", &r.model);
+                if r.k == 3 {
+                    row.usize("k", r.k);
+                }
+            }),
+            "row 1 does not set column `k`",
+        );
+        // a new column in row 1
+        bad(
+            from_rows(&fits(), |r, row| {
+                row.str("model", &r.model);
+                if r.k == 11 {
+                    row.usize("k", r.k);
+                }
+            }),
+            "row 1 sets a new column `k`",
+        );
+        // twice in a row
+        bad(
+            from_rows(&fits(), |r, row| {
+                row.str("model", &r.model).str("model", &r.model);
+            }),
+            "row 0 sets column `model` twice",
+        );
+        // two types
+        bad(
+            from_rows(&fits(), |r, row| {
+                if r.k == 3 {
+                    row.f64("k", 3.0);
+                } else {
+                    row.usize("k", r.k);
+                }
+            }),
+            "column `k` set as i64",
+        );
+        bad(
+            from_rows([u64::MAX], |v, row| {
+                row.u64("big", v);
+            }),
+            "`big`",
+        );
+        let empty: Vec<Fit> = Vec::new();
+        let df = from_rows(&empty, |r, row| {
+            row.str("model", &r.model);
+        })
+        .unwrap(); // ok: test-only
+        assert_eq!(df.shape(), (0, 0));
+    }
+
+    #[test]
+    fn mean_curves_normalises_zero_and_skips_nan() {
+        let df = frame_from_columns(vec![
+            ("layer", vec![1i64, 1, 1, 2].into()),
+            ("x", vec![0.0, -0.0, f64::NAN, 1.0].into()),
+            ("y", vec![1.0, 2.0, 9.0, f64::NAN].into()),
+        ])
+        .unwrap(); // ok: test-only
+        let s = mean_curves(&df, &["layer"], "x", "y").unwrap(); // ok: test-only
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].name, "layer=1");
+        assert_eq!(s[0].x, vec![0.0]);
+        assert_eq!(s[0].y, vec![1.5]);
+        let s = mean_curves(&df, &[], "x", "y").unwrap(); // ok: test-only
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].name, "y");
+    }
+
+    #[test]
+    fn mean_curves_groups_and_averages() {
         // two groups; group "p" has two rows at x=0 (mean of 1 and 3 = 2) and one at x=1.
         let df = frame_from_columns(vec![
             ("g", vec!["p", "p", "p", "q"].into()),
@@ -672,7 +1174,7 @@ mod tests {
             ("y", vec![1.0, 3.0, 5.0, 7.0].into()),
         ])
         .unwrap(); // ok: test-only
-        let s = mean_series(&df, &["g"], "x", "y").unwrap(); // ok: test-only
+        let s = mean_curves(&df, &["g"], "x", "y").unwrap(); // ok: test-only
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].name, "p");
         assert_eq!(s[0].x, vec![0.0, 1.0]);

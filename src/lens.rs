@@ -15,7 +15,7 @@ use std::fmt;
 
 use candle_core::{Tensor, D};
 
-use crate::entropy::{self, Metric, Renyi, Request, Units};
+use crate::entropy::{self, Metric, Request, Units};
 use crate::profile::LayerProfile;
 use crate::trace::Trace;
 use crate::{Error, Lm, Result};
@@ -179,7 +179,7 @@ impl LogitLens {
                 Metric::Shannon => req.shannon = true,
                 Metric::Renyi(a) => {
                     renyi_slot[i] = req.renyi.len();
-                    req.renyi.push(Renyi::new(*a)?);
+                    req.renyi.push(*a);
                 }
                 _ => {}
             }

@@ -22,6 +22,7 @@ use std::ops::Range;
 
 use crate::entropy::{Metric, Units};
 use crate::error::{Error, Result};
+use crate::stats::summary::mean_std;
 
 /// One metric of one prompt over layers × positions.
 ///
@@ -33,7 +34,9 @@ pub struct LayerProfile {
     pub model: String,
     /// Index of the prompt in its batch / file (0-based).
     pub prompt_id: usize,
+    /// The statistic in `values`.
     pub metric: Metric,
+    /// Units of `values` (information metrics only; rank and probability have none).
     pub units: Units,
     /// Number of blocks L; there are L+1 rows.
     pub n_layers: usize,
@@ -45,7 +48,12 @@ pub struct LayerProfile {
     pub values: Vec<f32>,
 }
 
-/// Which layers a feature vector uses.
+/// Which rows of a [`LayerProfile`] (layer 0 = embeddings … L) a feature vector uses, e.g. in
+/// [`LayerProfile::window_means`].
+///
+/// Not to be confused with [`crate::decode::Layers`]: that is the set of early-exit layers a
+/// contrastive decoder (DoLa, END) compares with the final layer, resolved against a model; this
+/// only says whether a profile's embedding row is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LayerSet {
     /// Rows `0..=L`: the embeddings and every block.
@@ -148,7 +156,7 @@ impl LayerProfile {
     pub fn mean_over_positions(&self) -> Vec<f32> {
         (0..self.n_rows())
             .map(|l| match self.layer_row(l) {
-                Some(r) if !r.is_empty() => mean_std(r).0 as f32,
+                Some(r) if !r.is_empty() => mean_std(r.iter().copied()).0 as f32,
                 _ => f32::NAN,
             })
             .collect()
@@ -159,7 +167,7 @@ impl LayerProfile {
     pub fn std_over_positions(&self) -> Vec<f32> {
         (0..self.n_rows())
             .map(|l| match self.layer_row(l) {
-                Some(r) if !r.is_empty() => mean_std(r).1 as f32,
+                Some(r) if !r.is_empty() => mean_std(r.iter().copied()).1 as f32,
                 _ => f32::NAN,
             })
             .collect()
@@ -189,7 +197,7 @@ impl LayerProfile {
         for k in 0..n_windows {
             for l in rows.clone() {
                 let row = &self.values[l * n..(l + 1) * n];
-                out.push(mean_std(&row[k * w..(k + 1) * w]).0 as f32);
+                out.push(mean_std(row[k * w..(k + 1) * w].iter().copied()).0 as f32);
             }
         }
         Ok(out)
@@ -206,18 +214,6 @@ impl LayerProfile {
         }
         rescale_linear(&self.mean_over_positions(), n)
     }
-}
-
-/// Mean and population standard deviation, accumulated in f64.
-fn mean_std(x: &[f32]) -> (f64, f64) {
-    let n = x.len() as f64;
-    let mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let var = x
-        .iter()
-        .map(|&v| (f64::from(v) - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    (mean, var.sqrt())
 }
 
 const SPARK: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -281,8 +277,11 @@ impl fmt::Display for LayerProfile {
 /// Mean and spread per layer of several prompts' profiles (same model, metric, units, depth).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AggregateProfile {
+    /// Model name, as in the profiles.
     pub model: String,
+    /// The statistic aggregated.
     pub metric: Metric,
+    /// Units of `mean` and `std`.
     pub units: Units,
     /// Number of blocks L; `mean` and `std` have L+1 entries.
     pub n_layers: usize,
@@ -343,8 +342,7 @@ impl AggregateProfile {
         }
         let (mean, std) = (0..rows)
             .map(|l| {
-                let col: Vec<f32> = means.iter().map(|m| m[l]).collect();
-                let (mu, sd) = mean_std(&col);
+                let (mu, sd) = mean_std(means.iter().map(|m| m[l]));
                 (mu as f32, sd as f32)
             })
             .unzip();
@@ -551,7 +549,7 @@ mod tests {
             Err(Error::NotEnoughData(_))
         ));
         let mut other = toy(2, 0.0);
-        other.metric = Metric::Renyi(2.0);
+        other.metric = Metric::renyi(2.0).unwrap(); // ok: test-only
         assert!(AggregateProfile::from_profiles(&[toy(0, 0.0), other]).is_err());
         let mut deeper = toy(3, 0.0);
         deeper.n_layers = 3;

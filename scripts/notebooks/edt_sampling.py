@@ -15,18 +15,20 @@ near-optimal.
 Here: TruthfulQA (6-shot QA prompt → best answer) and FACTOR news (prefix → true completion), 5 samples
 per prompt, fixed T ∈ {0.2 … 1.2} against EDT token level and instance level on a (T0, θ) grid; no
 fine-tuning (the paper fine-tunes LLaMA2 on summarisation, QA and translation). With
-`ENTROSCOPE_QUICK=1`: default model, TruthfulQA, 2 prompts, 7 settings (`EdtStudyOptions::quick`).
-The CLI `entroscope edt --out figures/edt` writes the same tables.
+`ENTROSCOPE_QUICK=1`: default model, TruthfulQA, 2 prompts, 7 settings (`Options::quick`).
+The run returns a `Report`; its `write` (as the CLI `entroscope edt --out figures/edt`) puts the
+figures and tables under `figures/edt/`.
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
 use entroscope::prelude::*;
-use entroscope::edt_study::{run_edt_study, write_outputs, EdtStudyOptions};
+use entroscope::papers::Report as _;
+use entroscope::papers::edt::{self, Options};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let opts = if quick { EdtStudyOptions::quick() } else { EdtStudyOptions::full() };
+let opts = if quick { Options::quick() } else { Options::full() };
 println!("models {:?}, tasks {:?}, {} prompts × {} samples, {} settings",
     opts.models, opts.tasks, opts.n_prompts, opts.n_samples, opts.settings.len());
 """),
@@ -35,7 +37,7 @@ println!("models {:?}, tasks {:?}, {} prompts × {} samples, {} settings",
 Every prompt is run through the model once; its KV cache is shared by all samples of every setting.
 """),
 ("code", """
-let report = run_edt_study(&opts)?;
+let report = edt::run(&opts)?;
 println!("{}", report.markdown());
 """),
 ("markdown", """
@@ -45,8 +47,7 @@ temperatures form a curve from T = 0.2 (top right) to T = 1.2 (bottom left); EDT
 points lie above that curve. The Pareto front joins the settings no other setting beats on both axes.
 """),
 ("code", """
-// owned copies: evcxr keeps no borrows between cells
-let (first_model, first_task) = (report.results[0].model.clone(), report.results[0].task.clone());
+let (first_model, first_task) = report.groups()[0].clone(); // owned: evcxr keeps no borrows
 report.pareto_chart(&first_model, first_task)?
 """),
 ("markdown", """
@@ -62,9 +63,8 @@ report.trace_chart(&first_model)?
 """),
 ("code", """
 entroscope::frame::set_display(10, 6);
-println!("{}", report.samples_frame()?.head(Some(10)));
-std::fs::create_dir_all("../figures/edt").ok();
-let files = write_outputs(&report, std::path::Path::new("../figures/edt"))?;
+println!("{}", report.samples.to_frame()?.head(Some(10)));
+let files = report.write("../figures/edt".as_ref())?;
 println!("{} files written under ../figures/edt", files.len());
 """),
 ]

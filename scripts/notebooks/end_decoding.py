@@ -13,20 +13,21 @@ of upper layers `C`, normalise them *across layers* (`q_l(v) = softmax_l z_l(v)`
 decodes with `z_N(v) − λ·H(v)` and reports gains over greedy (and DoLa) on TruthfulQA (up to +24.85 %
 Truth×Info), FACTOR and QA benchmarks.
 
-Everything below calls `entroscope::end_study`; the same tables come from
-`entroscope end --out figures/end` without Jupyter. With `ENTROSCOPE_QUICK=1` the notebook runs the
-quick preset (default model, a handful of questions) — see `EndStudyOptions::quick`.
+Everything below calls `entroscope::papers::end`: each section runs one part of the study and merges
+its `Report` into `all`, whose `write` puts every figure and table under `figures/end/` at the end —
+the same files as `entroscope end --out figures/end` without Jupyter. With `ENTROSCOPE_QUICK=1` the
+notebook runs the quick preset (default model, a handful of questions) — see `Options::quick`.
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
 use entroscope::prelude::*;
-use entroscope::end_study::{run_end_study, write_outputs, EndStudyOptions, EndReport};
+use entroscope::papers::Report as _;
+use entroscope::papers::end::{self, Options};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let base = if quick { EndStudyOptions::quick() } else { EndStudyOptions::full() };
-std::fs::create_dir_all("../figures/end").ok();
+let base = if quick { Options::quick() } else { Options::full() };
 println!("models: {:?}\\nTruthfulQA MC questions: {}, FACTOR items/split: {}, open-ended: {}",
     base.models, base.n_mc, base.n_factor, base.n_open);
 """),
@@ -38,28 +39,31 @@ questions, the final layer's top-5 tokens and the reference answer's first token
 cross-layer entropy over END's default layer set (every other upper layer), the quantity END subtracts.
 """),
 ("code", """
-let part1 = run_end_study(&EndStudyOptions { n_mc: 0, n_open: 0, ..base.clone() })?;
-let model = part1.candidates[0].model.clone();
-part1.prompt_chart(&model, 0)?
+let mut all = end::run(&Options { n_mc: 0, n_open: 0, ..base.clone() })?;
+let model = all.candidates[0].model.clone();
+all.prompt_chart(&model, 0)?
 """),
 ("code", """
-part1.growth_chart()?
+all.growth_chart()?
 """),
 ("code", """
-println!("{}", part1.markdown());
-part1.entropy_chart(&model)?
+println!("{}", all.markdown());
+all.entropy_chart(&model)?
 """),
 ("markdown", """
 ## 2. Multiple choice: greedy vs DoLa vs END, and the λ × layer-set sweep
 TruthfulQA MC1/MC2/MC3 (6-shot QA prompt, answers scored teacher-forced) and FACTOR news/expert on the
 first questions (sizes printed above). Greedy and END on TruthfulQA are points of the sweep
 (λ = 0 and the default λ = 0.25 on every other upper layer — tested equal to the score module); the
-sweep varies λ and the layer set: last 2 blocks, every block of the upper half, every other upper block.
+sweep varies λ and the layer set (`end::LAYER_SETS`): last 2 blocks, every block of the upper half,
+every other upper block.
 """),
 ("code", """
-let part2 = run_end_study(&EndStudyOptions { candidates: false, n_open: 0, ..base.clone() })?;
-println!("{}", part2.markdown());
-part2.sweep_chart()?
+let part = end::run(&Options { candidates: false, n_open: 0, ..base.clone() })?;
+println!("{}", part.markdown());
+let chart = part.sweep_chart()?;
+all.merge(part);
+chart
 """),
 ("markdown", """
 ## 3. Open-ended TruthfulQA
@@ -68,23 +72,18 @@ are out of reach, so answers are scored by overlap: max ROUGE-L to a correct ref
 to an incorrect one, and the share of answers closer to a correct reference.
 """),
 ("code", """
-let part3 = run_end_study(&EndStudyOptions { candidates: false, n_mc: 0, ..base.clone() })?;
-println!("{}", part3.markdown());
-let df = part3.open_frame()?;
+let part = end::run(&Options { candidates: false, n_mc: 0, ..base.clone() })?;
+println!("{}", part.markdown());
 entroscope::frame::set_display(12, 6);
-println!("{}", df.head(Some(9)));
+println!("{}", part.open.to_frame()?.head(Some(9)));
+all.merge(part);
 """),
 ("markdown", """
 ## Save every figure and table
-PNGs and Parquet tables under `figures/end/` (the CLI writes the same files).
+PNGs, Parquet tables and `summary.md` under `figures/end/` (the CLI writes the same files).
 """),
 ("code", """
-let mut all: EndReport = part1.clone();
-all.methods = part2.methods.clone();
-all.sweep = part2.sweep.clone();
-all.open = part3.open.clone();
-all.timings = [part1.timings.clone(), part2.timings.clone(), part3.timings.clone()].concat();
-let files = write_outputs(&all, std::path::Path::new("../figures/end"))?;
+let files = all.write("../figures/end".as_ref())?;
 println!("{} files written", files.len());
 """),
 ]

@@ -16,9 +16,11 @@ layer. The paper claims:
 3. skipping the layers that **expand** the distribution (largest entropy increase) hurts
    differently from skipping the ones that **prune** it, expansion generally being more critical.
 
-We reproduce each experiment with `entroscope::entropy_lens` on SmolLM2-135M-Instruct and
+We reproduce each experiment with `entroscope::papers::entropy_lens` on SmolLM2-135M-Instruct and
 Gemma-3-270M (the paper's GPT-2 / Gemma-2 / Llama-3.2 / Qwen3 are not reachable here), with
-sample counts scaled down to a 2-core CPU (the table in the module docs lists every reduction).
+sample counts scaled down to a 2-core CPU (the README lists every reduction). Each section runs
+one experiment (`Options::experiments`) and merges its `Report` into `all`, whose `write` puts
+every figure and table under `figures/entropy_lens/` at the end.
 `ENTROSCOPE_QUICK=1` runs `Options::quick()` (≈ 2–3 minutes); otherwise `Options::full()`
 (≈ 40 minutes). The CLI `entroscope entropy-lens all` writes the same figures and tables.
 """),
@@ -27,15 +29,15 @@ sample counts scaled down to a 2-core CPU (the table in the module docs lists ev
 """),
 ("code", """
 use entroscope::prelude::*;
-use entroscope::entropy_lens as el;
-use entroscope::entropy_lens::{Experiment, Options};
+use entroscope::papers::Report as _;
+use entroscope::papers::entropy_lens::{self as el, Experiment, Options, ProfileLines};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let opts = Options { progress: false, ..if quick { Options::quick() } else { Options::full() } };
+let opts = if quick { Options::quick() } else { Options::full() };
 let out = std::path::PathBuf::from("../figures/entropy_lens");
 std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
 entroscope::frame::set_display(30, 12);
-println!("models: {:?}", opts.models.iter().map(|m| el::short_model(m)).collect::<Vec<_>>());
+println!("models: {:?}", opts.models.iter().map(|m| entroscope::model::short_name(m)).collect::<Vec<_>>());
 """),
 ("markdown", """
 ## One generation, every layer
@@ -45,9 +47,10 @@ one big matmul) and reduced to Shannon and Rényi (α = 0.5, 5) entropies in nat
 from the BOS token alone, the family experiment's prompt.
 """),
 ("code", """
+use el::profiles::{generation_profiles, GenOptions};
 let lm = Lm::load(&entroscope::model::default_model_path())?;
-let g = el::generation_profiles(&lm, &[el::bos_prompt(&lm)?],
-    &el::GenOptions { max_new_tokens: 16, ..Default::default() }, None)?;
+let g = generation_profiles(&lm, &[el::prompts::bos_prompt(&lm)?],
+    &GenOptions { max_new_tokens: 16, ..Default::default() }, None)?;
 println!("{:?}\\n{}", g[0].text, g[0].profiles[0]);
 let heat = entroscope::plot::heatmap(&g[0].profiles[0])?.title("Shannon entropy, layer × generated token");
 heat.save(out.join("generation_heatmap.png"))?;
@@ -62,10 +65,8 @@ The family label is the model here (one model per family): kNN on the profiles p
 by linear interpolation onto 32 depths, and by the reference code's zero-padding.
 """),
 ("code", """
-let t0 = std::time::Instant::now();
-let mut all = el::run(&opts, &[Experiment::Families])?;
-println!("families: {:.0} s", t0.elapsed().as_secs_f64());
-if let Some(c) = all.profile_chart("families", false)? { c.save(out.join("families_profiles.png"))?; c.size(560, 350).evcxr_display(); }
+let mut all = el::run(&Options { experiments: vec![Experiment::Families], ..opts.clone() })?;
+if let Some(c) = all.profile_chart(Experiment::Families, ProfileLines::Model)? { c.size(560, 350).evcxr_display(); }
 println!("{}", all.markdown());
 """),
 ("markdown", """
@@ -73,7 +74,7 @@ The profiles in two dimensions (PCA of the profiles on the common 32-point depth
 size = parameter count.
 """),
 ("code", """
-if let Some(c) = all.family_scatter(32)? { c.save(out.join("families_pca.png"))?; c.size(560, 350).evcxr_display(); }
+if let Some(c) = all.family_scatter(32)? { c.size(560, 350).evcxr_display(); }
 """),
 ("markdown", """
 ## 2. Task classification
@@ -84,10 +85,8 @@ steps. kNN (k = 29 as the paper, and 3, 5, 7, 11), stratified CV, one-vs-rest ma
 the stratified dummy beside it. Paper: 94.8–98.4 %.
 """),
 ("code", """
-let t0 = std::time::Instant::now();
-let tasks = el::run(&opts, &[Experiment::Tasks])?;
-println!("tasks: {:.0} s", t0.elapsed().as_secs_f64());
-if let Some(c) = tasks.profile_chart("tasks", true)? { c.save(out.join("tasks_profiles.png"))?; c.size(560, 350).evcxr_display(); }
+let tasks = el::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
+if let Some(c) = tasks.profile_chart(Experiment::Tasks, ProfileLines::ModelAndClass)? { c.size(560, 350).evcxr_display(); }
 println!("{}", tasks.markdown());
 all.merge(tasks);
 """),
@@ -98,10 +97,8 @@ all.merge(tasks);
 each window's per-block mean, concatenated (the reference code's layout). Paper: 96.6–98.7 %.
 """),
 ("code", """
-let t0 = std::time::Instant::now();
-let formats = el::run(&opts, &[Experiment::Formats])?;
-println!("formats: {:.0} s", t0.elapsed().as_secs_f64());
-if let Some(c) = formats.profile_chart("formats", true)? { c.save(out.join("formats_profiles.png"))?; c.size(560, 350).evcxr_display(); }
+let formats = el::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
+if let Some(c) = formats.profile_chart(Experiment::Formats, ProfileLines::ModelAndClass)? { c.size(560, 350).evcxr_display(); }
 println!("{}", formats.markdown());
 all.merge(formats);
 """),
@@ -115,28 +112,23 @@ with the largest next-token logit after "Answer:". Chance is 25 %, and these sma
 near it, so the probability of the correct letter (in the parquet table) is the finer measure.
 """),
 ("code", """
-let t0 = std::time::Instant::now();
-let iv = el::run(&opts, &[Experiment::Interventions])?;
-println!("interventions: {:.0} s", t0.elapsed().as_secs_f64());
-for (m, c) in iv.intervention_charts()? {
-    let name = el::short_model(&m).to_lowercase();
-    c.save(out.join(format!("interventions_{name}.png")))?;
-    c.size(560, 350).evcxr_display();
-}
+let iv = el::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;
+for (_, c) in iv.intervention_charts()? { c.size(560, 350).evcxr_display(); }
 println!("{}", iv.markdown());
 all.merge(iv);
 """),
 ("code", """
-all.interventions_frame()?
+all.interventions.to_frame()?
 """),
 ("markdown", """
 ## Everything together
-AUC against the Rényi order per experiment, the full results table (the README's), and every
-figure and table written under `figures/entropy_lens/`.
+AUC against the Rényi order per experiment, the full results table (the README's, with each
+experiment's wall time), and every figure and table written under `figures/entropy_lens/` by
+`Report::write` (the same files as `entroscope entropy-lens all`).
 """),
 ("code", """
-if let Some(c) = all.auc_chart()? { c.save(out.join("auc_vs_alpha.png"))?; c.size(560, 350).evcxr_display(); }
-let files = el::write_outputs(&all, &out)?;
+if let Some(c) = all.auc_chart()? { c.size(560, 350).evcxr_display(); }
+let files = all.write(&out)?;
 println!("{}", all.markdown());
 println!("wrote {} files under {}", files.len(), out.display());
 """),

@@ -45,7 +45,7 @@ Shannon entropy (nats) of every layer's distribution at every position.
 """),
 ("code", """
 let lens = LogitLens::normed();
-let metrics = [Metric::Shannon, Metric::Renyi(0.5), Metric::Renyi(2.0), Metric::Renyi(f32::INFINITY)];
+let metrics = [Metric::Shannon, Metric::renyi(0.5)?, Metric::renyi(2.0)?, Metric::renyi(f32::INFINITY)?];
 let profiles = lens.profile(&lm, &trace, &metrics, &Targets::None)?;
 std::fs::create_dir_all("../figures/quickstart").ok();
 let heat = plot::heatmap(&profiles[0])?.title("Shannon entropy, layer × token");

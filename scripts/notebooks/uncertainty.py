@@ -13,33 +13,34 @@ the model generates** from layer to layer. Its claims:
    completions with **ROC AUC 0.92**, an uncertainty score available at inference time.
 
 No code was published, so the protocol is our reconstruction (every choice is listed in the docs
-of `entroscope::uncertainty`): prompt = an instruction line + the idiom without its last word;
+of `entroscope::papers::uncertainty`): prompt = an instruction line + the idiom without its last word;
 ground truth = the first token of `" " + last word`; one greedy token and several samples at T = 1
 per idiom. We run it on SmolLM2-135M-Instruct and Gemma-3-270M (GPT-2 XL is not fetchable here).
-With `ENTROSCOPE_QUICK=1` the notebook runs the default model on the first idioms only.
+With `ENTROSCOPE_QUICK=1` the notebook runs the default model on the first idioms only. The run
+returns a `Report`; its `write` puts every figure and table under `figures/uncertainty/` with the
+file names of `entroscope uncertainty`.
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
 use entroscope::prelude::*;
-use entroscope::uncertainty as unc;
-use entroscope::uncertainty::ReproductionOptions;
+use entroscope::papers::Report as _;
+use entroscope::papers::uncertainty::{self as unc, Options};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let out = std::path::PathBuf::from("../figures/uncertainty");
-std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
 entroscope::frame::set_display(20, 12);
 """),
 ("markdown", """
 ## One idiom, layer by layer
 The static idiom list, cleaned: placeholders filled in, trailing punctuation dropped, empty and
 one-word lines skipped *and counted*. For one idiom we trace the prompt and read, at every layer,
-the entropy, the cross-entropy (nats) to the greedy token and to the ground truth, and their ranks.
+the entropy, the cross-entropy (nats) to the greedy token and to the ground truth, and their ranks
+(`run_idiom` with no samples: the greedy token only; `to_frame` gives one row per layer).
 """),
 ("code", """
 let lm = Lm::load(&entroscope::model::default_model_path())?;
-let set = unc::load_idioms(entroscope::data::data_dir().join("epie/Static_idioms.txt"))?;
+let set = entroscope::data::load_idioms(entroscope::data::path("epie/Static_idioms.txt"))?;
 println!("{}: {} idioms, {} lines skipped", set.name, set.idioms.len(), set.skipped.len());
 let idiom = set.idioms.iter().find(|i| i.text == "rule of thumb").unwrap_or(&set.idioms[0]).clone();
 let case = unc::make_case(&lm, &idiom)?;
@@ -47,24 +48,9 @@ println!("prompt: {:?}", unc::prompt_text(&idiom.prefix));
 println!("ground truth: {:?} (id {})", lm.token_strings(&[case.target])[0], case.target);
 """),
 ("code", """
-let trace = lm.trace(&case.prompt_ids, &CaptureSpec::last(), &mut NoHook)?;
-let logits = lm.next_token_logits(&case.prompt_ids)?;
-let greedy = entroscope::decode::argmax(&logits)?;
-let stats = unc::layer_stats(&lm, &trace, &[greedy, case.target])?;
-// A block keeps the helper closures local: evcxr can only keep owned, nameable values between cells.
-let df = {
-    use entroscope::frame::{frame_from_columns, ColumnData};
-    let f = |v: &[f32]| ColumnData::F64(v.iter().map(|&x| f64::from(x)).collect());
-    let r = |v: &[u32]| ColumnData::I64(v.iter().map(|&x| i64::from(x)).collect());
-    frame_from_columns(vec![
-        ("layer", ColumnData::I64((0..stats.entropy.len() as i64).collect())),
-        ("entropy", f(&stats.entropy)),
-        ("ce_greedy", f(&stats.ce[0])), ("rank_greedy", r(&stats.rank[0])),
-        ("ce_truth", f(&stats.ce[1])), ("rank_truth", r(&stats.rank[1])),
-    ])?
-};
-println!("greedy token: {:?}", lm.token_strings(&[greedy])[0]);
-df
+let greedy = unc::run_idiom(&lm, &set.name, 0, &idiom, 0, 0)?;
+println!("greedy token: {:?} (correct: {})", greedy[0].generated_str, greedy[0].correct);
+greedy.to_frame()?.select(["layer", "entropy", "ce_generated", "rank_generated", "ce_truth", "rank_truth"])?
 """),
 ("markdown", """
 ## The reproduction
@@ -75,18 +61,16 @@ and the AUC of every layer's CE.
 """),
 ("code", """
 let opts = if quick {
-    ReproductionOptions { models: vec![entroscope::model::default_model_path()], limit: Some(40),
-                          n_samples: 2, progress: false, ..Default::default() }
+    Options { models: vec![entroscope::model::default_model_path()], limit: Some(40), n_samples: 2,
+              ..Options::quick() }
 } else {
-    ReproductionOptions { progress: false, ..Default::default() }
+    Options::full()
 };
-let t0 = std::time::Instant::now();
-let report = unc::run_reproduction(&opts)?;
-println!("{} generations in {:.0} s", report.records.len(), t0.elapsed().as_secs_f64());
-println!("{}", report.markdown());
+let report = unc::run(&opts)?;
+println!("{} generations\n{}", report.records.len(), report.markdown());
 """),
 ("code", """
-report.summary_frame()?
+report.summaries.to_frame()?
 """),
 ("markdown", """
 ## Cross-entropy by layer, correct vs incorrect
@@ -94,18 +78,8 @@ Median and quartiles of the CE to the sampled token per layer. The paper's pictu
 start high, and the incorrect completions stay higher in the last layers.
 """),
 ("code", """
-let sums: Vec<unc::Summary> = report.sampled_summaries().into_iter().cloned().collect();
-let s0 = sums[0].clone(); // owned: evcxr keeps no borrows between cells
-let chart = unc::ce_layers_chart(&report, &s0)?;
-for s in &sums {
-    let tag = s.tag(); // the same file names as `entroscope uncertainty`
-    unc::ce_layers_chart(&report, s)?.save(out.join(format!("ce_layers_{tag}.png")))?;
-    unc::final_ce_histogram(&report, s)?.save(out.join(format!("hist_final_ce_{tag}.png")))?;
-    if s.auc_final_ce.is_finite() {
-        unc::roc_chart(&report, s)?.save(out.join(format!("roc_{tag}.png")))?;
-    }
-}
-chart
+let s0 = report.sampled_summaries()[0].clone(); // owned: evcxr keeps no borrows between cells
+unc::ce_layers_chart(&report, &s0)?
 """),
 ("markdown", """
 ## The final cross-entropy as an uncertainty score
@@ -123,9 +97,15 @@ unc::roc_chart(&report, &s0)?
 The AUC of every layer's CE against relative depth, one line per model × idiom list.
 """),
 ("code", """
-let auc = unc::auc_vs_layer_chart(&report)?;
-auc.save(out.join("auc_vs_layer.png"))?;
-entroscope::frame::write_table(&report.summary_frame()?, out.join("summary.csv"))?;
-auc
+unc::auc_vs_layer_chart(&report)?
+"""),
+("markdown", """
+## Every figure and table
+`write` saves the charts of every model × idiom list, `summary.csv`, `records.parquet` (every
+generation at every layer) and `results.md`.
+"""),
+("code", """
+let files = report.write("../figures/uncertainty".as_ref())?;
+println!("{} files written under ../figures/uncertainty", files.len());
 """),
 ]

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use super::{data_dir, Csv};
+use super::read_text_columns;
 use crate::{Error, Result};
 
 /// Which FACTOR file.
@@ -72,36 +72,32 @@ pub struct FactorItem {
 /// Load a FACTOR CSV of the given split. Errors on a missing column or an empty field.
 pub fn load_factor(path: impl AsRef<Path>, split: FactorSplit) -> Result<Vec<FactorItem>> {
     let path = path.as_ref();
-    let csv = Csv::read(path)?;
+    let names = [
+        split.prefix_column(),
+        "doc_id",
+        "completion",
+        "contradiction_0",
+        "contradiction_1",
+        "contradiction_2",
+    ];
+    let [pre, doc, comp, c0, c1, c2] = read_text_columns(path, names)?;
     let bad = |detail: String| Error::Corrupt {
         path: path.to_path_buf(),
         detail,
     };
-    let col = |n: &str| csv.column(n).map_err(bad);
-    let (pre, doc, comp) = (
-        col(split.prefix_column())?,
-        col("doc_id")?,
-        col("completion")?,
-    );
-    let con = [
-        col("contradiction_0")?,
-        col("contradiction_1")?,
-        col("contradiction_2")?,
-    ];
-    csv.rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let fields = [pre, comp, con[0], con[1], con[2]];
-            if let Some(&c) = fields.iter().find(|&&c| r[c].trim().is_empty()) {
-                return Err(bad(format!("item {i}: empty `{}`", csv.header[c])));
+    (0..pre.len())
+        .map(|i| {
+            // every field but `doc_id` must be non-empty
+            let fields = [(0, &pre), (2, &comp), (3, &c0), (4, &c1), (5, &c2)];
+            if let Some((c, _)) = fields.iter().find(|(_, col)| col[i].trim().is_empty()) {
+                return Err(bad(format!("item {i}: empty `{}`", names[*c])));
             }
             Ok(FactorItem {
                 index: i,
-                doc_id: r[doc].clone(),
-                prefix: r[pre].clone(),
-                completion: r[comp].clone(),
-                contradictions: [r[con[0]].clone(), r[con[1]].clone(), r[con[2]].clone()],
+                doc_id: doc[i].clone(),
+                prefix: pre[i].clone(),
+                completion: comp[i].clone(),
+                contradictions: [c0[i].clone(), c1[i].clone(), c2[i].clone()],
             })
         })
         .collect()
@@ -109,5 +105,5 @@ pub fn load_factor(path: impl AsRef<Path>, split: FactorSplit) -> Result<Vec<Fac
 
 /// The items of `data/factor/<split>_factor.csv`.
 pub fn factor(split: FactorSplit) -> Result<Vec<FactorItem>> {
-    load_factor(data_dir().join("factor").join(split.file_name()), split)
+    load_factor(super::path("factor").join(split.file_name()), split)
 }

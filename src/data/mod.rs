@@ -1,13 +1,20 @@
-//! Benchmark data shipped under `data/`: TruthfulQA (multiple choice) and FACTOR (news, expert).
+//! Benchmark data shipped under `data/`: TruthfulQA (multiple choice), FACTOR (news, expert) and
+//! the EPIE idiom lists.
 //!
 //! The files are the upstream CSVs, unchanged (see `data/README.md` for sources and licences).
 //! They are found in `$ENTROSCOPE_DATA`, else `./data`, else the crate's own `data/` directory.
-//! CSV is read by a small RFC 4180 reader here (quoted fields with commas, doubled quotes and
-//! newlines), so that loading a benchmark needs neither polars nor a schema guess.
+//! CSV files are read by polars with every column as text ([`frame::read_csv_text`]), so a
+//! loader picks its columns by name and a bad file is an [`Error::Corrupt`] naming the file and
+//! column. The EPIE idiom lists (one idiom per line) are parsed by [`load_idioms`].
 
+mod epie;
 mod factor;
 mod truthfulqa;
 
+pub use epie::{
+    epie_paths, load_idioms, parse_idioms, split_idiom, Idiom, IdiomSet, SkipReason, EPIE_DIR,
+    EPIE_SETS,
+};
 pub use factor::{factor, load_factor, FactorItem, FactorSplit};
 pub use truthfulqa::{
     format_best, load_truthfulqa, split_multi_answer, truthfulqa, truthfulqa_demo,
@@ -16,7 +23,7 @@ pub use truthfulqa::{
 
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
+use crate::{frame, Error, Result};
 
 /// The data directory: `$ENTROSCOPE_DATA`, else `./data` if it exists, else the crate's `data/`.
 pub fn data_dir() -> PathBuf {
@@ -30,114 +37,46 @@ pub fn data_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data")
 }
 
-/// A CSV file as a header and rows of fields (every row as long as the header).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Csv {
-    /// Column names.
-    pub header: Vec<String>,
-    /// Data rows.
-    pub rows: Vec<Vec<String>>,
+/// Path of `file` inside the [data directory](data_dir), e.g. `path("epie/Static_idioms.txt")`.
+pub fn path(file: impl AsRef<Path>) -> PathBuf {
+    data_dir().join(file)
 }
 
-impl Csv {
-    /// Read and parse a CSV file (UTF-8, optional BOM).
-    pub fn read(path: impl AsRef<Path>) -> Result<Self> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        Self::parse(&text).map_err(|detail| Error::Corrupt {
-            path: path.to_path_buf(),
-            detail,
-        })
-    }
-
-    /// Parse CSV text (RFC 4180: `,` separators, `"` quoting with `""` escapes, quoted newlines;
-    /// `\r\n` or `\n` line ends). Errors (as a message) on an unterminated quote or a row whose
-    /// length differs from the header's.
-    pub fn parse(text: &str) -> std::result::Result<Self, String> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut records = Vec::new();
-        let mut row = Vec::new();
-        let mut field = String::new();
-        let mut chars = text.chars().peekable();
-        let mut in_quotes = false;
-        let mut line = 1usize;
-        let mut any = false; // anything on the current record
-        while let Some(c) = chars.next() {
-            if in_quotes {
-                match c {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        field.push('"');
-                    }
-                    '"' => in_quotes = false,
-                    '\n' => {
-                        line += 1;
-                        field.push('\n');
-                    }
-                    _ => field.push(c),
-                }
-                continue;
-            }
-            match c {
-                '"' => {
-                    in_quotes = true;
-                    any = true;
-                }
-                ',' => {
-                    row.push(std::mem::take(&mut field));
-                    any = true;
-                }
-                '\r' if chars.peek() == Some(&'\n') => {}
-                '\n' => {
-                    line += 1;
-                    if any || !field.is_empty() {
-                        row.push(std::mem::take(&mut field));
-                        records.push(std::mem::take(&mut row));
-                    }
-                    any = false;
-                }
-                _ => {
-                    field.push(c);
-                    any = true;
-                }
-            }
-        }
-        if in_quotes {
-            return Err(format!(
-                "unterminated quoted field at end of file (line {line})"
-            ));
-        }
-        if any || !field.is_empty() {
-            row.push(field);
-            records.push(row);
-        }
-        let mut it = records.into_iter();
-        let header = it
-            .next()
-            .ok_or_else(|| "empty file, no header".to_string())?;
-        let rows: Vec<Vec<String>> = it.collect();
-        if let Some((i, r)) = rows
+/// The named columns of a CSV file, as text ([`frame::read_csv_text`]), in the order asked.
+/// Blank lines (rows whose fields are all empty) are skipped; a row with fewer fields than the
+/// header reads as empty fields, which the loaders reject as empty answers or prefixes. A missing
+/// column gives [`Error::Corrupt`] naming the file and the columns it has.
+fn read_text_columns<const N: usize>(path: &Path, names: [&str; N]) -> Result<[Vec<String>; N]> {
+    let df = frame::read_csv_text(path)?;
+    // every column is str, and without nulls (empty fields read as "")
+    let columns: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
+    let all: Vec<Vec<String>> = columns
+        .iter()
+        .map(|n| frame::column_str(&df, n))
+        .collect::<Result<_>>()?;
+    let keep: Vec<bool> = (0..df.height())
+        .map(|i| all.iter().any(|c| c.get(i).is_some_and(|v| !v.is_empty())))
+        .collect();
+    let mut out: [Vec<String>; N] = std::array::from_fn(|_| Vec::new());
+    for (slot, name) in out.iter_mut().zip(names) {
+        let Some(i) = columns.iter().position(|n| n == name) else {
+            return Err(Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: format!("no column `{name}` (columns: {})", columns.join(", ")),
+            });
+        };
+        *slot = all[i]
             .iter()
-            .enumerate()
-            .find(|(_, r)| r.len() != header.len())
-        {
-            return Err(format!(
-                "data row {} has {} fields but the header has {}",
-                i + 1,
-                r.len(),
-                header.len()
-            ));
-        }
-        Ok(Self { header, rows })
+            .zip(&keep)
+            .filter(|(_, &k)| k)
+            .map(|(v, _)| v.clone())
+            .collect();
     }
-
-    /// Index of a column, or an error naming the file's columns.
-    pub fn column(&self, name: &str) -> std::result::Result<usize, String> {
-        self.header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| format!("no column `{name}` (columns: {})", self.header.join(", ")))
-    }
+    Ok(out)
 }
 
 /// First `n` items (all when `n` is `None` or larger): the `--quick` limit of the benchmarks.
@@ -152,16 +91,59 @@ pub fn take_first<T: Clone>(items: &[T], n: Option<usize>) -> Vec<T> {
 mod tests {
     use super::*;
 
+    fn write(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("entroscope-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap(); // ok: test-only
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap(); // ok: test-only
+        p
+    }
+
     #[test]
     fn csv_quotes_and_newlines() {
-        let t = "a,b,c\r\n1,\"x, \"\"y\"\"\nz\",3\n,,\n";
-        let c = Csv::parse(t).unwrap(); // ok: test-only
-        assert_eq!(c.header, ["a", "b", "c"]);
-        assert_eq!(c.rows[0], ["1", "x, \"y\"\nz", "3"]);
-        assert_eq!(c.rows[1], ["", "", ""]);
-        assert!(Csv::parse("a,b\n1\n").is_err());
-        assert!(Csv::parse("a\n\"open\n").is_err());
-        assert_eq!(c.column("c"), Ok(2));
-        assert!(c.column("d").is_err());
+        // BOM, CRLF, a quoted comma, doubled quotes and a quoted newline; an empty field; the
+        // all-empty last row is skipped like a blank line
+        let p = write(
+            "q.csv",
+            "\u{feff}a,b,c\r\n1,\"x, \"\"y\"\"\nz\",3\n,\"\",4\n,,\n",
+        );
+        let [c, b, a] = read_text_columns(&p, ["c", "b", "a"]).unwrap(); // ok: test-only
+        assert_eq!(a, ["1", ""]);
+        assert_eq!(b, ["x, \"y\"\nz", ""]);
+        assert_eq!(c, ["3", "4"]);
+        match read_text_columns(&p, ["d"]) {
+            Err(Error::Corrupt { path, detail }) => {
+                assert_eq!(path, p);
+                assert!(
+                    detail.contains("`d`") && detail.contains("a, b, c"),
+                    "{detail}"
+                );
+            }
+            other => panic!("expected Corrupt, got {other:?}"), // ok: test-only
+        }
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_and_short_rows_read_empty() {
+        let p = write("blank.csv", "a,b\n1,2\n\n3,4\n5\n");
+        let [a, b] = read_text_columns(&p, ["a", "b"]).unwrap(); // ok: test-only
+        assert_eq!(a, ["1", "3", "5"]);
+        assert_eq!(b, ["2", "4", ""]);
+    }
+
+    #[test]
+    fn bad_csv_is_a_typed_error() {
+        for (name, text) in [("long.csv", "a,b\n1,2,3\n"), ("open.csv", "a\n\"open\n")] {
+            let p = write(name, text);
+            match read_text_columns(&p, ["a"]) {
+                Err(Error::Corrupt { path, .. }) => assert_eq!(path, p),
+                other => panic!("{name}: expected Corrupt, got {other:?}"), // ok: test-only
+            }
+        }
+        let missing = std::env::temp_dir().join("entroscope-no-such.csv");
+        assert!(matches!(
+            read_text_columns(&missing, ["a"]),
+            Err(Error::FileNotFound { .. })
+        ));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::{data_dir, Csv};
+use super::read_text_columns;
 use crate::{Error, Result};
 
 /// The instruction line of the TruthfulQA QA prompt (DoLa's `tfqa_mc_eval.py`, also END's).
@@ -109,27 +109,26 @@ pub struct TruthfulQaItem {
 /// incorrect answer, or its best answer is not among the correct ones.
 pub fn load_truthfulqa(path: impl AsRef<Path>) -> Result<Vec<TruthfulQaItem>> {
     let path = path.as_ref();
-    let csv = Csv::read(path)?;
+    let [ty, cat, q, best, good, wrong] = read_text_columns(
+        path,
+        [
+            "Type",
+            "Category",
+            "Question",
+            "Best Answer",
+            "Correct Answers",
+            "Incorrect Answers",
+        ],
+    )?;
     let bad = |detail: String| Error::Corrupt {
         path: path.to_path_buf(),
         detail,
     };
-    let col = |n: &str| csv.column(n).map_err(bad);
-    let (ty, cat, q, best, good, wrong) = (
-        col("Type")?,
-        col("Category")?,
-        col("Question")?,
-        col("Best Answer")?,
-        col("Correct Answers")?,
-        col("Incorrect Answers")?,
-    );
-    csv.rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let best_answer = format_best(&r[best]);
-            let correct_answers = split_multi_answer(&r[good]);
-            let incorrect_answers = split_multi_answer(&r[wrong]);
+    (0..q.len())
+        .map(|i| {
+            let best_answer = format_best(&best[i]);
+            let correct_answers = split_multi_answer(&good[i]);
+            let incorrect_answers = split_multi_answer(&wrong[i]);
             if correct_answers.is_empty() || incorrect_answers.is_empty() {
                 return Err(bad(format!(
                     "question {i} has no correct or no incorrect answer"
@@ -145,9 +144,9 @@ pub fn load_truthfulqa(path: impl AsRef<Path>) -> Result<Vec<TruthfulQaItem>> {
                 })?;
             Ok(TruthfulQaItem {
                 index: i,
-                kind: r[ty].clone(),
-                category: r[cat].clone(),
-                question: r[q].trim().to_string(),
+                kind: ty[i].clone(),
+                category: cat[i].clone(),
+                question: q[i].trim().to_string(),
                 best_answer,
                 correct_answers,
                 incorrect_answers,
@@ -159,5 +158,5 @@ pub fn load_truthfulqa(path: impl AsRef<Path>) -> Result<Vec<TruthfulQaItem>> {
 
 /// The 817 questions of `data/truthfulqa/TruthfulQA.csv`.
 pub fn truthfulqa() -> Result<Vec<TruthfulQaItem>> {
-    load_truthfulqa(data_dir().join("truthfulqa").join("TruthfulQA.csv"))
+    load_truthfulqa(super::path("truthfulqa/TruthfulQA.csv"))
 }

@@ -1,22 +1,18 @@
 //! Information measures on next-token distributions, computed in f32 from logits with
 //! log-sum-exp so that logits up to ±1e4 neither overflow nor underflow.
 //!
-//! # The row reduction
 //! Everything here reduces **one row of logits** `z` (`[vocab]`, f32 / f16 / bf16 / f64, never
-//! normalised first) to scalars, without materialising the probability vector. The row is
-//! streamed once, in blocks of 1024 logits (4 KiB, so each block sits in L1 while it is worked
-//! on); per block:
+//! normalised first; see [`Logit`]) to scalars, without materialising the probability vector:
+//! [`reduce_row`] computes any mix of Shannon, Rényi orders ([`Renyi`]), target statistics and
+//! the top-k tokens in one read of the row; [`shannon`], [`renyi`], [`cross_entropy`],
+//! [`target_stats`] and [`top_k`] are single-statistic shorthands; [`kl_div`] and [`js_div`]
+//! compare two rows. [`reduce_rows`], [`kl_rows`] and [`js_rows`] do the same for every row of
+//! a row-major `[rows, vocab]` block in parallel, and [`Metric`] names one statistic per row for
+//! the logit lens ([`Metric::eval_rows`]).
 //!
-//! 1. *scan*: the block max, NaN / `-inf` detection, and (when a target is given) the number of
-//!    logits above the target's — one compare-and-add loop;
-//! 2. *sums* relative to the running max `m`, `d = z − m ≤ 0`: `S₀ = Σ e^d`, `S₁ = Σ e^d·d`,
-//!    `S₂ = Σ e^{2d}`, one `exp` per logit (plus one per Rényi order outside {0, 1, 2, ∞}: `Σ e^{αd}`),
-//!    and the top-k candidates. When a block raises `m` by δ, the sums so far are rescaled
-//!    exactly (`S₀ ← e^{−δ}S₀`, `S₁ ← e^{−δ}(S₁ − δS₀)`, …; online softmax), which happens only a
-//!    few times per row. This is the classic two-pass max-then-sums reduction done per block, so
-//!    the row is read from memory once.
-//!
-//! From the sums, in nats:
+//! The row is streamed once while three sums relative to its running max `m` are kept, with
+//! `d = z − m ≤ 0`: `S₀ = Σ e^d`, `S₁ = Σ e^d·d`, `S₂ = Σ e^{2d}` (plus `Σ e^{αd}` per Rényi
+//! order outside {0, 1, 2, ∞}). From the sums, in nats:
 //! - `ln Σ e^z = m + ln S₀` (so `ln p_i = d_i − ln S₀`),
 //! - Shannon `H = −Σ p ln p = ln S₀ − S₁/S₀`,
 //! - Rényi-2 `−ln Σ p² = 2 ln S₀ − ln S₂`, Rényi-∞ `−ln max p = ln S₀`, Rényi-0 `ln #finite`,
@@ -24,12 +20,10 @@
 //!   `ln S₀ − ln1p(U/S₀)/(α−1)`, `U = Σ e^d·expm1((α−1)d)`, so that α → 1 tends to Shannon,
 //! - cross-entropy `−ln p(t) = ln S₀ − d_t`.
 //!
-//! Sums are kept in 16 f32 lanes per block and added into f64 between blocks, so that the loops
-//! vectorise (no branches, `chunks_exact`) and the results are accurate to ~1e-6 relative.
-//! `exp` is a Cephes-style polynomial ([`fast_exp`], < 2e-7 relative error) because std's scalar
-//! `expf` would be most of the cost; on x86-64 the kernels are also compiled for AVX2 + FMA and
-//! chosen at run time (results then differ from the portable path by float rounding only).
-//! KL and JS need both rows' maxima (KL) and normalisers (JS) first, so they take 2 and 3 passes.
+//! The vectorised block loops that produce the sums live in `kernels.rs` (portable, plus an
+//! AVX2 + FMA copy chosen at run time on x86-64: results differ by float rounding only), and
+//! the fast `exp` / `ln` polynomials they use in `fastmath.rs` ([`fast_exp`], [`fast_expm1`],
+//! [`fast_ln`]). Results are accurate to ~1e-6 relative.
 //!
 //! Conventions: values are in **nats** (convert with [`Units`]); a logit of `-inf` means a masked
 //! token (probability 0, outside the support); NaN or `+inf` anywhere is [`Error::NonFinite`].
@@ -55,11 +49,21 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
+mod fastmath;
+mod kernels;
+
+pub use fastmath::{fast_exp, fast_expm1, fast_ln};
+pub use kernels::Logit;
+
+use kernels::{base_sums, js_sum, kl_sums, scan_row, stream_row, RowSums};
+
 /// Units of an information quantity. Natural log (nats) is the default everywhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Units {
+    /// Natural logarithm (`ln`): the unit every function here returns.
     #[default]
     Nats,
+    /// Base-2 logarithm: `bits = nats · log₂e`.
     Bits,
 }
 
@@ -106,16 +110,27 @@ impl FromStr for Units {
 }
 
 /// A per-(layer, position) statistic of the lens distribution.
+///
+/// Its `Display` is the CLI / frame spelling (`shannon`, `renyi:2`, …) and `FromStr` its inverse.
+///
+/// ```
+/// use entroscope::entropy::Metric;
+/// let m = Metric::renyi(2.0)?;
+/// assert_eq!(m.to_string(), "renyi:2");
+/// assert_eq!(m.alpha(), Some(2.0));
+/// assert_eq!("renyi:2".parse::<Metric>()?, m);
+/// # Ok::<(), entroscope::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Metric {
-    /// Shannon entropy −Σ p ln p.
+    /// Shannon entropy −Σ p ln p, in nats.
     Shannon,
-    /// Rényi entropy of order α ≥ 0: ln(Σ p^α)/(1−α); α=0 → ln |support|, α=1 → Shannon,
-    /// α=∞ → −ln max p.
-    Renyi(f32),
-    /// −ln p(target) for a given target token per position.
+    /// Rényi entropy of order α ≥ 0, in nats: ln(Σ p^α)/(1−α); α=0 → ln |support|, α=1 →
+    /// Shannon, α=∞ → −ln max p. Build it with [`Metric::renyi`] or from a [`Renyi`].
+    Renyi(Renyi),
+    /// −ln p(target) for a given target token per position, in nats.
     CrossEntropy,
-    /// KL(p_layer ‖ p_final).
+    /// KL(p_layer ‖ p_final), in nats.
     KlToFinal,
     /// Rank of the target token (0 = top-1).
     TargetRank,
@@ -127,7 +142,7 @@ impl fmt::Display for Metric {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Metric::Shannon => f.write_str("shannon"),
-            Metric::Renyi(a) => write!(f, "renyi:{a}"),
+            Metric::Renyi(r) => write!(f, "{r}"),
             Metric::CrossEntropy => f.write_str("cross-entropy"),
             Metric::KlToFinal => f.write_str("kl-final"),
             Metric::TargetRank => f.write_str("target-rank"),
@@ -136,7 +151,7 @@ impl fmt::Display for Metric {
     }
 }
 
-/// Why a string is not a [`Metric`] (or [`Units`]).
+/// Why a string is not a [`Metric`] (or [`Units`], or [`Renyi`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParseMetricError {
     /// Not one of the metric names.
@@ -144,7 +159,12 @@ pub enum ParseMetricError {
     Unknown(String),
     /// `renyi:` followed by something that is not an order α ≥ 0.
     #[error("bad Rényi order in `{input}`: {reason}; write renyi:<alpha> with alpha >= 0, e.g. renyi:0.5, renyi:2 or renyi:inf")]
-    BadAlpha { input: String, reason: String },
+    BadAlpha {
+        /// The string as given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Not `nats` or `bits`.
     #[error("unknown units `{0}`; expected `nats` or `bits`")]
     UnknownUnits(String),
@@ -173,32 +193,16 @@ impl FromStr for Metric {
     /// Case-insensitive; `_` may stand for `-`.
     ///
     /// ```
-    /// use entroscope::entropy::Metric;
-    /// assert_eq!("renyi:inf".parse::<Metric>()?, Metric::Renyi(f32::INFINITY));
-    /// assert_eq!("renyi:0.5".parse::<Metric>()?, Metric::Renyi(0.5));
+    /// use entroscope::entropy::{Metric, Renyi};
+    /// assert_eq!("renyi:inf".parse::<Metric>()?, Metric::Renyi(Renyi::new(f32::INFINITY)?));
+    /// assert_eq!("renyi:0.5".parse::<Metric>()?, Metric::renyi(0.5)?);
     /// assert!("renyi:-1".parse::<Metric>().is_err());
     /// # Ok::<(), entroscope::Error>(())
     /// ```
     fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
         let norm = s.trim().to_ascii_lowercase().replace('_', "-");
-        if let Some(rest) = norm.strip_prefix("renyi") {
-            let bad = |reason: &str| ParseMetricError::BadAlpha {
-                input: s.to_string(),
-                reason: reason.to_string(),
-            };
-            let a = rest
-                .strip_prefix(':')
-                .ok_or_else(|| bad("missing `:<alpha>`"))?
-                .trim();
-            let alpha = match a {
-                "inf" | "+inf" | "infinity" | "∞" => f32::INFINITY,
-                "" => return Err(bad("missing alpha")),
-                _ => a
-                    .parse::<f32>()
-                    .map_err(|_| bad(&format!("`{a}` is not a number")))?,
-            };
-            Renyi::new(alpha).map_err(|_| bad("alpha must be >= 0 (not NaN)"))?;
-            return Ok(Metric::Renyi(alpha));
+        if norm.starts_with("renyi") {
+            return s.parse::<Renyi>().map(Metric::Renyi);
         }
         match norm.as_str() {
             "shannon" => Ok(Metric::Shannon),
@@ -212,6 +216,30 @@ impl FromStr for Metric {
 }
 
 impl Metric {
+    /// The Rényi entropy of order `alpha` (see [`Renyi::new`]): any α ≥ 0, including
+    /// `f32::INFINITY`; NaN or negative α is [`Error::InvalidParameter`].
+    pub fn renyi(alpha: f32) -> Result<Metric> {
+        Renyi::new(alpha).map(Metric::Renyi)
+    }
+
+    /// The Rényi order α this metric is (Shannon = 1), `None` for the non-entropy metrics
+    /// (cross-entropy, KL, target rank and probability).
+    ///
+    /// ```
+    /// use entroscope::entropy::Metric;
+    /// assert_eq!(Metric::Shannon.alpha(), Some(1.0));
+    /// assert_eq!(Metric::renyi(0.5)?.alpha(), Some(0.5));
+    /// assert_eq!(Metric::CrossEntropy.alpha(), None);
+    /// # Ok::<(), entroscope::Error>(())
+    /// ```
+    pub fn alpha(&self) -> Option<f32> {
+        match self {
+            Metric::Shannon => Some(1.0),
+            Metric::Renyi(r) => Some(r.alpha()),
+            _ => None,
+        }
+    }
+
     /// Whether the value is an information quantity (nats/bits). Rank and probability are not:
     /// [`Units`] does not change them.
     pub fn is_information(&self) -> bool {
@@ -231,11 +259,10 @@ impl Metric {
         matches!(self, Metric::KlToFinal)
     }
 
-    /// Check the parameters (the Rényi order) once, before a long run.
+    /// Check the parameters once, before a long run. Always `Ok` today: a [`Renyi`] order is
+    /// validated when it is built; kept so that callers need not know which metrics have
+    /// parameters.
     pub fn validate(&self) -> Result<()> {
-        if let Metric::Renyi(a) = self {
-            Renyi::new(*a)?;
-        }
         Ok(())
     }
 
@@ -272,10 +299,7 @@ impl Metric {
             Metric::Shannon => Ok(reduce_row(logits, &Request::new().shannon(), None)?
                 .shannon
                 .unwrap_or(f32::NAN)),
-            Metric::Renyi(a) => {
-                let r = Renyi::new(*a)?;
-                Ok(reduce_row(logits, &Request::new().renyi(r), None)?.renyi[0])
-            }
+            Metric::Renyi(r) => Ok(reduce_row(logits, &Request::new().renyi(*r), None)?.renyi[0]),
             Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
                 let t = target.ok_or_else(|| {
                     Error::invalid("target", "none", format!("{self} needs a target token id"))
@@ -292,7 +316,6 @@ impl Metric {
             }
         }
     }
-
     /// Evaluate the metric on every row of a row-major `[rows, vocab]` block, in parallel
     /// (rayon), returning `[rows]` values in `units` (rank and probability are unit-less).
     ///
@@ -355,11 +378,26 @@ impl Metric {
 // Rényi order
 // ---------------------------------------------------------------------------------------------
 
-/// A validated Rényi order α ∈ [0, ∞] (construct with [`Renyi::new`]).
+/// A validated Rényi order α ∈ [0, ∞]: the one type for an order everywhere (in a [`Request`]
+/// and in [`Metric::Renyi`]). Build it with [`Renyi::new`] (run time, `Result`) or
+/// [`Renyi::checked`] (`const`, `Option`).
 ///
-/// `H_α(p) = ln(Σ p^α) / (1 − α)`, with the exact limits α=0 → `ln |support|` (number of
+/// `H_α(p) = ln(Σ p^α) / (1 − α)` in nats, with the exact limits α=0 → `ln |support|` (number of
 /// finite logits), α=1 → Shannon, α=∞ → `−ln max p`. Non-increasing in α.
-#[derive(Debug, Clone, Copy, PartialEq)]
+///
+/// `Display` / `FromStr` spell it `renyi:<α>` (`renyi:inf` for ∞), as [`Metric`] does; serde
+/// writes it as the bare number α (and checks it when reading).
+///
+/// ```
+/// use entroscope::entropy::Renyi;
+/// let r = Renyi::new(0.5)?;
+/// assert_eq!((r.alpha(), r.to_string()), (0.5, "renyi:0.5".to_string()));
+/// assert_eq!("renyi:0.5".parse::<Renyi>()?, r);
+/// assert!(Renyi::new(-1.0).is_err() && Renyi::checked(f32::NAN).is_none());
+/// # Ok::<(), entroscope::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(into = "f32", try_from = "f32")]
 pub struct Renyi {
     alpha: f32,
     order: Order,
@@ -386,12 +424,27 @@ impl Renyi {
     /// Validate α: any number ≥ 0, including `f32::INFINITY`. NaN or negative α is
     /// [`Error::InvalidParameter`].
     pub fn new(alpha: f32) -> Result<Self> {
-        if alpha.is_nan() || alpha < 0.0 {
-            return Err(Error::invalid(
+        Self::checked(alpha).ok_or_else(|| {
+            Error::invalid(
                 "alpha",
                 alpha,
                 "a Rényi order alpha >= 0 (0, 0.5, 1, 2, inf, …)",
-            ));
+            )
+        })
+    }
+
+    /// [`Renyi::new`] as a `const fn`: `None` for NaN or negative α. In a `const` block a
+    /// literal order is checked at compile time:
+    ///
+    /// ```
+    /// use entroscope::entropy::{Metric, Renyi};
+    /// let five = Metric::Renyi(const { Renyi::checked(5.0).unwrap() });
+    /// assert_eq!(five, Metric::renyi(5.0)?);
+    /// # Ok::<(), entroscope::Error>(())
+    /// ```
+    pub const fn checked(alpha: f32) -> Option<Self> {
+        if alpha.is_nan() || alpha < 0.0 {
+            return None;
         }
         let order = if alpha == 0.0 {
             Order::Zero
@@ -406,7 +459,7 @@ impl Renyi {
         } else {
             Order::General(alpha)
         };
-        Ok(Renyi { alpha, order })
+        Some(Renyi { alpha, order })
     }
 
     /// The order α.
@@ -416,532 +469,55 @@ impl Renyi {
 }
 
 impl fmt::Display for Renyi {
+    /// `renyi:<α>`, e.g. `renyi:2`, `renyi:0.5`, `renyi:inf`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "renyi:{}", self.alpha)
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Element types
-// ---------------------------------------------------------------------------------------------
+impl FromStr for Renyi {
+    type Err = ParseMetricError;
 
-/// Logits are processed in blocks of this many elements (f32 lanes flushed into f64 between
-/// blocks; f16/bf16 converted into a stack buffer of this size).
-const BLOCK: usize = 1024;
-/// Independent accumulators per kernel: 16 f32 = one AVX-512 / two AVX2 / four SSE registers.
-const LANES: usize = 16;
-
-mod sealed {
-    pub trait Sealed {}
-    impl Sealed for f32 {}
-    impl Sealed for f64 {}
-    impl Sealed for half::f16 {}
-    impl Sealed for half::bf16 {}
-}
-
-/// An element type logits can be stored in: `f32`, `f64`, `half::f16`, `half::bf16`.
-/// Everything is converted to f32 on the fly, one block of 1024 at a time.
-pub trait Logit: Copy + Send + Sync + 'static + sealed::Sealed {
-    /// The value as f32.
-    fn to_f32(self) -> f32;
-    /// `src` (at most 1024 elements) as f32: `src` itself for f32, else converted into `buf`.
-    #[doc(hidden)]
-    fn block_f32<'a>(src: &'a [Self], buf: &'a mut [f32; BLOCK]) -> &'a [f32];
-}
-
-impl Logit for f32 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        self
-    }
-    #[inline(always)]
-    fn block_f32<'a>(src: &'a [f32], _buf: &'a mut [f32; BLOCK]) -> &'a [f32] {
-        src
-    }
-}
-
-impl Logit for f64 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        self as f32
-    }
-    #[inline(always)]
-    fn block_f32<'a>(src: &'a [f64], buf: &'a mut [f32; BLOCK]) -> &'a [f32] {
-        let dst = &mut buf[..src.len()];
-        for (d, s) in dst.iter_mut().zip(src) {
-            *d = *s as f32;
-        }
-        dst
-    }
-}
-
-impl Logit for half::f16 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        half::f16::to_f32(self)
-    }
-    #[inline(always)]
-    fn block_f32<'a>(src: &'a [half::f16], buf: &'a mut [f32; BLOCK]) -> &'a [f32] {
-        use half::slice::HalfFloatSliceExt;
-        let dst = &mut buf[..src.len()];
-        src.convert_to_f32_slice(dst);
-        dst
-    }
-}
-
-impl Logit for half::bf16 {
-    #[inline(always)]
-    fn to_f32(self) -> f32 {
-        half::bf16::to_f32(self)
-    }
-    #[inline(always)]
-    fn block_f32<'a>(src: &'a [half::bf16], buf: &'a mut [f32; BLOCK]) -> &'a [f32] {
-        use half::slice::HalfFloatSliceExt;
-        let dst = &mut buf[..src.len()];
-        src.convert_to_f32_slice(dst);
-        dst
-    }
-}
-
-/// Call `f` on each block of `row` as f32.
-#[inline(always)]
-fn for_blocks<T: Logit>(row: &[T], mut f: impl FnMut(&[f32])) {
-    let mut buf = [0f32; BLOCK];
-    for c in row.chunks(BLOCK) {
-        f(T::block_f32(c, &mut buf));
-    }
-}
-
-/// Call `f` on matching blocks of two rows of the same length.
-#[inline(always)]
-fn for_blocks2<T: Logit>(p: &[T], q: &[T], mut f: impl FnMut(&[f32], &[f32])) {
-    let mut bp = [0f32; BLOCK];
-    let mut bq = [0f32; BLOCK];
-    for (cp, cq) in p.chunks(BLOCK).zip(q.chunks(BLOCK)) {
-        f(T::block_f32(cp, &mut bp), T::block_f32(cq, &mut bq));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fast exp / expm1 / ln (Cephes single-precision polynomials, branch-free so they vectorise)
-// ---------------------------------------------------------------------------------------------
-
-/// Inputs below this give exactly 0 (e^-87 ≈ 1.6e-38 is near the smallest normal f32).
-const EXP_LO: f32 = -87.0;
-const EXP_HI: f32 = 88.0;
-/// 1.5·2²³: adding it rounds an f32 of magnitude < 2²² to an integer, kept in the low bits.
-const ROUND_MAGIC: f32 = 12_582_912.0;
-const LN2_HI: f32 = 0.693_359_4;
-const LN2_LO: f32 = -2.121_944_4e-4;
-
-/// `a·b + c`, fused (one rounding) in the FMA instantiation of a kernel.
-#[inline(always)]
-fn madd<const FMA: bool>(a: f32, b: f32, c: f32) -> f32 {
-    if FMA {
-        a.mul_add(b, c)
-    } else {
-        a * b + c
-    }
-}
-
-/// Shared range reduction: x = n·ln2 + r, |r| ≤ ln2/2; returns (2^n, expm1(r)).
-#[inline(always)]
-fn exp_reduce<const FMA: bool>(x: f32) -> (f32, f32) {
-    // two plain selects, so that they compile to one max and one min
-    let xc = if x < EXP_LO { EXP_LO } else { x };
-    let xc = if xc > EXP_HI { EXP_HI } else { xc };
-    let t = madd::<FMA>(xc, std::f32::consts::LOG2_E, ROUND_MAGIC);
-    let n = t - ROUND_MAGIC;
-    let ni = (t.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
-    let r = madd::<FMA>(-n, LN2_HI, xc);
-    let r = madd::<FMA>(-n, LN2_LO, r);
-    let r2 = r * r;
-    let p = madd::<FMA>(1.987_569_1e-4, r, 1.398_199_9e-3);
-    let p = madd::<FMA>(p, r, 8.333_452e-3);
-    let p = madd::<FMA>(p, r, 4.166_579_6e-2);
-    let p = madd::<FMA>(p, r, 1.666_666_5e-1);
-    let p = madd::<FMA>(p, r, 0.5);
-    let em1 = madd::<FMA>(p, r2, r); // expm1(r), no cancellation for small r
-    let scale = f32::from_bits(((ni + 127) as u32) << 23);
-    (scale, em1)
-}
-
-#[inline(always)]
-fn exp_g<const FMA: bool>(x: f32) -> f32 {
-    let (scale, em1) = exp_reduce::<FMA>(x);
-    let v = madd::<FMA>(em1, scale, scale);
-    if x < EXP_LO {
-        0.0
-    } else {
-        v
-    }
-}
-
-#[inline(always)]
-fn expm1_g<const FMA: bool>(x: f32) -> f32 {
-    let (scale, em1) = exp_reduce::<FMA>(x);
-    madd::<FMA>(scale, em1, scale - 1.0)
-}
-
-#[inline(always)]
-fn ln_g<const FMA: bool>(x: f32) -> f32 {
-    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
-    let bits = x.to_bits();
-    let mut e = ((bits >> 23) & 0xff) as i32 - 126;
-    // mantissa in [0.5, 1)
-    let m = f32::from_bits((bits & 0x007f_ffff) | 0x3f00_0000);
-    let small = m < SQRT_HALF;
-    e -= small as i32;
-    let f = if small { m + m - 1.0 } else { m - 1.0 };
-    let ef = e as f32;
-    let z = f * f;
-    let mut y = madd::<FMA>(7.037_683_6e-2, f, -1.151_461_1e-1);
-    y = madd::<FMA>(y, f, 1.167_699_9e-1);
-    y = madd::<FMA>(y, f, -1.242_014_1e-1);
-    y = madd::<FMA>(y, f, 1.424_932_3e-1);
-    y = madd::<FMA>(y, f, -1.666_805_8e-1);
-    y = madd::<FMA>(y, f, 2.000_071_4e-1);
-    y = madd::<FMA>(y, f, -2.499_999_4e-1);
-    y = madd::<FMA>(y, f, 3.333_333e-1);
-    y *= f * z;
-    y = madd::<FMA>(LN2_LO, ef, y);
-    y = madd::<FMA>(-0.5, z, y);
-    madd::<FMA>(LN2_HI, ef, f + y)
-}
-
-/// `e^x` for `x ≤ 88`, relative error < 2e-7; exactly 0 for `x < −87` (including `-inf`),
-/// exactly 1 for `x = 0`. Branch-free, so loops over it vectorise.
-///
-/// ```
-/// use entroscope::entropy::fast_exp;
-/// assert_eq!(fast_exp(0.0), 1.0);
-/// assert!((fast_exp(-1.0) / (-1f32).exp() - 1.0).abs() < 2e-7);
-/// assert_eq!(fast_exp(f32::NEG_INFINITY), 0.0);
-/// ```
-#[inline]
-pub fn fast_exp(x: f32) -> f32 {
-    exp_g::<false>(x)
-}
-
-/// `e^x − 1` for `−87 ≤ x ≤ 88`, accurate near 0 (relative error < 3e-7).
-#[inline]
-pub fn fast_expm1(x: f32) -> f32 {
-    expm1_g::<false>(x)
-}
-
-/// Natural log for positive normal `x` (relative error < 2e-7 away from x = 1, absolute < 1e-7
-/// near it). Returns a finite value (not −inf) for 0 and subnormals: callers multiply it by 0.
-#[inline]
-pub fn fast_ln(x: f32) -> f32 {
-    ln_g::<false>(x)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Kernels: each has a portable body (`#[inline(always)]`) and, on x86-64, a copy compiled with
-// AVX2 enabled, chosen at run time (the feature test is a cached atomic load).
-// ---------------------------------------------------------------------------------------------
-
-macro_rules! kernel {
-    ($(#[$doc:meta])* fn $name:ident($($a:ident: $t:ty),* $(,)?) $(-> $r:ty)? $body:block) => {
-        $(#[$doc])*
-        fn $name($($a: $t),*) $(-> $r)? {
-            #[inline(always)]
-            #[allow(clippy::needless_range_loop)]
-            fn body<const FMA: bool>($($a: $t),*) $(-> $r)? $body
-
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            unsafe fn avx2_fma($($a: $t),*) $(-> $r)? {
-                body::<true>($($a),*)
-            }
-
-            #[cfg(target_arch = "x86_64")]
-            {
-                if has_avx2_fma() {
-                    // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-                    return unsafe { avx2_fma($($a),*) };
-                }
-            }
-            body::<false>($($a),*)
-        }
-    };
-}
-
-/// Whether the AVX2 + FMA kernels can run here (cached by std after the first call).
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
-/// Result of the scan pass.
-#[derive(Debug, Clone, Copy)]
-struct Scan {
-    max: f32,
-    nan: bool,
-    neg_inf: usize,
-    /// Logits strictly greater than the target's (only when asked).
-    above: usize,
-}
-
-#[inline(always)]
-#[allow(clippy::needless_range_loop)]
-fn scan_lanes<const RANK: bool>(b: &[f32], zt: f32, st: &mut Scan) {
-    let mut mx = [f32::NEG_INFINITY; LANES];
-    let mut nan = [0u32; LANES];
-    let mut ninf = [0u32; LANES];
-    let mut gt = [0u32; LANES];
-    let mut chunks = b.chunks_exact(LANES);
-    for c in &mut chunks {
-        for j in 0..LANES {
-            let z = c[j];
-            mx[j] = if z > mx[j] { z } else { mx[j] };
-            nan[j] |= z.is_nan() as u32;
-            ninf[j] += (z == f32::NEG_INFINITY) as u32;
-            if RANK {
-                gt[j] += (z > zt) as u32;
-            }
-        }
-    }
-    for (j, &z) in chunks.remainder().iter().enumerate() {
-        mx[j] = if z > mx[j] { z } else { mx[j] };
-        nan[j] |= z.is_nan() as u32;
-        ninf[j] += (z == f32::NEG_INFINITY) as u32;
-        if RANK {
-            gt[j] += (z > zt) as u32;
-        }
-    }
-    for j in 0..LANES {
-        st.max = if mx[j] > st.max { mx[j] } else { st.max };
-        st.nan |= nan[j] != 0;
-        st.neg_inf += ninf[j] as usize;
-        st.above += gt[j] as usize;
-    }
-}
-
-kernel! {
-    /// Scan one block: max, NaN, `-inf` count, and (if `zt` is given) the count above `zt`.
-    fn scan_block(b: &[f32], zt: Option<f32>, st: &mut Scan) {
-        match zt {
-            Some(zt) => scan_lanes::<true>(b, zt, st),
-            None => scan_lanes::<false>(b, 0.0, st),
-        }
-    }
-}
-
-kernel! {
-    /// `[Σ e^d, Σ e^d·d, Σ e^{2d}]` over one block, `d = z − m`, added into `acc`.
-    fn base_block(b: &[f32], m: f32, acc: &mut [f64; 3]) {
-        let mut s0 = [0f32; LANES];
-        let mut s1 = [0f32; LANES];
-        let mut s2 = [0f32; LANES];
-        let mut chunks = b.chunks_exact(LANES);
-        for c in &mut chunks {
-            for j in 0..LANES {
-                let d = c[j] - m;
-                let e = exp_g::<FMA>(d);
-                let dc = if d < EXP_LO { EXP_LO } else { d };
-                s0[j] += e;
-                s1[j] += e * dc;
-                s2[j] += e * e;
-            }
-        }
-        for (j, &z) in chunks.remainder().iter().enumerate() {
-            let d = z - m;
-            let e = exp_g::<FMA>(d);
-            let dc = if d < EXP_LO { EXP_LO } else { d };
-            s0[j] += e;
-            s1[j] += e * dc;
-            s2[j] += e * e;
-        }
-        acc[0] += sum_lanes(&s0);
-        acc[1] += sum_lanes(&s1);
-        acc[2] += sum_lanes(&s2);
-    }
-}
-
-kernel! {
-    /// `Σ e^{α d}` over one block (α > 0, finite).
-    fn alpha_block(b: &[f32], m: f32, alpha: f32, acc: &mut f64) {
-        let mut s = [0f32; LANES];
-        let mut chunks = b.chunks_exact(LANES);
-        for c in &mut chunks {
-            for j in 0..LANES {
-                s[j] += exp_g::<FMA>(alpha * (c[j] - m));
-            }
-        }
-        for (j, &z) in chunks.remainder().iter().enumerate() {
-            s[j] += exp_g::<FMA>(alpha * (z - m));
-        }
-        *acc += sum_lanes(&s);
-    }
-}
-
-kernel! {
-    /// `Σ e^d · expm1(β d)` over one block (|β| < 1/4): `Σ e^{αd} − S₀` without cancellation.
-    fn near_one_block(b: &[f32], m: f32, beta: f32, acc: &mut f64) {
-        let mut s = [0f32; LANES];
-        let mut chunks = b.chunks_exact(LANES);
-        for c in &mut chunks {
-            for j in 0..LANES {
-                let d = c[j] - m;
-                let dc = if d < EXP_LO { EXP_LO } else { d };
-                s[j] += exp_g::<FMA>(d) * expm1_g::<FMA>(beta * dc);
-            }
-        }
-        for (j, &z) in chunks.remainder().iter().enumerate() {
-            let d = z - m;
-            let dc = if d < EXP_LO { EXP_LO } else { d };
-            s[j] += exp_g::<FMA>(d) * expm1_g::<FMA>(beta * dc);
-        }
-        *acc += sum_lanes(&s);
-    }
-}
-
-kernel! {
-    /// `[Σ e^{dp}, Σ e^{dq}, Σ e^{dp}·(dp − dq)]` over matching blocks of two rows.
-    fn kl_block(p: &[f32], q: &[f32], mp: f32, mq: f32, acc: &mut [f64; 3]) {
-        let mut sp = [0f32; LANES];
-        let mut sq = [0f32; LANES];
-        let mut t = [0f32; LANES];
-        let mut cp = p.chunks_exact(LANES);
-        let mut cq = q.chunks_exact(LANES);
-        for (a, b) in (&mut cp).zip(&mut cq) {
-            for j in 0..LANES {
-                let dp = a[j] - mp;
-                let dq = b[j] - mq;
-                let ep = exp_g::<FMA>(dp);
-                sp[j] += ep;
-                sq[j] += exp_g::<FMA>(dq);
-                // p = 0 contributes 0 whatever q is (0·ln(0/q) = 0); p > 0 = q gives +inf.
-                t[j] += if ep > 0.0 { ep * (dp - dq) } else { 0.0 };
-            }
-        }
-        for (j, (&a, &b)) in cp.remainder().iter().zip(cq.remainder()).enumerate() {
-            let dp = a - mp;
-            let dq = b - mq;
-            let ep = exp_g::<FMA>(dp);
-            sp[j] += ep;
-            sq[j] += exp_g::<FMA>(dq);
-            t[j] += if ep > 0.0 { ep * (dp - dq) } else { 0.0 };
-        }
-        acc[0] += sum_lanes(&sp);
-        acc[1] += sum_lanes(&sq);
-        acc[2] += sum_lanes(&t);
-    }
-}
-
-/// `(1+r)ln(1+r) + (1−r)ln(1−r)` for `r ∈ [0, 1]`; ≥ 0, = 2 ln 2 at r = 1, relative error
-/// < 5e-7. Series `Σ r^{2k}/(k(2k−1))` up to r = 0.6 (the log form cancels there), logs above.
-#[inline(always)]
-fn js_g<const FMA: bool>(r: f32) -> f32 {
-    // 1/(k(2k−1)), k = 1..=14; the first omitted term is < 1e-9 relative at r = 0.6
-    const C: [f32; 14] = [
-        1.0,
-        1.0 / 6.0,
-        1.0 / 15.0,
-        1.0 / 28.0,
-        1.0 / 45.0,
-        1.0 / 66.0,
-        1.0 / 91.0,
-        1.0 / 120.0,
-        1.0 / 153.0,
-        1.0 / 190.0,
-        1.0 / 231.0,
-        1.0 / 276.0,
-        1.0 / 325.0,
-        1.0 / 378.0,
-    ];
-    let x = r * r;
-    let mut series = C[13];
-    for &c in C[..13].iter().rev() {
-        series = madd::<FMA>(series, x, c);
-    }
-    series *= x;
-    let a = 1.0 + r;
-    let b = 1.0 - r; // ≥ 0; 0·ln_g(0) = 0 since ln_g(0) is finite
-    let logs = madd::<FMA>(a, ln_g::<FMA>(a), b * ln_g::<FMA>(b));
-    if r <= 0.6 {
-        series
-    } else {
-        logs
-    }
-}
-
-kernel! {
-    /// `Σ (p+q)·g(|p−q|/(p+q))` over matching blocks, with `ln p = (z − m) − ln S`
-    /// (`o = [m_p, ln S_p, m_q, ln S_q]`).
-    fn js_block(p: &[f32], q: &[f32], o: [f32; 4], acc: &mut f64) {
-        let mut s = [0f32; LANES];
-        let mut cp = p.chunks_exact(LANES);
-        let mut cq = q.chunks_exact(LANES);
-        #[inline(always)]
-        fn term<const F: bool>(a: f32, b: f32, o: [f32; 4]) -> f32 {
-            let pi = exp_g::<F>((a - o[0]) - o[1]);
-            let qi = exp_g::<F>((b - o[2]) - o[3]);
-            let sum = pi + qi;
-            let r = (pi - qi).abs() / sum;
-            if sum > 0.0 { sum * js_g::<F>(r) } else { 0.0 }
-        }
-        for (a, b) in (&mut cp).zip(&mut cq) {
-            for j in 0..LANES {
-                s[j] += term::<FMA>(a[j], b[j], o);
-            }
-        }
-        for (j, (&a, &b)) in cp.remainder().iter().zip(cq.remainder()).enumerate() {
-            s[j] += term::<FMA>(a, b, o);
-        }
-        *acc += sum_lanes(&s);
-    }
-}
-
-#[inline(always)]
-fn sum_lanes(s: &[f32; LANES]) -> f64 {
-    s.iter().map(|&x| f64::from(x)).sum()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Row-level passes
-// ---------------------------------------------------------------------------------------------
-
-impl Scan {
-    fn new() -> Self {
-        Scan {
-            max: f32::NEG_INFINITY,
-            nan: false,
-            neg_inf: 0,
-            above: 0,
-        }
-    }
-
-    /// Error on NaN, +inf, or no finite logit.
-    fn check(&self) -> Result<()> {
-        let what = if self.nan {
-            "logits (NaN)"
-        } else if self.max == f32::INFINITY {
-            "logits (+inf)"
-        } else if self.max == f32::NEG_INFINITY {
-            "logits (every logit is -inf: no token has probability > 0)"
-        } else {
-            return Ok(());
+    /// `renyi:<α>` with α a number ≥ 0 or `inf` / `infinity` / `∞` (case-insensitive; the
+    /// inverse of `Display`).
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = |reason: &str| ParseMetricError::BadAlpha {
+            input: s.to_string(),
+            reason: reason.to_string(),
         };
-        Err(Error::NonFinite { what: what.into() })
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        let rest = norm
+            .strip_prefix("renyi")
+            .ok_or_else(|| bad("expected `renyi:<alpha>`"))?;
+        let a = rest
+            .strip_prefix(':')
+            .ok_or_else(|| bad("missing `:<alpha>`"))?
+            .trim();
+        let alpha = match a {
+            "inf" | "+inf" | "infinity" | "∞" => f32::INFINITY,
+            "" => return Err(bad("missing alpha")),
+            _ => a
+                .parse::<f32>()
+                .map_err(|_| bad(&format!("`{a}` is not a number")))?,
+        };
+        Renyi::checked(alpha).ok_or_else(|| bad("alpha must be >= 0 (not NaN)"))
     }
 }
 
-/// Scan a row; error on NaN, +inf, or no finite logit.
-fn scan_row<T: Logit>(row: &[T], zt: Option<f32>) -> Result<Scan> {
-    let mut st = Scan::new();
-    for_blocks(row, |b| scan_block(b, zt, &mut st));
-    st.check()?;
-    Ok(st)
+impl From<Renyi> for f32 {
+    /// The order α.
+    fn from(r: Renyi) -> f32 {
+        r.alpha
+    }
 }
 
-/// `[S₀, S₁, S₂]` of a row relative to its max `m`.
-fn base_sums<T: Logit>(row: &[T], m: f32) -> [f64; 3] {
-    let mut acc = [0f64; 3];
-    for_blocks(row, |b| base_block(b, m, &mut acc));
-    acc
+impl TryFrom<f32> for Renyi {
+    type Error = Error;
+
+    /// [`Renyi::new`].
+    fn try_from(alpha: f32) -> Result<Self> {
+        Renyi::new(alpha)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -999,7 +575,7 @@ pub struct TargetStats {
 }
 
 impl TargetStats {
-    /// `p(target)`.
+    /// `p(target)` ∈ [0, 1].
     pub fn prob(&self) -> f32 {
         self.log_prob.exp()
     }
@@ -1021,9 +597,9 @@ pub struct RowStats {
     /// `ln Σ e^(z−m)` ∈ [0, ln support]: `ln p_i = z_i − m − log_norm`. Also the Rényi-∞
     /// (min-)entropy.
     pub log_norm: f32,
-    /// Shannon entropy, if requested.
+    /// Shannon entropy in nats, if requested.
     pub shannon: Option<f32>,
-    /// Rényi entropies, in the order of [`Request::renyi`].
+    /// Rényi entropies in nats, `[req.renyi.len()]`, in the order of [`Request::renyi`].
     pub renyi: Vec<f32>,
     /// Target statistics, if a target was passed.
     pub target: Option<TargetStats>,
@@ -1069,45 +645,13 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
         ),
         None => None,
     };
-    // One streaming pass: each block (4 KiB, in L1) is scanned for its max, then summed
-    // relative to the running max m; when m grows by δ the sums so far are rescaled
-    // (S₀ ← e^{−δ}S₀, S₁ ← e^{−δ}(S₁ − δS₀), …), so the row is read from memory once.
-    let mut scan = Scan::new();
-    let mut s = [0f64; 3];
-    let needs_pass = |r: &Renyi| matches!(r.order, Order::NearOne(_) | Order::General(_));
-    let mut extra = if req.renyi.iter().any(needs_pass) {
-        vec![0f64; req.renyi.len()]
-    } else {
-        Vec::new()
-    };
-    let mut top = TopK::new(req.top_k.min(vocab));
-    let mut offset = 0usize;
-    for_blocks(logits, |b| {
-        let old = scan.max;
-        scan_block(b, zt, &mut scan);
-        let m = scan.max;
-        if m > old && old > f32::NEG_INFINITY {
-            rescale(
-                f64::from(m) - f64::from(old),
-                &mut s,
-                &req.renyi,
-                &mut extra,
-            );
-        }
-        // m = −inf: every logit so far is masked and adds nothing (and z − m would be NaN)
-        if m > f32::NEG_INFINITY {
-            base_block(b, m, &mut s);
-            for (r, e) in req.renyi.iter().zip(extra.iter_mut()) {
-                match r.order {
-                    Order::NearOne(beta) => near_one_block(b, m, beta, e),
-                    Order::General(alpha) => alpha_block(b, m, alpha, e),
-                    _ => {}
-                }
-            }
-        }
-        top.push_block(b, offset);
-        offset += b.len();
-    });
+    // One streaming pass over the row (see `kernels::stream_row`).
+    let RowSums {
+        scan,
+        s,
+        extra,
+        top,
+    } = stream_row(logits, zt, &req.renyi, req.top_k.min(vocab));
     scan.check()?;
     let m = scan.max;
     let support = vocab - scan.neg_inf;
@@ -1148,7 +692,6 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
     };
 
     let top_k = top
-        .best
         .into_iter()
         .map(|(z, id)| (id, ((f64::from(z) - f64::from(m)) - ln_s0) as f32))
         .collect();
@@ -1163,89 +706,6 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
         target,
         top_k,
     })
-}
-
-/// Shift the sums of [`reduce_row`] from reference max `m` to `m + δ` (δ > 0): with
-/// `d' = d − δ`, `S₀' = e^{−δ}S₀`, `S₁' = e^{−δ}(S₁ − δS₀)`, `S₂' = e^{−2δ}S₂`,
-/// `Σe^{αd'} = e^{−αδ}Σe^{αd}`, and for `U = Σ e^d·expm1(βd)`:
-/// `U' = e^{−δ}(e^{−βδ}U + expm1(−βδ)S₀)`. The added terms have the sign of the old ones, so
-/// nothing cancels.
-fn rescale(delta: f64, s: &mut [f64; 3], orders: &[Renyi], extra: &mut [f64]) {
-    let f = (-delta).exp();
-    let s0 = s[0];
-    s[0] = f * s0;
-    s[1] = f * (s[1] - delta * s0);
-    s[2] *= f * f;
-    for (r, e) in orders.iter().zip(extra.iter_mut()) {
-        match r.order {
-            Order::General(alpha) => *e *= (-f64::from(alpha) * delta).exp(),
-            Order::NearOne(beta) => {
-                let bd = -f64::from(beta) * delta;
-                *e = f * (bd.exp() * *e + bd.exp_m1() * s0);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The `k` largest logits seen so far as `(logit, id)`, largest first, ties by lower id.
-struct TopK {
-    k: usize,
-    best: Vec<(f32, u32)>,
-    thr: f32,
-}
-
-impl TopK {
-    fn new(k: usize) -> Self {
-        TopK {
-            k,
-            best: Vec::with_capacity(if k > 0 { k + 1 } else { 0 }),
-            thr: f32::NEG_INFINITY,
-        }
-    }
-
-    /// Offer a block whose first element has id `offset`. NaN rows are rejected later anyway.
-    fn push_block(&mut self, b: &[f32], offset: usize) {
-        const CHUNK: usize = 64;
-        let k = self.k;
-        if k == 0 {
-            return;
-        }
-        for (ci, c) in b.chunks(CHUNK).enumerate() {
-            // Vectorised max first: most chunks hold nothing above the threshold.
-            if self.best.len() == k && chunk_max(c) <= self.thr {
-                continue;
-            }
-            for (j, &z) in c.iter().enumerate() {
-                if self.best.len() < k || z > self.thr {
-                    let pos = self.best.partition_point(|&(v, _)| v >= z);
-                    self.best.insert(pos, (z, (offset + ci * CHUNK + j) as u32));
-                    self.best.truncate(k);
-                    if self.best.len() == k {
-                        self.thr = self.best[k - 1].0;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Max of a short slice with explicit lanes (an f32 `fold(max)` does not vectorise).
-#[inline(always)]
-#[allow(clippy::needless_range_loop)]
-fn chunk_max(c: &[f32]) -> f32 {
-    let mut mx = [f32::NEG_INFINITY; LANES];
-    let mut it = c.chunks_exact(LANES);
-    for v in &mut it {
-        for j in 0..LANES {
-            mx[j] = if v[j] > mx[j] { v[j] } else { mx[j] };
-        }
-    }
-    for (j, &z) in it.remainder().iter().enumerate() {
-        mx[j] = if z > mx[j] { z } else { mx[j] };
-    }
-    mx.iter()
-        .fold(f32::NEG_INFINITY, |a, &x| if x > a { x } else { a })
 }
 
 /// Shannon entropy `−Σ p ln p` of one row of logits, in nats.
@@ -1313,9 +773,7 @@ pub fn kl_div<T: Logit>(p: &[T], q: &[T]) -> Result<f32> {
     }
     let mp = scan_row(p, None).map_err(|e| rename(e, "p"))?.max;
     let mq = scan_row(q, None).map_err(|e| rename(e, "q"))?.max;
-    let mut acc = [0f64; 3];
-    for_blocks2(p, q, |a, b| kl_block(a, b, mp, mq, &mut acc));
-    let [sp, sq, t] = acc;
+    let [sp, sq, t] = kl_sums(p, q, mp, mq);
     // KL = Σ p (dp − ln Sp − dq + ln Sq) = T/Sp − ln Sp + ln Sq
     let kl = t / sp - sp.ln() + sq.ln();
     Ok(if kl.is_nan() { kl } else { kl.max(0.0) } as f32)
@@ -1348,8 +806,7 @@ pub fn js_div<T: Logit>(p: &[T], q: &[T]) -> Result<f32> {
     let sq = base_sums(q, mq)[0];
     // ln p_i = (z_i − m) − ln S; m and ln S kept apart so that large logits lose nothing
     let o = [mp, sp.ln() as f32, mq, sq.ln() as f32];
-    let mut acc = 0f64;
-    for_blocks2(p, q, |a, b| js_block(a, b, o, &mut acc));
+    let acc = js_sum(p, q, o);
     Ok((acc / 4.0).clamp(0.0, std::f64::consts::LN_2) as f32)
 }
 
@@ -1509,109 +966,6 @@ mod tests {
 
     fn close(a: f32, b: f64, tol: f64) -> bool {
         (f64::from(a) - b).abs() <= tol * (1.0 + b.abs())
-    }
-
-    // Both instantiations are checked: the portable one and the fused one the AVX2 + FMA
-    // kernels use (here `mul_add` may go through libm, which gives the same values).
-    #[test]
-    fn fast_exp_matches_f64() {
-        for fused in [false, true] {
-            let f = |x| {
-                if fused {
-                    exp_g::<true>(x)
-                } else {
-                    exp_g::<false>(x)
-                }
-            };
-            let mut worst = 0f64;
-            let mut x = -87.0f32;
-            while x <= 88.0 {
-                let want = f64::from(x).exp();
-                worst = worst.max(((f64::from(f(x)) - want) / want).abs());
-                x += 0.001_37;
-            }
-            assert!(worst < 2e-7, "fused {fused}: worst relative error {worst}");
-            assert_eq!(f(0.0), 1.0);
-            assert_eq!(f(-87.5), 0.0);
-            assert_eq!(f(f32::NEG_INFINITY), 0.0);
-        }
-    }
-
-    #[test]
-    fn fast_expm1_matches_f64() {
-        for fused in [false, true] {
-            let f = |x| {
-                if fused {
-                    expm1_g::<true>(x)
-                } else {
-                    expm1_g::<false>(x)
-                }
-            };
-            let mut worst = 0f64;
-            let mut x = -30.0f32;
-            while x <= 30.0 {
-                let want = f64::from(x).exp_m1();
-                if want != 0.0 {
-                    worst = worst.max(((f64::from(f(x)) - want) / want).abs());
-                }
-                x += 0.000_731;
-            }
-            assert!(worst < 3e-7, "fused {fused}: worst relative error {worst}");
-            // tiny arguments: expm1(x) ≈ x, where exp(x) − 1 would cancel
-            assert!(close(f(1e-6), 1e-6f64.exp_m1(), 1e-7));
-            assert!(close(f(-3e-5), (-3e-5f64).exp_m1(), 1e-7));
-        }
-    }
-
-    #[test]
-    fn fast_ln_matches_f64() {
-        for fused in [false, true] {
-            let f = |x| {
-                if fused {
-                    ln_g::<true>(x)
-                } else {
-                    ln_g::<false>(x)
-                }
-            };
-            let mut worst = 0f64;
-            let mut x = 1e-37f32;
-            while x < 1e37 {
-                let want = f64::from(x).ln();
-                worst = worst.max((f64::from(f(x)) - want).abs() / want.abs().max(1.0));
-                x *= 1.000_37;
-            }
-            assert!(worst < 2e-7, "fused {fused}: worst error {worst}");
-            assert!(f(0.0).is_finite());
-            assert_eq!(f(1.0), 0.0);
-        }
-    }
-
-    #[test]
-    fn js_g_matches_f64() {
-        // g(r) = (1+r)ln(1+r) + (1−r)ln(1−r), both branches and the switch at r = 0.6
-        for fused in [false, true] {
-            let g = |r| {
-                if fused {
-                    js_g::<true>(r)
-                } else {
-                    js_g::<false>(r)
-                }
-            };
-            for i in 0..=2000 {
-                let r = i as f32 / 2000.0;
-                let r64 = f64::from(r);
-                let want = if r == 1.0 {
-                    2.0 * 2f64.ln()
-                } else {
-                    (1.0 + r64) * r64.ln_1p() + (1.0 - r64) * (-r64).ln_1p()
-                };
-                let got = f64::from(g(r));
-                assert!(
-                    (got - want).abs() <= 5e-7 * want + 1e-12,
-                    "r {r}: {got} vs {want}"
-                );
-            }
-        }
     }
 
     /// p = [1/6, 2/6, 3/6] from logits [0, ln 2, ln 3] (softmax: e^z = [1, 2, 3] / 6).
@@ -1780,9 +1134,14 @@ mod tests {
         assert!(Metric::KlToFinal
             .eval_rows(&[0f32; 4], 4, None, None, Units::Nats)
             .is_err());
-        assert!(Metric::Renyi(-2.0)
-            .eval_rows(&[0f32; 4], 4, None, None, Units::Nats)
-            .is_err());
+        // a bad Rényi order cannot be built, so it never reaches a reduction
+        for a in [-2.0, f32::NAN] {
+            assert!(matches!(
+                Metric::renyi(a),
+                Err(Error::InvalidParameter { .. })
+            ));
+            assert!(Renyi::checked(a).is_none());
+        }
     }
 
     #[test]
@@ -1812,10 +1171,10 @@ mod tests {
     fn metric_parse_roundtrip() {
         for m in [
             Metric::Shannon,
-            Metric::Renyi(0.0),
-            Metric::Renyi(0.5),
-            Metric::Renyi(2.0),
-            Metric::Renyi(f32::INFINITY),
+            Metric::renyi(0.0).unwrap(),           // ok: test-only
+            Metric::renyi(0.5).unwrap(),           // ok: test-only
+            Metric::renyi(2.0).unwrap(),           // ok: test-only
+            Metric::renyi(f32::INFINITY).unwrap(), // ok: test-only
             Metric::CrossEntropy,
             Metric::KlToFinal,
             Metric::TargetRank,
@@ -1825,7 +1184,7 @@ mod tests {
         }
         assert_eq!(
             "Renyi:INF".parse::<Metric>().unwrap(), // ok: test-only
-            Metric::Renyi(f32::INFINITY)
+            Metric::renyi(f32::INFINITY).unwrap()   // ok: test-only
         );
         assert_eq!(
             "cross_entropy".parse::<Metric>().unwrap(), // ok: test-only
@@ -1851,6 +1210,30 @@ mod tests {
     }
 
     #[test]
+    fn renyi_is_one_validated_type() {
+        let two = Renyi::new(2.0).unwrap(); // ok: test-only
+        assert_eq!(Renyi::checked(2.0), Some(two));
+        assert_eq!(Metric::renyi(2.0).unwrap(), Metric::Renyi(two)); // ok: test-only
+        assert_eq!(Metric::Renyi(two).alpha(), Some(2.0));
+        assert_eq!(Metric::Shannon.alpha(), Some(1.0));
+        assert_eq!(Metric::KlToFinal.alpha(), None);
+        assert_eq!(Metric::Renyi(two).to_string(), "renyi:2");
+        assert_eq!("renyi:2".parse::<Renyi>().unwrap(), two); // ok: test-only
+        assert!(matches!(
+            "shannon".parse::<Renyi>(),
+            Err(ParseMetricError::BadAlpha { .. })
+        ));
+        const FIVE: Option<Renyi> = Renyi::checked(5.0);
+        assert_eq!(FIVE.map(|r| r.alpha()), Some(5.0));
+        // serde keeps the old wire format: the variant with a bare number, checked on reading
+        let json = serde_json::to_string(&Metric::Renyi(two)).unwrap(); // ok: test-only
+        assert_eq!(json, r#"{"Renyi":2.0}"#);
+        let back: Metric = serde_json::from_str(&json).unwrap(); // ok: test-only
+        assert_eq!(back, Metric::Renyi(two));
+        assert!(serde_json::from_str::<Metric>(r#"{"Renyi":-1.0}"#).is_err());
+    }
+
+    #[test]
     fn eval_rows_matches_eval_row() {
         let vocab = 37;
         let block: Vec<f32> = (0..vocab * 5)
@@ -1859,7 +1242,7 @@ mod tests {
         let targets = [0u32, 5, 36, 2, 9];
         for m in [
             Metric::Shannon,
-            Metric::Renyi(0.7),
+            Metric::renyi(0.7).unwrap(), // ok: test-only
             Metric::CrossEntropy,
             Metric::TargetRank,
             Metric::TargetProb,

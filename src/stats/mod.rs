@@ -1,6 +1,6 @@
-//! Statistics over profiles and texts: kNN classification with cross-validation, ROC AUC, and
-//! the text metrics (BLEU, ROUGE-L) of the decoding studies.
-
+//! Statistics over profiles and texts: kNN classification with cross-validation ([`knn`]), ROC
+//! curves and AUC ([`roc`]), the text metrics BLEU / ROUGE-L / Self-BLEU ([`text`]), and the one
+//! copy of the plain summaries (mean ± std, quantiles; [`summary`]).
 pub mod knn;
 pub mod roc;
 pub mod summary;

@@ -1,5 +1,25 @@
 //! ROC curves and ROC AUC (binary, and one-vs-rest macro-averaged multi-class), written by hand in
-//! `f64` with exact tie handling (see the module docs of [`crate::stats::knn`] for why not linfa's).
+//! `f64` with exact tie handling. Misuse is a typed [`KnnError`] (shared with
+//! [`crate::stats::knn`]).
+//!
+//! # Conventions
+//! * **ROC AUC** is the Mann–Whitney statistic: the fraction of (positive, negative) pairs whose
+//!   positive scores higher, a tie counting 1/2 — the same number as scikit-learn's
+//!   `roc_auc_score` (trapezoidal area under the ROC curve). Multi-class AUC is one-vs-rest,
+//!   macro-averaged, like `roc_auc_score(y, proba, multi_class="ovr", average="macro")`; with two
+//!   classes it equals the binary AUC of class 1's score.
+//! * **A class absent from `y_true`** (no positives, so its one-vs-rest AUC is undefined):
+//!   scikit-learn raises; [`roc_auc_ovr`] *skips* that class, reports it as `None` in
+//!   [`OvrAuc::per_class`] and averages over the classes present.
+//!
+//! # Why not linfa's ROC
+//! `linfa::metrics::BinaryClassification::roc` (linfa 0.8) was checked and not used: it takes
+//! `f32` probabilities (`Pr`), silently drops negative scores, merges scores closer than `1e-10`
+//! instead of treating only equal scores as ties, panics on NaN, returns NaN when one class is
+//! missing, and its thresholds run upwards rather than scikit-learn's downwards. Its area *does*
+//! count exact ties as 1/2 (trapezoid over tie groups), and `tests/library/knn.rs` checks that it
+//! agrees with [`roc_auc`] on an example, but `f64`, typed errors and scikit-learn's curve layout
+//! decided for our own.
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -3,7 +3,7 @@
 
 use entroscope::entropy::{
     cross_entropy, js_div, kl_div, reduce_row, reduce_rows, renyi, shannon, target_stats, top_k,
-    Renyi, Request,
+    Metric, Renyi, Request,
 };
 use proptest::prelude::*;
 
@@ -347,6 +347,21 @@ proptest! {
         for (i, row) in block.chunks(v).enumerate() {
             prop_assert_eq!(&batch[i], &reduce_row(row, &req, Some(targets[i])).unwrap());
         }
+    }
+
+    #[test]
+    fn any_renyi_order_matches_f64_and_round_trips(z in moderate_row(), a in 0.0f32..50.0) {
+        // one order type: `Metric::Renyi` evaluates the same order as the row function, the
+        // value matches the definition, and the spelling `renyi:<α>` parses back to it
+        let m = Metric::renyi(a).unwrap();
+        prop_assert_eq!(m.alpha(), Some(a));
+        let Metric::Renyi(r) = m else { unreachable!() };
+        let got = m.eval_row(&z, None, None).unwrap();
+        prop_assert_eq!(got, renyi(&z, r).unwrap());
+        let want = renyi64(&z, f64::from(a));
+        prop_assert!(close(got, want, 1e-5), "alpha {a}: {got} vs {want}");
+        prop_assert_eq!(m.to_string().parse::<Metric>().unwrap(), m);
+        prop_assert!(Metric::renyi(-a - f32::MIN_POSITIVE).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use entroscope::entropy::{Metric, Units};
 use entroscope::frame::polars::prelude::*;
 use entroscope::frame::{self, ColumnData, ToFrame};
-use entroscope::plot::{self, Band, Chart, Curve};
+use entroscope::plot::{self, Band, Chart, Curve, Markers};
 use entroscope::{Error, LayerProfile};
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -26,7 +26,7 @@ fn profile(prompt_id: usize, model: &str) -> LayerProfile {
     LayerProfile {
         model: model.into(),
         prompt_id,
-        metric: Metric::Renyi(2.0),
+        metric: Metric::renyi(2.0).unwrap(),
         units: Units::Bits,
         n_layers,
         positions,
@@ -111,7 +111,7 @@ fn many_profiles_stack_in_order() {
     assert_eq!(e.shape(), (0, 9));
 
     // mean over positions per (model, depth): model "a" at layer l averages 10·l + {0,1,2} = 10·l + 1
-    let s = frame::mean_series(&df, &[frame::MODEL], frame::DEPTH, frame::VALUE).unwrap();
+    let s = frame::mean_curves(&df, &[frame::MODEL], frame::DEPTH, frame::VALUE).unwrap();
     assert_eq!(s.len(), 2);
     assert_eq!(s[0].name, "a");
     assert_eq!(s[0].x, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
@@ -288,7 +288,10 @@ fn all_charts() -> Vec<(&'static str, Chart)> {
             )
             .unwrap(),
         ),
-        ("lines", plot::lines(&[a, b]).unwrap().markers(true)),
+        (
+            "lines",
+            plot::lines(&[a, b]).unwrap().markers(Markers::Dots),
+        ),
     ]
 }
 

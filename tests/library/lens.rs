@@ -101,8 +101,8 @@ fn bad_input_is_a_typed_error() {
     let tr = lm.trace_text("the cat", &CaptureSpec::default()).unwrap();
     let lens = LogitLens::normed();
     for alpha in [-1.0, f32::NAN] {
-        let err = lens
-            .profile(&lm, &tr, &[Metric::Renyi(alpha)], &Targets::None)
+        let err = Metric::renyi(alpha)
+            .and_then(|m| lens.profile(&lm, &tr, &[m], &Targets::None))
             .unwrap_err();
         assert!(
             matches!(err, Error::InvalidParameter { .. }),

@@ -35,7 +35,7 @@ fn check(file: &str, lens_name: &str) {
         })
         .collect();
     let n_layers = lm.n_layers();
-    let metrics = [Metric::Shannon, Metric::Renyi(2.0)];
+    let metrics = [Metric::Shannon, Metric::renyi(2.0).unwrap()];
     let keys = ["shannon", "renyi2"];
     let mut sums = vec![vec![0f64; n_layers + 1]; 2];
     let mut worst_cell = 0f32;

@@ -2,7 +2,6 @@
 //! family (written by `scripts/make_fixtures.py`): every layer's residual stream, every
 //! sub-block's output and the logits within 1e-4.
 
-use crate::common;
 
 use candle_core::{DType, Device, Tensor};
 use crate::common::{fixture, max_abs_diff};

@@ -1,13 +1,13 @@
 //! EDT reproduction: the shared-prefix sampler against `generate`, EDT's recorded temperature
-//! against the formula, the Pareto front and sentence cut by hand.
+//! against the formula, the Pareto front and sentence cut by hand, merging parts, the files a
+//! run writes.
 
-use crate::common;
-
-use crate::common::fixture;
+use crate::common::{fixture, real_model};
 use entroscope::decode::{
     edt_temperature, generate_ids, Baseline, Edt, EdtLevel, EdtParams, GenerateOptions, Sampling,
 };
 use entroscope::papers::edt::*;
+use entroscope::papers::Report as _;
 use entroscope::prelude::*;
 
 fn tiny() -> Lm {
@@ -102,13 +102,94 @@ fn sentences_and_settings() {
     assert!(Setting::Fixed(0.0).decoder(0).is_err());
     assert!(Setting::EdtToken(0.8, -1.0).decoder(0).is_err());
     assert_eq!(full_grid().len(), 14);
-    let o = EdtStudyOptions {
+    let o = Options {
         n_samples: 1,
-        ..EdtStudyOptions::quick()
+        ..Options::quick()
     };
-    assert!(run_edt_study(&o).is_err());
+    assert!(run(&o).is_err());
     let lm = tiny();
     let pre = prefill(&lm, "a").unwrap();
     let mut d = Baseline::greedy();
     assert!(sample(&lm, &pre, &mut d, 0, 0, &[]).is_err());
+}
+
+fn result(model: &str, setting: Setting, rouge_l: f64, self_bleu: f64) -> SettingResult {
+    SettingResult {
+        model: model.into(),
+        task: Task::TruthfulQa,
+        setting,
+        n_prompts: 1,
+        n_samples: 2,
+        rouge_l,
+        bleu: 0.0,
+        self_bleu,
+        mean_temperature: 1.0,
+        mean_tokens: 3.0,
+        pareto: false,
+        seconds: 0.0,
+    }
+}
+
+/// A grid run in two parts: merging recomputes the front over all settings of the (model, task).
+#[test]
+fn merge_recomputes_the_front_and_names_the_files() {
+    let m = "SmolLM2-135M-Instruct.Q4_1";
+    let mut a = Report {
+        results: vec![result(m, Setting::Fixed(0.2), 0.30, 0.50)],
+        ..Default::default()
+    };
+    a.results[0].pareto = true; // alone, it is its own front
+    let b = Report {
+        // dominates the first: better quality and more diverse
+        results: vec![result(m, Setting::EdtToken(0.8, 0.2), 0.35, 0.40)],
+        ..Default::default()
+    };
+    a.merge(b);
+    let front: Vec<bool> = a.results.iter().map(|r| r.pareto).collect();
+    assert_eq!(front, vec![false, true]);
+    let charts: Vec<String> = a.charts().unwrap().into_iter().map(|c| c.0).collect();
+    assert_eq!(charts, vec!["smollm2-135m-instruct-truthfulqa-pareto.png"]);
+    let frames: Vec<String> = a.frames().unwrap().into_iter().map(|f| f.0).collect();
+    assert_eq!(frames, vec!["results.parquet", "samples.parquet"]);
+    assert_eq!(a.markdown_name(), "summary.md");
+    assert_eq!(a.results.to_frame().unwrap().height(), 2);
+}
+
+/// A small run end to end on the real default model (the tiny fixtures' 64 positions cannot
+/// hold the 6-shot TruthfulQA prompt): one prompt, two settings, two samples of at most 4 tokens.
+#[test]
+fn small_run_writes_its_files() {
+    let m = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let o = Options {
+        models: vec![m.display().to_string()],
+        tasks: vec![Task::TruthfulQa],
+        n_prompts: 1,
+        n_samples: 2,
+        max_new_tokens: 4,
+        settings: vec![Setting::Fixed(1.0), Setting::EdtToken(0.8, 0.2)],
+        ..Options::quick()
+    };
+    let r = run(&o).unwrap();
+    assert_eq!(r.results.len(), 2);
+    assert_eq!(r.samples.len(), 2 * 2);
+    assert!(r.results.iter().any(|x| x.pareto));
+    assert_eq!(r.traces.len(), 1);
+    let dir = std::env::temp_dir().join(format!("entroscope-edt-{}", std::process::id()));
+    let files = r.write(&dir).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "smollm2-135m-instruct-truthfulqa-pareto.png",
+            "smollm2-135m-instruct-temperature_trace.png",
+            "results.parquet",
+            "samples.parquet",
+            "summary.md",
+        ]
+    );
+    assert_eq!(r.samples.to_frame().unwrap().height(), 4);
+    std::fs::remove_dir_all(&dir).ok();
 }

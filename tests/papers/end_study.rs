@@ -1,8 +1,6 @@
 //! END reproduction: the sweep against the score module, candidate dynamics against a direct
 //! computation, the overlap scores against hand values.
 
-use crate::common;
-
 use crate::common::{fixture, real_model};
 use entroscope::data::TruthfulQaItem;
 use entroscope::decode::{cross_layer_entropy, raw_logits, softmax, EndParams, Layers};
@@ -36,7 +34,9 @@ fn sweep_equals_scorer_on_smollm2() {
     let p = real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
     let lm = Lm::load(&p.display().to_string()).unwrap();
     let items = vec![item()];
-    let sets = [LayerSet::EveryOtherUpper, LayerSet::Last2];
+    let named = layer_sets(lm.n_layers()).unwrap();
+    let pick = |name: &str| named.iter().find(|s| s.0 == name).unwrap().clone();
+    let sets = [pick(DEFAULT_LAYER_SET), pick("last 2")];
     let lambdas = [0.0f32, 0.25, 1.0];
     let sweep = truthfulqa_sweep(&lm, &items, &lambdas, &sets, false).unwrap();
     assert_eq!(sweep.len(), 6);
@@ -49,7 +49,7 @@ fn sweep_equals_scorer_on_smollm2() {
             let m = ScoreMethod::End(EndParams {
                 lambda: pt.lambda,
                 alpha: 0.0,
-                layers: pt.layer_set.layers(lm.n_layers()).unwrap(),
+                layers: pick(&pt.layer_set).1,
                 normed: false,
             });
             score_truthfulqa(&lm, &items, &m, &opts).unwrap()
@@ -155,8 +155,10 @@ fn overlap_scores_by_hand() {
 #[test]
 fn bad_options() {
     let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
-    assert!(truthfulqa_sweep(&lm, &[item()], &[], &[LayerSet::Last2], false).is_err());
-    assert!(truthfulqa_sweep(&lm, &[item()], &[-1.0], &[LayerSet::Last2], false).is_err());
+    let last2 = layer_sets(lm.n_layers()).unwrap()[..1].to_vec();
+    assert_eq!(last2[0].0, "last 2");
+    assert!(truthfulqa_sweep(&lm, &[item()], &[], &last2, false).is_err());
+    assert!(truthfulqa_sweep(&lm, &[item()], &[-1.0], &last2, false).is_err());
     let p = FactPrompt {
         source: "ours".into(),
         label: "t".into(),
@@ -164,10 +166,10 @@ fn bad_options() {
         answer: "b".into(),
     };
     assert!(candidate_dynamics(&lm, &p, 0, 0, &Layers::High).is_err());
-    assert!(LayerSet::Last2.layers(2).is_err());
-    let o = EndStudyOptions {
+    assert!(layer_sets(2).is_err());
+    let o = Options {
         models: vec![],
-        ..EndStudyOptions::quick()
+        ..Options::quick()
     };
-    assert!(run_end_study(&o).is_err());
+    assert!(run(&o).is_err());
 }

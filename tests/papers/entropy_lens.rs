@@ -1,22 +1,40 @@
 //! Entropy-Lens reproduction: features and rescaling, layer selection, PCA, the generation
 //! profiles against an independent full-sequence trace, layer skips, bad input. The kNN, fold
-//! and AUC golden tests live in `tests/knn.rs`; the single-block skip in `tests/tiny_models.rs`.
-
-use crate::common;
+//! and AUC golden tests live in `tests/library/knn.rs`; the single-block skip in
+//! `tests/oracle/tiny_models.rs`.
 
 use crate::common::{fixture, max_abs_diff, real_model};
-use entroscope::papers::entropy_lens::{
-    entropy_changes, evaluate, feature_matrix, format_prompts, generation_profiles, letter_ids,
-    mc_questions, mc_score, pca_2d, select_layers, shuffle_words, spread, task_prompts, EvalSpec,
-    GenOptions, McQuestion, Options, Rescale, Strategy, Task, Variant,
-};
 use entroscope::intervene::LayerSkip;
-use entroscope::stats::knn::KnnError;
+use entroscope::papers::entropy_lens::classify::{evaluate, EvalSpec};
+use entroscope::papers::entropy_lens::features::{feature_matrix, pca_2d, Rescale};
+use entroscope::papers::entropy_lens::intervene::{
+    entropy_changes, letter_ids, mc_score, select_layers, Strategy,
+};
+use entroscope::papers::entropy_lens::profiles::{generation_profiles, GenOptions};
+use entroscope::papers::entropy_lens::prompts::{
+    format_prompts, load_topics, mc_questions, shuffle_words, spread, task_prompts, topics_path,
+    McQuestion, Task, Variant,
+};
+use entroscope::papers::entropy_lens::{run, Experiment, Options};
 use entroscope::prelude::*;
+use entroscope::stats::knn::KnnError;
 use ndarray::{array, Array2};
 
 fn tiny() -> Lm {
     Lm::from_hf_dir(fixture("tiny-llama")).unwrap()
+}
+
+/// Experiment `t`, model `m`, Shannon, no rescaling.
+fn spec<'a>(ks: &'a [usize], folds: usize, seed: u64) -> EvalSpec<'a> {
+    EvalSpec {
+        experiment: "t",
+        model: "m",
+        alpha: 1.0,
+        rescale: Rescale::None,
+        ks,
+        folds,
+        seed,
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,15 +102,7 @@ fn nan_features_and_bad_shapes_are_typed_errors() {
         Err(Error::NotEnoughData(_))
     ));
     // and NaN that reaches the classifier directly is the kNN's typed error
-    let spec = EvalSpec {
-        experiment: "t",
-        model: "m",
-        alpha: 1.0,
-        rescale: Rescale::None,
-        ks: &[1],
-        folds: 2,
-        seed: 0,
-    };
+    let spec = spec(&[1], 2, 0);
     let x = array![[0.0], [f64::NAN], [1.0], [1.0]];
     let err = evaluate(&spec, &x, &[0, 0, 1, 1]).unwrap_err();
     assert!(
@@ -118,15 +128,7 @@ fn evaluate_separable_and_filters_k() {
         x[[i, 0]] = 100.0 * c as f64 + (i % n) as f64 * 0.1;
         x[[i, 1]] = (i % 3) as f64;
     }
-    let spec = EvalSpec {
-        experiment: "t",
-        model: "m",
-        alpha: 1.0,
-        rescale: Rescale::None,
-        ks: &[1, 3, 18, 19],
-        folds: 10,
-        seed: 3,
-    };
+    let spec = spec(&[1, 3, 18, 19], 10, 3);
     let rows = evaluate(&spec, &x, &y).unwrap();
     // 10 folds of 20 samples: each training fold has 18 samples → k = 19 is dropped.
     let ks: Vec<usize> = rows
@@ -147,15 +149,7 @@ fn evaluate_separable_and_filters_k() {
 
 #[test]
 fn single_class_and_too_large_k_are_typed_errors() {
-    let spec = EvalSpec {
-        experiment: "t",
-        model: "m",
-        alpha: 1.0,
-        rescale: Rescale::None,
-        ks: &[1],
-        folds: 2,
-        seed: 0,
-    };
+    let spec = spec(&[1], 2, 0);
     let x = array![[0.0], [1.0], [2.0]];
     let err = evaluate(&spec, &x, &[0, 0, 0]).unwrap_err();
     assert!(
@@ -253,8 +247,7 @@ fn prompt_sets_are_balanced() {
     assert_eq!(f[1].text, "Write a poem about bees.\n\n");
     // spread: indices ⌊i·10/4⌋ = 0, 2, 5, 7
     assert_eq!(spread(&(0..10).collect::<Vec<_>>(), 4), vec![0, 2, 5, 7]);
-    let topics =
-        entroscope::papers::entropy_lens::load_topics(entroscope::papers::entropy_lens::topics_path()).unwrap();
+    let topics = load_topics(topics_path()).unwrap();
     assert_eq!(topics.len(), 180);
     let q = mc_questions(&entroscope::data::truthfulqa().unwrap(), 5, 0);
     assert_eq!(q.len(), 5);
@@ -267,14 +260,13 @@ fn prompt_sets_are_balanced() {
 #[test]
 fn options_are_validated() {
     let opts = Options {
+        experiments: vec![Experiment::Formats],
         format_tokens: 10,
         format_windows: 8,
         models: vec![],
         ..Options::quick()
     };
-    let err =
-        entroscope::papers::entropy_lens::run(&opts, &[entroscope::papers::entropy_lens::Experiment::Formats])
-            .unwrap_err();
+    let err = run(&opts).unwrap_err();
     assert!(
         matches!(
             err,
@@ -285,10 +277,12 @@ fn options_are_validated() {
         ),
         "{err}"
     );
-    assert!(entroscope::papers::entropy_lens::run(&Options::quick(), &[]).is_err());
-    assert!("nope"
-        .parse::<entroscope::papers::entropy_lens::Experiment>()
-        .is_err());
+    let none = Options {
+        experiments: vec![],
+        ..Options::quick()
+    };
+    assert!(run(&none).is_err());
+    assert!("nope".parse::<Experiment>().is_err());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -390,7 +384,11 @@ fn profiles_match_trace(lm: &Lm, prompt: &str, steps: usize, tol: f32) {
         ..CaptureSpec::default()
     };
     let trace = lm.trace(&full, &spec, &mut NoHook).unwrap();
-    let metrics = [Metric::Shannon, Metric::Renyi(0.5), Metric::Renyi(5.0)];
+    let metrics = [
+        Metric::Shannon,
+        Metric::renyi(0.5).unwrap(),
+        Metric::renyi(5.0).unwrap(),
+    ];
     let want = LogitLens::normed()
         .profile(lm, &trace, &metrics, &Targets::None)
         .unwrap();
@@ -454,4 +452,96 @@ fn generation_profile_bad_input() {
         generation_profiles(&lm, &[vec![]], &GenOptions::default(), None).unwrap_err(),
         Error::EmptyPrompt
     ));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A whole run, written out
+// ---------------------------------------------------------------------------------------------
+
+/// All four experiments on SmolLM2 (L = 30) at toy sizes, written with `Report::write`: the
+/// files the CLI has always written, in order, and the frame shapes counted by hand.
+#[test]
+fn run_writes_the_same_files() {
+    use entroscope::papers::Report as _;
+    let path = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let opts = Options {
+        models: vec![path.display().to_string()],
+        family_samples: 4,
+        family_tokens: 2,
+        task_stories: 1,
+        task_words: 20,
+        task_tokens: 2,
+        format_topics: 2,
+        format_tokens: 2,
+        format_windows: 2,
+        mc_questions: 2,
+        skip_ks: vec![1],
+        random_draws: 1,
+        ..Options::quick()
+    };
+    let report = run(&opts).unwrap();
+    let dir = std::env::temp_dir().join(format!("entroscope-test-{}-el", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let files = report.write(&dir).unwrap();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "families_profiles.png",
+            "families_pca.png",
+            "tasks_profiles.png",
+            "formats_profiles.png",
+            "auc_vs_alpha.png",
+            "interventions_smollm2-135m-instruct.png",
+            "classification.parquet",
+            "classification.csv",
+            "profiles.parquet",
+            "generations.parquet",
+            "interventions.parquet",
+            "results.md",
+        ]
+    );
+    assert!(files.iter().all(|f| f.is_file()));
+    let class = entroscope::frame::read_table(dir.join("classification.csv")).unwrap();
+    let cols: Vec<&str> = class
+        .get_column_names()
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(
+        cols,
+        [
+            "experiment",
+            "model",
+            "alpha",
+            "rescale",
+            "classifier",
+            "k",
+            "folds",
+            "n_samples",
+            "n_classes",
+            "auc_mean",
+            "auc_std",
+            "accuracy"
+        ]
+    );
+    // profiles: 3 metrics × 30 blocks per (sample, window): families 4 samples and tasks
+    // 1 story × 9 prompts with the mean only, formats 2 topics × 3 with the mean and 2 windows.
+    let prof = entroscope::frame::read_table(dir.join("profiles.parquet")).unwrap();
+    assert_eq!(prof.shape(), ((4 + 9 + 6 * 3) * 3 * 30, 11));
+    let gens = entroscope::frame::read_table(dir.join("generations.parquet")).unwrap();
+    assert_eq!(gens.shape(), (4 + 9 + 6, 6));
+    // interventions: none + (expansion, pruning, 1 random draw) at k = 1
+    let iv = entroscope::frame::read_table(dir.join("interventions.parquet")).unwrap();
+    assert_eq!(iv.shape(), (4, 7));
+    // one model: no family classification, and a note saying so
+    let experiments = entroscope::frame::column_str(&class, "experiment").unwrap();
+    assert!(experiments.iter().all(|e| e != "families"));
+    assert!(std::fs::read_to_string(dir.join("results.md"))
+        .unwrap()
+        .contains("families: one model only"));
+    let _ = std::fs::remove_dir_all(&dir);
 }

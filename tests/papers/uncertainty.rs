@@ -1,106 +1,30 @@
 //! Idiom-completion uncertainty (arXiv 2412.05768): prompt/target construction on hand-checked
 //! idioms, per-layer cross-entropy against −log p from the lens, AUC on hand-computed examples,
-//! bad input.
-
-use crate::common;
+//! the seeded sampler, the files a run writes, bad input. (The EPIE line parsing is tested with
+//! its code, in `src/data/epie.rs`.)
 
 use crate::common::{fixture, real_model};
+use entroscope::data::split_idiom;
+use entroscope::decode::{argmax, LogitsProcessor, Sampling};
 use entroscope::entropy::Metric;
 use entroscope::lens::{LogitLens, Targets};
-use entroscope::prelude::*;
 use entroscope::papers::uncertainty::*;
+use entroscope::papers::Report as _;
+use entroscope::prelude::*;
+use entroscope::stats::summary::median_iqr;
 
 fn tiny_llama() -> Lm {
     Lm::from_hf_dir(fixture("tiny-llama")).unwrap()
 }
 
-fn split(line: &str) -> (String, String, String) {
-    let i = split_idiom(line, 1).unwrap();
-    (i.text, i.prefix, i.last_word)
-}
-
-#[test]
-fn split_idiom_hand_checked() {
-    let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
-    assert_eq!(
-        split("rule of thumb"),
-        s("rule of thumb", "rule of", "thumb")
-    );
-    // trailing punctuation is not part of the last word
-    assert_eq!(
-        split("Bob's your uncle!"),
-        s("Bob's your uncle!", "Bob's your", "uncle")
-    );
-    assert_eq!(
-        split("the more, the merrier."),
-        s("the more, the merrier.", "the more, the", "merrier")
-    );
-    // a punctuation-only last "word" is dropped
-    assert_eq!(
-        split("well I never !"),
-        s("well I never", "well I", "never")
-    );
-    // EPIE placeholders: parentheses unwrapped, [pron] → their (inside) / it (at the end)
-    assert_eq!(
-        split("bring (somebody) to ([pron]) knees"),
-        s(
-            "bring somebody to their knees",
-            "bring somebody to their",
-            "knees"
-        )
-    );
-    assert_eq!(split("sleep on [pron]"), s("sleep on it", "sleep on", "it"));
-    // extra whitespace is collapsed
-    assert_eq!(split("  salad \t days "), s("salad days", "salad", "days"));
-}
-
-#[test]
-fn bad_lines_are_skipped_and_counted() {
-    assert_eq!(split_idiom("", 1), Err(SkipReason::Empty));
-    assert_eq!(split_idiom("   \t", 1), Err(SkipReason::Empty));
-    assert_eq!(split_idiom("hello", 1), Err(SkipReason::OneWord));
-    assert_eq!(split_idiom("hello !", 1), Err(SkipReason::OneWord));
-    let set = parse_idioms("t", "a sorry sight\n\ncarpe\nrule of thumb\n");
-    assert_eq!(set.idioms.len(), 2);
-    assert_eq!(set.idioms[1].line, 4);
-    assert_eq!(
-        set.skipped,
-        vec![(2, SkipReason::Empty), (3, SkipReason::OneWord)]
-    );
-}
-
 #[test]
 fn missing_file_is_a_typed_error() {
-    match load_idioms("/no/such/idioms.txt") {
-        Err(Error::FileNotFound { path }) => assert!(path.ends_with("idioms.txt")),
-        other => panic!("expected FileNotFound, got {other:?}"),
-    }
-    let opts = ReproductionOptions {
+    let opts = Options {
         models: vec![],
         sets: vec!["/no/such/idioms.txt".into()],
-        ..Default::default()
+        ..Options::full()
     };
-    assert!(matches!(
-        run_reproduction(&opts),
-        Err(Error::FileNotFound { .. })
-    ));
-}
-
-#[test]
-fn shipped_epie_lists_parse() {
-    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/epie");
-    let st = load_idioms(d.join("Static_idioms.txt")).unwrap();
-    let fo = load_idioms(d.join("Formal_idioms.txt")).unwrap();
-    // 359 and 358 lines (`wc -l` says one less: no newline after the last line); every line
-    // is counted either as an idiom or as skipped.
-    assert_eq!(st.idioms.len() + st.skipped.len(), 359);
-    assert_eq!(fo.idioms.len() + fo.skipped.len(), 358);
-    assert_eq!(st.name, "Static_idioms");
-    assert_eq!(st.idioms[2].prefix, "rule of"); // line 3: "rule of thumb"
-    assert!(fo
-        .idioms
-        .iter()
-        .all(|i| !i.text.contains('[') && !i.text.contains('(')));
+    assert!(matches!(run(&opts), Err(Error::FileNotFound { .. })));
 }
 
 #[test]
@@ -274,26 +198,46 @@ fn tiny_end_to_end_writes_outputs() {
     let data = dir.join("idioms.txt");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(&data, "rule of thumb\n\nsolo\na sorry sight\nsalad days\n").unwrap();
-    let opts = ReproductionOptions {
+    let opts = Options {
         models: vec![fixture("tiny-llama").display().to_string()],
         sets: vec![data],
         n_samples: 2,
-        out_dir: Some(dir.join("out")),
-        ..Default::default()
+        ..Options::full()
     };
-    let r = run_reproduction(&opts).unwrap();
+    let r = run(&opts).unwrap();
     assert_eq!(r.records.len(), 3 * 3);
     assert_eq!(r.summaries.len(), 2);
     assert_eq!(r.skipped.len(), 2);
     assert_eq!(r.summaries[0].n_skipped, 2);
     assert_eq!(r.summaries[0].n_generations, 3);
     assert_eq!(r.summaries[1].n_generations, 6);
-    for f in &r.files {
+    let files = r.write(&dir.join("out")).unwrap();
+    for f in &files {
         assert!(f.exists(), "{}", f.display());
     }
+    // the file names `entroscope uncertainty` has always written (the ROC and AUC charts only
+    // when the sampled generations hold both correct and incorrect ones)
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let tag = "tiny-llama_idioms";
+    let mut want = vec![
+        format!("ce_layers_{tag}.png"),
+        format!("hist_final_ce_{tag}.png"),
+    ];
+    if r.summaries[1].auc_final_ce.is_finite() {
+        want.push(format!("roc_{tag}.png"));
+    }
+    if r.summaries[1].auc_by_layer.iter().any(|a| a.is_finite()) {
+        want.push("auc_vs_layer.png".into());
+    }
+    want.extend(["summary.csv", "records.parquet", "results.md"].map(String::from));
+    assert_eq!(names, want);
     assert!(r.markdown().contains("| 0.92 |"));
-    let df = r.records_frame().unwrap();
+    let df = r.records.to_frame().unwrap();
     assert_eq!(df.height(), 9 * (tiny_llama().n_layers() + 1));
+    assert_eq!(r.summaries.to_frame().unwrap().height(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
 
@@ -324,19 +268,27 @@ fn real_smollm_three_idioms() {
         lm.encode(&prompt_text("the more, the")).unwrap()
     );
     let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/epie");
-    let opts = ReproductionOptions {
+    let opts = Options {
         models: vec![p.display().to_string()],
         sets: vec![d.join("Static_idioms.txt")],
         limit: Some(3),
         n_samples: 2,
-        ..Default::default()
+        ..Options::full()
     };
-    let r = run_reproduction(&opts).unwrap();
+    let r = run(&opts).unwrap();
     assert_eq!(r.records.len(), 9);
     for rec in &r.records {
         // final-layer CE to the generated token = −log p, p ≤ 1
         assert!(rec.ce_generated.iter().all(|x| x.is_finite() && *x >= 0.0));
     }
+}
+
+/// The T = 1 draw of `run_idiom`: one decoding-module processor per draw, seeded with
+/// `sample_seed`, whose single uniform `u` picks the first token whose cumulative probability
+/// exceeds it.
+fn sample_t1(z: &[f32], seed: u64) -> Result<u32> {
+    let mut p = LogitsProcessor::from_sampling(seed, Sampling::All { temperature: 1.0 })?;
+    Ok(p.sample(z)?.0)
 }
 
 #[test]
@@ -356,4 +308,6 @@ fn seeded_t1_sampler() {
     assert!(sample_t1(&[f32::NAN, 0.0], 0).is_err());
     assert!(sample_t1(&[], 0).is_err());
     assert_eq!(argmax(&[1.0, 3.0, 3.0]).unwrap(), 1);
+    // seeds: base + 1000·idiom + sample
+    assert_eq!(sample_seed(5, 7, 2), 7007);
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::papers::edt::{run_edt_study, EdtStudyOptions, Task};
+use entroscope::papers::edt::{self, Options, Task};
 use entroscope::prelude::*;
 
 /// Arguments of `entroscope edt`.
@@ -29,17 +29,17 @@ pub struct Args {
     /// New tokens per sample at most (overrides the preset).
     #[arg(long)]
     max_new_tokens: Option<usize>,
+    /// Base seed of the samples.
     #[arg(long, default_value_t = 0)]
     seed: u64,
 }
 
-/// Runs the reproduction and prints its tables.
+/// Runs the reproduction, prints its tables and writes its files.
 pub fn run(args: Args) -> Result<()> {
-    let mut o = args.size.preset().choose(
-        EdtStudyOptions::quick,
-        EdtStudyOptions::full,
-        EdtStudyOptions::paper,
-    );
+    let mut o = args
+        .size
+        .preset()
+        .choose(Options::quick, Options::full, Options::paper);
     if !args.model.is_empty() {
         o.models = args.model;
     }
@@ -60,16 +60,7 @@ pub fn run(args: Args) -> Result<()> {
         o.max_new_tokens = n;
     }
     o.seed = args.seed;
-    o.out_dir = Some(args.out.clone());
     o.progress = true;
-    let t0 = std::time::Instant::now();
-    let report = run_edt_study(&o)?;
-    println!("{}", report.markdown());
-    eprintln!(
-        "wrote {} files under {} in {:.0} s",
-        report.files.len(),
-        args.out.display(),
-        t0.elapsed().as_secs_f64()
-    );
+    crate::papers::run_paper("edt", &args.out, || edt::run(&o))?;
     Ok(())
 }

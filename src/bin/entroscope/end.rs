@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::papers::end::{run_end_study, EndStudyOptions, LayerSet};
+use entroscope::papers::end::{self, Options};
 use entroscope::prelude::*;
 
 /// Arguments of `entroscope end`.
@@ -37,13 +37,12 @@ pub struct Args {
     layer_set: Vec<String>,
 }
 
-/// Runs the reproduction and prints its tables.
+/// Runs the reproduction, prints its tables and writes its folder under `--out`.
 pub fn run(args: Args) -> Result<()> {
-    let mut o = args.size.preset().choose(
-        EndStudyOptions::quick,
-        EndStudyOptions::full,
-        EndStudyOptions::paper,
-    );
+    let mut o = args
+        .size
+        .preset()
+        .choose(Options::quick, Options::full, Options::paper);
     if !args.model.is_empty() {
         o.models = args.model;
     }
@@ -60,11 +59,7 @@ pub fn run(args: Args) -> Result<()> {
         o.lambdas = args.lambda;
     }
     if !args.layer_set.is_empty() {
-        o.layer_sets = args
-            .layer_set
-            .iter()
-            .map(|s| s.parse::<LayerSet>())
-            .collect::<Result<_>>()?;
+        o.layer_sets = args.layer_set;
     }
     if !args.part.is_empty() {
         for p in &args.part {
@@ -77,10 +72,6 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
         let has = |p: &str| args.part.iter().any(|x| x == p);
-        if !has("candidates") {
-            o.n_fact_truthfulqa = 0;
-            o.top_k = 1;
-        }
         if !has("mc") {
             o.n_mc = 0;
         }
@@ -89,16 +80,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         o.candidates = has("candidates");
     }
-    o.out_dir = Some(args.out.clone());
     o.progress = true;
-    let t0 = std::time::Instant::now();
-    let report = run_end_study(&o)?;
-    println!("{}", report.markdown());
-    eprintln!(
-        "wrote {} files under {} in {:.0} s",
-        report.files.len(),
-        args.out.display(),
-        t0.elapsed().as_secs_f64()
-    );
+    crate::papers::run_paper("end", &args.out, || end::run(&o))?;
     Ok(())
 }

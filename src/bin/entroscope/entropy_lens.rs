@@ -49,21 +49,14 @@ pub fn run(args: Args) -> Result<()> {
         opts.models = args.model;
     }
     opts.seed = args.seed;
-    opts.out_dir = Some(args.out);
     opts.progress = true;
-    let experiments: Vec<Experiment> = match args.which {
+    opts.experiments = match args.which {
         Which::Families => vec![Experiment::Families],
         Which::Tasks => vec![Experiment::Tasks],
         Which::Formats => vec![Experiment::Formats],
         Which::Interventions => vec![Experiment::Interventions],
         Which::All => Experiment::ALL.to_vec(),
     };
-    let t0 = std::time::Instant::now();
-    let report = entropy_lens::run(&opts, &experiments)?;
-    println!("{}", report.markdown());
-    for f in &report.files {
-        eprintln!("wrote {}", f.display());
-    }
-    eprintln!("total {:.1} s", t0.elapsed().as_secs_f64());
+    crate::papers::run_paper("entropy-lens", &args.out, || entropy_lens::run(&opts))?;
     Ok(())
 }

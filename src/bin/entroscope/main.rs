@@ -20,6 +20,7 @@ mod entropy_lens;
 mod generate;
 mod papers;
 mod score;
+mod uncertainty;
 
 /// `--quick` / `--paper`: the size preset of a reproduction subcommand (default: the full run).
 #[derive(clap::Args)]
@@ -90,21 +91,7 @@ enum Cmd {
     },
     /// Reproduce "Uncovering uncertainty in transformer inference" (EPIE idiom completion,
     /// per-layer cross-entropy, ROC AUC) on the real models; figures and tables under --out.
-    Uncertainty {
-        /// Models (repeatable; default: SmolLM2-135M-Instruct and Gemma-3-270M).
-        #[arg(long)]
-        model: Vec<String>,
-        #[arg(long, default_value = "figures/uncertainty")]
-        out: PathBuf,
-        /// First 50 idioms of each set.
-        #[arg(long)]
-        quick: bool,
-        /// Samples at T = 1 per idiom besides the greedy token.
-        #[arg(long, default_value_t = 5)]
-        samples: usize,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-    },
+    Uncertainty(uncertainty::Args),
     /// Generate text with a decoding method (greedy, sampling, EDT, END, DoLa).
     Generate(generate::Args),
     /// Score a multiple-choice benchmark (TruthfulQA MC1/2/3, FACTOR) under a decoding method.
@@ -242,9 +229,9 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
     let prompts = figure_prompts(quick);
     let metrics = [
         Metric::Shannon,
-        Metric::Renyi(0.5),
-        Metric::Renyi(2.0),
-        Metric::Renyi(f32::INFINITY),
+        Metric::renyi(0.5)?,
+        Metric::renyi(2.0)?,
+        Metric::renyi(f32::INFINITY)?,
     ];
     let lens = LogitLens::normed();
     let pb = entroscope::progress::progress_bar(true, prompts.len(), "figures");
@@ -347,28 +334,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::EntropyLens(args) => entropy_lens::run(args)?,
         Cmd::End(args) => end::run(args)?,
         Cmd::Edt(args) => edt::run(args)?,
-        Cmd::Uncertainty {
-            model,
-            out,
-            quick,
-            samples,
-            seed,
-        } => {
-            let mut opts = entroscope::papers::uncertainty::ReproductionOptions {
-                out_dir: Some(out),
-                progress: true,
-                limit: quick.then_some(50),
-                n_samples: samples,
-                seed,
-                ..Default::default()
-            };
-            if !model.is_empty() {
-                opts.models = model;
-            }
-            let report = entroscope::papers::uncertainty::run_reproduction(&opts)?;
-            println!("{}", report.markdown());
-            eprintln!("skipped idiom lines: {}", report.skipped.len());
-        }
+        Cmd::Uncertainty(args) => uncertainty::run(args)?,
     }
     Ok(())
 }

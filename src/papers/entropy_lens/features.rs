@@ -61,7 +61,7 @@ pub fn block_windows(p: &LayerProfile, n_windows: usize) -> Result<Vec<f32>> {
 /// layer with [`Rescale::Linear`]; NaN / inf values ([`Error::NonFinite`]).
 ///
 /// ```
-/// use entroscope::papers::entropy_lens::{feature_matrix, Rescale};
+/// use entroscope::papers::entropy_lens::features::{feature_matrix, Rescale};
 /// let x = feature_matrix(&[vec![1.0, 3.0], vec![2.0, 4.0, 6.0]], 1, Rescale::Linear(3))?;
 /// assert_eq!(x.row(0).to_vec(), vec![1.0, 2.0, 3.0]);
 /// assert_eq!(x.row(1).to_vec(), vec![2.0, 4.0, 6.0]);

@@ -41,7 +41,7 @@ impl Strategy {
 /// Errors: fewer than 2 layers.
 ///
 /// ```
-/// use entroscope::papers::entropy_lens::entropy_changes;
+/// use entroscope::papers::entropy_lens::intervene::entropy_changes;
 /// assert_eq!(entropy_changes(&[1.0, 3.0, 2.5, 0.5])?, vec![2.0, -0.5, -2.0]);
 /// # Ok::<(), entroscope::Error>(())
 /// ```
@@ -62,7 +62,7 @@ pub fn entropy_changes(profile: &[f32]) -> Result<Vec<f32>> {
 /// Errors: `k = 0` or `k > L`.
 ///
 /// ```
-/// use entroscope::papers::entropy_lens::{select_layers, Strategy};
+/// use entroscope::papers::entropy_lens::intervene::{select_layers, Strategy};
 /// let d = [2.0, -0.5, -2.0, 1.0];
 /// assert_eq!(select_layers(&d, Strategy::Expansion, 2, 0)?, vec![1, 4]);
 /// assert_eq!(select_layers(&d, Strategy::Pruning, 2, 0)?, vec![2, 3]);

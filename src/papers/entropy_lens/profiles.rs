@@ -44,16 +44,9 @@ impl Default for GenOptions {
 
 /// The paper's orders: Shannon (α = 1) and Rényi α = 0.5 and 5.
 pub fn default_metrics() -> Vec<Metric> {
-    vec![Metric::Shannon, Metric::Renyi(0.5), Metric::Renyi(5.0)]
-}
-
-/// The Rényi order a metric stands for (Shannon = 1), `None` for non-entropy metrics.
-pub fn alpha_of(m: &Metric) -> Option<f32> {
-    match m {
-        Metric::Shannon => Some(1.0),
-        Metric::Renyi(a) => Some(*a),
-        _ => None,
-    }
+    // `const` blocks: the orders are checked when compiling
+    let (half, five) = const { (Renyi::checked(0.5).unwrap(), Renyi::checked(5.0).unwrap()) };
+    vec![Metric::Shannon, Metric::Renyi(half), Metric::Renyi(five)]
 }
 
 /// One generation and its entropy profiles.
@@ -110,7 +103,7 @@ fn request(metrics: &[Metric]) -> Result<(Request, Vec<usize>)> {
             Metric::Shannon => req.shannon = true,
             Metric::Renyi(a) => {
                 slot[i] = req.renyi.len();
-                req.renyi.push(Renyi::new(*a)?);
+                req.renyi.push(*a);
             }
             other => {
                 return Err(Error::invalid(
@@ -191,7 +184,7 @@ fn write_stats(out: &mut [Vec<f32>], at: usize, st: &entropy::RowStats, slot: &[
 /// temperature or a non-entropy metric.
 ///
 /// ```no_run
-/// use entroscope::papers::entropy_lens::{generation_profiles, GenOptions};
+/// use entroscope::papers::entropy_lens::profiles::{generation_profiles, GenOptions};
 /// # fn main() -> entroscope::Result<()> {
 /// let lm = entroscope::Lm::load(&entroscope::model::default_model_path())?;
 /// let prompts = vec![lm.encode("Once upon a time")?];

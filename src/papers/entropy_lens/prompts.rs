@@ -1,5 +1,5 @@
-//! The prompt sets of the reproduction: task prompts over FACTOR news stories, output-format
-//! prompts over a topic list, and lettered TruthfulQA MC1 questions.
+//! The prompt sets of the reproduction: the families' BOS prompt, task prompts over FACTOR news
+//! stories, output-format prompts over a topic list, and lettered TruthfulQA MC1 questions.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +8,21 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use crate::data::{FactorItem, TruthfulQaItem};
-use crate::{Error, Result};
+use crate::{Error, Lm, Result};
+
+/// The families prompt: the BOS token alone (EOS for a model without BOS).
+///
+/// Errors: [`Error::Config`] for a model with neither.
+pub fn bos_prompt(lm: &Lm) -> Result<Vec<u32>> {
+    lm.bos_token_id()
+        .or_else(|| lm.eos_token_ids().first().copied())
+        .map(|t| vec![t])
+        .ok_or_else(|| Error::Config {
+            key: "bos_token_id".into(),
+            detail: "the model has neither a BOS nor an EOS token to start a generation from"
+                .into(),
+        })
+}
 
 /// The three task classes (the paper's TinyStories tasks, on FACTOR news texts here).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,7 +174,8 @@ pub const FORMATS: [(&str, &str); 3] = [
     ("scientific", "Write a scientific article about {}.\n\n"),
 ];
 
-/// Path of the topic list shipped in `data/entropy_lens/topics.txt` (180 topics).
+/// Path of the topic list shipped as `entropy_lens/topics.txt` (180 topics) under
+/// [`crate::data::data_dir`] (`ENTROSCOPE_DATA` when set).
 pub fn topics_path() -> PathBuf {
     crate::data::data_dir()
         .join("entropy_lens")

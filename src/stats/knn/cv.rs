@@ -9,8 +9,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::model::{CheckedKnnParams, KnnParams};
+use super::{check_features, KnnError, Result};
 use crate::stats::roc::roc_auc_ovr;
-use super::{check_features, mean_std, KnnError, Result};
+use crate::stats::summary::mean_std;
 
 /// Stratified k-fold splitter: every fold's test set holds each class in (as nearly as possible)
 /// the same proportion as the whole data.
@@ -492,9 +493,8 @@ where
             auc_per_class: auc.per_class,
         });
     }
-    let (accuracy_mean, accuracy_std) =
-        mean_std(&per_fold.iter().map(|s| s.accuracy).collect::<Vec<_>>());
-    let (auc_mean, auc_std) = mean_std(&per_fold.iter().map(|s| s.auc).collect::<Vec<_>>());
+    let (accuracy_mean, accuracy_std) = mean_std(per_fold.iter().map(|s| s.accuracy));
+    let (auc_mean, auc_std) = mean_std(per_fold.iter().map(|s| s.auc));
     Ok(CvReport {
         model: clf.describe(),
         k: clf.n_neighbours(),

@@ -1,9 +1,9 @@
 //! Classification of entropy profiles: a k-nearest-neighbour classifier, stratified k-fold
-//! cross-validation, ROC AUC, and a stratified dummy baseline — the machinery behind the
-//! Entropy-Lens paper's "kNN AUC > 90 %" results (kNN with k = 3 or 11, Euclidean distance,
-//! 10-fold cross-validation). Nothing here knows about models: the inputs are a feature matrix
-//! `[n_samples, n_features]` (`ndarray::Array2<f64>`, e.g. one flattened or depth-rescaled entropy
-//! profile per row) and one class index per row (`&[usize]`, classes `0..n_classes`).
+//! cross-validation and a stratified dummy baseline (kNN with a chosen `k`, Euclidean distance,
+//! k-fold cross-validation, as the Entropy-Lens paper evaluates its profiles). Nothing here knows
+//! about models: the inputs are a feature matrix `[n_samples, n_features]`
+//! (`ndarray::Array2<f64>`, e.g. one flattened or depth-rescaled entropy profile per row) and one
+//! class index per row (`&[usize]`, classes `0..n_classes`).
 //!
 //! * [`KnnParams`] → [`CheckedKnnParams`] → [`KnnModel`]: linfa's parameter pattern
 //!   ([`ParamGuard`]); the neighbour search is [`linfa_nn`] (a k-d tree by default) with the
@@ -12,12 +12,11 @@
 //!   fixed seed.
 //! * [`cross_validate`] runs any [`CvClassifier`] (a [`KnnParams`] or the [`StratifiedDummy`]
 //!   baseline) through the folds and returns a [`CvReport`] (per-fold and mean ± std accuracy and
-//!   ROC AUC, plus the out-of-fold predictions).
-//! * [`roc_auc`], [`roc_auc_ovr`], [`roc_curve`], [`roc_curve_ovr`]: ROC AUC written by hand (see
-//!   below why not linfa's `BinaryClassification::roc`).
+//!   ROC AUC, plus the out-of-fold predictions). The AUC is [`crate::stats::roc`]'s.
+//! * [`KnnError`]: the typed misuse errors of this module and of [`crate::stats::roc`].
 //!
 //! Every result is a plain struct with public fields and a `Display`; converting them to polars
-//! frames or charts is the job of `frame.rs` / `plot.rs`.
+//! frames or charts is the job of [`crate::frame`] / [`crate::plot`].
 //!
 //! # Conventions (the choices a reader of the numbers needs to know)
 //! * **Neighbours.** The `k` training rows with the smallest Euclidean distance to the query. When
@@ -29,30 +28,15 @@
 //!   `KNeighborsClassifier` does), so the prediction is always the arg-max of the probabilities.
 //! * **Class probabilities** ("scores" for the ROC) are the fraction of the `k` neighbours in each
 //!   class: multiples of `1/k`, hence many ties — which is why the AUC treats ties exactly.
-//! * **ROC AUC** is the Mann–Whitney statistic: the fraction of (positive, negative) pairs whose
-//!   positive scores higher, a tie counting 1/2 — the same number as scikit-learn's
-//!   `roc_auc_score` (trapezoidal area under the ROC curve). Multi-class AUC is one-vs-rest,
-//!   macro-averaged, like `roc_auc_score(y, proba, multi_class="ovr", average="macro")`; with two
-//!   classes it equals the binary AUC of class 1's score.
-//! * **A class absent from `y_true`** (no positives, so its one-vs-rest AUC is undefined):
-//!   scikit-learn raises; [`roc_auc_ovr`] *skips* that class, reports it as `None` in
-//!   [`OvrAuc::per_class`] and averages over the classes present. Stratified folds with
-//!   `n_folds <=` the smallest class count (which [`StratifiedKFold::split`] enforces) put every
-//!   class in every test fold, so inside [`cross_validate`] this never happens.
+//! * **ROC AUC** per fold is the one-vs-rest macro average of
+//!   [`roc_auc_ovr`](crate::stats::roc::roc_auc_ovr). Stratified folds with `n_folds <=` the smallest class count (which
+//!   [`StratifiedKFold::split`] enforces) put every class in every test fold, so no class is ever
+//!   skipped inside [`cross_validate`].
 //! * **Standard deviations** over folds are population standard deviations (divide by the number
-//!   of folds, numpy's default `ddof = 0`).
+//!   of folds, numpy's default `ddof = 0`; [`crate::stats::summary::mean_std`]).
 //! * **Seeds.** Shuffling and the dummy baseline use `rand`'s `StdRng::seed_from_u64`: the same
 //!   seed gives the same folds and predictions on every platform for a given `rand` release
 //!   (0.9.x); `rand` does not promise the same stream across major releases.
-//!
-//! # Why not linfa's ROC
-//! `linfa::metrics::BinaryClassification::roc` (linfa 0.8) was checked and not used: it takes
-//! `f32` probabilities (`Pr`), silently drops negative scores, merges scores closer than `1e-10`
-//! instead of treating only equal scores as ties, panics on NaN, returns NaN when one class is
-//! missing, and its thresholds run upwards rather than scikit-learn's downwards. Its area *does*
-//! count exact ties as 1/2 (trapezoid over tie groups), and `tests/knn.rs` checks that it agrees
-//! with [`roc_auc`] on an example, but `f64`, typed errors and scikit-learn's curve layout
-//! decided for our own.
 //!
 //! # Example
 //! ```
@@ -106,35 +90,60 @@ pub enum KnnError {
     ZeroLeafSize,
     /// `k` exceeds the number of training samples (in cross-validation: of a training fold).
     #[error("k = {k} but only {n_train} training samples; use k <= {n_train} (in cross-validation a training fold holds about (n_folds - 1) / n_folds of the data)")]
-    KTooLarge { k: usize, n_train: usize },
+    KTooLarge {
+        /// The number of neighbours asked for.
+        k: usize,
+        /// Training samples available.
+        n_train: usize,
+    },
     /// No rows (or no scores) where some are needed.
     #[error("{what} is empty; give at least one sample")]
-    Empty { what: &'static str },
+    Empty {
+        /// Which input was empty.
+        what: &'static str,
+    },
     /// A feature matrix with zero columns.
     #[error("{what} has 0 feature columns; each sample needs at least one feature")]
-    ZeroFeatures { what: &'static str },
+    ZeroFeatures {
+        /// Which matrix has no columns.
+        what: &'static str,
+    },
     /// Rows of features (or scores) and labels disagree in number.
     #[error("{what}: {rows} rows but {labels} labels; give exactly one label per row")]
     LengthMismatch {
+        /// Which input pair disagrees.
         what: &'static str,
+        /// Rows of features or scores.
         rows: usize,
+        /// Labels given.
         labels: usize,
     },
     /// A query's feature count differs from the training data's.
     #[error("query has {got} features but the model was fit on {expected}; use the same feature layout (e.g. the same depth grid) for training and queries")]
-    DimensionMismatch { expected: usize, got: usize },
+    DimensionMismatch {
+        /// Features of the training data.
+        expected: usize,
+        /// Features of the query.
+        got: usize,
+    },
     /// NaN or ±inf in features or scores.
     #[error("non-finite value (NaN or inf) in {what} at row {row}, column {col}; drop or repair that sample")]
     NonFinite {
+        /// Which input holds the value.
         what: &'static str,
+        /// Row (sample) of the value.
         row: usize,
+        /// Column (feature or class) of the value.
         col: usize,
     },
     /// A label outside `0..n_classes`.
     #[error("label {label} of sample {index} is out of range: labels must be class indices 0..{n_classes}")]
     LabelOutOfRange {
+        /// The offending label.
         label: usize,
+        /// Index of the sample carrying it.
         index: usize,
+        /// Number of classes.
         n_classes: usize,
     },
     /// `n_classes = 0` given explicitly.
@@ -142,27 +151,49 @@ pub enum KnnError {
     ZeroClasses,
     /// Fewer than two folds requested.
     #[error("n_folds = {n_folds}: cross-validation needs at least 2 folds (the Entropy-Lens paper uses 10)")]
-    TooFewFolds { n_folds: usize },
+    TooFewFolds {
+        /// Folds requested.
+        n_folds: usize,
+    },
     /// Fewer than two classes in the labels given to cross-validation.
     #[error("the labels hold {n_classes} class(es); classification needs at least 2")]
-    TooFewClasses { n_classes: usize },
+    TooFewClasses {
+        /// Distinct classes in the labels.
+        n_classes: usize,
+    },
     /// More folds than samples in some class (a class index below the largest label with no
     /// samples at all is reported with `count = 0`).
     #[error("n_folds = {n_folds} but class {class} has only {count} samples, so some test fold would miss it; use n_folds <= {count}, merge rare classes, or collect more samples (labels must be dense class indices 0..n_classes)")]
     FoldsExceedClass {
+        /// Folds requested.
         n_folds: usize,
+        /// The class with too few samples.
         class: usize,
+        /// Its number of samples.
         count: usize,
     },
     /// Binary ROC AUC with only positives or only negatives.
     #[error("ROC AUC is undefined with {positives} positives and {negatives} negatives; both classes must be present")]
-    AucUndefined { positives: usize, negatives: usize },
+    AucUndefined {
+        /// Positive samples.
+        positives: usize,
+        /// Negative samples.
+        negatives: usize,
+    },
     /// One-vs-rest ROC AUC where fewer than two classes occur in `y_true`.
     #[error("one-vs-rest ROC AUC is undefined: y_true holds {n_present} distinct class(es), at least 2 are needed")]
-    OvrUndefined { n_present: usize },
+    OvrUndefined {
+        /// Distinct classes present in `y_true`.
+        n_present: usize,
+    },
     /// Score matrix with a wrong number of columns.
     #[error("scores have {got} columns but {expected} classes were expected; pass one probability column per class")]
-    ScoreShape { expected: usize, got: usize },
+    ScoreShape {
+        /// Number of classes.
+        expected: usize,
+        /// Columns of the score matrix.
+        got: usize,
+    },
     /// An error reported by `linfa-nn` that the checks above did not anticipate.
     #[error("nearest-neighbour index: {0}")]
     Index(String),
@@ -197,12 +228,4 @@ pub(crate) fn check_labels(labels: &[usize], n_classes: usize) -> Result<()> {
         }),
         None => Ok(()),
     }
-}
-
-/// Mean and population standard deviation (ddof = 0) of a non-empty slice.
-pub(crate) fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
-    (mean, var.sqrt())
 }

@@ -1,0 +1,479 @@
+//! The run: [`Options`] and its presets, [`run`], and the per-prompt work — the tasks and their
+//! prompts ([`Task`]), the sampling rules of the grid ([`Setting`]), one prefill per prompt
+//! shared by every sample ([`prefill`], [`sample`]), and one task's grid ([`run_task`]).
+
+use std::time::Instant;
+
+use crate::data::{self, FactorSplit};
+use crate::decode::{Baseline, Decoder, Edt, EdtLevel, EdtParams, Sampling, StepInput};
+use crate::entropy::shannon;
+use crate::model::{KvCache, Lm};
+use crate::stats::text::{bleu_text, rouge_l_text, self_bleu_text};
+use crate::{Error, NoHook, Result};
+
+use super::report::{mark_pareto, Report, SampleRow, SettingResult};
+
+/// A generation task: prompts with one reference each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Task {
+    /// TruthfulQA, 6-shot QA prompt → best answer.
+    TruthfulQa,
+    /// FACTOR news: prefix → true completion.
+    FactorNews,
+}
+
+impl Task {
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::TruthfulQa => "truthfulqa",
+            Task::FactorNews => "factor-news",
+        }
+    }
+
+    /// The first `n` `(prompt, reference)` pairs.
+    pub fn prompts(self, n: usize) -> Result<Vec<(String, String)>> {
+        Ok(match self {
+            Task::TruthfulQa => data::truthfulqa()?
+                .into_iter()
+                .take(n)
+                .map(|it| (data::truthfulqa_prompt(&it.question), it.best_answer))
+                .collect(),
+            Task::FactorNews => data::factor(FactorSplit::News)?
+                .into_iter()
+                .take(n)
+                .map(|it| (it.prefix, it.completion))
+                .collect(),
+        })
+    }
+
+    fn stops(self) -> &'static [&'static str] {
+        match self {
+            Task::TruthfulQa => &["\n", "Q:"],
+            Task::FactorNews => &["\n"],
+        }
+    }
+
+    /// Post-process a raw sample: trim; for FACTOR keep only the first sentence.
+    pub fn clean(self, text: &str) -> String {
+        let t = text.trim();
+        match self {
+            Task::TruthfulQa => t.to_string(),
+            Task::FactorNews => first_sentence(t).to_string(),
+        }
+    }
+}
+
+impl std::str::FromStr for Task {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "truthfulqa" | "tfqa" => Ok(Task::TruthfulQa),
+            "factor-news" | "factor" | "news" => Ok(Task::FactorNews),
+            _ => Err(Error::invalid("task", s, "`truthfulqa` or `factor-news`")),
+        }
+    }
+}
+
+/// Text up to and including the first `.`, `!` or `?` that ends the text or is followed by
+/// whitespace (the whole text if none).
+///
+/// ```
+/// use entroscope::papers::edt::first_sentence;
+/// assert_eq!(first_sentence("It costs 3.5 dollars. Then more"), "It costs 3.5 dollars.");
+/// ```
+pub fn first_sentence(t: &str) -> &str {
+    let b = t.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if matches!(c, b'.' | b'!' | b'?') && (i + 1 == b.len() || b[i + 1].is_ascii_whitespace()) {
+            return &t[..=i];
+        }
+    }
+    t
+}
+
+/// One sampling rule of the grid.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Setting {
+    /// Fixed temperature `T`.
+    Fixed(f64),
+    /// EDT, token level, `(T0, θ)`.
+    EdtToken(f64, f64),
+    /// EDT, instance level, `(T0, θ)`.
+    EdtInstance(f64, f64),
+}
+
+impl Setting {
+    /// `fixed`, `edt-token` or `edt-instance`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Setting::Fixed(_) => "fixed",
+            Setting::EdtToken(..) => "edt-token",
+            Setting::EdtInstance(..) => "edt-instance",
+        }
+    }
+
+    /// Label such as `T=0.8` or `EDT-tok T0=0.8 θ=0.2`.
+    pub fn label(&self) -> String {
+        match self {
+            Setting::Fixed(t) => format!("T={t}"),
+            Setting::EdtToken(t0, th) => format!("EDT-tok T0={t0} θ={th}"),
+            Setting::EdtInstance(t0, th) => format!("EDT-inst T0={t0} θ={th}"),
+        }
+    }
+
+    /// A fresh decoder for this setting (`N = 0.8`).
+    pub fn decoder(&self, seed: u64) -> Result<Box<dyn Decoder>> {
+        Ok(match *self {
+            Setting::Fixed(t) => {
+                Box::new(Baseline::sampling(seed, Sampling::All { temperature: t })?)
+            }
+            Setting::EdtToken(t0, theta) | Setting::EdtInstance(t0, theta) => {
+                let level = if matches!(self, Setting::EdtToken(..)) {
+                    EdtLevel::Token
+                } else {
+                    EdtLevel::Instance
+                };
+                Box::new(
+                    Edt::new(EdtParams {
+                        t0,
+                        theta,
+                        n: 0.8,
+                        level,
+                    })?
+                    .seed(seed),
+                )
+            }
+        })
+    }
+}
+
+/// One sample: its text and per-step entropy (nats, T = 1) and temperature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Generated text (cut before a stop string, not yet cleaned).
+    pub text: String,
+    /// New token ids.
+    pub ids: Vec<u32>,
+    /// Entropy of each step's final distribution at T = 1, nats.
+    pub entropy: Vec<f32>,
+    /// Temperature used at each step (NaN for greedy steps).
+    pub temperature: Vec<f32>,
+}
+
+/// A prompt run once: its ids, KV cache and last logits, shared by every sample.
+#[derive(Debug, Clone)]
+pub struct Prefilled {
+    ids: Vec<u32>,
+    cache: KvCache,
+    logits: Vec<f32>,
+}
+
+/// Run a prompt once (tokenized with [`Lm::encode`]).
+pub fn prefill(lm: &Lm, prompt: &str) -> Result<Prefilled> {
+    let ids = lm.encode(prompt)?;
+    let mut cache = lm.new_cache();
+    let h = lm.forward(&ids, &mut cache, &mut NoHook)?;
+    let logits = lm
+        .logits(&h.narrow(0, ids.len() - 1, 1)?)?
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    Ok(Prefilled { ids, cache, logits })
+}
+
+/// Sample one continuation of a prefilled prompt with `decoder` (sequence index `sequence`
+/// reseeds it), up to `max_new_tokens`, stopping at EOS or a stop string.
+pub fn sample(
+    lm: &Lm,
+    p: &Prefilled,
+    decoder: &mut dyn Decoder,
+    sequence: usize,
+    max_new_tokens: usize,
+    stops: &[&str],
+) -> Result<Sample> {
+    if max_new_tokens == 0 {
+        return Err(Error::invalid("max_new_tokens", 0, "at least 1 new token"));
+    }
+    decoder.begin(lm, &p.ids, sequence)?;
+    let mut cache = p.cache.clone();
+    let mut context = p.ids.clone();
+    let mut logits = p.logits.clone();
+    let mut out = Sample {
+        text: String::new(),
+        ids: Vec::new(),
+        entropy: Vec::new(),
+        temperature: Vec::new(),
+    };
+    let eos = lm.eos_token_ids();
+    let max_ctx = lm.config().max_position_embeddings;
+    for step in 0..max_new_tokens {
+        let c = decoder.step(&StepInput {
+            lm,
+            step,
+            context: &context,
+            logits: &logits,
+            hidden: None,
+            suppress: &[],
+        })?;
+        out.entropy.push(shannon(&logits)?);
+        out.temperature.push(c.temperature.unwrap_or(f32::NAN));
+        out.ids.push(c.token);
+        context.push(c.token);
+        if eos.contains(&c.token) {
+            break;
+        }
+        let text = lm.decode(&out.ids)?;
+        if let Some(pos) = stops.iter().filter_map(|s| text.find(s)).min() {
+            out.text = text[..pos].to_string();
+            return Ok(out);
+        }
+        if step + 1 == max_new_tokens || cache.len() + 1 >= max_ctx {
+            break;
+        }
+        let h = lm.forward(&[c.token], &mut cache, &mut NoHook)?;
+        logits = lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
+    }
+    out.text = lm.decode(&out.ids)?;
+    Ok(out)
+}
+
+/// What [`run`] runs (every reduction of the paper's protocol is a field).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// Models ([`Lm::load`] arguments).
+    pub models: Vec<String>,
+    /// Tasks.
+    pub tasks: Vec<Task>,
+    /// First prompts of each task.
+    pub n_prompts: usize,
+    /// Samples per prompt and setting (Self-BLEU needs ≥ 2). Default 5..
+    pub n_samples: usize,
+    /// New tokens per sample at most.
+    pub max_new_tokens: usize,
+    /// The settings of the grid.
+    pub settings: Vec<Setting>,
+    /// Base seed.
+    pub seed: u64,
+    /// Progress bars on stderr.
+    pub progress: bool,
+}
+
+/// Fixed T ∈ {0.2, 0.4, …, 1.2}; EDT token level T0 ∈ {0.8, 1.2} × θ ∈ {0.2, 1.0}; instance
+/// level the same grid.
+pub fn full_grid() -> Vec<Setting> {
+    let mut v: Vec<Setting> = [0.2, 0.4, 0.6, 0.8, 1.0, 1.2]
+        .iter()
+        .map(|&t| Setting::Fixed(t))
+        .collect();
+    for t0 in [0.8, 1.2] {
+        for th in [0.2, 1.0] {
+            v.push(Setting::EdtToken(t0, th));
+        }
+    }
+    for t0 in [0.8, 1.2] {
+        for th in [0.2, 1.0] {
+            v.push(Setting::EdtInstance(t0, th));
+        }
+    }
+    v
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::full()
+    }
+}
+
+impl Options {
+    /// The full run we report: both models, both tasks, the first 6 prompts, 5 samples of at
+    /// most 16 tokens, [`full_grid`] (14 settings).
+    pub fn full() -> Self {
+        Self {
+            models: crate::model::bundled_models(),
+            tasks: vec![Task::TruthfulQa, Task::FactorNews],
+            n_prompts: 6,
+            n_samples: 5,
+            max_new_tokens: 16,
+            settings: full_grid(),
+            seed: 0,
+            progress: false,
+        }
+    }
+
+    /// Paper-like sizes: 100 prompts per task and up to 64 tokens per sample (hours on a CPU).
+    pub fn paper() -> Self {
+        Self {
+            n_prompts: 100,
+            max_new_tokens: 64,
+            ..Self::full()
+        }
+    }
+
+    /// The quick pass: the default model, TruthfulQA, 2 prompts, 5 samples of at most 16
+    /// tokens; T ∈ {0.2, 0.6, 1.0, 1.2}, EDT token (0.8, 0.2), (1.2, 1.0), instance (1.2, 1.0).
+    pub fn quick() -> Self {
+        Self {
+            models: vec![crate::model::default_model_path()],
+            tasks: vec![Task::TruthfulQa],
+            n_prompts: 2,
+            max_new_tokens: 16,
+            settings: vec![
+                Setting::Fixed(0.2),
+                Setting::Fixed(0.6),
+                Setting::Fixed(1.0),
+                Setting::Fixed(1.2),
+                Setting::EdtToken(0.8, 0.2),
+                Setting::EdtToken(1.2, 1.0),
+                Setting::EdtInstance(1.2, 1.0),
+            ],
+            ..Self::full()
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.models.is_empty() || self.tasks.is_empty() || self.settings.is_empty() {
+            return Err(Error::invalid(
+                "models / tasks / settings",
+                "empty",
+                "at least one model, one task and one setting",
+            ));
+        }
+        if self.n_prompts == 0 {
+            return Err(Error::invalid("n_prompts", 0, "at least 1"));
+        }
+        if self.n_samples < 2 {
+            return Err(Error::invalid(
+                "n_samples",
+                self.n_samples,
+                "at least 2 (Self-BLEU compares samples with each other)",
+            ));
+        }
+        if self.max_new_tokens == 0 {
+            return Err(Error::invalid("max_new_tokens", 0, "at least 1"));
+        }
+        for s in &self.settings {
+            s.decoder(0)?;
+        }
+        Ok(())
+    }
+}
+
+/// Run every setting on every prompt of one task with one model.
+pub fn run_task(
+    lm: &Lm,
+    task: Task,
+    opts: &Options,
+    samples_out: &mut Vec<SampleRow>,
+) -> Result<Vec<SettingResult>> {
+    let prompts = task.prompts(opts.n_prompts)?;
+    if prompts.is_empty() {
+        return Err(Error::NotEnoughData(format!(
+            "no prompt for {}",
+            task.name()
+        )));
+    }
+    let pre = prompts
+        .iter()
+        .map(|(p, _)| prefill(lm, p))
+        .collect::<Result<Vec<_>>>()?;
+    let bar = crate::progress::progress_bar(
+        opts.progress,
+        opts.settings.len(),
+        format!("EDT {} {}", lm.name(), task.name()),
+    );
+    let mut out = Vec::with_capacity(opts.settings.len());
+    for s in &opts.settings {
+        let t0 = Instant::now();
+        let mut dec = s.decoder(opts.seed)?;
+        let (mut rouge, mut bleu, mut sb) = (0.0, 0.0, 0.0);
+        let (mut t_sum, mut t_n, mut toks) = (0.0, 0usize, 0usize);
+        for (pi, ((_, reference), p)) in prompts.iter().zip(&pre).enumerate() {
+            let mut texts = Vec::with_capacity(opts.n_samples);
+            for k in 0..opts.n_samples {
+                let smp = sample(
+                    lm,
+                    p,
+                    dec.as_mut(),
+                    pi * opts.n_samples + k,
+                    opts.max_new_tokens,
+                    task.stops(),
+                )?;
+                for &t in &smp.temperature {
+                    if t.is_finite() {
+                        t_sum += f64::from(t);
+                        t_n += 1;
+                    }
+                }
+                toks += smp.ids.len();
+                let text = task.clean(&smp.text);
+                rouge += rouge_l_text(&text, reference).f;
+                bleu += bleu_text(&text, &[reference]);
+                samples_out.push(SampleRow {
+                    model: lm.name().to_string(),
+                    task,
+                    setting: s.label(),
+                    prompt: pi,
+                    sample: k,
+                    text: text.clone(),
+                });
+                texts.push(text);
+            }
+            sb += self_bleu_text(&texts)?;
+        }
+        let n_all = (prompts.len() * opts.n_samples) as f64;
+        out.push(SettingResult {
+            model: lm.name().to_string(),
+            task,
+            setting: *s,
+            n_prompts: prompts.len(),
+            n_samples: opts.n_samples,
+            rouge_l: rouge / n_all,
+            bleu: bleu / n_all,
+            self_bleu: sb / prompts.len() as f64,
+            mean_temperature: if t_n > 0 {
+                t_sum / t_n as f64
+            } else {
+                f64::NAN
+            },
+            mean_tokens: toks as f64 / n_all,
+            pareto: false,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    mark_pareto(&mut out);
+    Ok(out)
+}
+
+/// The setting of the temperature-trace figure.
+pub const TRACE_SETTING: Setting = Setting::EdtToken(1.2, 1.0);
+
+/// Run the reproduction: every model × task × setting, and one [`TRACE_SETTING`] sample per
+/// model for the temperature trace. Invalid options are an error before any work. Write it
+/// with [`papers::Report::write`](crate::papers::Report::write).
+pub fn run(opts: &Options) -> Result<Report> {
+    opts.validate()?;
+    let mut report = Report::default();
+    for model in &opts.models {
+        let lm = Lm::load(model)?;
+        for &task in &opts.tasks {
+            let t0 = Instant::now();
+            let r = run_task(&lm, task, opts, &mut report.samples)?;
+            report.results.extend(r);
+            report.timings.push((
+                lm.name().to_string(),
+                task.name().to_string(),
+                t0.elapsed().as_secs_f64(),
+            ));
+        }
+        let task = opts.tasks[0];
+        if let Some((p, _)) = task.prompts(1)?.first() {
+            let pre = prefill(&lm, p)?;
+            let mut dec = TRACE_SETTING.decoder(opts.seed)?;
+            let s = sample(&lm, &pre, dec.as_mut(), 0, 32, &[])?;
+            report.traces.push((lm.name().to_string(), s));
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,446 @@
+//! What a run measured: the rows ([`Sample`], [`ClassRow`], [`InterventionRow`]), their frames,
+//! the headline lookups behind the Markdown summary, and the [`papers::Report`] implementation
+//! that names every file a run writes.
+
+use crate::frame::{self, DataFrame, ToFrame};
+use crate::model::short_name;
+use crate::papers::{self, output::slug};
+use crate::plot::Chart;
+use crate::stats::summary::mean_std;
+use crate::Result;
+
+use super::classify::ClassRow;
+use super::figures::ProfileLines;
+use super::Experiment;
+
+/// The paper's task-classification AUC range (percent).
+pub const PAPER_TASK_AUC: (f64, f64) = (94.8, 98.4);
+/// The paper's output-format AUC range (percent).
+pub const PAPER_FORMAT_AUC: (f64, f64) = (96.6, 98.7);
+
+/// Depth points of the family PCA scatter that [`papers::Report::charts`] draws.
+const SCATTER_DEPTH_POINTS: usize = 32;
+
+/// One generation's features and what it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Experiment name ([`Experiment::name`]).
+    pub experiment: String,
+    /// Model name.
+    pub model: String,
+    /// Index within the experiment and model.
+    pub id: usize,
+    /// Class index (model index for families, task, format).
+    pub class: usize,
+    /// Class name.
+    pub class_name: String,
+    /// Variant, topic, …
+    pub detail: String,
+    /// Number of blocks L.
+    pub n_layers: usize,
+    /// Generated text.
+    pub text: String,
+    /// Per metric: the mean over steps of each block, `[L]`.
+    pub means: Vec<Vec<f32>>,
+    /// Per metric: window means `[windows × L]` (empty when not computed).
+    pub windows: Vec<Vec<f32>>,
+}
+
+/// One intervention measurement.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterventionRow {
+    /// Model name.
+    pub model: String,
+    /// `none`, `expansion`, `pruning` or `random`.
+    pub strategy: String,
+    /// Random draw index (0 otherwise).
+    pub draw: usize,
+    /// Blocks skipped.
+    pub k: usize,
+    /// The skipped blocks, 1-based.
+    pub layers: Vec<usize>,
+    /// Accuracy on the questions.
+    pub accuracy: f64,
+    /// Mean probability of the correct letter among the four.
+    pub p_correct: f64,
+}
+
+/// The effect of skipping `k` blocks with one strategy ([`Report::drops`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SkipEffect {
+    /// Model name.
+    pub model: String,
+    /// `expansion`, `pruning` or `random`.
+    pub strategy: String,
+    /// Blocks skipped.
+    pub k: usize,
+    /// Accuracy without skipping.
+    pub base_accuracy: f64,
+    /// Accuracy with `k` blocks skipped (random: mean over draws).
+    pub accuracy: f64,
+    /// Mean p(correct letter) without skipping.
+    pub base_p_correct: f64,
+    /// Mean p(correct letter) with `k` blocks skipped.
+    pub p_correct: f64,
+}
+
+/// Everything a run measured. Its tables, charts and summary come from
+/// [`papers::Report`] (`frames`, `charts`, `markdown`, `write`), and runs of single experiments
+/// combine with [`papers::Report::merge`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    /// Generations with their features.
+    pub samples: Vec<Sample>,
+    /// Cross-validation results.
+    pub classification: Vec<ClassRow>,
+    /// Intervention results.
+    pub interventions: Vec<InterventionRow>,
+    /// Per model: mean Shannon profile `[L+1]` of the MC prompts (its block changes pick the
+    /// expansion and pruning blocks).
+    pub mc_profiles: Vec<(String, Vec<f32>)>,
+    /// Per model: parameter count (approximate, from the config).
+    pub params: Vec<(String, usize)>,
+    /// `(experiment, model, seconds)` wall time.
+    pub timings: Vec<(String, String, f64)>,
+    /// Notes (skipped analyses and why).
+    pub notes: Vec<String>,
+    /// Rényi orders of the metrics, in order (1 = Shannon).
+    pub alphas: Vec<f32>,
+}
+
+/// Classification results: `experiment, model, alpha, rescale, classifier, k, folds, n_samples,
+/// n_classes, auc_mean, auc_std, accuracy`, one row per experiment × model × α × rescaling ×
+/// classifier × k. No rows give an empty frame.
+impl ToFrame for [ClassRow] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        frame::from_rows(self, |r, row| {
+            row.str("experiment", &r.experiment)
+                .str("model", &r.model)
+                .f64("alpha", r.alpha)
+                .str("rescale", &r.rescale)
+                .str("classifier", &r.classifier)
+                .usize("k", r.k)
+                .usize("folds", r.folds)
+                .usize("n_samples", r.n_samples)
+                .usize("n_classes", r.n_classes)
+                .f64("auc_mean", r.auc_mean)
+                .f64("auc_std", r.auc_std)
+                .f64("accuracy", r.accuracy);
+        })
+    }
+}
+
+/// Intervention results: `model, strategy, draw, k, layers (comma-separated, 1-based), accuracy,
+/// p_correct`. No rows give an empty frame.
+impl ToFrame for [InterventionRow] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        frame::from_rows(self, |r, row| {
+            let layers: Vec<String> = r.layers.iter().map(usize::to_string).collect();
+            row.str("model", &r.model)
+                .str("strategy", &r.strategy)
+                .usize("draw", r.draw)
+                .usize("k", r.k)
+                .str("layers", layers.join(","))
+                .f64("accuracy", r.accuracy)
+                .f64("p_correct", r.p_correct);
+        })
+    }
+}
+
+/// The generated texts: `experiment, model, sample, class_name, detail, text`, one row per
+/// generation (the entropies are in [`Report::profiles_frame`]). No rows give an empty frame.
+impl ToFrame for [Sample] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        frame::from_rows(self, |s, row| {
+            row.str("experiment", &s.experiment)
+                .str("model", &s.model)
+                .usize("sample", s.id)
+                .str("class_name", &s.class_name)
+                .str("detail", &s.detail)
+                .str("text", &s.text);
+        })
+    }
+}
+
+impl Report {
+    /// Profiles in long form: `experiment, model, sample, class, class_name, detail, alpha,
+    /// window (−1 = mean over all steps), layer (1..=L), depth, entropy`. No samples give an
+    /// empty frame.
+    pub fn profiles_frame(&self) -> Result<DataFrame> {
+        let cells = self.samples.iter().flat_map(|s| {
+            self.alphas.iter().enumerate().flat_map(move |(mi, &a)| {
+                let mean = s.means.get(mi).map(|m| (-1i64, m.as_slice()));
+                let windows = s.windows.get(mi).into_iter().flat_map(move |w| {
+                    w.chunks(s.n_layers.max(1))
+                        .enumerate()
+                        .map(|(wi, c)| (wi as i64, c))
+                });
+                mean.into_iter().chain(windows).flat_map(move |(wi, vals)| {
+                    vals.iter()
+                        .enumerate()
+                        .map(move |(l, &v)| (s, a, wi, l + 1, v))
+                })
+            })
+        });
+        frame::from_rows(cells, |(s, alpha, window, layer, v), row| {
+            row.str("experiment", &s.experiment)
+                .str("model", &s.model)
+                .usize("sample", s.id)
+                .usize("class", s.class)
+                .str("class_name", &s.class_name)
+                .str("detail", &s.detail)
+                .f64("alpha", alpha)
+                .i64("window", window)
+                .usize("layer", layer)
+                .f64("depth", layer as f64 / s.n_layers.max(1) as f64)
+                .f64("entropy", v);
+        })
+    }
+
+    /// The kNN row at the headline `k` (the largest available `k` ≤ `want`, else the smallest)
+    /// and the dummy row of one experiment / model (or `pooled`) / α / rescaling.
+    pub fn headline(
+        &self,
+        experiment: &str,
+        model: &str,
+        alpha: f32,
+        rescale: &str,
+        want: usize,
+    ) -> Option<(&ClassRow, Option<&ClassRow>)> {
+        let group: Vec<&ClassRow> = self
+            .classification
+            .iter()
+            .filter(|r| {
+                r.experiment == experiment
+                    && r.model == model
+                    && r.alpha == alpha
+                    && r.rescale == rescale
+            })
+            .collect();
+        let knn: Vec<&ClassRow> = group
+            .iter()
+            .copied()
+            .filter(|r| r.classifier == "knn")
+            .collect();
+        let best = knn
+            .iter()
+            .copied()
+            .filter(|r| r.k <= want)
+            .max_by_key(|r| r.k)
+            .or_else(|| knn.iter().copied().min_by_key(|r| r.k))?;
+        let dummy = group.iter().copied().find(|r| r.classifier == "dummy");
+        Some((best, dummy))
+    }
+
+    /// What skipping `k` blocks did, per model and strategy (random = mean over draws).
+    pub fn drops(&self, k: usize) -> Vec<SkipEffect> {
+        let mut out = Vec::new();
+        for m in self.intervention_models() {
+            let Some(base) = self
+                .interventions
+                .iter()
+                .find(|r| r.model == m && r.strategy == "none")
+            else {
+                continue;
+            };
+            for st in ["expansion", "pruning", "random"] {
+                let v: Vec<&InterventionRow> = self
+                    .interventions
+                    .iter()
+                    .filter(|r| r.model == m && r.strategy == st && r.k == k)
+                    .collect();
+                if v.is_empty() {
+                    continue;
+                }
+                out.push(SkipEffect {
+                    model: m.to_string(),
+                    strategy: st.to_string(),
+                    k,
+                    base_accuracy: base.accuracy,
+                    accuracy: mean_std(v.iter().map(|r| r.accuracy)).0,
+                    base_p_correct: base.p_correct,
+                    p_correct: mean_std(v.iter().map(|r| r.p_correct)).0,
+                });
+            }
+        }
+        out
+    }
+
+    /// The models of the intervention rows, in order of appearance (consecutive repeats
+    /// merged).
+    pub(super) fn intervention_models(&self) -> Vec<&str> {
+        let mut models: Vec<&str> = self
+            .interventions
+            .iter()
+            .map(|r| r.model.as_str())
+            .collect();
+        models.dedup();
+        models
+    }
+
+    /// The headline `k` and the paper's AUC (text) of one experiment's classification rows.
+    pub(super) fn headline_k(experiment: &str) -> (usize, String) {
+        match experiment {
+            "families" => (3, "> 90 (families)".to_string()),
+            "tasks" => (29, format!("{}–{}", PAPER_TASK_AUC.0, PAPER_TASK_AUC.1)),
+            _ => (11, format!("{}–{}", PAPER_FORMAT_AUC.0, PAPER_FORMAT_AUC.1)),
+        }
+    }
+}
+
+/// A label for a model column: the short model name, `both (pooled)` for the pooled rows.
+fn model_label(m: &str) -> String {
+    if m == "pooled" {
+        "both (pooled)".to_string()
+    } else {
+        short_name(m)
+    }
+}
+
+fn pct(x: f64) -> String {
+    if x.is_finite() {
+        format!("{:.1}", 100.0 * x)
+    } else {
+        "n/a".into()
+    }
+}
+
+fn alpha_label(a: f32) -> String {
+    if a == 1.0 {
+        "1 (Shannon)".into()
+    } else {
+        format!("{a}")
+    }
+}
+
+impl papers::Report for Report {
+    /// `classification.parquet` and `.csv`, `profiles.parquet`, `generations.parquet`,
+    /// `interventions.parquet`: those the report has rows for.
+    fn frames(&self) -> Result<Vec<(String, DataFrame)>> {
+        let mut out = Vec::new();
+        if !self.classification.is_empty() {
+            let df = self.classification.to_frame()?;
+            out.push(("classification.parquet".into(), df.clone()));
+            out.push(("classification.csv".into(), df));
+        }
+        if !self.samples.is_empty() {
+            out.push(("profiles.parquet".into(), self.profiles_frame()?));
+            out.push(("generations.parquet".into(), self.samples.to_frame()?));
+        }
+        if !self.interventions.is_empty() {
+            out.push((
+                "interventions.parquet".into(),
+                self.interventions.to_frame()?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// `families_profiles.png`, `families_pca.png`, `tasks_profiles.png`, `formats_profiles.png`,
+    /// `auc_vs_alpha.png`, `interventions_<model>.png`: those the report has data for.
+    fn charts(&self) -> Result<Vec<(String, Chart)>> {
+        let mut out = Vec::new();
+        if let Some(c) = self.profile_chart(Experiment::Families, ProfileLines::Model)? {
+            out.push(("families_profiles.png".into(), c));
+        }
+        if let Some(c) = self.family_scatter(SCATTER_DEPTH_POINTS)? {
+            out.push(("families_pca.png".into(), c));
+        }
+        for e in [Experiment::Tasks, Experiment::Formats] {
+            if let Some(c) = self.profile_chart(e, ProfileLines::ModelAndClass)? {
+                out.push((format!("{e}_profiles.png"), c));
+            }
+        }
+        if let Some(c) = self.auc_chart()? {
+            out.push(("auc_vs_alpha.png".into(), c));
+        }
+        for (m, c) in self.intervention_charts()? {
+            out.push((format!("interventions_{}.png", slug(&short_name(&m))), c));
+        }
+        Ok(out)
+    }
+
+    /// Classification AUC (%) per experiment, model and α with the dummy and the paper's
+    /// ranges; intervention accuracy drops at k = 4 (else k = 1); wall times; notes.
+    fn markdown(&self) -> String {
+        let mut s = String::new();
+        if !self.classification.is_empty() {
+            s += "| experiment | model | features | α | kNN k | AUC % (mean ± std over folds) | dummy AUC % | paper AUC % |\n|---|---|---|---|---|---|---|---|\n";
+        }
+        let mut groups: Vec<(&str, &str, &str)> = Vec::new();
+        for r in &self.classification {
+            let g = (r.experiment.as_str(), r.model.as_str(), r.rescale.as_str());
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        for &(e, m, rs) in &groups {
+            let (want, paper) = Self::headline_k(e);
+            for &a in &self.alphas {
+                if let Some((k, d)) = self.headline(e, m, a, rs, want) {
+                    s += &format!(
+                        "| {e} | {} | {rs} | {} | {} | {} ± {} | {} | {paper} |\n",
+                        model_label(m),
+                        alpha_label(a),
+                        k.k,
+                        pct(k.auc_mean),
+                        pct(k.auc_std),
+                        d.map_or("n/a".into(), |d| pct(d.auc_mean)),
+                    );
+                }
+            }
+        }
+        for k in [4usize, 1] {
+            let drops = self.drops(k);
+            if drops.is_empty() {
+                continue;
+            }
+            s += &format!(
+                "\nLayer-skip interventions, TruthfulQA MC1 (A–D, chance 25 %), k = {k} blocks skipped:\n\n| model | strategy | accuracy %, no skip → k = {k} | drop (points) | p(correct letter) %, no skip → k = {k} | drop (points) |\n|---|---|---|---|---|---|\n"
+            );
+            for d in drops {
+                s += &format!(
+                    "| {} | {} | {} → {} | {} | {} → {} | {} |\n",
+                    short_name(&d.model),
+                    d.strategy,
+                    pct(d.base_accuracy),
+                    pct(d.accuracy),
+                    pct(d.base_accuracy - d.accuracy),
+                    pct(d.base_p_correct),
+                    pct(d.p_correct),
+                    pct(d.base_p_correct - d.p_correct),
+                );
+            }
+            break;
+        }
+        if !self.timings.is_empty() {
+            s += "\n| experiment | model | seconds |\n|---|---|---|\n";
+            for (e, m, t) in &self.timings {
+                s += &format!("| {e} | {} | {t:.1} |\n", short_name(m));
+            }
+        }
+        for n in &self.notes {
+            s += &format!("\nNote: {n}\n");
+        }
+        s
+    }
+
+    /// Appends another run's results (e.g. one experiment per notebook cell): samples,
+    /// classification rows, interventions, profiles, timings, notes; parameters and α once.
+    fn merge(&mut self, other: Self) {
+        self.samples.extend(other.samples);
+        self.classification.extend(other.classification);
+        self.interventions.extend(other.interventions);
+        self.mc_profiles.extend(other.mc_profiles);
+        for p in other.params {
+            if !self.params.contains(&p) {
+                self.params.push(p);
+            }
+        }
+        self.timings.extend(other.timings);
+        self.notes.extend(other.notes);
+        if self.alphas.is_empty() {
+            self.alphas = other.alphas;
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! What a run measured: [`Report`] (summaries, every generation, the skipped lines), its frames
+//! (`ToFrame` on the summaries and on the records), the Markdown table beside the paper's AUC,
+//! and the [`papers::Report`] implementation that names every file a run writes.
+
+use crate::data::SkipReason;
+use crate::frame::{self, DataFrame, ToFrame};
+use crate::papers;
+use crate::plot::Chart;
+use crate::Result;
+
+use super::experiment::{Record, Summary};
+use super::figures;
+
+/// The paper's AUC for GPT-2 XL (final cross-entropy to the sampled token).
+pub const PAPER_AUC: f64 = 0.92;
+
+/// Everything a reproduction measured. Its tables, charts and summary come from
+/// [`papers::Report`] (`frames`, `charts`, `markdown`, `write`); runs in parts (one model each)
+/// combine with [`papers::Report::merge`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    /// One row per model × set × mode (greedy, sampled).
+    pub summaries: Vec<Summary>,
+    /// Every generation.
+    pub records: Vec<Record>,
+    /// `(set, line, reason)` of skipped idiom lines (once per set, whatever the models).
+    pub skipped: Vec<(String, usize, SkipReason)>,
+}
+
+/// One row per model × set × mode: `model, set, mode, n_idioms, n_skipped, n_generations,
+/// accuracy, auc_final_ce, auc_final_entropy, auc_final_ce_truth, best_layer, best_auc,
+/// paper_auc`. No rows give an empty frame.
+impl ToFrame for [Summary] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        frame::from_rows(self, |x, row| {
+            row.str("model", &x.model)
+                .str("set", &x.set)
+                .str("mode", &x.mode)
+                .usize("n_idioms", x.n_idioms)
+                .usize("n_skipped", x.n_skipped)
+                .usize("n_generations", x.n_generations)
+                .f64("accuracy", x.accuracy)
+                .f64("auc_final_ce", x.auc_final_ce)
+                .f64("auc_final_entropy", x.auc_final_entropy)
+                .f64("auc_final_ce_truth", x.auc_final_ce_truth)
+                .usize("best_layer", x.best_layer)
+                .f64("best_auc", x.best_auc)
+                .f64("paper_auc", PAPER_AUC);
+        })
+    }
+}
+
+/// Every record at every layer, long format: `model, set, idiom, text, mode, sample (−1 =
+/// greedy), generated, target, correct, layer, depth, ce_generated, ce_truth, entropy,
+/// rank_generated, rank_truth` (tokens as text; CE and entropy in nats; depth = layer / L).
+/// No rows give an empty frame.
+impl ToFrame for [Record] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        let cells = self
+            .iter()
+            .flat_map(|r| (0..r.ce_generated.len()).map(move |l| (r, l)));
+        frame::from_rows(cells, |(r, l), row| {
+            let n = r.ce_generated.len();
+            row.str("model", &r.model)
+                .str("set", &r.set)
+                .usize("idiom", r.idiom)
+                .str("text", &r.text)
+                .str("mode", r.mode())
+                .i64("sample", r.sample.map_or(-1, |s| s as i64))
+                .str("generated", &r.generated_str)
+                .str("target", &r.target_str)
+                .bool("correct", r.correct)
+                .usize("layer", l)
+                .f64("depth", l as f64 / (n - 1).max(1) as f64)
+                .f64("ce_generated", r.ce_generated[l])
+                .f64("ce_truth", r.ce_truth[l])
+                .f64("entropy", r.entropy[l])
+                .i64("rank_generated", r.rank_generated[l])
+                .i64("rank_truth", r.rank_truth[l]);
+        })
+    }
+}
+
+fn fmt_auc(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "n/a".into()
+    }
+}
+
+impl Report {
+    /// The sampled generations of one model × set (what the figures show).
+    pub fn sampled(&self, s: &Summary) -> Vec<&Record> {
+        self.records
+            .iter()
+            .filter(|r| r.model == s.model && r.set == s.set && r.sample.is_some())
+            .collect()
+    }
+
+    /// The summaries of the sampled generations, one per model × set (the figures' order).
+    pub fn sampled_summaries(&self) -> Vec<&Summary> {
+        self.summaries
+            .iter()
+            .filter(|s| s.mode == "sampled")
+            .collect()
+    }
+}
+
+impl papers::Report for Report {
+    /// `summary.csv` and `records.parquet` (when the report has rows).
+    fn frames(&self) -> Result<Vec<(String, DataFrame)>> {
+        let mut out = Vec::new();
+        if !self.summaries.is_empty() {
+            out.push(("summary.csv".into(), self.summaries.to_frame()?));
+        }
+        if !self.records.is_empty() {
+            out.push(("records.parquet".into(), self.records.to_frame()?));
+        }
+        Ok(out)
+    }
+
+    /// Per model × set (sampled generations) `ce_layers_<tag>.png`
+    /// ([`ce_layers_chart`](figures::ce_layers_chart)), `hist_final_ce_<tag>.png`
+    /// ([`final_ce_histogram`](figures::final_ce_histogram)), `roc_<tag>.png`
+    /// ([`roc_chart`](figures::roc_chart), when both groups are present), with
+    /// `<tag>` = [`Summary::tag`]; one `auc_vs_layer.png`
+    /// ([`auc_vs_layer_chart`](figures::auc_vs_layer_chart)) when a layer AUC is defined.
+    fn charts(&self) -> Result<Vec<(String, Chart)>> {
+        let mut out = Vec::new();
+        for s in self.sampled_summaries() {
+            if self.sampled(s).is_empty() {
+                continue;
+            }
+            let tag = s.tag();
+            out.push((
+                format!("ce_layers_{tag}.png"),
+                figures::ce_layers_chart(self, s)?,
+            ));
+            out.push((
+                format!("hist_final_ce_{tag}.png"),
+                figures::final_ce_histogram(self, s)?,
+            ));
+            if s.auc_final_ce.is_finite() {
+                out.push((format!("roc_{tag}.png"), figures::roc_chart(self, s)?));
+            }
+        }
+        if self
+            .sampled_summaries()
+            .iter()
+            .any(|s| s.auc_by_layer.iter().any(|a| a.is_finite()))
+        {
+            out.push((
+                "auc_vs_layer.png".into(),
+                figures::auc_vs_layer_chart(self)?,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The results table, one row per model × set × mode, with the paper's AUC for comparison.
+    fn markdown(&self) -> String {
+        let mut s = String::from(
+            "| model | set | mode | idioms (skipped) | generations | accuracy | AUC final CE | AUC final entropy | AUC final CE to truth | best layer (AUC) | paper (GPT-2 XL) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for m in &self.summaries {
+            s += &format!(
+                "| {} | {} | {} | {} ({}) | {} | {:.3} | {} | {} | {} | {}/{} ({}) | {PAPER_AUC} |\n",
+                m.model,
+                m.set,
+                m.mode,
+                m.n_idioms,
+                m.n_skipped,
+                m.n_generations,
+                m.accuracy,
+                fmt_auc(m.auc_final_ce),
+                fmt_auc(m.auc_final_entropy),
+                fmt_auc(m.auc_final_ce_truth),
+                m.best_layer,
+                m.auc_by_layer.len().saturating_sub(1),
+                fmt_auc(m.best_auc),
+            );
+        }
+        s
+    }
+
+    /// `results.md`.
+    fn markdown_name(&self) -> &'static str {
+        "results.md"
+    }
+
+    /// Appends the other run's summaries and records; a skipped line already listed (the same
+    /// set read by both runs) is kept once.
+    fn merge(&mut self, other: Self) {
+        self.summaries.extend(other.summaries);
+        self.records.extend(other.records);
+        for s in other.skipped {
+            if !self.skipped.contains(&s) {
+                self.skipped.push(s);
+            }
+        }
+    }
+}
