@@ -12,68 +12,158 @@ pub enum Error {
     #[error(
         "file not found: {path}; check the path, or run `make models` to fetch the default models"
     )]
-    FileNotFound { path: PathBuf },
-    #[error("I/O error on {path}: {source}")]
-    Io {
+    /// A file that does not exist.
+    FileNotFound {
+        /// The path asked for.
         path: PathBuf,
+    },
+    #[error("I/O error on {path}: {source}")]
+    /// Any other I/O failure on a path.
+    Io {
+        /// The path being read or written.
+        path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
     #[error("{path} is not a GGUF file (bad magic {magic:#010x}); pass a .gguf file, a Hugging Face model directory or a hub repo id")]
-    BadMagic { path: PathBuf, magic: u32 },
+    /// A weights file that is not GGUF.
+    BadMagic {
+        /// The file.
+        path: PathBuf,
+        /// Its first four bytes, little-endian.
+        magic: u32,
+    },
     #[error("{path} is truncated or corrupt ({detail}); delete it and download it again")]
-    Corrupt { path: PathBuf, detail: String },
+    /// A truncated or malformed weights or tokenizer file.
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What the parser found wrong.
+        detail: String,
+    },
     #[error("unknown architecture `{arch}`; supported: gpt2, llama, qwen2, qwen3, gemma3")]
-    UnknownArchitecture { arch: String },
-    #[error("missing tensor `{name}` in {source_desc}; the file does not match its architecture `{arch}`")]
-    MissingTensor {
-        name: String,
+    /// A model family this crate does not implement.
+    UnknownArchitecture {
+        /// The architecture name from the file.
         arch: String,
+    },
+    #[error("missing tensor `{name}` in {source_desc}; the file does not match its architecture `{arch}`")]
+    /// A weight the architecture needs that the file lacks.
+    MissingTensor {
+        /// The tensor's name.
+        name: String,
+        /// The architecture being loaded.
+        arch: String,
+        /// Where the weights came from.
         source_desc: String,
     },
     #[error("tensor `{name}` has shape {got:?} but the config implies {expected:?}; the config does not match the weights")]
+    /// A weight whose shape disagrees with the config.
     ShapeMismatch {
+        /// The tensor's name.
         name: String,
+        /// The shape the config implies.
         expected: Vec<usize>,
+        /// The shape in the file.
         got: Vec<usize>,
     },
     #[error("bad or missing config value `{key}`: {detail}")]
-    Config { key: String, detail: String },
+    /// A config value that is missing or unusable.
+    Config {
+        /// The config key.
+        key: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A prompt file whose content is wrong; `problem` says what to fix.
+    #[error("prompt file {path}: {problem}")]
+    PromptFile {
+        /// The prompt file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: crate::data::PromptFileError,
+    },
     #[error("tokenizer: {0}")]
+    /// The tokenizer failed (its message).
     Tokenizer(String),
     #[error("could not fetch `{repo}` from the Hugging Face hub ({detail}); check the repo id, your network, or set HF_HUB_OFFLINE=1 to use the local cache")]
-    Hub { repo: String, detail: String },
+    /// A Hugging Face hub download failed.
+    Hub {
+        /// The repo id.
+        repo: String,
+        /// The client's error.
+        detail: String,
+    },
 
     // ---- user input ----
     #[error("empty prompt: give at least one token of text")]
+    /// A prompt with no tokens.
     EmptyPrompt,
     #[error("prompt has {len} tokens but the model's context window is {max}; shorten the prompt or split it")]
-    PromptTooLong { len: usize, max: usize },
+    /// A prompt (or prompt + generation) longer than the context window.
+    PromptTooLong {
+        /// Tokens asked for.
+        len: usize,
+        /// The model's context window.
+        max: usize,
+    },
     #[error("token id {id} is outside the vocabulary (size {vocab})")]
-    TokenOutOfVocab { id: u32, vocab: usize },
+    /// A token id past the vocabulary.
+    TokenOutOfVocab {
+        /// The id.
+        id: u32,
+        /// The vocabulary size.
+        vocab: usize,
+    },
     #[error("layer {layer} is out of range: the model has layers 0..={max}")]
-    LayerOutOfRange { layer: usize, max: usize },
+    /// A layer index past the model's depth.
+    LayerOutOfRange {
+        /// The layer asked for.
+        layer: usize,
+        /// The last layer, `L`.
+        max: usize,
+    },
     #[error("invalid parameter `{name}` = {value}: {expected}")]
+    /// A parameter outside its domain (α < 0, k = 0, …).
     InvalidParameter {
+        /// The parameter's name.
         name: &'static str,
+        /// The value given.
         value: String,
+        /// What would be accepted.
         expected: String,
     },
     #[error("non-finite values (NaN or inf) in {what}; check the model weights and inputs")]
-    NonFinite { what: String },
+    /// NaN or infinite values where numbers are needed.
+    NonFinite {
+        /// Where they were found.
+        what: String,
+    },
     #[error("not enough data: {0}")]
+    /// Too few items for the statistic asked for.
     NotEnoughData(String),
     #[error("cannot write {path}: {detail}; check that the directory exists and is writable")]
-    Unwritable { path: PathBuf, detail: String },
+    /// An output that cannot be written.
+    Unwritable {
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        detail: String,
+    },
 
     // ---- wrapped library errors ----
     #[error(transparent)]
+    /// A tensor operation failed.
     Candle(#[from] candle_core::Error),
     #[error(transparent)]
+    /// A table operation failed.
     Polars(#[from] polars::error::PolarsError),
     #[error(transparent)]
+    /// A JSON file could not be parsed.
     Json(#[from] serde_json::Error),
     #[error("plot: {0}")]
+    /// A chart could not be drawn (the backend's message).
     Plot(String),
     /// Classification / cross-validation / ROC misuse (typed, see [`crate::stats::knn::KnnError`]).
     #[error(transparent)]

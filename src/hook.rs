@@ -13,15 +13,28 @@ use crate::Result;
 /// `BlockOut(l)` is the residual stream after block `l` (1..=L), i.e. layer `l` of a profile;
 /// `Embed` is layer 0. `AttnOut(l)` / `MlpOut(l)` are the contributions of block `l` that are added
 /// to the residual stream (after Gemma's post-norms).
+///
+/// In TransformerLens's names (its blocks are 0-based, so block `l` here is `blocks.{l-1}`):
+///
+/// | site | TransformerLens hook |
+/// |---|---|
+/// | `Embed` | `blocks.0.hook_resid_pre` (= `hook_embed` + `hook_pos_embed` on GPT-2) |
+/// | `AttnOut(l)` | `blocks.{l-1}.hook_attn_out` |
+/// | `MlpOut(l)` | `blocks.{l-1}.hook_mlp_out` |
+/// | `BlockOut(l)` | `blocks.{l-1}.hook_resid_post` (= `blocks.{l}.hook_resid_pre`) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Site {
     /// Embedding output, as it enters block 1 (Gemma: already scaled by √d). Shape `[b, t, d]`.
+    /// TransformerLens: `blocks.0.hook_resid_pre`.
     Embed,
-    /// Attention contribution of block `l` (1-based), `[b, t, d]`.
+    /// Attention contribution of block `l` (1-based), `[b, t, d]`. TransformerLens:
+    /// `blocks.{l-1}.hook_attn_out`.
     AttnOut(usize),
-    /// MLP contribution of block `l` (1-based), `[b, t, d]`.
+    /// MLP contribution of block `l` (1-based), `[b, t, d]`. TransformerLens:
+    /// `blocks.{l-1}.hook_mlp_out`.
     MlpOut(usize),
-    /// Residual stream after block `l` (1-based), `[b, t, d]`.
+    /// Residual stream after block `l` (1-based), `[b, t, d]`. TransformerLens:
+    /// `blocks.{l-1}.hook_resid_post`.
     BlockOut(usize),
 }
 
@@ -31,6 +44,22 @@ impl Site {
         match self {
             Site::Embed => 0,
             Site::AttnOut(l) | Site::MlpOut(l) | Site::BlockOut(l) => l,
+        }
+    }
+
+    /// The TransformerLens hook name of this site, so activations can be matched one to one.
+    ///
+    /// ```
+    /// use entroscope::Site;
+    /// assert_eq!(Site::BlockOut(1).transformer_lens_name(), "blocks.0.hook_resid_post");
+    /// assert_eq!(Site::Embed.transformer_lens_name(), "blocks.0.hook_resid_pre");
+    /// ```
+    pub fn transformer_lens_name(self) -> String {
+        match self {
+            Site::Embed => "blocks.0.hook_resid_pre".into(),
+            Site::AttnOut(l) => format!("blocks.{}.hook_attn_out", l.saturating_sub(1)),
+            Site::MlpOut(l) => format!("blocks.{}.hook_mlp_out", l.saturating_sub(1)),
+            Site::BlockOut(l) => format!("blocks.{}.hook_resid_post", l.saturating_sub(1)),
         }
     }
 }

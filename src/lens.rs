@@ -4,7 +4,9 @@
 //! Layer `l` of a [`Trace`] (`0` = embeddings … `L` = last block, before the final norm) is
 //! projected as `softcap(W_U · norm_f(h_l))` with [`LensKind::Normed`] (the Entropy-Lens
 //! convention: the model's *own* final norm recomputed on each layer's state, never a cached
-//! scale — TransformerLens bug #1076), or `softcap(W_U · h_l)` with [`LensKind::Raw`] (DoLa/END).
+//! scale — TransformerLens bug #1076), or `W_U · h_l` with [`LensKind::Raw`] (Hugging Face's
+//! `lm_head(hidden_states[l])`, the DoLa/END early exit: neither norm nor soft-cap).
+//! [`LogitLens::early_exit`] is the one place a residual row becomes logits below layer `L`.
 //! Layer `L` is always the model's own final logits. Relative to Hugging Face's
 //! `hidden_states`: ours `[0..L-1]` = HF `[0..L-1]`; HF's last entry is already normed.
 //!
@@ -17,7 +19,7 @@ use candle_core::{Tensor, D};
 
 use crate::entropy::{self, Metric, Request, Units};
 use crate::profile::LayerProfile;
-use crate::trace::Trace;
+use crate::trace::{CaptureSpec, Trace};
 use crate::{Error, Lm, Result};
 
 /// How a layer's residual stream becomes logits.
@@ -26,7 +28,8 @@ pub enum LensKind {
     /// Final norm, then the unembedding (default).
     #[default]
     Normed,
-    /// The unembedding alone (DoLa/END early exit); layer L keeps the final norm.
+    /// The unembedding alone, without norm or soft-cap (the DoLa/END early exit, as Hugging
+    /// Face's DoLa computes it); layer L is the model's own output.
     Raw,
 }
 
@@ -118,9 +121,18 @@ impl LogitLens {
         if layer == lm.n_layers() {
             return lm.logits(h);
         }
+        self.early_exit(lm, h)
+    }
+
+    /// Early-exit logits of rows taken below the last block, `[rows, d]` → `[rows, vocab]`:
+    /// normed = the model's own head (final norm, unembedding, soft-cap); raw = the bare
+    /// unembedding. The rows may come from several layers at once (DoLa and END stack their
+    /// candidate layers into one product). The lens, DoLa, END and the scorer all come here, so
+    /// no two of them project a layer differently.
+    pub fn early_exit(&self, lm: &Lm, h: &Tensor) -> Result<Tensor> {
         match self.kind {
             LensKind::Normed => lm.unembed(&lm.final_norm(h)?),
-            LensKind::Raw => lm.unembed(h),
+            LensKind::Raw => lm.unembed_raw(h),
         }
     }
 
@@ -302,6 +314,45 @@ impl LogitLens {
         Ok(Some(t))
     }
 
+    /// Profiles of several texts, one forward pass each: for text `i` one [`LayerProfile`] per
+    /// metric (in the order of `metrics`) with `prompt_id = i`, text after text. Target metrics
+    /// (cross-entropy, rank, probability) use each text's next token. A progress bar is drawn
+    /// for eight texts or more.
+    ///
+    /// ```no_run
+    /// use entroscope::prelude::*;
+    /// # fn main() -> entroscope::Result<()> {
+    /// let lm = Lm::load(&entroscope::model::default_model_path())?;
+    /// let texts = ["The capital of France is", "Once upon a time"];
+    /// let profiles = LogitLens::normed().profile_texts(&lm, &texts, &[Metric::Shannon])?;
+    /// assert_eq!(profiles[1].prompt_id, 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn profile_texts<S: AsRef<str>>(
+        &self,
+        lm: &Lm,
+        texts: &[S],
+        metrics: &[Metric],
+    ) -> Result<Vec<LayerProfile>> {
+        let targets = if metrics.iter().any(|m| m.needs_target()) {
+            Targets::NextToken
+        } else {
+            Targets::None
+        };
+        let bar = crate::progress::progress_bar(texts.len() >= 8, texts.len(), "profile");
+        let mut out = Vec::with_capacity(texts.len() * metrics.len());
+        for (i, text) in texts.iter().enumerate() {
+            let trace = lm.trace_text(text.as_ref(), &CaptureSpec::default())?;
+            for mut p in self.profile(lm, &trace, metrics, &targets)? {
+                p.prompt_id = i;
+                out.push(p);
+            }
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(out)
+    }
+
     /// The `k` most likely tokens of every layer at every kept position.
     pub fn top_k(&self, lm: &Lm, trace: &Trace, k: usize) -> Result<TopTokens> {
         if k == 0 {
@@ -348,21 +399,28 @@ impl LogitLens {
 /// One entry of [`TopTokens`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopToken {
+    /// Layer, `0..=L`.
     pub layer: usize,
+    /// Token position in the prompt.
     pub position: usize,
     /// 0 = most likely.
     pub rank: usize,
+    /// Token id.
     pub id: u32,
     /// Decoded text of the token.
     pub token: String,
+    /// Its probability under the lens at this layer.
     pub prob: f32,
 }
 
 /// Top-k tokens per layer and position (from [`LogitLens::top_k`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopTokens {
+    /// The model's short name.
     pub model: String,
+    /// Blocks `L` (layers are `0..=L`).
     pub n_layers: usize,
+    /// Tokens kept per layer and position.
     pub k: usize,
     /// Ordered by layer, then position, then rank.
     pub entries: Vec<TopToken>,

@@ -12,6 +12,8 @@
 //! `L` = after the last block *before* the final norm. Hugging Face's `hidden_states[l]` equals our
 //! layer `l` for `l < L`; HF's last entry already has the final norm applied for most families.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod prelude;
 

@@ -5,10 +5,10 @@ pub use crate::error::{Error, Result};
 pub use crate::frame::ToFrame;
 pub use crate::hook::{Hook, NoHook, Site};
 pub use crate::intervene::LayerSkip;
-pub use crate::stats::knn::{
-    cross_validate, CvReport, KnnParams, ParamGuard, StratifiedDummy, StratifiedKFold,
-};
 pub use crate::lens::{LensKind, LogitLens, Targets, TopTokens};
 pub use crate::model::{KvCache, Lm};
 pub use crate::profile::LayerProfile;
+pub use crate::stats::knn::{
+    cross_validate, CvReport, KnnParams, ParamGuard, StratifiedDummy, StratifiedKFold,
+};
 pub use crate::trace::{CaptureSpec, Positions, Trace};

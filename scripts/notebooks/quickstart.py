@@ -61,13 +61,7 @@ depth share the x axis.
 let prompts = if quick { vec!["The capital of France is", "Once upon a time"] } else { vec![
     "The capital of France is", "Once upon a time, there was a", "def add(a, b):\\n    return",
     "Water boils at a temperature of", "1, 2, 3, 4, 5,", "To be or not to be, that is the"] };
-let mut shannon = vec![];
-for (i, p) in prompts.iter().enumerate() {
-    let t = lm.trace_text(p, &CaptureSpec::default())?;
-    let mut ps = lens.profile(&lm, &t, &[Metric::Shannon], &Targets::None)?;
-    ps[0].prompt_id = i;
-    shannon.push(ps.remove(0));
-}
+let shannon = lens.profile_texts(&lm, &prompts, &[Metric::Shannon])?;
 let chart = plot::profiles_vs_depth(&shannon, None, Band::Std)?.title("Shannon entropy by depth");
 chart.save("../figures/quickstart/entropy_vs_depth.png")?;
 chart

@@ -9,7 +9,10 @@
 
 mod epie;
 mod factor;
+pub mod prompts;
 mod truthfulqa;
+
+pub use prompts::{load_prompts, merge_parts, profile_prompts, Prompt, PromptFileError, Shard};
 
 pub use epie::{
     epie_paths, load_idioms, parse_idioms, split_idiom, Idiom, IdiomSet, SkipReason, EPIE_DIR,

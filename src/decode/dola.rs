@@ -17,8 +17,9 @@
 use rayon::prelude::*;
 
 use super::sampling::{log_softmax, Sampling, Tail};
-use super::{check_alpha, raw_logits, rows_f32, Choice, Decoder, Layers, StepInput};
+use super::{check_alpha, rows_f32, Choice, Decoder, Layers, StepInput};
 use crate::entropy::{fast_exp, fast_ln, js_div, reduce_row, Request};
+use crate::lens::LogitLens;
 use crate::model::Lm;
 use crate::{Error, Result};
 
@@ -343,7 +344,7 @@ impl Decoder for Dola {
         let rows = input.hidden.ok_or_else(|| {
             Error::NotEnoughData("DoLa needs the early-exit rows of its layers".into())
         })?;
-        let prem = rows_f32(&raw_logits(input.lm, rows)?)?;
+        let prem = rows_f32(&LogitLens::raw().early_exit(input.lm, rows)?)?;
         let c = select(input.logits, &prem, self.params.divergence)?;
         let mut scores = c.scores(self.params.relative_top);
         let (token, p, t) = self

@@ -21,10 +21,11 @@ use candle_core::Tensor;
 
 use super::sampling::{Sampling, Tail};
 use super::{
-    check_alpha, raw_logits, rows_f32, CandidateEntropy, Choice, Decoder, Layers, StepInput,
+    check_alpha, rows_f32, CandidateEntropy, Choice, Decoder, Layers, StepInput,
     MAX_RECORDED_CANDIDATES,
 };
 use crate::entropy::fast_exp;
+use crate::lens::LogitLens;
 use crate::model::Lm;
 use crate::{Error, Result};
 
@@ -150,7 +151,7 @@ pub(crate) fn candidate_logits(lm: &Lm, rows: &Tensor, cands: &[u32]) -> Result<
     if cands.len() * 4 < lm.vocab_size() {
         rows_f32(&lm.unembed_rows(rows, cands)?)
     } else {
-        let full = rows_f32(&raw_logits(lm, rows)?)?;
+        let full = rows_f32(&LogitLens::raw().early_exit(lm, rows)?)?;
         let v = lm.vocab_size();
         let n = full.len() / v.max(1);
         let mut out = Vec::with_capacity(n * cands.len());

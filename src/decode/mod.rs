@@ -277,18 +277,6 @@ pub(crate) fn check_alpha(name: &'static str, alpha: f32) -> Result<()> {
     }
 }
 
-/// The raw early-exit logits of some residual rows: `lm_head · h` for every vocabulary entry,
-/// `[k, d]` → `[k, vocab]`, no final norm and no soft-cap (HF's `lm_head(hidden_states[l])`).
-pub fn raw_logits(lm: &Lm, rows: &Tensor) -> Result<Tensor> {
-    Ok(rows.broadcast_matmul(&lm.lm_head().t()?)?)
-}
-
-/// The final-norm-then-unembed early-exit logits (the "normed" logit lens) of rows `[k, d]`,
-/// without soft-cap, `[k, vocab]`.
-pub fn normed_logits(lm: &Lm, rows: &Tensor) -> Result<Tensor> {
-    raw_logits(lm, &lm.final_norm(rows)?)
-}
-
 /// Rows `[k, vocab]` of a 2-D f32 tensor as one flat vector, row-major.
 pub(crate) fn rows_f32(t: &Tensor) -> Result<Vec<f32>> {
     Ok(t.flatten_all()?.to_vec1::<f32>()?)

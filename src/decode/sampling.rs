@@ -28,13 +28,33 @@ pub enum Sampling {
     #[default]
     ArgMax,
     /// Sample from the whole distribution at this temperature.
-    All { temperature: f64 },
+    All {
+        /// Softmax temperature (1 = the model's distribution).
+        temperature: f64,
+    },
     /// Keep tokens whose score is at least the k-th largest, then sample.
-    TopK { k: usize, temperature: f64 },
+    TopK {
+        /// How many tokens to keep.
+        k: usize,
+        /// Softmax temperature (1 = the model's distribution).
+        temperature: f64,
+    },
     /// Nucleus: keep the smallest set of most likely tokens with mass ≥ p, then sample.
-    TopP { p: f64, temperature: f64 },
+    TopP {
+        /// The probability mass to keep, in (0, 1].
+        p: f64,
+        /// Softmax temperature (1 = the model's distribution).
+        temperature: f64,
+    },
     /// Top-k, then top-p on what is left (HF's order).
-    TopKThenTopP { k: usize, p: f64, temperature: f64 },
+    TopKThenTopP {
+        /// How many tokens top-k keeps.
+        k: usize,
+        /// The mass top-p then keeps, in (0, 1].
+        p: f64,
+        /// Softmax temperature (1 = the model's distribution).
+        temperature: f64,
+    },
 }
 
 impl Sampling {

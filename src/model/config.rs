@@ -11,10 +11,15 @@ use crate::{Error, Result};
 /// The decoder-only families entroscope runs with its own forward pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Family {
+    /// GPT-2 (learned positions, LayerNorm, GELU).
     Gpt2,
+    /// Llama and its kin (SmolLM2): RMSNorm, RoPE, SwiGLU.
     Llama,
+    /// Qwen2: Llama with biases on q, k, v.
     Qwen2,
+    /// Qwen3: Llama with RMSNorm on q and k.
     Qwen3,
+    /// Gemma 3: sandwich norms, q/k norms, sliding-window layers.
     Gemma3,
 }
 
@@ -39,6 +44,7 @@ impl Family {
 /// Non-linearity of the MLP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Activation {
+    /// SiLU (`silu`), gated.
     Silu,
     /// GELU with the tanh approximation (`gelu_new`, `gelu_pytorch_tanh`).
     GeluTanh,
@@ -67,16 +73,25 @@ impl Activation {
 /// Hyper-parameters of a model. Names as in Hugging Face configs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Config {
+    /// The architecture.
     pub family: Family,
+    /// Vocabulary size (rows of the unembedding).
     pub vocab_size: usize,
+    /// Residual width `d`.
     pub hidden_size: usize,
+    /// Blocks `L`.
     pub num_hidden_layers: usize,
+    /// Query heads.
     pub num_attention_heads: usize,
+    /// Key/value heads (grouped-query attention when fewer than the query heads).
     pub num_key_value_heads: usize,
+    /// Width of one head.
     pub head_dim: usize,
+    /// Hidden width of the MLP.
     pub intermediate_size: usize,
     /// RMSNorm / LayerNorm epsilon.
     pub norm_eps: f64,
+    /// RoPE base (of the global layers).
     pub rope_theta: f64,
     /// Gemma 3: RoPE base of the sliding-window layers.
     pub rope_local_base_freq: Option<f64>,
@@ -90,11 +105,17 @@ pub struct Config {
     pub sliding_layers: Vec<bool>,
     /// Attention scale is `query_pre_attn_scalar^-1/2` when set, else `head_dim^-1/2`.
     pub query_pre_attn_scalar: Option<f64>,
+    /// `c` of the final logits' soft-cap `c·tanh(z/c)`, when the model has one.
     pub final_logit_softcapping: Option<f64>,
+    /// `c` of the attention scores' soft-cap, when the model has one.
     pub attn_logit_softcapping: Option<f64>,
+    /// Whether the unembedding is the embedding matrix.
     pub tie_word_embeddings: bool,
+    /// The MLP's non-linearity.
     pub hidden_act: Activation,
+    /// Beginning-of-sequence token, prepended to prompts when set.
     pub bos_token_id: Option<u32>,
+    /// Tokens that end a generation.
     pub eos_token_ids: Vec<u32>,
 }
 

@@ -419,8 +419,14 @@ impl Lm {
         self.model.project(hidden)
     }
 
+    /// The bare unembedding `W_U · h` of hidden states `[.., d]` → `[.., vocab]`: no norm and no
+    /// soft-cap, as Hugging Face's `lm_head(hidden_states[l])` (the DoLa/END early exit).
+    pub fn unembed_raw(&self, hidden: &Tensor) -> Result<Tensor> {
+        Ok(hidden.broadcast_matmul(&self.model.lm_head.t()?)?)
+    }
+
     /// Unembedding restricted to some vocabulary rows: `[.., d]` → `[.., ids.len()]`, without
-    /// soft-cap (END needs only its candidates' columns).
+    /// soft-cap: the columns of [`Lm::unembed_raw`] (END needs only its candidates' columns).
     pub fn unembed_rows(&self, hidden: &Tensor, ids: &[u32]) -> Result<Tensor> {
         let vocab = self.vocab_size();
         if let Some(&id) = ids.iter().find(|&&i| i as usize >= vocab) {

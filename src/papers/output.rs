@@ -86,3 +86,18 @@ pub fn slug(s: &str) -> String {
         })
         .collect()
 }
+
+/// The file-name form of a model label in the END and EDT figure names: ASCII letters and digits
+/// as they are, everything else `_`. It differs from [`slug`] only so that the names of the
+/// figures already published stay as they were.
+///
+/// ```
+/// use entroscope::papers::output::model_file_stem;
+/// assert_eq!(model_file_stem("SmolLM2-135M-Instruct-Q4_1"), "SmolLM2_135M_Instruct_Q4_1");
+/// ```
+pub fn model_file_stem(model: &str) -> String {
+    model
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}

@@ -4,10 +4,10 @@ use crate::common;
 
 use std::path::PathBuf;
 
+use crate::common::fixture;
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use crate::common::fixture;
 use entroscope::prelude::*;
 
 fn tmp(name: &str) -> PathBuf {

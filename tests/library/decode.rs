@@ -9,8 +9,8 @@
 
 use crate::common;
 
-use candle_core::DType;
 use crate::common::{fixture, real_model};
+use candle_core::DType;
 use entroscope::decode::*;
 use entroscope::frame::ToFrame;
 use entroscope::prelude::*;

@@ -213,7 +213,72 @@ fn cli_profile_bad_input() {
         String::from_utf8_lossy(&out.stderr)
     );
     let df = entroscope::frame::read_table(&csv).unwrap();
-    let ids = entroscope::frame::column_i64(&df, "prompt_id").unwrap();
-    assert!(ids.contains(&0) && ids.contains(&2) && !ids.contains(&1));
-    assert_eq!(df.get_column_names().len(), 9);
+    let ids = entroscope::frame::column_str(&df, "prompt").unwrap();
+    assert!(ids.contains(&"0".into()) && ids.contains(&"2".into()) && !ids.contains(&"1".into()));
+    assert_eq!(df.get_column_names().len(), 11); // + `prompt` and `label`
+}
+
+/// The raw early exit is Hugging Face's `lm_head(hidden_states[l])` — the bare product, no
+/// soft-cap, as HF's DoLa computes it — and the normed one is the model's own head,
+/// `c·tanh(W_U · norm(h) / c)` with tiny-gemma3's `final_logit_softcapping` c = 5.
+#[test]
+fn early_exit_by_hand() {
+    let lm = tiny();
+    let tr = lm
+        .trace_text("the cat sat", &CaptureSpec::default())
+        .unwrap();
+    let h = tr.layer(1).unwrap();
+    let w = lm.lm_head().t().unwrap();
+    let raw = LogitLens::raw().early_exit(&lm, &h).unwrap();
+    assert!(common::max_abs_diff(&raw, &h.broadcast_matmul(&w).unwrap()) < 1e-5);
+    let z = lm
+        .final_norm(&h)
+        .unwrap()
+        .broadcast_matmul(&w)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let normed = LogitLens::normed()
+        .early_exit(&lm, &h)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    assert!(
+        z.iter().any(|v| v.abs() > 1.0),
+        "the soft-cap must matter here"
+    );
+    for (got, z) in normed.iter().zip(&z) {
+        let want = 5.0 * (z / 5.0).tanh();
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+    }
+}
+
+/// `profile_texts` numbers the texts in order and gives each the profile of its own trace.
+#[test]
+fn profile_texts_numbers_the_prompts() {
+    let lm = tiny();
+    let texts = ["the cat sat", "on the mat."];
+    let metrics = [Metric::Shannon, Metric::CrossEntropy];
+    let lens = LogitLens::normed();
+    let all = lens.profile_texts(&lm, &texts, &metrics).unwrap();
+    assert_eq!(all.len(), texts.len() * metrics.len());
+    for (i, text) in texts.iter().enumerate() {
+        let tr = lm.trace_text(text, &CaptureSpec::default()).unwrap();
+        let one = lens
+            .profile(&lm, &tr, &metrics, &Targets::NextToken)
+            .unwrap();
+        for (m, want) in one.iter().enumerate() {
+            let got = &all[i * metrics.len() + m];
+            assert_eq!(got.prompt_id, i);
+            assert_eq!(got.metric, want.metric);
+            assert_eq!(got.values.len(), want.values.len());
+            for (a, b) in got.values.iter().zip(&want.values) {
+                assert!(a == b || (a.is_nan() && b.is_nan()));
+            }
+        }
+    }
 }

@@ -9,5 +9,6 @@ mod entropy_props;
 mod frame_plot;
 mod knn;
 mod lens;
+mod prompt_files;
 mod score;
 mod text_metrics;

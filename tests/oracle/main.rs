@@ -3,7 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod tiny_models;
+mod gguf_tokenizer;
 mod lens_peer;
 mod real_models;
-mod gguf_tokenizer;
+mod tiny_models;

@@ -4,8 +4,8 @@
 
 use crate::common;
 
-use candle_core::Tensor;
 use crate::common::real_model;
+use candle_core::Tensor;
 use entroscope::model::{DEFAULT_MODEL_FILE, GEMMA_MODEL_FILE};
 use entroscope::prelude::*;
 use serde_json::Value;

@@ -2,9 +2,8 @@
 //! family (written by `scripts/make_fixtures.py`): every layer's residual stream, every
 //! sub-block's output and the logits within 1e-4.
 
-
-use candle_core::{DType, Device, Tensor};
 use crate::common::{fixture, max_abs_diff};
+use candle_core::{DType, Device, Tensor};
 use entroscope::prelude::*;
 use entroscope::trace::Positions;
 

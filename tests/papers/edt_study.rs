@@ -148,7 +148,10 @@ fn merge_recomputes_the_front_and_names_the_files() {
     let front: Vec<bool> = a.results.iter().map(|r| r.pareto).collect();
     assert_eq!(front, vec![false, true]);
     let charts: Vec<String> = a.charts().unwrap().into_iter().map(|c| c.0).collect();
-    assert_eq!(charts, vec!["smollm2-135m-instruct-truthfulqa-pareto.png"]);
+    assert_eq!(
+        charts,
+        vec!["SmolLM2_135M_Instruct_Q4_1-truthfulqa-pareto.png"]
+    );
     let frames: Vec<String> = a.frames().unwrap().into_iter().map(|f| f.0).collect();
     assert_eq!(frames, vec!["results.parquet", "samples.parquet"]);
     assert_eq!(a.markdown_name(), "summary.md");
@@ -183,8 +186,8 @@ fn small_run_writes_its_files() {
     assert_eq!(
         names,
         vec![
-            "smollm2-135m-instruct-truthfulqa-pareto.png",
-            "smollm2-135m-instruct-temperature_trace.png",
+            "SmolLM2_135M_Instruct_Q4_1-truthfulqa-pareto.png",
+            "SmolLM2_135M_Instruct_Q4_1-temperature_trace.png",
             "results.parquet",
             "samples.parquet",
             "summary.md",

@@ -3,7 +3,8 @@
 
 use crate::common::{fixture, real_model};
 use entroscope::data::TruthfulQaItem;
-use entroscope::decode::{cross_layer_entropy, raw_logits, softmax, EndParams, Layers};
+use entroscope::decode::{cross_layer_entropy, softmax, EndParams, Layers};
+use entroscope::lens::LogitLens;
 use entroscope::papers::end::*;
 use entroscope::prelude::*;
 use entroscope::score::{score_truthfulqa, BenchOptions, ScoreMethod};
@@ -94,7 +95,8 @@ fn candidate_dynamics_on_tiny_llama() {
         for l in [1usize, 2] {
             let row = trace.resid.get(l).unwrap(); // [positions, d]
             let row = row.narrow(0, row.dim(0).unwrap() - 1, 1).unwrap();
-            let zl = raw_logits(&lm, &row)
+            let zl = LogitLens::raw()
+                .early_exit(&lm, &row)
                 .unwrap()
                 .flatten_all()
                 .unwrap()

@@ -3,6 +3,8 @@
 //! ```text
 //! entroscope top     [--model M] [--prompt TEXT]          per-layer top-1 token (logit lens)
 //! entroscope profile --text-file F --out out.parquet      tidy table of per-layer metrics
+//!                    [--shard i/n]                         one shard: part-i-of-n.parquet
+//! entroscope merge   --dir parts --out out.parquet         join the shards of a profile run
 //! entroscope figures [--model M] [--out figures] [--quick] the default model's figures
 //! ```
 
@@ -19,6 +21,7 @@ mod end;
 mod entropy_lens;
 mod generate;
 mod papers;
+mod profile;
 mod score;
 mod uncertainty;
 
@@ -69,26 +72,11 @@ enum Cmd {
         #[arg(long, default_value_t = 1)]
         k: usize,
     },
-    /// Per-layer metrics of every prompt of a text file (one prompt per line) as a tidy table.
-    Profile {
-        #[arg(long)]
-        model: Option<String>,
-        /// One prompt per line; prompt_id = line number (0-based); empty lines are skipped.
-        #[arg(long)]
-        text_file: PathBuf,
-        /// shannon | renyi:<α> | cross-entropy | kl-final | target-rank | target-prob (repeatable).
-        #[arg(long, default_value = "shannon")]
-        metric: Vec<String>,
-        /// normed (final norm at every layer) or raw (DoLa/END).
-        #[arg(long, default_value = "normed")]
-        lens: String,
-        /// nats or bits.
-        #[arg(long, default_value = "nats")]
-        units: String,
-        /// Output table: .csv or .parquet.
-        #[arg(long)]
-        out: PathBuf,
-    },
+    /// Per-layer metrics of every prompt of a prompt file (.txt, .jsonl, .csv, .parquet) as a
+    /// tidy table; --shard i/n runs one part of it.
+    Profile(profile::Args),
+    /// Join the part-i-of-n.parquet files of a sharded `profile` run into one table.
+    Merge(profile::MergeArgs),
     /// Reproduce "Uncovering uncertainty in transformer inference" (EPIE idiom completion,
     /// per-layer cross-entropy, ROC AUC) on the real models; figures and tables under --out.
     Uncertainty(uncertainty::Args),
@@ -116,87 +104,6 @@ enum Cmd {
 
 pub(crate) fn model_arg(m: Option<String>) -> String {
     m.unwrap_or_else(entroscope::model::default_model_path)
-}
-
-fn profile_cmd(
-    model: Option<String>,
-    text_file: &Path,
-    metrics: &[String],
-    lens: &str,
-    units: &str,
-    out: &Path,
-) -> Result<()> {
-    let metrics: Vec<Metric> = metrics
-        .iter()
-        .map(|m| {
-            m.parse::<Metric>()
-                .map_err(|e| Error::invalid("metric", m, e.to_string()))
-        })
-        .collect::<Result<_>>()?;
-    for m in &metrics {
-        m.validate()?;
-    }
-    let lens = LogitLens {
-        kind: lens.parse()?,
-        units: units
-            .parse()
-            .map_err(|e: entroscope::entropy::ParseMetricError| {
-                Error::invalid("units", units, e.to_string())
-            })?,
-        ..LogitLens::default()
-    };
-    check_out(out)?;
-    let text = std::fs::read_to_string(text_file).map_err(|e| Error::io(text_file, e))?;
-    let prompts: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .collect();
-    if prompts.is_empty() {
-        return Err(Error::NotEnoughData(format!(
-            "{} has no non-empty line; write one prompt per line",
-            text_file.display()
-        )));
-    }
-    let lm = Lm::load(&model_arg(model))?;
-    let targets = if metrics.iter().any(|m| m.needs_target()) {
-        Targets::NextToken
-    } else {
-        Targets::None
-    };
-    let pb = entroscope::progress::progress_bar(true, prompts.len(), "profile");
-    let mut frames = vec![];
-    for (id, line) in prompts {
-        let trace = lm.trace_text(line, &CaptureSpec::default())?;
-        let mut profiles = lens.profile(&lm, &trace, &metrics, &targets)?;
-        for p in &mut profiles {
-            p.prompt_id = id;
-        }
-        frames.push(profiles.to_frame()?);
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    let df = frame::concat(&frames)?;
-    frame::write_table(&df, out)?;
-    eprintln!("wrote {} rows to {}", df.height(), out.display());
-    Ok(())
-}
-
-/// Fail before a long run, not after it: the output must be a .csv/.parquet file we can create.
-fn check_out(out: &Path) -> Result<()> {
-    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
-    if !matches!(ext, "csv" | "parquet") {
-        return Err(Error::invalid(
-            "out",
-            out.display(),
-            "a path ending in .csv or .parquet",
-        ));
-    }
-    std::fs::File::create(out).map_err(|e| Error::Unwritable {
-        path: out.to_path_buf(),
-        detail: e.to_string(),
-    })?;
-    Ok(())
 }
 
 /// Prompts for the default figures: the first FACTOR news prefixes shipped in `data/`, else a
@@ -320,14 +227,8 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
-        Cmd::Profile {
-            model,
-            text_file,
-            metric,
-            lens,
-            units,
-            out,
-        } => profile_cmd(model, &text_file, &metric, &lens, &units, &out)?,
+        Cmd::Profile(args) => profile::run(args)?,
+        Cmd::Merge(args) => profile::merge(args)?,
         Cmd::Figures { model, out, quick } => figures_cmd(model, &out, quick)?,
         Cmd::Generate(args) => generate::run(args)?,
         Cmd::Score(args) => score::run(args)?,

@@ -5,7 +5,7 @@
 
 use crate::frame::{self, DataFrame, ToFrame};
 use crate::model::short_name;
-use crate::papers::{self, output::slug};
+use crate::papers::{self, output::model_file_stem};
 use crate::plot::Chart;
 use crate::Result;
 
@@ -217,18 +217,18 @@ impl papers::Report for Report {
 
     /// `<model>-<task>-pareto.png` per (model, task) ([`Report::pareto_chart`]) and
     /// `<model>-temperature_trace.png` per trace ([`Report::trace_chart`]), `<model>` =
-    /// [`slug`] of the [short model name](short_name).
+    /// [`model_file_stem`] of the model label.
     fn charts(&self) -> Result<Vec<(String, Chart)>> {
         let mut out = Vec::new();
         for (m, t) in self.groups() {
             out.push((
-                format!("{}-{}-pareto.png", slug(&short_name(&m)), t.name()),
+                format!("{}-{}-pareto.png", model_file_stem(&m), t.name()),
                 self.pareto_chart(&m, t)?,
             ));
         }
         for (m, _) in &self.traces {
             out.push((
-                format!("{}-temperature_trace.png", slug(&short_name(m))),
+                format!("{}-temperature_trace.png", model_file_stem(m)),
                 self.trace_chart(m)?,
             ));
         }

@@ -8,9 +8,10 @@ use candle_core::Tensor;
 
 use crate::data::{self, TruthfulQaItem};
 use crate::decode::{
-    cross_layer_entropy, generate, log_softmax, normed_logits, raw_logits, softmax, Baseline,
-    Decoder, Dola, End, GenerateOptions, Layers, RowCapture,
+    cross_layer_entropy, generate, log_softmax, softmax, Baseline, Decoder, Dola, End,
+    GenerateOptions, Layers, RowCapture,
 };
+use crate::lens::LogitLens;
 use crate::model::Lm;
 use crate::score::{
     mc_scores, run_bench, Bench, BenchOptions, BenchReport, Continuation, McScores, ScoreMethod,
@@ -466,7 +467,9 @@ pub fn candidate_dynamics(
     }
     // normed lens probabilities of the candidates at layers 0..L-1, final distribution at L
     let stacked = Tensor::cat(&rows[..n], 0)?;
-    let lens = normed_logits(lm, &stacked)?.to_vec2::<f32>()?;
+    let lens = LogitLens::normed()
+        .early_exit(lm, &stacked)?
+        .to_vec2::<f32>()?;
     let mut probs = vec![Vec::with_capacity(n + 1); cands.len()];
     for row in &lens {
         let p = softmax(row);
@@ -617,7 +620,8 @@ fn sweep_continuation(
     let fin = lm.logits(h)?.flatten_all()?.to_vec1::<f32>()?;
     // every layer's rows in one matmul, layer-major: layer u, position i at (u·n + i)·v
     let n = targets.len();
-    let early = raw_logits(lm, &Tensor::cat(rows, 0)?)?
+    let early = LogitLens::raw()
+        .early_exit(lm, &Tensor::cat(rows, 0)?)?
         .flatten_all()?
         .to_vec1::<f32>()?;
     let mut totals = vec![0f64; pos.len() * lambdas.len()];

@@ -3,8 +3,7 @@
 //! and the [`papers::Report`] implementation that names every file a run writes.
 
 use crate::frame::{self, DataFrame, ToFrame};
-use crate::model::short_name;
-use crate::papers::{self, output::slug};
+use crate::papers::{self, output::model_file_stem};
 use crate::plot::Chart;
 use crate::score::McScores;
 use crate::stats::summary::mean_std;
@@ -356,13 +355,13 @@ impl papers::Report for Report {
     }
 
     /// Per model of part 1 `<model>-capital_of_france.png` (the first prompt) and
-    /// `<model>-cross_layer_entropy.png` (`<model>` = the slug of its short name), then
+    /// `<model>-cross_layer_entropy.png` (`<model>` = the [`model_file_stem`] of its label), then
     /// `probability_growth.png`; `sweep_mc2.png` with a sweep.
     fn charts(&self) -> Result<Vec<(String, Chart)>> {
         let mut out = Vec::new();
         if !self.candidates.is_empty() {
             for m in &self.candidate_models() {
-                let s = slug(&short_name(m));
+                let s = model_file_stem(m);
                 out.push((
                     format!("{s}-capital_of_france.png"),
                     self.prompt_chart(m, 0)?,

@@ -1,0 +1,133 @@
+//! `entroscope profile` (per-layer metrics of every prompt of a file, optionally one shard of
+//! the run) and `entroscope merge` (join the shards' parts into one table).
+
+use std::path::{Path, PathBuf};
+
+use entroscope::data::{load_prompts, merge_parts, profile_prompts, Shard};
+use entroscope::frame;
+use entroscope::prelude::*;
+
+/// `entroscope profile`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    model: Option<String>,
+    /// Prompts: .txt (one per line; id = 0-based line number, blank lines skipped), .jsonl
+    /// ({"text": …, "id": …, "label": …} per line), or .csv / .parquet (a `text` column,
+    /// optional `id` and `label` columns).
+    #[arg(long)]
+    text_file: PathBuf,
+    /// shannon | renyi:<α> | cross-entropy | kl-final | target-rank | target-prob (repeatable).
+    #[arg(long, default_value = "shannon")]
+    metric: Vec<String>,
+    /// normed (final norm at every layer) or raw (DoLa/END).
+    #[arg(long, default_value = "normed")]
+    lens: String,
+    /// nats or bits.
+    #[arg(long, default_value = "nats")]
+    units: String,
+    /// Run only shard i of n (1-based, e.g. 2/3): the prompts with index % n == i - 1. --out is
+    /// then a directory and the shard writes part-i-of-n.parquet into it.
+    #[arg(long)]
+    shard: Option<Shard>,
+    /// Output table (.csv or .parquet); with --shard, the directory of the parts.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// `entroscope merge`.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The directory holding part-i-of-n.parquet (the --out of the sharded runs).
+    #[arg(long)]
+    dir: PathBuf,
+    /// The merged table: .csv or .parquet.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Profile the prompts (or one shard of them) and write the table.
+pub fn run(args: Args) -> Result<()> {
+    let metrics: Vec<Metric> = args
+        .metric
+        .iter()
+        .map(|m| {
+            m.parse::<Metric>()
+                .map_err(|e| Error::invalid("metric", m, e.to_string()))
+        })
+        .collect::<Result<_>>()?;
+    for m in &metrics {
+        m.validate()?;
+    }
+    let units = &args.units;
+    let lens = LogitLens {
+        kind: args.lens.parse()?,
+        units: units
+            .parse()
+            .map_err(|e: entroscope::entropy::ParseMetricError| {
+                Error::invalid("units", units, e.to_string())
+            })?,
+        ..LogitLens::default()
+    };
+    let out = match args.shard {
+        Some(shard) => {
+            if matches!(
+                args.out.extension().and_then(|e| e.to_str()),
+                Some("csv" | "parquet")
+            ) {
+                return Err(Error::invalid(
+                    "out",
+                    args.out.display(),
+                    "a directory with --shard (it receives part-i-of-n.parquet)",
+                ));
+            }
+            std::fs::create_dir_all(&args.out).map_err(|e| Error::Unwritable {
+                path: args.out.clone(),
+                detail: e.to_string(),
+            })?;
+            args.out.join(shard.file_name())
+        }
+        None => args.out.clone(),
+    };
+    check_out(&out)?;
+    let prompts = load_prompts(&args.text_file)?;
+    let shard = args.shard.unwrap_or(Shard::WHOLE);
+    let selected = shard.select(&prompts);
+    let lm = Lm::load(&crate::model_arg(args.model))?;
+    let df = profile_prompts(&lm, &lens, &metrics, &selected, true)?;
+    frame::write_table(&df, &out)?;
+    eprintln!(
+        "wrote {} rows ({} of {} prompts) to {}",
+        df.height(),
+        selected.len(),
+        prompts.len(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// Join the parts of a sharded run into one table.
+pub fn merge(args: MergeArgs) -> Result<()> {
+    check_out(&args.out)?;
+    let df = merge_parts(&args.dir)?;
+    frame::write_table(&df, &args.out)?;
+    eprintln!("wrote {} rows to {}", df.height(), args.out.display());
+    Ok(())
+}
+
+/// Fail before a long run, not after it: the output must be a .csv/.parquet file we can create.
+fn check_out(out: &Path) -> Result<()> {
+    let ext = out.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if !matches!(ext, "csv" | "parquet") {
+        return Err(Error::invalid(
+            "out",
+            out.display(),
+            "a path ending in .csv or .parquet (with --shard: a directory)",
+        ));
+    }
+    std::fs::File::create(out).map_err(|e| Error::Unwritable {
+        path: out.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    Ok(())
+}
