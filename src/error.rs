@@ -108,6 +108,16 @@ pub enum Error {
         /// The model's context window.
         max: usize,
     },
+    #[error("{prompt} prompt tokens + {new} new tokens exceed the model's context window of {max}; ask for at most {} new tokens", max.saturating_sub(*prompt))]
+    /// A generation that could not fit the context window, refused before any work.
+    GenerationTooLong {
+        /// Tokens of the prompt.
+        prompt: usize,
+        /// New tokens asked for.
+        new: usize,
+        /// The model's context window.
+        max: usize,
+    },
     #[error("token id {id} is outside the vocabulary (size {vocab})")]
     /// A token id past the vocabulary.
     TokenOutOfVocab {

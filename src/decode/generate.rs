@@ -394,6 +394,13 @@ fn run(
     opts.validate()?;
     lm.check_ids(prompt, 0)?;
     let max_ctx = lm.config().max_position_embeddings;
+    if prompt.len().saturating_add(opts.max_new_tokens) > max_ctx {
+        return Err(Error::GenerationTooLong {
+            prompt: prompt.len(),
+            new: opts.max_new_tokens,
+            max: max_ctx,
+        });
+    }
     decoder.begin(lm, prompt, sequence)?;
     let layers = decoder.early_exit_layers().to_vec();
     let mut capture = RowCapture::new(&layers, lm.n_layers())?;

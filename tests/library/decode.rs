@@ -838,3 +838,31 @@ fn smollm2_greedy_and_dola_match_hf() {
         }
     }
 }
+
+/// An absurd generation length is refused before any forward pass, with how many tokens fit.
+#[test]
+fn generation_past_the_context_is_refused() {
+    let lm = tiny("llama");
+    let prompt = lm.encode("the cat sat on").unwrap();
+    let max = lm.config().max_position_embeddings;
+    let err = generate_ids(
+        &lm,
+        &prompt,
+        &mut Baseline::default(),
+        &GenerateOptions::new(100_000_000),
+    )
+    .unwrap_err();
+    match &err {
+        entroscope::Error::GenerationTooLong {
+            prompt: p,
+            new,
+            max: m,
+        } => {
+            assert_eq!((*p, *new, *m), (prompt.len(), 100_000_000, max));
+        }
+        e => panic!("expected GenerationTooLong, got {e}"),
+    }
+    assert!(err
+        .to_string()
+        .contains(&format!("at most {} new tokens", max - prompt.len())));
+}
