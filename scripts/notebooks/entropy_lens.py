@@ -30,7 +30,7 @@ every figure and table under `figures/entropy_lens/` at the end.
 ("code", """
 use entroscope::prelude::*;
 use entroscope::papers::Report as _;
-use entroscope::papers::entropy_lens::{self as el, Experiment, Options, ProfileLines};
+use entroscope::papers::entropy_lens::{self, Experiment, Options, ProfileLines};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
 let opts = if quick { Options::quick() } else { Options::full() };
@@ -47,9 +47,9 @@ one big matmul) and reduced to Shannon and Rényi (α = 0.5, 5) entropies in nat
 from the BOS token alone, the family experiment's prompt.
 """),
 ("code", """
-use el::profiles::{generation_profiles, GenOptions};
+use entroscope::papers::entropy_lens::profiles::{generation_profiles, GenOptions};
 let lm = Lm::load(&entroscope::model::default_model_path())?;
-let g = generation_profiles(&lm, &[el::prompts::bos_prompt(&lm)?],
+let g = generation_profiles(&lm, &[entropy_lens::prompts::bos_prompt(&lm)?],
     &GenOptions { max_new_tokens: 16, ..Default::default() }, None)?;
 println!("{:?}\\n{}", g[0].text, g[0].profiles[0]);
 let heat = entroscope::plot::heatmap(&g[0].profiles[0])?.title("Shannon entropy, layer × generated token");
@@ -65,7 +65,7 @@ The family label is the model here (one model per family): kNN on the profiles p
 by linear interpolation onto 32 depths, and by the reference code's zero-padding.
 """),
 ("code", """
-let mut all = el::run(&Options { experiments: vec![Experiment::Families], ..opts.clone() })?;
+let mut all = entropy_lens::run(&Options { experiments: vec![Experiment::Families], ..opts.clone() })?;
 if let Some(c) = all.profile_chart(Experiment::Families, ProfileLines::Model)? { c.size(560, 350).evcxr_display(); }
 println!("{}", all.markdown());
 """),
@@ -85,7 +85,7 @@ steps. kNN (k = 29 as the paper, and 3, 5, 7, 11), stratified CV, one-vs-rest ma
 the stratified dummy beside it. Paper: 94.8–98.4 %.
 """),
 ("code", """
-let tasks = el::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
+let tasks = entropy_lens::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
 if let Some(c) = tasks.profile_chart(Experiment::Tasks, ProfileLines::ModelAndClass)? { c.size(560, 350).evcxr_display(); }
 println!("{}", tasks.markdown());
 all.merge(tasks);
@@ -97,7 +97,7 @@ all.merge(tasks);
 each window's per-block mean, concatenated (the reference code's layout). Paper: 96.6–98.7 %.
 """),
 ("code", """
-let formats = el::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
+let formats = entropy_lens::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
 if let Some(c) = formats.profile_chart(Experiment::Formats, ProfileLines::ModelAndClass)? { c.size(560, 350).evcxr_display(); }
 println!("{}", formats.markdown());
 all.merge(formats);
@@ -112,7 +112,7 @@ with the largest next-token logit after "Answer:". Chance is 25 %, and these sma
 near it, so the probability of the correct letter (in the parquet table) is the finer measure.
 """),
 ("code", """
-let iv = el::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;
+let iv = entropy_lens::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;
 for (_, c) in iv.intervention_charts()? { c.size(560, 350).evcxr_display(); }
 println!("{}", iv.markdown());
 all.merge(iv);

@@ -26,7 +26,7 @@ file names of `entroscope uncertainty`.
 ("code", """
 use entroscope::prelude::*;
 use entroscope::papers::Report as _;
-use entroscope::papers::uncertainty::{self as unc, Options};
+use entroscope::papers::uncertainty::{self, Options};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
 entroscope::frame::set_display(20, 12);
@@ -43,12 +43,12 @@ let lm = Lm::load(&entroscope::model::default_model_path())?;
 let set = entroscope::data::load_idioms(entroscope::data::path("epie/Static_idioms.txt"))?;
 println!("{}: {} idioms, {} lines skipped", set.name, set.idioms.len(), set.skipped.len());
 let idiom = set.idioms.iter().find(|i| i.text == "rule of thumb").unwrap_or(&set.idioms[0]).clone();
-let case = unc::make_case(&lm, &idiom)?;
-println!("prompt: {:?}", unc::prompt_text(&idiom.prefix));
+let case = uncertainty::make_case(&lm, &idiom)?;
+println!("prompt: {:?}", uncertainty::prompt_text(&idiom.prefix));
 println!("ground truth: {:?} (id {})", lm.token_strings(&[case.target])[0], case.target);
 """),
 ("code", """
-let greedy = unc::run_idiom(&lm, &set.name, 0, &idiom, 0, 0)?;
+let greedy = uncertainty::run_idiom(&lm, &set.name, 0, &idiom, 0, 0)?;
 println!("greedy token: {:?} (correct: {})", greedy[0].generated_str, greedy[0].correct);
 greedy.to_frame()?.select(["layer", "entropy", "ce_generated", "rank_generated", "ce_truth", "rank_truth"])?
 """),
@@ -66,7 +66,7 @@ let opts = if quick {
 } else {
     Options::full()
 };
-let report = unc::run(&opts)?;
+let report = uncertainty::run(&opts)?;
 println!("{} generations\n{}", report.records.len(), report.markdown());
 """),
 ("code", """
@@ -79,7 +79,7 @@ start high, and the incorrect completions stay higher in the last layers.
 """),
 ("code", """
 let s0 = report.sampled_summaries()[0].clone(); // owned: evcxr keeps no borrows between cells
-unc::ce_layers_chart(&report, &s0)?
+uncertainty::ce_layers_chart(&report, &s0)?
 """),
 ("markdown", """
 ## The final cross-entropy as an uncertainty score
@@ -87,17 +87,17 @@ Histograms of the final-layer CE for both groups, then the ROC curve of "incorre
 (and against the plain final entropy).
 """),
 ("code", """
-unc::final_ce_histogram(&report, &s0)?
+uncertainty::final_ce_histogram(&report, &s0)?
 """),
 ("code", """
-unc::roc_chart(&report, &s0)?
+uncertainty::roc_chart(&report, &s0)?
 """),
 ("markdown", """
 ## Which layer separates best?
 The AUC of every layer's CE against relative depth, one line per model × idiom list.
 """),
 ("code", """
-unc::auc_vs_layer_chart(&report)?
+uncertainty::auc_vs_layer_chart(&report)?
 """),
 ("markdown", """
 ## Every figure and table
