@@ -5,9 +5,7 @@
 //!   hand-made logits vector;
 //! - tiny.json: HF greedy (with and without repetition penalty) and HF 4.55.4 DoLa (ids, step-0
 //!   divergences, selected layer, contrast scores) on tiny random models;
-//! - smollm2.json: HF greedy and DoLa ids on the real SmolLM2 GGUF (skipped without the model).
-
-use crate::common;
+//! - smollm2.json: HF greedy and DoLa ids on the real SmolLM2 GGUF (the test fails when the model is missing).
 
 use crate::common::{fixture, real_model};
 use candle_core::DType;

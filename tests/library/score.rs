@@ -1,8 +1,6 @@
 //! Scoring and benchmarks against the reference repositories' `lm_score` (transcribed and run
 //! with transformers by scripts/fixtures_decode.py) and hand computations.
 
-use crate::common;
-
 use crate::common::{fixture, real_model};
 use entroscope::data::{self, FactorSplit};
 use entroscope::decode::{Divergence, DolaParams, EndParams, Layers};
