@@ -1068,7 +1068,7 @@ mod tests {
         .unwrap(); // ok: test-only
         assert!(df
             .select(["model", "k", "auc"])
-            .unwrap()
+            .unwrap() // ok: test-only
             .equals(&by_columns)); // ok: test-only
     }
 

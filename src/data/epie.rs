@@ -205,7 +205,7 @@ mod tests {
     fn missing_file_is_a_typed_error() {
         match load_idioms("/no/such/idioms.txt") {
             Err(Error::FileNotFound { path }) => assert!(path.ends_with("idioms.txt")),
-            other => panic!("expected FileNotFound, got {other:?}"),
+            other => panic!("expected FileNotFound, got {other:?}"), // ok: test-only
         }
     }
 

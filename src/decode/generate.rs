@@ -166,8 +166,6 @@ pub enum StopReason {
     Eos,
     /// A stop string appeared in the text.
     StopString,
-    /// The model's context window is full.
-    ContextFull,
 }
 
 impl StopReason {
@@ -176,7 +174,6 @@ impl StopReason {
             StopReason::Length => "length",
             StopReason::Eos => "eos",
             StopReason::StopString => "stop_string",
-            StopReason::ContextFull => "context_full",
         }
     }
 }
@@ -393,6 +390,7 @@ fn run(
 ) -> Result<Generation> {
     opts.validate()?;
     lm.check_ids(prompt, 0)?;
+    // Refused up front, so the loop below never runs out of context.
     let max_ctx = lm.config().max_position_embeddings;
     if prompt.len().saturating_add(opts.max_new_tokens) > max_ctx {
         return Err(Error::GenerationTooLong {
@@ -462,10 +460,6 @@ fn run(
                 stop = StopReason::StopString;
                 break;
             }
-        }
-        if step + 1 < opts.max_new_tokens && cache.len() + 1 > max_ctx {
-            stop = StopReason::ContextFull;
-            break;
         }
         input = vec![choice.token];
     }

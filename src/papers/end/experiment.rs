@@ -95,7 +95,7 @@ pub fn layer_sets(n_layers: usize) -> Result<Vec<(&'static str, Layers)>> {
 ///
 /// ```
 /// use entroscope::papers::end::layer_set_name;
-/// assert_eq!(layer_set_name("Last-2").unwrap(), "last 2");
+/// assert_eq!(layer_set_name("Last-2").unwrap(), "last 2"); // ok: doc example
 /// assert!(layer_set_name("nope").is_err());
 /// ```
 pub fn layer_set_name(s: &str) -> Result<&'static str> {

@@ -45,7 +45,7 @@ impl Default for GenOptions {
 /// The paper's orders: Shannon (α = 1) and Rényi α = 0.5 and 5.
 pub fn default_metrics() -> Vec<Metric> {
     // `const` blocks: the orders are checked when compiling
-    let (half, five) = const { (Renyi::checked(0.5).unwrap(), Renyi::checked(5.0).unwrap()) };
+    let (half, five) = const { (Renyi::checked(0.5).unwrap(), Renyi::checked(5.0).unwrap()) }; // ok: const, checked at compile time
     vec![Metric::Shannon, Metric::Renyi(half), Metric::Renyi(five)]
 }
 
