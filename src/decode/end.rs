@@ -7,15 +7,22 @@
 //! (default: every other layer of the upper half, the last block excluded), normalises those
 //! logits **across layers**, `q_l(v) = softmax_{l ∈ C} z_l(v)`, and takes the entropy
 //! `H(v) = −Σ_l q_l(v) ln q_l(v)` ∈ `[0, ln |C|]`. A token whose probability jumps sharply in a
-//! few layers has low `H`; END favours it: `s(v) = z_N(v) − λ·H(v)` on `V_head`, `−inf` elsewhere.
+//! few layers has low `H`; END favours it: `s(v) = z_N(v) − λ·H(v)` on `V_head`; the other
+//! logits are left as they are (as the reference does; [`EndParams::mask_others`] sets them to
+//! `−inf` instead, DoLa-style).
 //!
 //! Only the candidate columns of the unembedding are computed per layer (`|C| × |V_head| × d`
 //! multiply-adds), so END costs almost nothing over greedy at the defaults (λ = 1, α = 0.01).
 //!
-//! Difference from the reference generation code, on purpose: it adds `−λH` to the candidates
-//! and leaves the other logits unchanged, where the issue (and DoLa) mask them to `−inf`. Under
-//! greedy decoding the two agree whenever `λ·ln|C| < −ln α` (defaults: 2.08 < 4.61), because no
-//! candidate can then drop below a non-candidate.
+//! Names: our `lambda` is the reference's `--alpha`, our `alpha` its `--relative_top`. The
+//! reference settings per task: generation λ = 1, α = 0.01, `C` = the upper layers, repetition
+//! penalty 1.2 after the adjustment ([`End::generation`]); TruthfulQA MC λ = 0.25, α = 0, `C` =
+//! the upper layers plus the final normed layer ([`EndParams::scoring`], |C| = 9 on 32 layers);
+//! FACTOR λ = 0.25, α = 0.1, no final layer ([`EndParams::factor`]).
+//!
+//! Where we keep to the paper's intent and not the released code: the reference scorer reads the
+//! cross-layer entropy at the prompt's positions `0…n−1` instead of the positions that predict
+//! the continuation; we use the latter, as the paper's equations do.
 
 use candle_core::Tensor;
 
@@ -29,6 +36,9 @@ use crate::lens::LogitLens;
 use crate::model::Lm;
 use crate::{Error, Result};
 
+/// The repetition penalty of the reference's generation script, applied after the adjustment.
+pub const REFERENCE_REPETITION_PENALTY: f32 = 1.2;
+
 /// END hyper-parameters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndParams {
@@ -38,8 +48,16 @@ pub struct EndParams {
     pub alpha: f32,
     /// The layer set `C` (default: [`Layers::High`]).
     pub layers: Layers,
-    /// Apply the final norm before the early-exit unembedding (the reference does not).
+    /// Apply the final norm before the early-exit unembedding (the reference does not). An
+    /// ablation: on models whose raw early exits are flat (Gemma-3) it makes `H` informative.
     pub normed: bool,
+    /// Add the final layer (final norm + head, i.e. the model's own logits) to `C`, as the
+    /// reference's TruthfulQA MC script does (its layer `-1`).
+    pub with_final: bool,
+    /// Set the non-candidates' scores to `−inf` (DoLa-style) instead of leaving their logits
+    /// unchanged as the reference does. An ablation; under greedy decoding the two agree whenever
+    /// `λ·ln|C| < −ln α`.
+    pub mask_others: bool,
 }
 
 impl Default for EndParams {
@@ -49,23 +67,40 @@ impl Default for EndParams {
 }
 
 impl EndParams {
-    /// The reference generation settings: `λ = 1`, `α = 0.01`, upper layers, raw.
+    /// The reference generation settings (`tfqa_eval.py`): `λ = 1`, `α = 0.01`, upper layers,
+    /// raw, non-candidates unchanged.
     pub fn generation() -> Self {
         Self {
             lambda: 1.0,
             alpha: 0.01,
             layers: Layers::High,
             normed: false,
+            with_final: false,
+            mask_others: false,
         }
     }
 
-    /// The reference multiple-choice scoring settings: `λ = 0.25`, `α = 0` (every token).
+    /// The reference TruthfulQA multiple-choice settings (`run_mc.sh`): `λ = 0.25`, `α = 0`
+    /// (every token), the upper layers plus the final layer.
     pub fn scoring() -> Self {
         Self {
             lambda: 0.25,
             alpha: 0.0,
             layers: Layers::High,
             normed: false,
+            with_final: true,
+            mask_others: false,
+        }
+    }
+
+    /// The reference FACTOR settings (`factor_eval.py`): `λ = 0.25`, `α = 0.1`, the upper layers
+    /// without the final one. (The reference sums probabilities over the continuation; we sum
+    /// log-probabilities, as for every other method, which is the paper's stated score.)
+    pub fn factor() -> Self {
+        Self {
+            alpha: 0.1,
+            with_final: false,
+            ..Self::scoring()
         }
     }
 
@@ -201,12 +236,13 @@ impl End {
         })
     }
 
-    /// The reference generation settings (λ = 1, α = 0.01, upper layers), greedy.
+    /// The reference generation settings (λ = 1, α = 0.01, upper layers), greedy, with the
+    /// reference's repetition penalty 1.2 applied after the entropy adjustment.
     pub fn generation() -> Self {
         Self {
             params: EndParams::generation(),
             layers: Vec::new(),
-            tail: Tail::greedy(1.0),
+            tail: Tail::greedy(REFERENCE_REPETITION_PENALTY),
         }
     }
 
@@ -254,9 +290,18 @@ impl Decoder for End {
             rows.clone()
         };
         let cands = candidates(z, self.params.alpha);
-        let zl = candidate_logits(input.lm, &rows, &cands)?;
-        let h = cross_layer_entropy(&zl, self.layers.len(), cands.len())?;
-        let mut scores = vec![f32::NEG_INFINITY; z.len()];
+        let mut zl = candidate_logits(input.lm, &rows, &cands)?;
+        let mut n_layers = self.layers.len();
+        if self.params.with_final {
+            zl.extend(cands.iter().map(|&c| z[c as usize]));
+            n_layers += 1;
+        }
+        let h = cross_layer_entropy(&zl, n_layers, cands.len())?;
+        let mut scores = if self.params.mask_others {
+            vec![f32::NEG_INFINITY; z.len()]
+        } else {
+            z.to_vec()
+        };
         let lambda = self.params.lambda;
         let mut rec: Vec<CandidateEntropy> = cands
             .iter()

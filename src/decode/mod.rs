@@ -201,7 +201,13 @@ impl Layers {
     /// ([`Error::InvalidParameter`]), a layer beyond the model ([`Error::LayerOutOfRange`]) or
     /// the final layer `L` itself (it is always the mature layer).
     pub fn resolve(&self, lm: &Lm) -> Result<Vec<usize>> {
-        resolve_layers(self, lm.n_layers(), lm.config().tie_word_embeddings)
+        self.resolve_for(lm.n_layers(), lm.config().tie_word_embeddings)
+    }
+
+    /// The layer indices for a model of `n_layers` blocks, with or without tied embeddings
+    /// (tied: the embedding-like layers 0 and 1 are left out of the buckets, as in HF).
+    pub fn resolve_for(&self, n_layers: usize, tied_embeddings: bool) -> Result<Vec<usize>> {
+        resolve_layers(self, n_layers, tied_embeddings)
     }
 }
 

@@ -69,10 +69,14 @@ impl DolaScoring {
         }
     }
 
-    /// DoLa's `factor_eval.py`: high layers, relative top 0.1 (value −1000), post-softmax.
+    /// DoLa's FACTOR settings (`factor_eval.py` with the repository's FACTOR command line):
+    /// the **low** layer bucket, relative top 0.1 (value −1000), post-softmax.
     pub fn factor() -> Self {
         Self {
-            params: DolaParams::default(),
+            params: DolaParams {
+                layers: Layers::Low,
+                ..DolaParams::default()
+            },
             post_softmax: true,
             relative_top_value: -1000.0,
         }
@@ -91,7 +95,7 @@ pub enum ScoreMethod {
 }
 
 impl ScoreMethod {
-    /// END with the reference MC settings (λ = 0.25, α = 0, high layers).
+    /// END with the reference TruthfulQA MC settings (λ = 0.25, α = 0, high layers + final).
     pub fn end() -> Self {
         ScoreMethod::End(EndParams::scoring())
     }
@@ -105,7 +109,10 @@ impl ScoreMethod {
     pub fn for_bench(name: &str, bench: Bench) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "greedy" | "baseline" => Ok(ScoreMethod::Baseline),
-            "end" => Ok(ScoreMethod::end()),
+            "end" => Ok(ScoreMethod::End(match bench {
+                Bench::TruthfulQaMc => EndParams::scoring(),
+                Bench::FactorNews | Bench::FactorExpert => EndParams::factor(),
+            })),
             "dola" => Ok(ScoreMethod::Dola(match bench {
                 Bench::TruthfulQaMc => DolaScoring::truthfulqa(),
                 Bench::FactorNews | Bench::FactorExpert => DolaScoring::factor(),
@@ -458,13 +465,17 @@ impl<'a> Scorer<'a> {
                 Ok((s, Vec::new()))
             }
             ScoreMethod::End(p) => {
-                let k = early.len();
+                // the final layer, when in C, is the last row: the model's own logits
+                let k = early.len() + usize::from(p.with_final);
                 let mut out = Vec::with_capacity(n);
                 let mut zl = vec![0f32; k * v];
                 for (i, &t) in targets.iter().enumerate() {
                     let lp = log_softmax(row(i));
                     for (l, e) in early.iter().enumerate() {
                         zl[l * v..(l + 1) * v].copy_from_slice(&e[i * v..(i + 1) * v]);
+                    }
+                    if p.with_final {
+                        zl[(k - 1) * v..].copy_from_slice(row(i));
                     }
                     let mut s = lp.clone();
                     if p.alpha <= 0.0 {

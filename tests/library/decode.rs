@@ -334,6 +334,8 @@ fn end_lambda_zero_is_greedy() {
                 alpha,
                 layers: Layers::List(vec![0, 1, 2]),
                 normed: false,
+                with_final: false,
+                mask_others: false,
             })
             .unwrap();
             let g = generate_ids(&lm, &prompt, &mut end, &opts).unwrap();
@@ -375,6 +377,8 @@ fn end_step_matches_trace() {
         alpha,
         layers: Layers::List(layers.clone()),
         normed: false,
+        with_final: false,
+        mask_others: false,
     })
     .unwrap();
     let g = generate_ids(&lm, &prompt, &mut end, &GenerateOptions::new(1)).unwrap();
@@ -397,7 +401,11 @@ fn end_step_matches_trace() {
         .filter(|&v| fin[v] >= m + alpha.ln())
         .collect();
     assert!(cands.len() > 1, "the test needs several candidates");
-    let mut best = (f64::MIN, 0usize);
+    // non-candidates keep their logits (the reference); candidates get z − λH
+    let mut best = (0..fin.len())
+        .filter(|v| !cands.contains(v))
+        .map(|v| (f64::from(fin[v]), v))
+        .fold((f64::MIN, 0usize), |a, b| if b.0 > a.0 { b } else { a });
     let rec = &g.steps[0].candidates;
     assert_eq!(rec.len(), cands.len());
     for &v in &cands {

@@ -64,8 +64,10 @@ fn lm_score_matches_reference_code() {
         ("dola_factor", dola(0.1, true)),
         (
             "end",
+            // the fixture's END was run on these layers alone (no final layer `-1`)
             ScoreMethod::End(EndParams {
                 layers: layers.clone(),
+                with_final: false,
                 ..EndParams::scoring()
             }),
         ),
@@ -99,6 +101,114 @@ fn lm_score_matches_reference_code() {
             (single.total - ours[1].total).abs() < 1e-4,
             "{name}: score vs score_many"
         );
+    }
+}
+
+/// The reference TruthfulQA MC run (`run_mc.sh`) appends the final layer `-1` to END's set;
+/// FACTOR does not and filters at relative-top 0.1; DoLa's FACTOR run uses the low bucket.
+#[test]
+fn reference_settings_per_bench() {
+    let ScoreMethod::End(mc) = ScoreMethod::for_bench("end", Bench::TruthfulQaMc).unwrap() else {
+        panic!("end is END")
+    };
+    assert!(mc.with_final && mc.alpha == 0.0 && mc.lambda == 0.25);
+    assert_eq!(mc.layers, Layers::High);
+    let ScoreMethod::End(fa) = ScoreMethod::for_bench("end", Bench::FactorNews).unwrap() else {
+        panic!("end is END")
+    };
+    assert!(!fa.with_final && fa.alpha == 0.1 && fa.lambda == 0.25);
+    let ScoreMethod::Dola(d) = ScoreMethod::for_bench("dola", Bench::FactorExpert).unwrap() else {
+        panic!("dola is DoLa")
+    };
+    assert_eq!(d.params.layers, Layers::Low);
+    // on a 32-layer untied model (Llama-2-7B) the buckets are the reference's
+    assert_eq!(
+        Layers::Low.resolve_for(32, false).unwrap(),
+        vec![0, 2, 4, 6, 8, 10, 12, 14]
+    );
+    assert_eq!(
+        Layers::High.resolve_for(32, false).unwrap(),
+        vec![16, 18, 20, 22, 24, 26, 28, 30]
+    );
+}
+
+/// END's MC score with the final layer in `C`, against a computation from the full trace in
+/// f64: for each continuation position, `H(v)` over the raw early exits `lm_head·h_l` of layers
+/// 0 and 1 and the final logits, `s = log p_N − λH`, score = `log_softmax(s)[target]`.
+#[test]
+fn end_mc_with_final_layer_by_hand() {
+    let lm = tiny_llama();
+    let (prefix, cont) = ("the cat sat on", " the mat");
+    let method = EndParams {
+        layers: Layers::List(vec![0, 1]),
+        ..EndParams::scoring()
+    };
+    let lambda = f64::from(method.lambda);
+    let ours = Scorer::new(&lm, ScoreMethod::End(method))
+        .unwrap()
+        .score(prefix, cont)
+        .unwrap();
+    let p_ids = lm.encode(prefix).unwrap();
+    let all = lm.encode(&format!("{prefix}{cont}")).unwrap();
+    assert_eq!(
+        &all[..p_ids.len()],
+        &p_ids[..],
+        "the prefix tokenizes alone"
+    );
+    let spec = CaptureSpec {
+        positions: Positions::All,
+        sub_blocks: false,
+        all_logits: true,
+    };
+    let tr = lm.trace(&all, &spec, &mut NoHook).unwrap();
+    let fin: Vec<Vec<f32>> = tr.logits.to_vec2().unwrap();
+    let head: Vec<Vec<f32>> = lm
+        .lm_head()
+        .to_dtype(candle_core::DType::F32)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
+    let early = |l: usize, pos: usize| -> Vec<f64> {
+        let h: Vec<f32> = tr
+            .resid
+            .get(l)
+            .unwrap()
+            .get(pos)
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        head.iter()
+            .map(|w| {
+                w.iter()
+                    .zip(&h)
+                    .map(|(a, b)| f64::from(*a) * f64::from(*b))
+                    .sum()
+            })
+            .collect()
+    };
+    let log_softmax = |z: &[f64]| -> Vec<f64> {
+        let m = z.iter().copied().fold(f64::MIN, f64::max);
+        let lz = m + z.iter().map(|x| (x - m).exp()).sum::<f64>().ln();
+        z.iter().map(|x| x - lz).collect()
+    };
+    let targets = &all[p_ids.len()..];
+    assert_eq!(ours.ids, targets);
+    for (i, &t) in targets.iter().enumerate() {
+        let pos = p_ids.len() - 1 + i;
+        let zf: Vec<f64> = fin[pos].iter().map(|&x| f64::from(x)).collect();
+        let rows = [early(0, pos), early(1, pos), zf.clone()];
+        let lp = log_softmax(&zf);
+        let s: Vec<f64> = (0..zf.len())
+            .map(|v| {
+                let col: Vec<f64> = rows.iter().map(|r| r[v]).collect();
+                let q = log_softmax(&col);
+                let h: f64 = -q.iter().map(|lq| lq.exp() * lq).sum::<f64>();
+                lp[v] - lambda * h
+            })
+            .collect();
+        let want = log_softmax(&s)[t as usize];
+        let got = f64::from(ours.log_probs[i]);
+        assert!((got - want).abs() < 1e-4, "position {i}: {got} vs {want}");
     }
 }
 

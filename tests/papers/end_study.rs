@@ -51,7 +51,7 @@ fn sweep_equals_scorer_on_smollm2() {
                 lambda: pt.lambda,
                 alpha: 0.0,
                 layers: pick(&pt.layer_set).1,
-                normed: false,
+                ..EndParams::scoring()
             });
             score_truthfulqa(&lm, &items, &m, &opts).unwrap()
         };

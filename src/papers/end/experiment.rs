@@ -516,8 +516,9 @@ pub fn candidate_dynamics(
 // Part 2: TruthfulQA sweep over λ and layer sets
 // ---------------------------------------------------------------------------------------------
 
-/// Score TruthfulQA questions under END at every `(λ, layer set)` with α = 0 (the reference MC
-/// setting), each continuation run once. `sets` are named layer sets, e.g. from
+/// Score TruthfulQA questions under END at every `(λ, layer set)` with α = 0 and the final
+/// layer appended to every set (the reference MC setting, [`crate::decode::EndParams::scoring`]), each
+/// continuation run once. `sets` are named layer sets, e.g. from
 /// [`layer_sets`]; the points come set-major, in the order of `sets` then `lambdas`.
 /// Teacher-forced like [`crate::score::Scorer`]: the per-position score of token `t` is
 /// `log_softmax_v(log p_N(v) − λ·H_C(v))[t]`.
@@ -634,7 +635,9 @@ fn sweep_continuation(
             for &u in idx {
                 zl.extend_from_slice(&early[(u * n + i) * v..(u * n + i + 1) * v]);
             }
-            let hv = cross_layer_entropy(&zl, idx.len(), v)?;
+            // the reference's layer `-1`: the final logits
+            zl.extend_from_slice(&fin[i * v..(i + 1) * v]);
+            let hv = cross_layer_entropy(&zl, idx.len() + 1, v)?;
             for (li, &lambda) in lambdas.iter().enumerate() {
                 let score = if lambda == 0.0 {
                     lp[t as usize]

@@ -26,7 +26,8 @@
 //!    ([`truthfulqa_sweep`]). The sweep runs each continuation once and scores every
 //!    (λ, layer set) from the same early-exit logits; at λ = 0 it is the greedy baseline and at
 //!    (λ, set) it equals [`crate::score::Scorer`] with
-//!    `ScoreMethod::End(EndParams { lambda, alpha: 0, layers })` (tested).
+//!    `ScoreMethod::End(EndParams { lambda, layers, ..EndParams::scoring() })`: α = 0 and the
+//!    final layer in every set, as the reference's MC script (tested).
 //! 3. **Open-ended TruthfulQA** ([`open_ended`]): greedy, DoLa and END generate up to 50 tokens
 //!    after the 6-shot prompt, stopping at `"Q:"`. The paper judges answers with fine-tuned GPT
 //!    judges ("truth" and "info"), which are out of reach here; we score **overlap** instead:
