@@ -78,11 +78,13 @@ if let Some(c) = all.family_scatter(32)? { c.size(560, 350).evcxr_display(); }
 """),
 ("markdown", """
 ## 2. Task classification
-Three tasks over the same texts (FACTOR news openings stand in for TinyStories): continue the
-story, count its words, state its main message — each with the story before the instruction,
-after it, and with the story's words shuffled (seeded). Sampled at T = 1; profile = mean over
-steps. kNN (k = 29 as the paper, and 3, 5, 7, 11), stratified CV, one-vs-rest macro ROC AUC;
-the stratified dummy beside it. Paper: 94.8–98.4 %.
+The reference's protocol over FACTOR news openings (standing in for TinyStories): three tasks
+(continue the story, count its words, say what it is about), two wordings of each question,
+four layouts (`"{text}\n\n{question}\n\n"`, question first, and both with the text's words
+scrambled) — 24 prompts per text. 8 sampled tokens (T = 1); profile = mean over steps. kNN
+(k = 29 as the reference, and 3, 5, 7, 11), stratified CV, one-vs-rest macro ROC AUC and
+accuracy; the stratified dummy beside it, and the **step-0** AUC: the same kNN on the first
+step's profile alone, which sees only the prompt. Paper: 94.8–98.4 %.
 """),
 ("code", """
 let tasks = entropy_lens::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
@@ -92,9 +94,12 @@ all.merge(tasks);
 """),
 ("markdown", """
 ## 3. Output-format classification
-"Write a chat log / a poem / a scientific article about {topic}" over topics spread across the
-180 of `data/entropy_lens/topics.txt`. Features: the generation split into 8 windows of steps,
-each window's per-block mean, concatenated (the reference code's layout). Paper: 96.6–98.7 %.
+The reference's wordings, "Simulate a chat log about {topic}", "Write a poem about {topic}",
+"Write a scientific piece about {topic}", over topics spread across the 180 of
+`data/entropy_lens/topics.txt`, decoded **greedily** (the reference's `sample=False`; 256 tokens
+at `Options::paper()`). Features: the generation split into 8 windows of steps, each window's
+per-block mean, concatenated (the reference's layout). The reference reports accuracy at k = 5;
+we show it beside the AUC. Paper: 96.6–98.7 %.
 """),
 ("code", """
 let formats = entropy_lens::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
@@ -105,11 +110,14 @@ all.merge(formats);
 ("markdown", """
 ## 4. Layer-skip interventions
 The mean Shannon profile of the question prompts picks the blocks with the largest entropy
-increase (*expansion*) and decrease (*pruning*); `LayerSkip` zeroes their attention and MLP
+increase (*expansion*) and decrease (*pruning*), block 1 excluded by default (with tied
+embeddings the embedding layer's entropy is ≈ 0, so the embeddings → block 1 step would always
+rank first; `skip_first_block: true` allows it); `LayerSkip` zeroes their attention and MLP
 contributions; k random blocks (seeded draws) are the control. Accuracy on TruthfulQA MC1 in a
 lettered A–D format (the best answer and three incorrect ones, shuffled), answered by the letter
 with the largest next-token logit after "Answer:". Chance is 25 %, and these small models sit
-near it, so the probability of the correct letter (in the parquet table) is the finer measure.
+near it, so the probability of the correct letter (with its standard error over the questions,
+in the parquet table) is the finer measure.
 """),
 ("code", """
 let iv = entropy_lens::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;

@@ -4,6 +4,7 @@
 //! `tests/oracle/tiny_models.rs`.
 
 use crate::common::{fixture, max_abs_diff, real_model};
+use entroscope::decode::Sampling;
 use entroscope::intervene::LayerSkip;
 use entroscope::papers::entropy_lens::classify::{evaluate, EvalSpec};
 use entroscope::papers::entropy_lens::features::{feature_matrix, pca_2d, Rescale};
@@ -31,6 +32,7 @@ fn spec<'a>(ks: &'a [usize], folds: usize, seed: u64) -> EvalSpec<'a> {
         model: "m",
         alpha: 1.0,
         rescale: Rescale::None,
+        features: "generation",
         ks,
         folds,
         seed,
@@ -168,37 +170,39 @@ fn single_class_and_too_large_k_are_typed_errors() {
 // ---------------------------------------------------------------------------------------------
 
 /// Profile [1, 3, 2.5, 0.5, 4] → block changes [+2, −0.5, −2, +3.5]:
-/// expansion picks blocks 4 (+3.5) then 1 (+2); pruning 3 (−2) then 2 (−0.5).
+/// expansion picks blocks 4 (+3.5) then 1 (+2); pruning 3 (−2) then 2 (−0.5). By default
+/// (first eligible block 2) block 1 — the embeddings → first block step — is never picked.
 #[test]
 fn expansion_and_pruning_layers_by_hand() {
     let d = entropy_changes(&[1.0, 3.0, 2.5, 0.5, 4.0]).unwrap();
     assert_eq!(d, vec![2.0, -0.5, -2.0, 3.5]);
-    assert_eq!(
-        select_layers(&d, Strategy::Expansion, 1, 0).unwrap(),
-        vec![4]
-    );
-    assert_eq!(
-        select_layers(&d, Strategy::Expansion, 2, 0).unwrap(),
-        vec![1, 4]
-    );
-    assert_eq!(select_layers(&d, Strategy::Pruning, 1, 0).unwrap(), vec![3]);
-    assert_eq!(
-        select_layers(&d, Strategy::Pruning, 2, 0).unwrap(),
-        vec![2, 3]
-    );
+    let pick = |st, k, first, seed| select_layers(&d, st, k, first, seed).unwrap();
+    assert_eq!(pick(Strategy::Expansion, 1, 1, 0), vec![4]);
+    assert_eq!(pick(Strategy::Expansion, 2, 1, 0), vec![1, 4]);
+    assert_eq!(pick(Strategy::Pruning, 1, 1, 0), vec![3]);
+    assert_eq!(pick(Strategy::Pruning, 2, 1, 0), vec![2, 3]);
+    // the default ranking excludes block 1: the next expansion block is 2 (−0.5 > −2)
+    assert_eq!(pick(Strategy::Expansion, 2, 2, 0), vec![2, 4]);
+    assert_eq!(pick(Strategy::Expansion, 3, 2, 0), vec![2, 3, 4]);
     // ties go to the lower block
     assert_eq!(
-        select_layers(&[1.0, 1.0, 0.0], Strategy::Expansion, 1, 0).unwrap(),
+        select_layers(&[1.0, 1.0, 0.0], Strategy::Expansion, 1, 1, 0).unwrap(),
         vec![1]
     );
-    // random: k distinct blocks in 1..=L, reproducible per seed
-    let r = select_layers(&d, Strategy::Random, 3, 42).unwrap();
-    assert_eq!(r.len(), 3);
-    assert!(r.windows(2).all(|w| w[0] < w[1]) && r.iter().all(|&l| (1..=4).contains(&l)));
-    assert_eq!(r, select_layers(&d, Strategy::Random, 3, 42).unwrap());
-    for bad in [0, 5] {
+    assert_eq!(
+        select_layers(&[1.0, 1.0, 1.0], Strategy::Expansion, 1, 2, 0).unwrap(),
+        vec![2]
+    );
+    // random: k distinct blocks in first..=L, reproducible per seed
+    for first in [1, 2] {
+        let r = pick(Strategy::Random, 3, first, 42);
+        assert_eq!(r.len(), 3);
+        assert!(r.windows(2).all(|w| w[0] < w[1]) && r.iter().all(|&l| (first..=4).contains(&l)));
+        assert_eq!(r, pick(Strategy::Random, 3, first, 42));
+    }
+    for (bad, first) in [(0, 1), (5, 1), (4, 2), (1, 0)] {
         assert!(matches!(
-            select_layers(&d, Strategy::Expansion, bad, 0),
+            select_layers(&d, Strategy::Expansion, bad, first, 0),
             Err(Error::InvalidParameter { .. })
         ));
     }
@@ -229,10 +233,25 @@ fn pca_of_a_line() {
 fn prompt_sets_are_balanced() {
     let items = entroscope::data::factor(entroscope::data::FactorSplit::News).unwrap();
     let p = task_prompts(&items, 2, 30, 7).unwrap();
-    assert_eq!(p.len(), 2 * Task::ALL.len() * Variant::ALL.len());
+    // the reference's 24 prompts per text: 3 tasks × 2 wordings × 4 variants
+    assert_eq!(Task::ALL.len() * 2 * Variant::ALL.len(), 24);
+    assert_eq!(p.len(), 2 * 24);
     for c in 0..3 {
-        assert_eq!(p.iter().filter(|x| x.class == c).count(), 6);
+        assert_eq!(p.iter().filter(|x| x.class == c).count(), 16);
     }
+    let story = entroscope::papers::entropy_lens::prompts::story_excerpt(&items[0].prefix, 30);
+    assert_eq!(
+        p[0].text,
+        format!("{story}\n\nHow can the story be continued?\n\n")
+    );
+    assert_eq!(
+        p[1].text,
+        format!("How can the story be continued?\n\n{story}\n\n")
+    );
+    assert!(p[2]
+        .text
+        .ends_with("\n\nHow can the story be continued?\n\n"));
+    assert_ne!(p[2].text, p[0].text);
     assert!(task_prompts(&items, items.len() + 1, 30, 7).is_err());
     // the shuffled story holds the same words
     let s = "one two three four five six";
@@ -244,7 +263,8 @@ fn prompt_sets_are_balanced() {
     assert_eq!(sh, shuffle_words(s, 3));
     let f = format_prompts(&["bees".to_string()]);
     assert_eq!(f.len(), 3);
-    assert_eq!(f[1].text, "Write a poem about bees.\n\n");
+    assert_eq!(f[1].text, "Write a poem about bees");
+    assert_eq!(f[0].text, "Simulate a chat log about bees");
     // spread: indices ⌊i·10/4⌋ = 0, 2, 5, 7
     assert_eq!(spread(&(0..10).collect::<Vec<_>>(), 4), vec![0, 2, 5, 7]);
     let topics = load_topics(topics_path()).unwrap();
@@ -365,7 +385,7 @@ fn profiles_match_trace(lm: &Lm, prompt: &str, steps: usize, tol: f32) {
     let p = lm.encode(prompt).unwrap();
     let opts = GenOptions {
         max_new_tokens: steps,
-        temperature: 1.0,
+        sampling: Sampling::All { temperature: 1.0 },
         seed: 5,
         chunk_bytes: 3 * lm.vocab_size() * 4, // several flushes of 3 rows
         ..GenOptions::default()
@@ -422,6 +442,41 @@ fn generation_profiles_match_full_trace_smollm2() {
     profiles_match_trace(&lm, "Once upon a time", 3, 2e-3);
 }
 
+/// The formats protocol decodes greedily: the profiled generation is the greedy `generate`
+/// (EOS suppressed, as both do for a fixed length), token for token.
+#[test]
+fn greedy_profiles_follow_greedy_generate() {
+    let tiny = tiny();
+    let smol = Lm::load(
+        &real_model(entroscope::model::DEFAULT_MODEL_FILE)
+            .display()
+            .to_string(),
+    )
+    .unwrap();
+    for (lm, steps) in [(&tiny, 12), (&smol, 16)] {
+        let prompts = vec![
+            lm.encode("Write a poem about the sea").unwrap(),
+            lm.encode("the cat sat on").unwrap(),
+        ];
+        let opts = GenOptions {
+            max_new_tokens: steps,
+            sampling: Sampling::ArgMax,
+            ..GenOptions::default()
+        };
+        let g = generation_profiles(lm, &prompts, &opts, None).unwrap();
+        for (p, gp) in prompts.iter().zip(&g) {
+            let want = entroscope::decode::generate_ids(
+                lm,
+                p,
+                &mut entroscope::decode::Baseline::greedy(),
+                &entroscope::decode::GenerateOptions::exactly(steps),
+            )
+            .unwrap();
+            assert_eq!(gp.ids, want.ids, "{}", lm.name());
+        }
+    }
+}
+
 #[test]
 fn generation_profile_bad_input() {
     let lm = tiny();
@@ -436,7 +491,7 @@ fn generation_profile_bad_input() {
     ));
     assert!(matches!(
         bad(GenOptions {
-            temperature: -1.0,
+            sampling: Sampling::All { temperature: -1.0 },
             ..GenOptions::default()
         }),
         Error::InvalidParameter { .. }
@@ -518,6 +573,7 @@ fn run_writes_the_same_files() {
             "model",
             "alpha",
             "rescale",
+            "features",
             "classifier",
             "k",
             "folds",
@@ -528,15 +584,24 @@ fn run_writes_the_same_files() {
             "accuracy"
         ]
     );
+    // every per-model classification comes with its step-0 diagnostic, row for row
+    let feats = entroscope::frame::column_str(&class, "features").unwrap();
+    let n_step0 = feats.iter().filter(|f| *f == "step 0").count();
+    assert!(n_step0 > 0 && 2 * n_step0 == feats.len(), "{feats:?}");
     // profiles: 3 metrics × 30 blocks per (sample, window): families 4 samples and tasks
-    // 1 story × 9 prompts with the mean only, formats 2 topics × 3 with the mean and 2 windows.
+    // 1 text × 24 prompts with the mean only, formats 2 topics × 3 with the mean and 2 windows.
     let prof = entroscope::frame::read_table(dir.join("profiles.parquet")).unwrap();
-    assert_eq!(prof.shape(), ((4 + 9 + 6 * 3) * 3 * 30, 11));
+    assert_eq!(prof.shape(), ((4 + 24 + 6 * 3) * 3 * 30, 11));
     let gens = entroscope::frame::read_table(dir.join("generations.parquet")).unwrap();
-    assert_eq!(gens.shape(), (4 + 9 + 6, 6));
-    // interventions: none + (expansion, pruning, 1 random draw) at k = 1
+    assert_eq!(gens.shape(), (4 + 24 + 6, 6));
+    // interventions: none + (expansion, pruning, 1 random draw) at k = 1, block 1 never
+    // skipped by default
     let iv = entroscope::frame::read_table(dir.join("interventions.parquet")).unwrap();
-    assert_eq!(iv.shape(), (4, 7));
+    assert_eq!(iv.shape(), (4, 8));
+    assert!(!opts.skip_first_block);
+    for r in &report.interventions {
+        assert!(!r.layers.contains(&1), "{r:?}");
+    }
     // one model: no family classification, and a note saying so
     let experiments = entroscope::frame::column_str(&class, "experiment").unwrap();
     assert!(experiments.iter().all(|e| e != "families"));

@@ -37,6 +37,18 @@ pub struct Args {
     /// Base seed (sampling, folds, shuffles, random layer draws).
     #[arg(long, global = true, default_value_t = 0)]
     seed: u64,
+    /// Tasks: number of texts (24 prompts each), instead of the preset's.
+    #[arg(long, global = true)]
+    task_texts: Option<usize>,
+    /// Formats: number of topics (3 prompts each), instead of the preset's.
+    #[arg(long, global = true)]
+    format_topics: Option<usize>,
+    /// Formats: generated tokens (a multiple of 8, the windows), instead of the preset's.
+    #[arg(long, global = true)]
+    format_tokens: Option<usize>,
+    /// Interventions: TruthfulQA questions, instead of the preset's.
+    #[arg(long, global = true)]
+    mc_questions: Option<usize>,
 }
 
 /// Runs the subcommand.
@@ -49,6 +61,10 @@ pub fn run(args: Args) -> Result<()> {
         opts.models = args.model;
     }
     opts.seed = args.seed;
+    opts.task_stories = args.task_texts.unwrap_or(opts.task_stories);
+    opts.format_topics = args.format_topics.unwrap_or(opts.format_topics);
+    opts.format_tokens = args.format_tokens.unwrap_or(opts.format_tokens);
+    opts.mc_questions = args.mc_questions.unwrap_or(opts.mc_questions);
     opts.progress = true;
     opts.experiments = match args.which {
         Which::Families => vec![Experiment::Families],

@@ -18,6 +18,9 @@ pub struct ClassRow {
     pub alpha: f32,
     /// Depth rescaling of the features.
     pub rescale: String,
+    /// Which steps the features come from: [`GENERATION`] (the whole generation, the paper's
+    /// features) or [`STEP0`] (the first step alone, which sees only the prompt).
+    pub features: String,
     /// `knn` or `dummy`.
     pub classifier: String,
     /// Neighbours (0 for the dummy).
@@ -35,6 +38,13 @@ pub struct ClassRow {
     /// Mean accuracy over folds.
     pub accuracy: f64,
 }
+
+/// Features from every step of the generation (the paper's).
+pub const GENERATION: &str = "generation";
+/// Features from the first step alone: the profile of the prompt's last position. When these
+/// classify as well as [`GENERATION`], the classes differ in their prompts, not in what the
+/// model generates.
+pub const STEP0: &str = "step 0";
 
 /// Smallest training-fold size of a split.
 fn min_train(cv: &StratifiedKFold, y: &[usize]) -> Result<usize> {
@@ -57,6 +67,8 @@ pub struct EvalSpec<'a> {
     pub alpha: f32,
     /// Rescaling used to build `x`.
     pub rescale: Rescale,
+    /// [`GENERATION`] or [`STEP0`].
+    pub features: &'a str,
     /// Neighbour counts to try; those larger than the smallest training fold are left out.
     pub ks: &'a [usize],
     /// Folds wanted (clamped to the smallest class count, at least 2).
@@ -86,6 +98,7 @@ pub fn evaluate(spec: &EvalSpec<'_>, x: &Array2<f64>, y: &[usize]) -> Result<Vec
             model: spec.model.into(),
             alpha: spec.alpha,
             rescale: spec.rescale.to_string(),
+            features: spec.features.into(),
             classifier: classifier.into(),
             k,
             folds,

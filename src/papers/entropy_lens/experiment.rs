@@ -5,10 +5,11 @@
 use std::time::Instant;
 
 use crate::data::{factor, truthfulqa, FactorSplit};
+use crate::decode::Sampling;
 use crate::entropy::Metric;
 use crate::{Error, Lm, Result};
 
-use super::classify::{evaluate, EvalSpec};
+use super::classify::{evaluate, EvalSpec, GENERATION, STEP0};
 use super::features::{block_means, block_windows, feature_matrix, Rescale};
 use super::intervene::{
     entropy_changes, letter_ids, mc_score, prompt_profile, select_layers, Strategy,
@@ -87,14 +88,16 @@ pub struct Options {
     pub family_tokens: usize,
     /// Families: sampling temperature.
     pub family_temperature: f64,
-    /// Tasks: number of stories (each gives 3 tasks × 3 variants prompts).
+    /// Tasks: number of texts (each gives 3 tasks × 2 wordings × 4 variants = 24 prompts).
     pub task_stories: usize,
     /// Tasks: words kept of each story.
     pub task_words: usize,
     /// Tasks: generated tokens.
     pub task_tokens: usize,
-    /// Tasks and formats: sampling temperature.
+    /// Tasks: sampling temperature (the reference samples).
     pub temperature: f64,
+    /// Formats: how tokens are chosen (the reference: greedy, [`Sampling::ArgMax`]).
+    pub format_sampling: Sampling,
     /// Formats: number of topics (each gives 3 prompts).
     pub format_topics: usize,
     /// Formats: generated tokens (a multiple of `format_windows`).
@@ -107,6 +110,10 @@ pub struct Options {
     pub skip_ks: Vec<usize>,
     /// Interventions: random draws per k.
     pub random_draws: usize,
+    /// Interventions: let block 1 (embeddings → first block) be skipped and ranked. Off by
+    /// default: with tied embeddings the embedding layer's lens entropy is ≈ 0, so block 1 is
+    /// always the top "expansion" block and skipping it breaks any model.
+    pub skip_first_block: bool,
     /// kNN neighbour counts.
     pub knn_ks: Vec<usize>,
     /// CV folds.
@@ -127,9 +134,9 @@ impl Default for Options {
 
 impl Options {
     /// The run the README reports, sized for two CPU cores: 32 samples × 32 tokens per family
-    /// (T = 0.7), 16 stories of 60 words × 9 task prompts × 8 tokens, 30 topics × 3 formats ×
-    /// 48 tokens (8 windows of 6), 30 MC questions × k = 1..8 with 3 random draws; kNN
-    /// k ∈ {3, 5, 7, 11, 29}, 10 folds, 32 depth points.
+    /// (T = 0.7), 16 texts of 60 words × 24 task prompts × 8 sampled tokens (T = 1), 30 topics
+    /// × 3 formats × 64 greedy tokens (8 windows of 8), 200 MC questions × k = 1..8 with 3
+    /// random draws; kNN k ∈ {3, 5, 7, 11, 29}, 10 folds, 32 depth points.
     pub fn full() -> Self {
         Self {
             experiments: Experiment::ALL.to_vec(),
@@ -142,12 +149,14 @@ impl Options {
             task_words: 60,
             task_tokens: 8,
             temperature: 1.0,
+            format_sampling: Sampling::ArgMax,
             format_topics: 30,
-            format_tokens: 48,
+            format_tokens: 64,
             format_windows: 8,
-            mc_questions: 30,
+            mc_questions: 200,
             skip_ks: (1..=8).collect(),
             random_draws: 3,
+            skip_first_block: false,
             knn_ks: vec![3, 5, 7, 11, 29],
             folds: 10,
             depth_points: 32,
@@ -156,14 +165,15 @@ impl Options {
         }
     }
 
-    /// The paper's sizes where our data allow them: 64 samples × 32 tokens per family, 64
-    /// FACTOR news stories × 9 task prompts, all 180 topics × 3 formats × 256 tokens (8 windows
-    /// of 32), 200 MC questions with 5 random draws. The format generations dominate
-    /// (540 × 256 steps per model).
+    /// The reference's sizes where our data allow them: 64 samples × 32 tokens per family, 100
+    /// FACTOR news texts × 24 task prompts (2,400), all 180 topics × 3 formats × 256 greedy
+    /// tokens (8 windows of 32), 200 MC questions with 5 random draws. The format generations
+    /// dominate (540 × 256 steps per model).
     pub fn paper() -> Self {
         Self {
             family_samples: 64,
-            task_stories: 64,
+            task_stories: 100,
+            task_words: 120,
             format_topics: 180,
             format_tokens: 256,
             mc_questions: 200,
@@ -172,7 +182,7 @@ impl Options {
         }
     }
 
-    /// A first look: 10 samples × 8 tokens per family, 2 stories of 40 words × 4 tokens,
+    /// A first look: 10 samples × 8 tokens per family, 2 texts of 40 words × 4 tokens,
     /// 4 topics × 8 tokens (windows of 1 step), 6 MC questions with k ∈ {1, 4} and 1 draw.
     pub fn quick() -> Self {
         Self {
@@ -267,7 +277,7 @@ fn encode_labeled(lm: &Lm, prompts: &[LabeledPrompt]) -> Result<Vec<Encoded>> {
 /// How one experiment's prompts are generated from.
 struct GenPlan {
     tokens: usize,
-    temperature: f64,
+    sampling: Sampling,
     /// Windows of steps for the window features (1 = none).
     windows: usize,
 }
@@ -291,7 +301,7 @@ fn profile_prompts(
         &ids,
         &GenOptions {
             max_new_tokens: plan.tokens,
-            temperature: plan.temperature,
+            sampling: plan.sampling,
             seed: opts.seed,
             metrics: opts.metrics.clone(),
             ..GenOptions::default()
@@ -308,6 +318,11 @@ fn profile_prompts(
                 .iter()
                 .map(block_means)
                 .collect::<Result<Vec<_>>>()?;
+            let step0 = g
+                .profiles
+                .iter()
+                .map(|p| p.column(0).map(|c| c[1..].to_vec()).unwrap_or_default())
+                .collect();
             let windows = if plan.windows > 1 {
                 g.profiles
                     .iter()
@@ -327,6 +342,7 @@ fn profile_prompts(
                 text: g.text,
                 means,
                 windows,
+                step0,
             })
         })
         .collect()
@@ -344,7 +360,9 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
                     .collect();
                 let plan = GenPlan {
                     tokens: opts.family_tokens,
-                    temperature: opts.family_temperature,
+                    sampling: Sampling::All {
+                        temperature: opts.family_temperature,
+                    },
                     windows: 1,
                 };
                 report
@@ -357,7 +375,9 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
                 let p = encode_labeled(lm, &p)?;
                 let plan = GenPlan {
                     tokens: opts.task_tokens,
-                    temperature: opts.temperature,
+                    sampling: Sampling::All {
+                        temperature: opts.temperature,
+                    },
                     windows: 1,
                 };
                 report
@@ -369,7 +389,7 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
                 let p = encode_labeled(lm, &format_prompts(&topics))?;
                 let plan = GenPlan {
                     tokens: opts.format_tokens,
-                    temperature: opts.temperature,
+                    sampling: opts.format_sampling,
                     windows: opts.format_windows,
                 };
                 report
@@ -402,12 +422,13 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
     let letters = letter_ids(lm)?;
     let profile = prompt_profile(lm, &prompts)?;
     let deltas = entropy_changes(&profile)?;
+    let first = if opts.skip_first_block { 1 } else { 2 };
     report.mc_profiles.push((lm.name().into(), profile));
     let ks: Vec<usize> = opts
         .skip_ks
         .iter()
         .copied()
-        .filter(|&k| k >= 1 && k <= lm.n_layers())
+        .filter(|&k| k >= 1 && k + first <= lm.n_layers() + 1)
         .collect();
     let total = 1 + ks.len() * (2 + opts.random_draws);
     let b = crate::progress::progress_bar(
@@ -425,6 +446,7 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
             layers,
             accuracy: s.accuracy,
             p_correct: s.p_correct,
+            p_correct_se: s.p_correct_se,
         });
         b.inc(1);
         Ok(())
@@ -432,14 +454,14 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
     push("none", 0, Vec::new())?;
     for &k in &ks {
         for st in [Strategy::Expansion, Strategy::Pruning] {
-            push(st.name(), 0, select_layers(&deltas, st, k, 0)?)?;
+            push(st.name(), 0, select_layers(&deltas, st, k, first, 0)?)?;
         }
         for d in 0..opts.random_draws {
             let seed = opts.seed.wrapping_add(1000 * k as u64 + d as u64);
             push(
                 "random",
                 d,
-                select_layers(&deltas, Strategy::Random, k, seed)?,
+                select_layers(&deltas, Strategy::Random, k, first, seed)?,
             )?;
         }
     }
@@ -447,15 +469,23 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
     Ok(())
 }
 
+/// Which of a sample's features to classify.
+#[derive(Clone, Copy, PartialEq)]
+enum Features {
+    Means,
+    Windows,
+    Step0,
+}
+
 /// Feature rows and labels of one experiment's samples (optionally of one model), metric `mi`.
-fn rows_of(samples: &[&Sample], mi: usize, windows: bool) -> (Vec<Vec<f32>>, Vec<usize>) {
+fn rows_of(samples: &[&Sample], mi: usize, f: Features) -> (Vec<Vec<f32>>, Vec<usize>) {
     samples
         .iter()
         .map(|s| {
-            let v = if windows {
-                &s.windows[mi]
-            } else {
-                &s.means[mi]
+            let v = match f {
+                Features::Means => &s.means[mi],
+                Features::Windows => &s.windows[mi],
+                Features::Step0 => &s.step0[mi],
             };
             (v.clone(), s.class)
         })
@@ -484,12 +514,18 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
         }
         let windows = e == Experiment::Formats && all.iter().all(|s| !s.windows.is_empty());
         let w = if windows { opts.format_windows } else { 1 };
+        let feats = if windows {
+            Features::Windows
+        } else {
+            Features::Means
+        };
         for (mi, m) in opts.metrics.iter().enumerate() {
             let mut spec = EvalSpec {
                 experiment: e.name(),
                 model: "pooled",
                 alpha: m.alpha().unwrap_or(f32::NAN),
                 rescale: Rescale::None,
+                features: GENERATION,
                 ks: &opts.knn_ks,
                 folds: opts.folds,
                 seed: opts.seed,
@@ -504,7 +540,7 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
                     }
                     continue;
                 }
-                let (r, y) = rows_of(&all, mi, false);
+                let (r, y) = rows_of(&all, mi, Features::Means);
                 for rs in rescales {
                     spec.rescale = rs;
                     rows.extend(evaluate(&spec, &feature_matrix(&r, 1, rs)?, &y)?);
@@ -517,13 +553,19 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
                 if mine.is_empty() {
                     continue;
                 }
-                let (r, y) = rows_of(&mine, mi, windows);
+                let (r, y) = rows_of(&mine, mi, feats);
                 spec.model = model;
                 spec.rescale = Rescale::None;
+                spec.features = GENERATION;
                 rows.extend(evaluate(&spec, &feature_matrix(&r, w, Rescale::None)?, &y)?);
+                // the diagnostic: the prompt-only profile of the same samples
+                let (r, y) = rows_of(&mine, mi, Features::Step0);
+                spec.features = STEP0;
+                rows.extend(evaluate(&spec, &feature_matrix(&r, 1, Rescale::None)?, &y)?);
+                spec.features = GENERATION;
             }
             if models.len() > 1 {
-                let (r, y) = rows_of(&all, mi, windows);
+                let (r, y) = rows_of(&all, mi, feats);
                 spec.model = "pooled";
                 for rs in rescales {
                     spec.rescale = rs;

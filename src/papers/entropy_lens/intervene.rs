@@ -56,30 +56,43 @@ pub fn entropy_changes(profile: &[f32]) -> Result<Vec<f32>> {
 }
 
 /// The blocks (1-based, ascending) a strategy skips for `k`, from the block entropy changes
-/// `deltas` (`[L]`, [`entropy_changes`]). Ties go to the lower block. `seed` is used by
-/// [`Strategy::Random`] only.
+/// `deltas` (`[L]`, [`entropy_changes`]), choosing among blocks `first..=L` only (`first` = 2
+/// leaves out block 1, the embeddings → first block step; see
+/// [`Options::skip_first_block`](super::Options::skip_first_block)). Ties go to the lower
+/// block. `seed` is used by [`Strategy::Random`] only.
 ///
-/// Errors: `k = 0` or `k > L`.
+/// Errors: `first = 0`, `k = 0` or `k` more than the eligible blocks.
 ///
 /// ```
 /// use entroscope::papers::entropy_lens::intervene::{select_layers, Strategy};
 /// let d = [2.0, -0.5, -2.0, 1.0];
-/// assert_eq!(select_layers(&d, Strategy::Expansion, 2, 0)?, vec![1, 4]);
-/// assert_eq!(select_layers(&d, Strategy::Pruning, 2, 0)?, vec![2, 3]);
-/// assert_eq!(select_layers(&d, Strategy::Random, 4, 9)?, vec![1, 2, 3, 4]);
+/// assert_eq!(select_layers(&d, Strategy::Expansion, 2, 1, 0)?, vec![1, 4]);
+/// assert_eq!(select_layers(&d, Strategy::Expansion, 2, 2, 0)?, vec![2, 4]);
+/// assert_eq!(select_layers(&d, Strategy::Pruning, 2, 1, 0)?, vec![2, 3]);
+/// assert_eq!(select_layers(&d, Strategy::Random, 3, 2, 9)?, vec![2, 3, 4]);
 /// # Ok::<(), entroscope::Error>(())
 /// ```
 pub fn select_layers(
     deltas: &[f32],
     strategy: Strategy,
     k: usize,
+    first: usize,
     seed: u64,
 ) -> Result<Vec<usize>> {
     let n = deltas.len();
-    if k == 0 || k > n {
-        return Err(Error::invalid("k", k, format!("1..={n} blocks to skip")));
+    if first == 0 {
+        return Err(Error::invalid("first", 0, "a 1-based block index (1 or 2)"));
     }
-    let mut idx: Vec<usize> = (0..n).collect();
+    let eligible = (n + 1).saturating_sub(first);
+    if k == 0 || k > eligible {
+        return Err(Error::invalid(
+            "k",
+            k,
+            format!("1..={eligible} blocks to skip (blocks {first}..={n})"),
+        ));
+    }
+    // 0-based indices into `deltas` of the eligible blocks
+    let mut idx: Vec<usize> = (first - 1..n).collect();
     let mut out: Vec<usize> = match strategy {
         Strategy::Expansion => {
             idx.sort_by(|&a, &b| deltas[b].total_cmp(&deltas[a]).then(a.cmp(&b)));
@@ -89,7 +102,10 @@ pub fn select_layers(
             idx.sort_by(|&a, &b| deltas[a].total_cmp(&deltas[b]).then(a.cmp(&b)));
             idx[..k].to_vec()
         }
-        Strategy::Random => sample(&mut StdRng::seed_from_u64(seed), n, k).into_vec(),
+        Strategy::Random => sample(&mut StdRng::seed_from_u64(seed), eligible, k)
+            .into_iter()
+            .map(|i| idx[i])
+            .collect(),
     };
     out.iter_mut().for_each(|l| *l += 1);
     out.sort_unstable();
@@ -143,6 +159,8 @@ pub struct McScore {
     pub accuracy: f64,
     /// Mean over questions of `p(correct letter)` renormalised over the four letters.
     pub p_correct: f64,
+    /// Standard error of that mean (sample std / √n; 0 for one question).
+    pub p_correct_se: f64,
 }
 
 /// Answer every question with `skip` blocks skipped (empty = the plain model): the letter whose
@@ -163,7 +181,7 @@ pub fn mc_score(
         ));
     }
     let mut correct = 0usize;
-    let mut p_sum = 0.0f64;
+    let mut ps = Vec::with_capacity(questions.len());
     for (ids, q) in prompts.iter().zip(questions) {
         let mut cache = lm.new_cache();
         let mut hook = LayerSkip::new(skip.to_vec());
@@ -181,13 +199,19 @@ pub fn mc_score(
         let m = zl.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let denom: f64 = zl.iter().map(|&v| f64::from(v - m).exp()).sum();
         let pc = zl.get(q.correct).map_or(0.0, |&v| f64::from(v - m).exp()) / denom;
-        if pc.is_finite() {
-            p_sum += pc;
-        }
+        ps.push(if pc.is_finite() { pc } else { 0.0 });
     }
     let n = questions.len() as f64;
+    let (mean, std) = crate::stats::summary::mean_std(ps.iter().copied());
+    // mean_std gives the population std; the standard error uses the sample std
+    let se = if ps.len() > 1 {
+        std * (n / (n - 1.0)).sqrt() / n.sqrt()
+    } else {
+        0.0
+    };
     Ok(McScore {
         accuracy: correct as f64 / n,
-        p_correct: p_sum / n,
+        p_correct: mean,
+        p_correct_se: se,
     })
 }

@@ -20,9 +20,10 @@ pub struct GenOptions {
     /// New tokens per prompt (≥ 1); EOS is suppressed so every generation has exactly this many
     /// steps (the window features need a fixed length).
     pub max_new_tokens: usize,
-    /// Sampling temperature (> 0; the whole distribution, no top-k/top-p).
-    pub temperature: f64,
-    /// Seed; prompt `i` draws from `StdRng::seed_from_u64(seed + i)`.
+    /// How each step's token is chosen: [`Sampling::ArgMax`] (greedy, the reference's formats
+    /// run) or any sampling rule (tasks and families sample).
+    pub sampling: Sampling,
+    /// Seed; prompt `i` draws from `StdRng::seed_from_u64(seed + i)` (unused when greedy).
     pub seed: u64,
     /// Metrics (Shannon, Rényi of any order), nats.
     pub metrics: Vec<Metric>,
@@ -34,7 +35,7 @@ impl Default for GenOptions {
     fn default() -> Self {
         Self {
             max_new_tokens: 32,
-            temperature: 0.7,
+            sampling: Sampling::All { temperature: 0.7 },
             seed: 0,
             metrics: default_metrics(),
             chunk_bytes: 64 << 20,
@@ -180,8 +181,8 @@ fn write_stats(out: &mut [Vec<f32>], at: usize, st: &entropy::RowStats, slot: &[
 /// [`crate::lens::LogitLens::normed`]) at the last position of every step, at every layer
 /// `0..=L`, reduced to the metrics of `opts` in nats.
 ///
-/// Errors: an empty prompt, a prompt beyond the context window, `max_new_tokens = 0`, a bad
-/// temperature or a non-entropy metric.
+/// Errors: an empty prompt, a prompt beyond the context window, `max_new_tokens = 0`, bad
+/// sampling parameters or a non-entropy metric.
 ///
 /// ```no_run
 /// use entroscope::papers::entropy_lens::profiles::{generation_profiles, GenOptions};
@@ -203,9 +204,7 @@ pub fn generation_profiles(
     if n == 0 {
         return Err(Error::invalid("max_new_tokens", 0, "at least 1 new token"));
     }
-    let sampling = Sampling::All {
-        temperature: opts.temperature,
-    };
+    let sampling = opts.sampling;
     sampling.validate()?;
     let n_layers = lm.n_layers();
     let vocab = lm.vocab_size();

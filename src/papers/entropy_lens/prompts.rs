@@ -29,9 +29,9 @@ pub fn bos_prompt(lm: &Lm) -> Result<Vec<u32>> {
 pub enum Task {
     /// Continue the text.
     Continuation,
-    /// Count something in the text.
+    /// Count the words of the text.
     Counting,
-    /// Answer a question about the text's meaning.
+    /// Say what the text is about.
     Semantic,
 }
 
@@ -48,45 +48,69 @@ impl Task {
         }
     }
 
-    /// The instruction placed before or after the story.
-    pub fn instruction(self, story_first: bool) -> &'static str {
-        match (self, story_first) {
-            (Task::Continuation, true) => "Continue the story above.",
-            (Task::Continuation, false) => "Continue the following story.",
-            (Task::Counting, true) => "How many words are in the story above? Count them.",
-            (Task::Counting, false) => "How many words are in the following story? Count them.",
-            (Task::Semantic, true) => "What is the main message of the story above?",
-            (Task::Semantic, false) => "What is the main message of the following story?",
+    /// The reference's two wordings of the task's question.
+    pub fn questions(self) -> [&'static str; 2] {
+        match self {
+            Task::Continuation => [
+                "How can the story be continued?",
+                "Which could be a continuation of the story?",
+            ],
+            Task::Counting => [
+                "How many words are in the story?",
+                "Count the number of words in the story.",
+            ],
+            Task::Semantic => [
+                "What is the main idea of the story?",
+                "Who is the subject of the story?",
+            ],
         }
     }
 }
 
-/// How a task prompt puts the story and the instruction together.
+/// How a task prompt puts the text and the question together (the reference's four).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
-    /// Story, blank line, instruction.
-    StoryFirst,
-    /// Instruction, blank line, story.
+    /// `"{text}\n\n{question}\n\n"`.
+    Plain,
+    /// `"{question}\n\n{text}\n\n"`.
     QuestionFirst,
-    /// Story with its words shuffled (seeded), then the instruction.
-    Shuffled,
+    /// The text's words shuffled (seeded), then the question.
+    Scrambled,
+    /// The question, then the shuffled text.
+    ScrambledQuestionFirst,
 }
 
 impl Variant {
     /// All variants.
-    pub const ALL: [Variant; 3] = [
-        Variant::StoryFirst,
+    pub const ALL: [Variant; 4] = [
+        Variant::Plain,
         Variant::QuestionFirst,
-        Variant::Shuffled,
+        Variant::Scrambled,
+        Variant::ScrambledQuestionFirst,
     ];
 
     /// Short name.
     pub fn name(self) -> &'static str {
         match self {
-            Variant::StoryFirst => "story-question",
-            Variant::QuestionFirst => "question-story",
-            Variant::Shuffled => "shuffled",
+            Variant::Plain => "plain",
+            Variant::QuestionFirst => "question-first",
+            Variant::Scrambled => "scrambled",
+            Variant::ScrambledQuestionFirst => "scrambled-question-first",
         }
+    }
+
+    /// The prompt for a (possibly already scrambled) text and a question.
+    fn prompt(self, text: &str, question: &str) -> String {
+        match self {
+            Variant::Plain | Variant::Scrambled => format!("{text}\n\n{question}\n\n"),
+            Variant::QuestionFirst | Variant::ScrambledQuestionFirst => {
+                format!("{question}\n\n{text}\n\n")
+            }
+        }
+    }
+
+    fn scrambled(self) -> bool {
+        matches!(self, Variant::Scrambled | Variant::ScrambledQuestionFirst)
     }
 }
 
@@ -123,8 +147,11 @@ pub fn shuffle_words(text: &str, seed: u64) -> String {
     words.join(" ")
 }
 
-/// Task prompts: every story × every task × every variant, class = task. Stories are the
-/// first `n_stories` FACTOR news prefixes, cut to `max_words` words.
+/// Task prompts as the reference builds them: every text × task × question wording × variant
+/// (24 per text), class = task. Texts are the first `n_stories` FACTOR news prefixes, cut to
+/// `max_words` words. Each text is scrambled once (seeded by `seed` and its index) for both
+/// scrambled variants; the reference's scramble carries over from one task to the next (its
+/// loop reassigns the story), which we take for an accident and do not copy.
 ///
 /// Errors: fewer stories available than asked.
 pub fn task_prompts(
@@ -143,35 +170,31 @@ pub fn task_prompts(
     let mut out = Vec::new();
     for (si, item) in items.iter().take(n_stories).enumerate() {
         let story = story_excerpt(&item.prefix, max_words);
+        let scrambled = shuffle_words(&story, seed.wrapping_add(si as u64));
         for (ti, task) in Task::ALL.iter().enumerate() {
-            for v in Variant::ALL {
-                let text = match v {
-                    Variant::StoryFirst => format!("{story}\n\n{}\n", task.instruction(true)),
-                    Variant::QuestionFirst => format!("{}\n\n{story}\n", task.instruction(false)),
-                    Variant::Shuffled => format!(
-                        "{}\n\n{}\n",
-                        shuffle_words(&story, seed.wrapping_add(si as u64)),
-                        task.instruction(true)
-                    ),
-                };
-                out.push(LabeledPrompt {
-                    class: ti,
-                    class_name: task.name().into(),
-                    detail: v.name().into(),
-                    source: si,
-                    text,
-                });
+            for (qi, question) in task.questions().iter().enumerate() {
+                for v in Variant::ALL {
+                    let text = if v.scrambled() { &scrambled } else { &story };
+                    out.push(LabeledPrompt {
+                        class: ti,
+                        class_name: task.name().into(),
+                        detail: format!("{} q{}", v.name(), qi + 1),
+                        source: si,
+                        text: v.prompt(text, question),
+                    });
+                }
             }
         }
     }
     Ok(out)
 }
 
-/// The output formats (class-index order) and their prompt templates (`{}` = topic).
+/// The output formats (class-index order) and their prompt templates (`{}` = topic): the
+/// reference's wordings, the topic appended with nothing after it.
 pub const FORMATS: [(&str, &str); 3] = [
-    ("chat", "Write a chat log between two friends about {}.\n\n"),
-    ("poem", "Write a poem about {}.\n\n"),
-    ("scientific", "Write a scientific article about {}.\n\n"),
+    ("chat", "Simulate a chat log about {}"),
+    ("poem", "Write a poem about {}"),
+    ("scientific", "Write a scientific piece about {}"),
 ];
 
 /// Path of the topic list shipped as `entropy_lens/topics.txt` (180 topics) under

@@ -9,7 +9,7 @@ use crate::plot::Chart;
 use crate::stats::summary::mean_std;
 use crate::Result;
 
-use super::classify::ClassRow;
+use super::classify::{ClassRow, GENERATION, STEP0};
 use super::figures::ProfileLines;
 use super::Experiment;
 
@@ -44,6 +44,8 @@ pub struct Sample {
     pub means: Vec<Vec<f32>>,
     /// Per metric: window means `[windows × L]` (empty when not computed).
     pub windows: Vec<Vec<f32>>,
+    /// Per metric: the first step's entropy of each block, `[L]` (the prompt-only profile).
+    pub step0: Vec<Vec<f32>>,
 }
 
 /// One intervention measurement.
@@ -63,6 +65,8 @@ pub struct InterventionRow {
     pub accuracy: f64,
     /// Mean probability of the correct letter among the four.
     pub p_correct: f64,
+    /// Standard error of `p_correct` over the questions.
+    pub p_correct_se: f64,
 }
 
 /// The effect of skipping `k` blocks with one strategy ([`Report::drops`]).
@@ -108,7 +112,7 @@ pub struct Report {
     pub alphas: Vec<f32>,
 }
 
-/// Classification results: `experiment, model, alpha, rescale, classifier, k, folds, n_samples,
+/// Classification results: `experiment, model, alpha, rescale, features, classifier, k, folds, n_samples,
 /// n_classes, auc_mean, auc_std, accuracy`, one row per experiment × model × α × rescaling ×
 /// classifier × k. No rows give an empty frame.
 impl ToFrame for [ClassRow] {
@@ -118,6 +122,7 @@ impl ToFrame for [ClassRow] {
                 .str("model", &r.model)
                 .f64("alpha", r.alpha)
                 .str("rescale", &r.rescale)
+                .str("features", &r.features)
                 .str("classifier", &r.classifier)
                 .usize("k", r.k)
                 .usize("folds", r.folds)
@@ -142,7 +147,8 @@ impl ToFrame for [InterventionRow] {
                 .usize("k", r.k)
                 .str("layers", layers.join(","))
                 .f64("accuracy", r.accuracy)
-                .f64("p_correct", r.p_correct);
+                .f64("p_correct", r.p_correct)
+                .f64("p_correct_se", r.p_correct_se);
         })
     }
 }
@@ -198,13 +204,27 @@ impl Report {
     }
 
     /// The kNN row at the headline `k` (the largest available `k` ≤ `want`, else the smallest)
-    /// and the dummy row of one experiment / model (or `pooled`) / α / rescaling.
+    /// and the dummy row of one experiment / model (or `pooled`) / α / rescaling, on the
+    /// generation's features.
     pub fn headline(
         &self,
         experiment: &str,
         model: &str,
         alpha: f32,
         rescale: &str,
+        want: usize,
+    ) -> Option<(&ClassRow, Option<&ClassRow>)> {
+        self.headline_of(experiment, model, alpha, rescale, GENERATION, want)
+    }
+
+    /// [`Report::headline`] on the features of `features` ([`GENERATION`] or [`STEP0`]).
+    pub fn headline_of(
+        &self,
+        experiment: &str,
+        model: &str,
+        alpha: f32,
+        rescale: &str,
+        features: &str,
         want: usize,
     ) -> Option<(&ClassRow, Option<&ClassRow>)> {
         let group: Vec<&ClassRow> = self
@@ -215,6 +235,7 @@ impl Report {
                     && r.model == model
                     && r.alpha == alpha
                     && r.rescale == rescale
+                    && r.features == features
             })
             .collect();
         let knn: Vec<&ClassRow> = group
@@ -283,7 +304,7 @@ impl Report {
         match experiment {
             "families" => (3, "> 90 (families)".to_string()),
             "tasks" => (29, format!("{}–{}", PAPER_TASK_AUC.0, PAPER_TASK_AUC.1)),
-            _ => (11, format!("{}–{}", PAPER_FORMAT_AUC.0, PAPER_FORMAT_AUC.1)),
+            _ => (5, format!("{}–{}", PAPER_FORMAT_AUC.0, PAPER_FORMAT_AUC.1)),
         }
     }
 }
@@ -365,7 +386,7 @@ impl papers::Report for Report {
     fn markdown(&self) -> String {
         let mut s = String::new();
         if !self.classification.is_empty() {
-            s += "| experiment | model | features | α | kNN k | AUC % (mean ± std over folds) | dummy AUC % | paper AUC % |\n|---|---|---|---|---|---|---|---|\n";
+            s += "| experiment | model | rescaling | α | kNN k | AUC % (mean ± std over folds) | accuracy % | dummy AUC % | step-0 AUC % | paper AUC % |\n|---|---|---|---|---|---|---|---|---|---|\n";
         }
         let mut groups: Vec<(&str, &str, &str)> = Vec::new();
         for r in &self.classification {
@@ -378,13 +399,18 @@ impl papers::Report for Report {
             let (want, paper) = Self::headline_k(e);
             for &a in &self.alphas {
                 if let Some((k, d)) = self.headline(e, m, a, rs, want) {
+                    let step0 = self
+                        .headline_of(e, m, a, rs, STEP0, k.k)
+                        .filter(|(s0, _)| s0.k == k.k)
+                        .map_or("n/a".into(), |(s0, _)| pct(s0.auc_mean));
                     s += &format!(
-                        "| {e} | {} | {rs} | {} | {} | {} ± {} | {} | {paper} |\n",
+                        "| {e} | {} | {rs} | {} | {} | {} ± {} | {} | {} | {step0} | {paper} |\n",
                         model_label(m),
                         alpha_label(a),
                         k.k,
                         pct(k.auc_mean),
                         pct(k.auc_std),
+                        pct(k.accuracy),
                         d.map_or("n/a".into(), |d| pct(d.auc_mean)),
                     );
                 }
