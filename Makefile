@@ -1,5 +1,5 @@
 # entroscope — the two commands of the README:
-#   make figures   the main job: fetch the models, build, regenerate every figure (default model)
+#   make figures   the main job: fetch the models, build, regenerate every paper's figures
 #   make test      fetch the models and run the whole test suite
 # Builds go to a target directory outside the clone, so later runs on the same machine are warm.
 
@@ -19,18 +19,19 @@ build:
 test: models
 	$(CARGO) test --release
 
-# The figures of every paper: the CLI's lens figures, then every notebook headless (each writes its
-# PNGs under figures/). QUICK=1 for a fast pass.
+# Every paper's figures and tables under figures/ (lens, uncertainty, entropy_lens, end, edt), one
+# progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).
+SIZE ?= $(if $(QUICK),quick,default)
 figures: models
-	$(CARGO) run --release --bin entroscope -- figures --out figures $(if $(QUICK),--quick,)
-	$(CARGO) run --release --bin entroscope -- uncertainty --out figures/uncertainty $(if $(QUICK),--quick,)
-	ENTROSCOPE_QUICK=$(QUICK) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
+	$(CARGO) run --release --bin entroscope -- figures --out figures --size $(SIZE)
 
 notebooks-setup:
 	bash scripts/setup-notebooks.sh
 
+# Execute every notebook headless (they write the same figures as `make figures`, with the
+# cells' own displays); copies with outputs go to notebooks/executed/.
 notebooks:
-	ENTROSCOPE_QUICK=$(QUICK) bash scripts/run-notebooks.sh
+	ENTROSCOPE_SIZE=$(SIZE) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -9,6 +9,7 @@
 #
 # Environment:
 #   ENTROSCOPE_QUICK      passed through to the kernel and the notebook's code (default unset)
+#   ENTROSCOPE_SIZE       quick, default, full or paper: the paper notebooks' preset (default: default)
 #   NOTEBOOKS_OUT         where executed copies go (default notebooks/executed; "inplace" overwrites
 #                         the input notebooks)
 #   NOTEBOOK_TIMEOUT      seconds one cell may take (default 3600: a cold first `:dep` compiles
@@ -31,6 +32,7 @@ timeout="${NOTEBOOK_TIMEOUT:-3600}"
 strip="${NOTEBOOK_STRIP:-1}"
 export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$ENTROSCOPE_CACHE/evcxr-build}"
 if [[ -n "${ENTROSCOPE_QUICK:-}" ]]; then export ENTROSCOPE_QUICK; fi
+if [[ -n "${ENTROSCOPE_SIZE:-}" ]]; then export ENTROSCOPE_SIZE; fi
 mkdir -p "$EVCXR_TMPDIR"
 # Our own evcxr config dir, so that a personal ~/.config/evcxr/init.evcxr does not change the run:
 #   :opt 2   evcxr's default, said out loud: its generated Cargo.toml has one [profile.dev] whose

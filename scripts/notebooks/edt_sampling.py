@@ -15,7 +15,7 @@ near-optimal.
 Here: TruthfulQA (6-shot QA prompt → best answer) and FACTOR news (prefix → true completion), 5 samples
 per prompt, fixed T ∈ {0.2 … 1.2} against EDT token level and instance level on a (T0, θ) grid; no
 fine-tuning (the paper fine-tunes LLaMA2 on summarisation, QA and translation). With
-`ENTROSCOPE_QUICK=1`: default model, TruthfulQA, 2 prompts, 7 settings (`Options::quick`).
+`ENTROSCOPE_SIZE=quick` (or `ENTROSCOPE_QUICK=1`): default model, TruthfulQA, 2 prompts, 7 settings (`Options::quick`).
 The run returns a `Report`; its `write` (as the CLI `entroscope edt --out figures/edt`) puts the
 figures and tables under `figures/edt/`.
 """),
@@ -27,8 +27,8 @@ use entroscope::prelude::*;
 use entroscope::papers::Report as _;
 use entroscope::papers::edt::{self, Options};
 
-let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let opts = if quick { Options::quick() } else { Options::full() };
+let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let opts = size.choose(Options::quick, Options::standard, Options::full, Options::paper);
 println!("models {:?}, tasks {:?}, {} prompts × {} samples, {} settings",
     opts.models, opts.tasks, opts.n_prompts, opts.n_samples, opts.settings.len());
 """),

@@ -16,7 +16,7 @@ Truth×Info), FACTOR and QA benchmarks.
 Everything below calls `entroscope::papers::end`: each section runs one part of the study and merges
 its `Report` into `all`, whose `write` puts every figure and table under `figures/end/` at the end —
 the same files as `entroscope end --out figures/end` without Jupyter. With `ENTROSCOPE_QUICK=1` the
-notebook runs the quick preset (default model, a handful of questions) — see `Options::quick`.
+notebook runs the quick preset (default model, a handful of questions) — see `Options::quick`; `ENTROSCOPE_SIZE=quick|default|full|paper` picks any preset.
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
@@ -26,8 +26,8 @@ use entroscope::prelude::*;
 use entroscope::papers::Report as _;
 use entroscope::papers::end::{self, Options};
 
-let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let base = if quick { Options::quick() } else { Options::full() };
+let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let base = size.choose(Options::quick, Options::standard, Options::full, Options::paper);
 println!("models: {:?}\\nTruthfulQA MC questions: {}, FACTOR items/split: {}, open-ended: {}",
     base.models, base.n_mc, base.n_factor, base.n_open);
 """),

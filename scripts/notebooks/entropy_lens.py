@@ -21,7 +21,7 @@ Gemma-3-270M (the paper's GPT-2 / Gemma-2 / Llama-3.2 / Qwen3 are not reachable 
 sample counts scaled down to a 2-core CPU (the README lists every reduction). Each section runs
 one experiment (`Options::experiments`) and merges its `Report` into `all`, whose `write` puts
 every figure and table under `figures/entropy_lens/` at the end.
-`ENTROSCOPE_QUICK=1` runs `Options::quick()` (≈ 2–3 minutes); otherwise `Options::full()`
+`ENTROSCOPE_SIZE` picks the preset: `quick` runs `Options::quick()` (≈ 2–3 minutes), `default` (the default) `Options::standard()`, `full` `Options::full()`
 (≈ 40 minutes). The CLI `entroscope entropy-lens all` writes the same figures and tables.
 """),
 ("code", """
@@ -32,8 +32,8 @@ use entroscope::prelude::*;
 use entroscope::papers::Report as _;
 use entroscope::papers::entropy_lens::{self, Experiment, Options, ProfileLines};
 
-let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let opts = if quick { Options::quick() } else { Options::full() };
+let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let opts = size.choose(Options::quick, Options::standard, Options::full, Options::paper);
 let out = std::path::PathBuf::from("../figures/entropy_lens");
 std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
 entroscope::frame::set_display(30, 12);

@@ -28,7 +28,8 @@ use entroscope::prelude::*;
 use entroscope::papers::Report as _;
 use entroscope::papers::uncertainty::{self, Options};
 
-let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
+let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let quick = size == entroscope::papers::preset::Preset::Quick;
 entroscope::frame::set_display(20, 12);
 """),
 ("markdown", """
@@ -64,7 +65,7 @@ let opts = if quick {
     Options { models: vec![entroscope::model::default_model_path()], limit: Some(40), n_samples: 2,
               ..Options::quick() }
 } else {
-    Options::full()
+    size.choose(Options::quick, Options::standard, Options::full, Options::paper)
 };
 let report = uncertainty::run(&opts)?;
 println!("{} generations\n{}", report.records.len(), report.markdown());

@@ -46,6 +46,12 @@ pub trait Report {
     /// A Markdown summary: the headline tables beside the paper's numbers.
     fn markdown(&self) -> String;
 
+    /// The run's headline numbers in a line or two (what `entroscope figures` prints at the end);
+    /// empty when the study has none.
+    fn headline(&self) -> String {
+        String::new()
+    }
+
     /// The file name of the Markdown summary.
     fn markdown_name(&self) -> &'static str {
         "results.md"

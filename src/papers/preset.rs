@@ -1,43 +1,101 @@
-//! How large a reproduction run is. Every paper reproduction (Entropy-Lens, END, EDT) offers the
-//! same three sizes, so the command line and notebooks pick one the same way.
+//! How large a reproduction run is. Every paper reproduction offers the same four sizes, so the
+//! command line (`--size`), `make figures SIZE=…` and the notebooks (`ENTROSCOPE_SIZE`) pick one
+//! the same way.
+
+use crate::{Error, Result};
 
 /// A reproduction's size preset.
 ///
 /// ```
 /// use entroscope::papers::entropy_lens::Options;
 /// use entroscope::papers::preset::Preset;
-/// let pick = |p: Preset| p.choose(Options::quick, Options::full, Options::paper);
+/// let pick = |p: Preset| p.choose(Options::quick, Options::standard, Options::full, Options::paper);
 /// assert!(pick(Preset::Quick).family_samples < pick(Preset::Paper).family_samples);
 /// assert_eq!(pick(Preset::Full), Options::full());
+/// assert_eq!("default".parse::<Preset>()?, Preset::Standard);
+/// assert!("huge".parse::<Preset>().is_err());
+/// # Ok::<(), entroscope::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Preset {
-    /// Minutes: a handful of items, for a first look and CI.
+    /// A minute or two: a handful of items, to see that everything runs (CI).
     Quick,
-    /// The run the README reports: sized for a 2-core CPU in well under an hour.
+    /// `default`: the default model and sizes at which the papers' effects show, every paper
+    /// together in about 20 minutes on two cores (what `make figures` runs).
     #[default]
+    Standard,
+    /// The runs the README reports: both bundled models, about 2 hours on two cores in all.
     Full,
-    /// The paper's own sample counts: hours to days on a CPU.
+    /// The papers' own sample counts: hours to days on a CPU.
     Paper,
 }
 
 impl Preset {
-    /// `Quick` when `quick`, `Paper` when `paper`, else `Full` (the command line's flags).
+    /// Every preset, smallest first.
+    pub const ALL: [Preset; 4] = [Preset::Quick, Preset::Standard, Preset::Full, Preset::Paper];
+
+    /// `Quick` when `quick`, `Paper` when `paper`, else `Standard` (the older flags).
     pub fn from_flags(quick: bool, paper: bool) -> Self {
         match (quick, paper) {
             (true, _) => Preset::Quick,
             (false, true) => Preset::Paper,
-            (false, false) => Preset::Full,
+            (false, false) => Preset::Standard,
         }
     }
 
-    /// Call the constructor of this preset: each study's options type has `quick`, `full` and
-    /// `paper` constructors, and this picks one without a `match` per study.
-    pub fn choose<T>(self, quick: fn() -> T, full: fn() -> T, paper: fn() -> T) -> T {
+    /// The preset a notebook runs: `ENTROSCOPE_SIZE` (`quick`, `default`, `full`, `paper`), or
+    /// `quick` when `ENTROSCOPE_QUICK=1`, else `default`.
+    ///
+    /// Errors: an `ENTROSCOPE_SIZE` that names no preset.
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("ENTROSCOPE_SIZE") {
+            Ok(s) if !s.trim().is_empty() => s.parse(),
+            _ if std::env::var("ENTROSCOPE_QUICK").is_ok_and(|v| v == "1") => Ok(Preset::Quick),
+            _ => Ok(Preset::Standard),
+        }
+    }
+
+    /// The name the command line and `make` use: `quick`, `default`, `full`, `paper`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Quick => "quick",
+            Preset::Standard => "default",
+            Preset::Full => "full",
+            Preset::Paper => "paper",
+        }
+    }
+
+    /// Call the constructor of this preset: each study's options type has `quick`, `standard`,
+    /// `full` and `paper` constructors, and this picks one without a `match` per study.
+    pub fn choose<T>(
+        self,
+        quick: fn() -> T,
+        standard: fn() -> T,
+        full: fn() -> T,
+        paper: fn() -> T,
+    ) -> T {
         match self {
             Preset::Quick => quick(),
+            Preset::Standard => standard(),
             Preset::Full => full(),
             Preset::Paper => paper(),
         }
+    }
+}
+
+impl std::fmt::Display for Preset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let s = s.trim().to_ascii_lowercase();
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name() == s || (s == "standard" && *p == Preset::Standard))
+            .ok_or_else(|| Error::invalid("size", s, "quick, default, full or paper"))
     }
 }

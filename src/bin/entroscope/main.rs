@@ -13,6 +13,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use entroscope::frame::{self, ToFrame};
+use entroscope::papers::preset::Preset;
 use entroscope::plot::{self, Band};
 use entroscope::prelude::*;
 
@@ -28,18 +29,24 @@ mod uncertainty;
 /// `--quick` / `--paper`: the size preset of a reproduction subcommand (default: the full run).
 #[derive(clap::Args)]
 pub struct SizeArgs {
-    /// The quick preset: a handful of items, a few minutes.
+    /// Run size: quick | default | full | paper (the README's table says how long each takes).
+    #[arg(long, global = true, conflicts_with_all = ["quick", "paper"])]
+    size: Option<String>,
+    /// Same as --size quick.
     #[arg(long, global = true, conflicts_with = "paper")]
     quick: bool,
-    /// The paper's sample counts (hours to days on two CPU cores).
+    /// Same as --size paper (the papers' sample counts: hours to days on two CPU cores).
     #[arg(long, global = true)]
     paper: bool,
 }
 
 impl SizeArgs {
-    /// The chosen preset.
-    pub fn preset(&self) -> entroscope::papers::preset::Preset {
-        entroscope::papers::preset::Preset::from_flags(self.quick, self.paper)
+    /// The chosen preset (`default` when nothing is given).
+    pub fn preset(&self) -> Result<Preset> {
+        match &self.size {
+            Some(s) => s.parse(),
+            None => Ok(Preset::from_flags(self.quick, self.paper)),
+        }
     }
 }
 
@@ -90,15 +97,16 @@ enum Cmd {
     End(end::Args),
     /// Reproduce the EDT paper's quality/diversity figures and tables.
     Edt(edt::Args),
-    /// Regenerate the default model's figures (PNG) and tables under --out.
+    /// Regenerate every paper's figures and tables under --out (lens, uncertainty,
+    /// entropy_lens, end, edt), one progress line per part and a closing summary.
     Figures {
-        #[arg(long)]
-        model: Option<String>,
         #[arg(long, default_value = "figures")]
         out: PathBuf,
-        /// Fewer prompts (a fast pass).
+        #[command(flatten)]
+        size: SizeArgs,
+        /// Only these parts (repeatable): lens, uncertainty, entropy-lens, end, edt.
         #[arg(long)]
-        quick: bool,
+        only: Vec<String>,
     },
 }
 
@@ -125,7 +133,129 @@ fn figure_prompts(quick: bool) -> Vec<String> {
     prompts
 }
 
-fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
+/// The parts of `entroscope figures`, in order, with their folders under `--out`.
+const FIGURE_PARTS: [(&str, &str); 5] = [
+    ("lens", "lens"),
+    ("uncertainty", "uncertainty"),
+    ("entropy-lens", "entropy_lens"),
+    ("end", "end"),
+    ("edt", "edt"),
+];
+
+/// Run one paper at `size` and write its report into `dir`: (files, headline).
+fn figure_part<R: entroscope::papers::Report>(
+    dir: &Path,
+    run: impl FnOnce() -> Result<R>,
+) -> Result<(Vec<PathBuf>, String)> {
+    let report = run()?;
+    Ok((report.write(dir)?, report.headline()))
+}
+
+fn figures_all(out: &Path, size: Preset, only: &[String]) -> Result<()> {
+    use entroscope::papers::{edt, end, entropy_lens, uncertainty};
+    for o in only {
+        if !FIGURE_PARTS.iter().any(|(p, _)| p == o) {
+            return Err(Error::invalid(
+                "only",
+                o,
+                "lens, uncertainty, entropy-lens, end or edt",
+            ));
+        }
+    }
+    let parts: Vec<(&str, &str)> = FIGURE_PARTS
+        .into_iter()
+        .filter(|(p, _)| only.is_empty() || only.iter().any(|o| o == p))
+        .collect();
+    let t_all = std::time::Instant::now();
+    let mut done = Vec::new();
+    for (i, &(name, folder)) in parts.iter().enumerate() {
+        let dir = out.join(folder);
+        eprintln!(
+            "[{}/{}] {name} ({size}) → {}",
+            i + 1,
+            parts.len(),
+            dir.display()
+        );
+        let t0 = std::time::Instant::now();
+        let (files, headline) = match name {
+            "lens" => (
+                figures_cmd(None, out, size == Preset::Quick)?,
+                String::new(),
+            ),
+            "uncertainty" => {
+                let mut o = size.choose(
+                    uncertainty::Options::quick,
+                    uncertainty::Options::standard,
+                    uncertainty::Options::full,
+                    uncertainty::Options::paper,
+                );
+                o.progress = true;
+                figure_part(&dir, || uncertainty::run(&o))?
+            }
+            "entropy-lens" => {
+                let mut o = size.choose(
+                    entropy_lens::Options::quick,
+                    entropy_lens::Options::standard,
+                    entropy_lens::Options::full,
+                    entropy_lens::Options::paper,
+                );
+                o.progress = true;
+                figure_part(&dir, || entropy_lens::run(&o))?
+            }
+            "end" => {
+                let mut o = size.choose(
+                    end::Options::quick,
+                    end::Options::standard,
+                    end::Options::full,
+                    end::Options::paper,
+                );
+                o.progress = true;
+                figure_part(&dir, || end::run(&o))?
+            }
+            _ => {
+                let mut o = size.choose(
+                    edt::Options::quick,
+                    edt::Options::standard,
+                    edt::Options::full,
+                    edt::Options::paper,
+                );
+                o.progress = true;
+                figure_part(&dir, || edt::run(&o))?
+            }
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        eprintln!(
+            "[{}/{}] {name}: {} files in {secs:.0} s",
+            i + 1,
+            parts.len(),
+            files.len()
+        );
+        done.push((name, dir, files, secs, headline));
+    }
+    println!(
+        "\n# entroscope figures, size {size}: {:.1} min in all\n",
+        t_all.elapsed().as_secs_f64() / 60.0
+    );
+    for (name, dir, files, secs, headline) in &done {
+        println!(
+            "## {name}: {} files in {} ({secs:.0} s)",
+            files.len(),
+            dir.display()
+        );
+        for line in headline.lines() {
+            println!("  {line}");
+        }
+        let names: Vec<String> = files
+            .iter()
+            .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .collect();
+        println!("  files: {}\n", names.join(", "));
+    }
+    Ok(())
+}
+
+/// The lens figures of the default model under `out/lens`; returns the files written.
+fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<Vec<PathBuf>> {
     let dir = out.join("lens");
     std::fs::create_dir_all(&dir).map_err(|e| Error::Unwritable {
         path: dir.clone(),
@@ -201,8 +331,13 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<()> {
         let top = lens.top_k(&lm, &trace, 1)?;
         print!("{top}");
     }
-    eprintln!("wrote figures and tables under {}", dir.display());
-    Ok(())
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -229,7 +364,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Profile(args) => profile::run(args)?,
         Cmd::Merge(args) => profile::merge(args)?,
-        Cmd::Figures { model, out, quick } => figures_cmd(model, &out, quick)?,
+        Cmd::Figures { out, size, only } => figures_all(&out, size.preset()?, &only)?,
         Cmd::Generate(args) => generate::run(args)?,
         Cmd::Score(args) => score::run(args)?,
         Cmd::EntropyLens(args) => entropy_lens::run(args)?,

@@ -29,10 +29,12 @@ pub struct Args {
 
 /// Runs the reproduction, prints its table and writes its files.
 pub fn run(args: Args) -> Result<()> {
-    let mut opts = args
-        .size
-        .preset()
-        .choose(Options::quick, Options::full, Options::paper);
+    let mut opts = args.size.preset()?.choose(
+        Options::quick,
+        Options::standard,
+        Options::full,
+        Options::paper,
+    );
     if !args.model.is_empty() {
         opts.models = args.model;
     }

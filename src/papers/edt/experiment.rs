@@ -309,6 +309,16 @@ impl Options {
         }
     }
 
+    /// The default size: the default model, TruthfulQA and FACTOR news, 3 prompts each, 5
+    /// samples of at most 16 tokens, the full grid.
+    pub fn standard() -> Self {
+        Self {
+            models: vec![crate::model::default_model_path()],
+            n_prompts: 3,
+            ..Self::full()
+        }
+    }
+
     /// The quick pass: the default model, TruthfulQA, 2 prompts, 5 samples of at most 16
     /// tokens; T ∈ {0.2, 0.6, 1.0, 1.2}, EDT token (0.8, 0.2), (1.2, 1.0), instance (1.2, 1.0).
     pub fn quick() -> Self {

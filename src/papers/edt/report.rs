@@ -204,6 +204,42 @@ impl Report {
 }
 
 impl papers::Report for Report {
+    /// Per model and task: how many settings are on the quality/diversity front, EDT's and the
+    /// fixed temperatures'.
+    fn headline(&self) -> String {
+        let mut groups: Vec<(&str, Task)> = Vec::new();
+        for r in &self.results {
+            if !groups.contains(&(r.model.as_str(), r.task)) {
+                groups.push((r.model.as_str(), r.task));
+            }
+        }
+        groups
+            .iter()
+            .map(|&(m, t)| {
+                let rows: Vec<&SettingResult> = self
+                    .results
+                    .iter()
+                    .filter(|r| r.model == m && r.task == t)
+                    .collect();
+                let edt = |r: &&SettingResult| !matches!(r.setting, Setting::Fixed(_));
+                let on = |f: &dyn Fn(&&SettingResult) -> bool| {
+                    (
+                        rows.iter().filter(|r| f(r) && r.pareto).count(),
+                        rows.iter().filter(|r| f(r)).count(),
+                    )
+                };
+                let (e_on, e_n) = on(&edt);
+                let (f_on, f_n) = on(&|r| !edt(r));
+                format!(
+                    "{} {}: on the Pareto front EDT {e_on} of {e_n}, fixed T {f_on} of {f_n}",
+                    short_name(m),
+                    t.name()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// `results.parquet` and `samples.parquet` (when the report has results).
     fn frames(&self) -> Result<Vec<(String, DataFrame)>> {
         if self.results.is_empty() {

@@ -203,6 +203,19 @@ impl Options {
         }
     }
 
+    /// The default size: the default model, 12 + 4 prompts in part 1, the first 20 TruthfulQA
+    /// questions for the table and the full sweep, 10 items of each FACTOR split, 6 open-ended
+    /// questions.
+    pub fn standard() -> Self {
+        Self {
+            models: vec![crate::model::default_model_path()],
+            n_fact_truthfulqa: 4,
+            n_mc: 20,
+            n_open: 6,
+            ..Self::full()
+        }
+    }
+
     /// The quick pass: the default model only; 12 + 2 prompts; 3 TruthfulQA questions,
     /// λ ∈ {0, 0.25, 1} × {last 2, every other upper}; no FACTOR; 3 open-ended questions.
     pub fn quick() -> Self {

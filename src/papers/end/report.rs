@@ -335,6 +335,33 @@ fn f3(x: f64) -> String {
 }
 
 impl papers::Report for Report {
+    /// Per model and bench: MC1 / accuracy of greedy, DoLa and END.
+    fn headline(&self) -> String {
+        let mut groups: Vec<(&str, &str)> = Vec::new();
+        for r in &self.methods {
+            if !groups.contains(&(r.model.as_str(), r.bench.as_str())) {
+                groups.push((r.model.as_str(), r.bench.as_str()));
+            }
+        }
+        groups
+            .iter()
+            .map(|&(m, b)| {
+                let cells: Vec<String> = self
+                    .methods
+                    .iter()
+                    .filter(|r| r.model == m && r.bench == b)
+                    .map(|r| format!("{} {:.3}", r.method, r.mc1_or_acc))
+                    .collect();
+                format!(
+                    "{} {b} (MC1 / accuracy): {}",
+                    crate::model::short_name(m),
+                    cells.join(", ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// `candidates.parquet`, `methods.parquet`, `sweep.parquet`, `open_ended.parquet`: those the
     /// report has rows for.
     fn frames(&self) -> Result<Vec<(String, DataFrame)>> {

@@ -182,6 +182,23 @@ impl Options {
         }
     }
 
+    /// The default size: the default model only (so no family classification, which needs two
+    /// models), 16 samples × 16 tokens from BOS, 6 texts × 24 task prompts (144), 12 topics × 3
+    /// formats × 64 greedy tokens (8 windows of 8), 40 MC questions × k = 1..6 with 2 draws.
+    pub fn standard() -> Self {
+        Self {
+            models: vec![crate::model::default_model_path()],
+            family_samples: 16,
+            family_tokens: 16,
+            task_stories: 6,
+            format_topics: 12,
+            mc_questions: 40,
+            skip_ks: (1..=6).collect(),
+            random_draws: 2,
+            ..Self::full()
+        }
+    }
+
     /// A first look: 10 samples × 8 tokens per family, 2 texts of 40 words × 4 tokens,
     /// 4 topics × 8 tokens (windows of 1 step), 6 MC questions with k ∈ {1, 4} and 1 draw.
     pub fn quick() -> Self {

@@ -335,6 +335,35 @@ fn alpha_label(a: f32) -> String {
 }
 
 impl papers::Report for Report {
+    /// Per classified experiment and model: the Shannon kNN AUC at the headline k, the dummy's
+    /// and the step-0 diagnostic's.
+    fn headline(&self) -> String {
+        let mut out = Vec::new();
+        let mut groups: Vec<(&str, &str, &str)> = Vec::new();
+        for r in &self.classification {
+            let g = (r.experiment.as_str(), r.model.as_str(), r.rescale.as_str());
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        for (e, m, rs) in groups {
+            let (want, paper) = Self::headline_k(e);
+            if let Some((k, d)) = self.headline(e, m, 1.0, rs, want) {
+                let step0 = self
+                    .headline_of(e, m, 1.0, rs, STEP0, k.k)
+                    .map_or("n/a".into(), |(s, _)| pct(s.auc_mean));
+                out.push(format!(
+                    "{e} {} ({rs}): AUC {} % at k = {} (dummy {}, step 0 {step0}; paper {paper})",
+                    model_label(m),
+                    pct(k.auc_mean),
+                    k.k,
+                    d.map_or("n/a".into(), |d| pct(d.auc_mean)),
+                ));
+            }
+        }
+        out.join("\n")
+    }
+
     /// `classification.parquet` and `.csv`, `profiles.parquet`, `generations.parquet`,
     /// `interventions.parquet`: those the report has rows for.
     fn frames(&self) -> Result<Vec<(String, DataFrame)>> {

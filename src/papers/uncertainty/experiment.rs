@@ -343,6 +343,15 @@ impl Options {
         }
     }
 
+    /// The default size: the default model, the first 150 idioms of each list.
+    pub fn standard() -> Self {
+        Self {
+            models: vec![crate::model::default_model_path()],
+            limit: Some(150),
+            ..Self::full()
+        }
+    }
+
     /// The first 50 idioms of each list (`--quick`); otherwise [`Options::full`].
     pub fn quick() -> Self {
         Self {

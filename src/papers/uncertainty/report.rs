@@ -108,6 +108,25 @@ impl Report {
 }
 
 impl papers::Report for Report {
+    /// Per model, set and mode: the best layer's AUC of the correct/incorrect split.
+    fn headline(&self) -> String {
+        self.summaries
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} {}: best AUC {:.3} at layer {} (final-layer CE {:.3})",
+                    crate::model::short_name(&s.model),
+                    s.set,
+                    s.mode,
+                    s.best_auc,
+                    s.best_layer,
+                    s.auc_final_ce
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// `summary.csv` and `records.parquet` (when the report has rows).
     fn frames(&self) -> Result<Vec<(String, DataFrame)>> {
         let mut out = Vec::new();
