@@ -28,7 +28,7 @@ use entroscope::papers::Report as _;
 use entroscope::papers::edt::{self, Options};
 
 let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let opts = size.choose(Options::quick, Options::standard, Options::full, Options::paper);
+let opts = size.pick::<Options>();
 println!("models {:?}, tasks {:?}, {} prompts × {} samples, {} settings",
     opts.models, opts.tasks, opts.n_prompts, opts.n_samples, opts.settings.len());
 """),

@@ -27,7 +27,7 @@ use entroscope::papers::Report as _;
 use entroscope::papers::end::{self, Options};
 
 let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let base = size.choose(Options::quick, Options::standard, Options::full, Options::paper);
+let base = size.pick::<Options>();
 println!("models: {:?}\\nTruthfulQA MC questions: {}, FACTOR items/split: {}, open-ended: {}",
     base.models, base.n_mc, base.n_factor, base.n_open);
 """),

@@ -33,7 +33,7 @@ use entroscope::papers::Report as _;
 use entroscope::papers::entropy_lens::{self, Experiment, Options, ProfileLines};
 
 let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let opts = size.choose(Options::quick, Options::standard, Options::full, Options::paper);
+let opts = size.pick::<Options>();
 let out = std::path::PathBuf::from("../figures/entropy_lens");
 std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
 entroscope::frame::set_display(30, 12);

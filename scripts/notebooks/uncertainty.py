@@ -65,7 +65,7 @@ let opts = if quick {
     Options { models: vec![entroscope::model::default_model_path()], limit: Some(40), n_samples: 2,
               ..Options::quick() }
 } else {
-    size.choose(Options::quick, Options::standard, Options::full, Options::paper)
+    size.pick::<Options>()
 };
 let report = uncertainty::run(&opts)?;
 println!("{} generations\n{}", report.records.len(), report.markdown());

@@ -9,7 +9,7 @@ use crate::{Error, Result};
 /// ```
 /// use entroscope::papers::entropy_lens::Options;
 /// use entroscope::papers::preset::Preset;
-/// let pick = |p: Preset| p.choose(Options::quick, Options::standard, Options::full, Options::paper);
+/// let pick = |p: Preset| p.pick::<Options>();
 /// assert!(pick(Preset::Quick).family_samples < pick(Preset::Paper).family_samples);
 /// assert_eq!(pick(Preset::Full), Options::full());
 /// assert_eq!("default".parse::<Preset>()?, Preset::Standard);
@@ -65,6 +65,11 @@ impl Preset {
         }
     }
 
+    /// The options of a study at this preset.
+    pub fn pick<T: Sizes>(self) -> T {
+        self.choose(T::quick, T::standard, T::full, T::paper)
+    }
+
     /// Call the constructor of this preset: each study's options type has `quick`, `standard`,
     /// `full` and `paper` constructors, and this picks one without a `match` per study.
     pub fn choose<T>(
@@ -82,6 +87,40 @@ impl Preset {
         }
     }
 }
+
+/// A study's options at each preset (every paper's `Options` implements it by calling its own
+/// constructors, so [`Preset::pick`] works on any of them).
+pub trait Sizes: Sized {
+    /// [`Preset::Quick`].
+    fn quick() -> Self;
+    /// [`Preset::Standard`].
+    fn standard() -> Self;
+    /// [`Preset::Full`].
+    fn full() -> Self;
+    /// [`Preset::Paper`].
+    fn paper() -> Self;
+}
+
+/// `impl Sizes for $t` through the type's inherent constructors of the same names.
+macro_rules! impl_sizes {
+    ($t:ty) => {
+        impl $crate::papers::preset::Sizes for $t {
+            fn quick() -> Self {
+                <$t>::quick()
+            }
+            fn standard() -> Self {
+                <$t>::standard()
+            }
+            fn full() -> Self {
+                <$t>::full()
+            }
+            fn paper() -> Self {
+                <$t>::paper()
+            }
+        }
+    };
+}
+pub(crate) use impl_sizes;
 
 impl std::fmt::Display for Preset {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -39,12 +39,7 @@ pub struct Args {
 
 /// Runs the reproduction, prints its tables and writes its folder under `--out`.
 pub fn run(args: Args) -> Result<()> {
-    let mut o = args.size.preset()?.choose(
-        Options::quick,
-        Options::standard,
-        Options::full,
-        Options::paper,
-    );
+    let mut o = args.size.preset()?.pick::<Options>();
     if !args.model.is_empty() {
         o.models = args.model;
     }

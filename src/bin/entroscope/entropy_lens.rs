@@ -49,16 +49,14 @@ pub struct Args {
     /// Interventions: TruthfulQA questions, instead of the preset's.
     #[arg(long, global = true)]
     mc_questions: Option<usize>,
+    /// Interventions: numbers of blocks to skip (repeatable), instead of the preset's.
+    #[arg(long, global = true)]
+    skip_k: Vec<usize>,
 }
 
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<()> {
-    let mut opts = args.size.preset()?.choose(
-        Options::quick,
-        Options::standard,
-        Options::full,
-        Options::paper,
-    );
+    let mut opts = args.size.preset()?.pick::<Options>();
     if !args.model.is_empty() {
         opts.models = args.model;
     }
@@ -67,6 +65,9 @@ pub fn run(args: Args) -> Result<()> {
     opts.format_topics = args.format_topics.unwrap_or(opts.format_topics);
     opts.format_tokens = args.format_tokens.unwrap_or(opts.format_tokens);
     opts.mc_questions = args.mc_questions.unwrap_or(opts.mc_questions);
+    if !args.skip_k.is_empty() {
+        opts.skip_ks = args.skip_k;
+    }
     opts.progress = true;
     opts.experiments = match args.which {
         Which::Families => vec![Experiment::Families],

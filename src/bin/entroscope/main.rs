@@ -183,42 +183,22 @@ fn figures_all(out: &Path, size: Preset, only: &[String]) -> Result<()> {
                 String::new(),
             ),
             "uncertainty" => {
-                let mut o = size.choose(
-                    uncertainty::Options::quick,
-                    uncertainty::Options::standard,
-                    uncertainty::Options::full,
-                    uncertainty::Options::paper,
-                );
+                let mut o: uncertainty::Options = size.pick();
                 o.progress = true;
                 figure_part(&dir, || uncertainty::run(&o))?
             }
             "entropy-lens" => {
-                let mut o = size.choose(
-                    entropy_lens::Options::quick,
-                    entropy_lens::Options::standard,
-                    entropy_lens::Options::full,
-                    entropy_lens::Options::paper,
-                );
+                let mut o: entropy_lens::Options = size.pick();
                 o.progress = true;
                 figure_part(&dir, || entropy_lens::run(&o))?
             }
             "end" => {
-                let mut o = size.choose(
-                    end::Options::quick,
-                    end::Options::standard,
-                    end::Options::full,
-                    end::Options::paper,
-                );
+                let mut o: end::Options = size.pick();
                 o.progress = true;
                 figure_part(&dir, || end::run(&o))?
             }
             _ => {
-                let mut o = size.choose(
-                    edt::Options::quick,
-                    edt::Options::standard,
-                    edt::Options::full,
-                    edt::Options::paper,
-                );
+                let mut o: edt::Options = size.pick();
                 o.progress = true;
                 figure_part(&dir, || edt::run(&o))?
             }

@@ -29,12 +29,7 @@ pub struct Args {
 
 /// Runs the reproduction, prints its table and writes its files.
 pub fn run(args: Args) -> Result<()> {
-    let mut opts = args.size.preset()?.choose(
-        Options::quick,
-        Options::standard,
-        Options::full,
-        Options::paper,
-    );
+    let mut opts = args.size.preset()?.pick::<Options>();
     if !args.model.is_empty() {
         opts.models = args.model;
     }

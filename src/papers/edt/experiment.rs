@@ -487,3 +487,5 @@ pub fn run(opts: &Options) -> Result<Report> {
     }
     Ok(report)
 }
+
+crate::papers::preset::impl_sizes!(Options);

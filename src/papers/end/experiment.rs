@@ -204,13 +204,14 @@ impl Options {
     }
 
     /// The default size: the default model, 12 + 4 prompts in part 1, the first 20 TruthfulQA
-    /// questions for the table and the full sweep, 10 items of each FACTOR split, 6 open-ended
+    /// questions for the table and the full sweep, 5 items of each FACTOR split, 6 open-ended
     /// questions.
     pub fn standard() -> Self {
         Self {
             models: vec![crate::model::default_model_path()],
             n_fact_truthfulqa: 4,
             n_mc: 20,
+            n_factor: 5,
             n_open: 6,
             ..Self::full()
         }
@@ -749,6 +750,8 @@ pub fn open_ended(
     bar.finish_and_clear();
     Ok(out)
 }
+
+crate::papers::preset::impl_sizes!(Options);
 
 #[cfg(test)]
 mod tests {

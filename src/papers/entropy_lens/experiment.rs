@@ -135,8 +135,8 @@ impl Default for Options {
 impl Options {
     /// The run the README reports, sized for two CPU cores: 32 samples × 32 tokens per family
     /// (T = 0.7), 16 texts of 60 words × 24 task prompts × 8 sampled tokens (T = 1), 30 topics
-    /// × 3 formats × 64 greedy tokens (8 windows of 8), 200 MC questions × k = 1..8 with 3
-    /// random draws; kNN k ∈ {3, 5, 7, 11, 29}, 10 folds, 32 depth points.
+    /// × 3 formats × 64 greedy tokens (8 windows of 8), 200 MC questions × k ∈ {1, 2, 4, 8} with
+    /// 3 random draws; kNN k ∈ {3, 5, 7, 11, 29}, 10 folds, 32 depth points.
     pub fn full() -> Self {
         Self {
             experiments: Experiment::ALL.to_vec(),
@@ -154,7 +154,7 @@ impl Options {
             format_tokens: 64,
             format_windows: 8,
             mc_questions: 200,
-            skip_ks: (1..=8).collect(),
+            skip_ks: vec![1, 2, 4, 8],
             random_draws: 3,
             skip_first_block: false,
             knn_ks: vec![3, 5, 7, 11, 29],
@@ -183,17 +183,18 @@ impl Options {
     }
 
     /// The default size: the default model only (so no family classification, which needs two
-    /// models), 16 samples × 16 tokens from BOS, 6 texts × 24 task prompts (144), 12 topics × 3
-    /// formats × 64 greedy tokens (8 windows of 8), 40 MC questions × k = 1..6 with 2 draws.
+    /// models), 16 samples × 16 tokens from BOS, 4 texts × 24 task prompts (96), 10 topics × 3
+    /// formats × 64 greedy tokens (8 windows of 8), 24 MC questions × k ∈ {1, 2, 4, 6} with 2
+    /// draws.
     pub fn standard() -> Self {
         Self {
             models: vec![crate::model::default_model_path()],
             family_samples: 16,
             family_tokens: 16,
-            task_stories: 6,
-            format_topics: 12,
-            mc_questions: 40,
-            skip_ks: (1..=6).collect(),
+            task_stories: 4,
+            format_topics: 10,
+            mc_questions: 24,
+            skip_ks: vec![1, 2, 4, 6],
             random_draws: 2,
             ..Self::full()
         }
@@ -594,3 +595,5 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
     report.classification = rows;
     Ok(())
 }
+
+crate::papers::preset::impl_sizes!(Options);
