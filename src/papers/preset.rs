@@ -12,6 +12,7 @@ use crate::{Error, Result};
 /// let pick = |p: Preset| p.pick::<Options>();
 /// assert!(pick(Preset::Quick).family_samples < pick(Preset::Paper).family_samples);
 /// assert_eq!(pick(Preset::Full), Options::full());
+/// assert_eq!(Options::default(), pick(Preset::default())); // what `make figures` runs
 /// assert_eq!("default".parse::<Preset>()?, Preset::Standard);
 /// assert!("huge".parse::<Preset>().is_err());
 /// # Ok::<(), entroscope::Error>(())
@@ -101,9 +102,16 @@ pub trait Sizes: Sized {
     fn paper() -> Self;
 }
 
-/// `impl Sizes for $t` through the type's inherent constructors of the same names.
+/// `impl Sizes for $t` through the type's inherent constructors of the same names, and
+/// `Default` as the default preset ([`Preset::Standard`]), so `Options::default()` and
+/// `make figures` agree.
 macro_rules! impl_sizes {
     ($t:ty) => {
+        impl Default for $t {
+            fn default() -> Self {
+                <$t>::standard()
+            }
+        }
         impl $crate::papers::preset::Sizes for $t {
             fn quick() -> Self {
                 <$t>::quick()

@@ -94,6 +94,14 @@ pub enum ScoreMethod {
     Dola(DolaScoring),
 }
 
+/// END's reference multiple-choice settings for a benchmark.
+fn end_for(bench: Bench) -> EndParams {
+    match bench {
+        Bench::TruthfulQaMc => EndParams::scoring(),
+        Bench::FactorNews | Bench::FactorExpert => EndParams::factor(),
+    }
+}
+
 impl ScoreMethod {
     /// END with the reference TruthfulQA MC settings (λ = 0.25, α = 0, high layers + final).
     pub fn end() -> Self {
@@ -105,26 +113,34 @@ impl ScoreMethod {
         ScoreMethod::Dola(DolaScoring::truthfulqa())
     }
 
-    /// `greedy` (baseline), `end` or `dola` with the reference settings for `bench`.
+    /// `greedy` (baseline), `end` or `dola` with the reference settings for `bench`, or
+    /// `end-normed` (END's settings with early exits through the final norm, an ablation).
     pub fn for_bench(name: &str, bench: Bench) -> Result<Self> {
         match name.trim().to_ascii_lowercase().as_str() {
             "greedy" | "baseline" => Ok(ScoreMethod::Baseline),
-            "end" => Ok(ScoreMethod::End(match bench {
-                Bench::TruthfulQaMc => EndParams::scoring(),
-                Bench::FactorNews | Bench::FactorExpert => EndParams::factor(),
+            "end" => Ok(ScoreMethod::End(end_for(bench))),
+            // the labelled ablation: early exits through the final norm
+            "end-normed" => Ok(ScoreMethod::End(EndParams {
+                normed: true,
+                ..end_for(bench)
             })),
             "dola" => Ok(ScoreMethod::Dola(match bench {
                 Bench::TruthfulQaMc => DolaScoring::truthfulqa(),
                 Bench::FactorNews | Bench::FactorExpert => DolaScoring::factor(),
             })),
-            other => Err(Error::invalid("method", other, "`greedy`, `end` or `dola`")),
+            other => Err(Error::invalid(
+                "method",
+                other,
+                "`greedy`, `end`, `end-normed` or `dola`",
+            )),
         }
     }
 
-    /// Short name: `greedy`, `end`, `dola`.
+    /// Short name: `greedy`, `end`, `end-normed`, `dola`.
     pub fn name(&self) -> &'static str {
         match self {
             ScoreMethod::Baseline => "greedy",
+            ScoreMethod::End(p) if p.normed => "end-normed",
             ScoreMethod::End(_) => "end",
             ScoreMethod::Dola(_) => "dola",
         }

@@ -16,7 +16,8 @@ pub struct Args {
     /// truthfulqa-mc | factor-news | factor-expert (repeatable).
     #[arg(long, required = true)]
     bench: Vec<String>,
-    /// greedy | end | dola (repeatable), with the reference settings of each benchmark.
+    /// greedy | end | end-normed | dola (repeatable), with the reference settings of each
+    /// benchmark (end-normed: END with early exits through the final norm, an ablation).
     #[arg(long, default_value = "greedy")]
     method: Vec<String>,
     /// Score only the first N items of each benchmark.

@@ -278,12 +278,6 @@ pub fn full_grid() -> Vec<Setting> {
     v
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Self::full()
-    }
-}
-
 impl Options {
     /// The full run we report: both models, both tasks, the first 6 prompts, 5 samples of at
     /// most 16 tokens, [`full_grid`] (14 settings).

@@ -140,7 +140,8 @@ fn pick_layer_sets(names: &[String], n_layers: usize) -> Result<Vec<(&'static st
 /// questions, our two small models) is a field here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// Models ([`Lm::load`] arguments). Default: SmolLM2-135M-Instruct and Gemma-3-270M GGUF.
+    /// Models ([`Lm::load`] arguments): both bundled GGUF models at the full and paper sizes,
+    /// SmolLM2 alone below.
     pub models: Vec<String>,
     /// Run part 1 (candidate dynamics).
     pub candidates: bool,
@@ -163,12 +164,6 @@ pub struct Options {
     pub max_new_tokens: usize,
     /// Progress bars on stderr.
     pub progress: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::full()
-    }
 }
 
 impl Options {

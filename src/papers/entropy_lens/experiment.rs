@@ -78,7 +78,8 @@ impl std::str::FromStr for Experiment {
 pub struct Options {
     /// The experiments to run, in order (default: all four).
     pub experiments: Vec<Experiment>,
-    /// Models ([`Lm::load`] arguments). Default: SmolLM2-135M-Instruct and Gemma-3-270M GGUF.
+    /// Models ([`Lm::load`] arguments): both bundled GGUF models at the full and paper sizes,
+    /// SmolLM2 alone below.
     pub models: Vec<String>,
     /// Entropies (Shannon and Rényi orders).
     pub metrics: Vec<Metric>,
@@ -124,12 +125,6 @@ pub struct Options {
     pub seed: u64,
     /// Progress bars on stderr.
     pub progress: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::full()
-    }
 }
 
 impl Options {

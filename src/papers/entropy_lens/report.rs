@@ -136,7 +136,7 @@ impl ToFrame for [ClassRow] {
 }
 
 /// Intervention results: `model, strategy, draw, k, layers (comma-separated, 1-based), accuracy,
-/// p_correct`. No rows give an empty frame.
+/// p_correct, p_correct_se`. No rows give an empty frame.
 impl ToFrame for [InterventionRow] {
     fn to_frame(&self) -> Result<DataFrame> {
         frame::from_rows(self, |r, row| {

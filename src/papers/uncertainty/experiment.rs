@@ -309,7 +309,8 @@ pub fn summarize(records: &[&Record], n_idioms: usize, n_skipped: usize) -> Resu
 /// What [`run`] runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
-    /// Models ([`Lm::load`] arguments). Default: SmolLM2-135M-Instruct and Gemma-3-270M GGUF.
+    /// Models ([`Lm::load`] arguments): both bundled GGUF models at the full and paper sizes,
+    /// SmolLM2 alone below.
     pub models: Vec<String>,
     /// Idiom files. Default: [`data::epie_paths`] (static and formal EPIE lists, under
     /// `$ENTROSCOPE_DATA`).
@@ -322,12 +323,6 @@ pub struct Options {
     pub seed: u64,
     /// A progress bar on stderr.
     pub progress: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self::full()
-    }
 }
 
 impl Options {
