@@ -86,6 +86,10 @@ pub struct SkipEffect {
     pub base_p_correct: f64,
     /// Mean p(correct letter) with `k` blocks skipped.
     pub p_correct: f64,
+    /// Standard error of `base_p_correct` over the questions.
+    pub base_p_correct_se: f64,
+    /// Standard error of `p_correct` over the questions (random: the mean of the draws').
+    pub p_correct_se: f64,
 }
 
 /// Everything a run measured. Its tables, charts and summary come from
@@ -281,6 +285,8 @@ impl Report {
                     accuracy: mean_std(v.iter().map(|r| r.accuracy)).0,
                     base_p_correct: base.p_correct,
                     p_correct: mean_std(v.iter().map(|r| r.p_correct)).0,
+                    base_p_correct_se: base.p_correct_se,
+                    p_correct_se: mean_std(v.iter().map(|r| r.p_correct_se)).0,
                 });
             }
         }
@@ -451,18 +457,20 @@ impl papers::Report for Report {
                 continue;
             }
             s += &format!(
-                "\nLayer-skip interventions, TruthfulQA MC1 (A–D, chance 25 %), k = {k} blocks skipped:\n\n| model | strategy | accuracy %, no skip → k = {k} | drop (points) | p(correct letter) %, no skip → k = {k} | drop (points) |\n|---|---|---|---|---|---|\n"
+                "\nLayer-skip interventions, TruthfulQA MC1 (A–D, chance 25 %), k = {k} blocks skipped:\n\n| model | strategy | accuracy %, no skip → k = {k} | drop (points) | p(correct letter) % ± s.e., no skip → k = {k} | drop (points) |\n|---|---|---|---|---|---|\n"
             );
             for d in drops {
                 s += &format!(
-                    "| {} | {} | {} → {} | {} | {} → {} | {} |\n",
+                    "| {} | {} | {} → {} | {} | {} ± {} → {} ± {} | {} |\n",
                     short_name(&d.model),
                     d.strategy,
                     pct(d.base_accuracy),
                     pct(d.accuracy),
                     pct(d.base_accuracy - d.accuracy),
                     pct(d.base_p_correct),
+                    pct(d.base_p_correct_se),
                     pct(d.p_correct),
+                    pct(d.p_correct_se),
                     pct(d.base_p_correct - d.p_correct),
                 );
             }
