@@ -66,25 +66,14 @@ impl Preset {
         }
     }
 
-    /// The options of a study at this preset.
+    /// The options of a study at this preset (its `quick`, `standard`, `full` or `paper`
+    /// constructor, through [`Sizes`]).
     pub fn pick<T: Sizes>(self) -> T {
-        self.choose(T::quick, T::standard, T::full, T::paper)
-    }
-
-    /// Call the constructor of this preset: each study's options type has `quick`, `standard`,
-    /// `full` and `paper` constructors, and this picks one without a `match` per study.
-    pub fn choose<T>(
-        self,
-        quick: fn() -> T,
-        standard: fn() -> T,
-        full: fn() -> T,
-        paper: fn() -> T,
-    ) -> T {
         match self {
-            Preset::Quick => quick(),
-            Preset::Standard => standard(),
-            Preset::Full => full(),
-            Preset::Paper => paper(),
+            Preset::Quick => T::quick(),
+            Preset::Standard => T::standard(),
+            Preset::Full => T::full(),
+            Preset::Paper => T::paper(),
         }
     }
 }
