@@ -150,6 +150,14 @@ pub enum Error {
         /// Where they were found.
         what: String,
     },
+    #[error("device `{requested}` is not available: {detail}")]
+    /// A device that this build or this machine cannot provide.
+    DeviceUnavailable {
+        /// The device asked for (`cuda:0`, …).
+        requested: String,
+        /// Why, and what to do instead.
+        detail: String,
+    },
     #[error("not enough data: {0}")]
     /// Too few items for the statistic asked for.
     NotEnoughData(String),

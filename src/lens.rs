@@ -53,6 +53,16 @@ impl fmt::Display for LensKind {
     }
 }
 
+/// Who reduces a chunk of logits to statistics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reducer {
+    /// The fused CPU kernels when the model is on the CPU, tensor ops on its device otherwise.
+    #[default]
+    Auto,
+    /// Always tensor ops on the model's device (on a GPU, only the statistics are copied back).
+    TensorOps,
+}
+
 /// Which token each position's target-based metrics (cross-entropy, rank, probability) use.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum Targets {
@@ -84,6 +94,8 @@ pub struct LogitLens {
     pub units: Units,
     /// Bytes of logits per chunk (one layer × some positions); bounds memory. Default 64 MiB.
     pub chunk_bytes: usize,
+    /// Fused CPU kernels or tensor ops ([`Reducer::Auto`] picks by the model's device).
+    pub reducer: Reducer,
 }
 
 impl Default for LogitLens {
@@ -92,6 +104,7 @@ impl Default for LogitLens {
             kind: LensKind::Normed,
             units: Units::Nats,
             chunk_bytes: 64 << 20,
+            reducer: Reducer::Auto,
         }
     }
 }
@@ -114,6 +127,31 @@ impl LogitLens {
     pub fn units(mut self, units: Units) -> Self {
         self.units = units;
         self
+    }
+
+    /// Same lens, chunks reduced by `reducer`.
+    pub fn reducer(mut self, reducer: Reducer) -> Self {
+        self.reducer = reducer;
+        self
+    }
+
+    fn on_device(&self, lm: &Lm) -> bool {
+        self.reducer == Reducer::TensorOps || !lm.device().is_cpu()
+    }
+
+    /// Statistics of every row of `z` (`[rows, vocab]`, f32) by the chosen reducer.
+    fn reduce(
+        &self,
+        lm: &Lm,
+        z: &Tensor,
+        req: &Request,
+        targets: Option<&[u32]>,
+    ) -> Result<Vec<entropy::RowStats>> {
+        if self.on_device(lm) {
+            return entropy::reduce_rows_tensor(z, req, targets);
+        }
+        let vocab = z.dim(1)?;
+        entropy::reduce_rows(&z.flatten_all()?.to_vec1::<f32>()?, vocab, req, targets)
     }
 
     /// Logits of one layer for hidden states `h` (`[rows, d]`) → `[rows, vocab]`.
@@ -208,8 +246,8 @@ impl LogitLens {
                 None
             };
             let final_slice = match &final_logits {
-                Some(t) => Some(t.flatten_all()?.to_vec1::<f32>()?),
-                None => None,
+                Some(t) if !self.on_device(lm) => Some(t.flatten_all()?.to_vec1::<f32>()?),
+                _ => None,
             };
             // Targets of this chunk; rows without a target use id 0 and are set to NaN after.
             let (chunk_targets, has_target): (Option<Vec<u32>>, Vec<bool>) = match &targets {
@@ -227,11 +265,21 @@ impl LogitLens {
             for layer in 0..=n_layers {
                 let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
                 let z = self.project(lm, &h, layer)?.contiguous()?;
-                let z = z.flatten_all()?.to_vec1::<f32>()?;
-                let stats = entropy::reduce_rows(&z, vocab, &req, chunk_targets.as_deref())?;
-                let kl = match &final_slice {
-                    Some(q) => Some(entropy::kl_rows(&z, q, vocab)?),
-                    None => None,
+                let (stats, kl) = if self.on_device(lm) {
+                    let stats = entropy::reduce_rows_tensor(&z, &req, chunk_targets.as_deref())?;
+                    let kl = match &final_logits {
+                        Some(q) => Some(entropy::kl_rows_tensor(&z, q)?),
+                        None => None,
+                    };
+                    (stats, kl)
+                } else {
+                    let z = z.flatten_all()?.to_vec1::<f32>()?;
+                    let stats = entropy::reduce_rows(&z, vocab, &req, chunk_targets.as_deref())?;
+                    let kl = match &final_slice {
+                        Some(q) => Some(entropy::kl_rows(&z, q, vocab)?),
+                        None => None,
+                    };
+                    (stats, kl)
                 };
                 for (mi, m) in metrics.iter().enumerate() {
                     let out = &mut values[mi][layer * n_pos + start..layer * n_pos + start + rows];
@@ -368,11 +416,8 @@ impl LogitLens {
             for start in (0..n_pos).step_by(chunk) {
                 let rows = chunk.min(n_pos - start);
                 let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
-                let z = self
-                    .project(lm, &h, layer)?
-                    .flatten_all()?
-                    .to_vec1::<f32>()?;
-                let stats = entropy::reduce_rows(&z, vocab, &req, None)?;
+                let z = self.project(lm, &h, layer)?.contiguous()?;
+                let stats = self.reduce(lm, &z, &req, None)?;
                 for (r, st) in stats.iter().enumerate() {
                     for (rank, &(id, lp)) in st.top_k.iter().enumerate() {
                         entries.push(TopToken {

@@ -147,10 +147,14 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(positions: &[usize], sub_blocks: bool) -> Result<Self> {
+    pub fn new(
+        positions: &[usize],
+        sub_blocks: bool,
+        device: &candle_core::Device,
+    ) -> Result<Self> {
         let idx: Vec<u32> = positions.iter().map(|&p| p as u32).collect();
         Ok(Self {
-            index: Tensor::new(idx.as_slice(), &candle_core::Device::Cpu)?,
+            index: Tensor::new(idx.as_slice(), device)?,
             sub_blocks,
             resid: vec![],
             attn: vec![],
@@ -159,8 +163,10 @@ impl Recorder {
     }
 
     fn pick(&self, x: &Tensor) -> Result<Tensor> {
-        // x: [1, t, d] → [P, d]
-        Ok(x.squeeze(0)?.index_select(&self.index, 0)?)
+        // x: [1, t, d] → [P, d], in f32 whatever the model's dtype
+        Ok(x.squeeze(0)?
+            .index_select(&self.index, 0)?
+            .to_dtype(candle_core::DType::F32)?)
     }
 }
 

@@ -402,6 +402,16 @@ fn sum_lanes(s: &[f32; LANES]) -> f64 {
 // ---------------------------------------------------------------------------------------------
 
 impl Scan {
+    /// A scan computed elsewhere (the tensor-op reducer's column sums).
+    pub(super) fn from_parts(max: f32, nan: bool, neg_inf: usize, above: usize) -> Self {
+        Scan {
+            max,
+            nan,
+            neg_inf,
+            above,
+        }
+    }
+
     fn new() -> Self {
         Scan {
             max: f32::NEG_INFINITY,

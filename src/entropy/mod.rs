@@ -51,9 +51,11 @@ use crate::error::{Error, Result};
 
 mod fastmath;
 mod kernels;
+mod tensor_ops;
 
 pub use fastmath::{fast_exp, fast_expm1, fast_ln};
 pub use kernels::Logit;
+pub use tensor_ops::{kl_rows_tensor, reduce_rows_tensor};
 
 use kernels::{base_sums, js_sum, kl_sums, scan_row, stream_row, RowSums};
 
@@ -646,12 +648,25 @@ pub fn reduce_row<T: Logit>(logits: &[T], req: &Request, target: Option<u32>) ->
         None => None,
     };
     // One streaming pass over the row (see `kernels::stream_row`).
+    let sums = stream_row(logits, zt, &req.renyi, req.top_k.min(vocab));
+    finish_row(vocab, req, target, zt, sums)
+}
+
+/// The statistics of one row from its sums (see the [module docs](self)); shared by the fused
+/// kernels and the tensor-op reducer.
+fn finish_row(
+    vocab: usize,
+    req: &Request,
+    target: Option<u32>,
+    zt: Option<f32>,
+    sums: RowSums,
+) -> Result<RowStats> {
     let RowSums {
         scan,
         s,
         extra,
         top,
-    } = stream_row(logits, zt, &req.renyi, req.top_k.min(vocab));
+    } = sums;
     scan.check()?;
     let m = scan.max;
     let support = vocab - scan.neg_inf;

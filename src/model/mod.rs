@@ -2,6 +2,7 @@
 //! hub, and run by our own forward pass (`transformer`) so every block is visible.
 
 pub mod config;
+mod device;
 pub mod gguf_tokenizer;
 mod kv_cache;
 mod transformer;
@@ -13,10 +14,11 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use candle_core::quantized::gguf_file;
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 use tokenizers::Tokenizer;
 
 pub use config::{Activation, Config, Family};
+pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
 pub use kv_cache::KvCache;
 
 use crate::hook::{Hook, NoHook};
@@ -121,12 +123,17 @@ impl Lm {
     /// Load from a `.gguf` file, a Hugging Face model directory, or a hub repo id
     /// (e.g. `"HuggingFaceTB/SmolLM2-135M"`), whichever `model` names.
     pub fn load(model: &str) -> Result<Self> {
+        Self::load_with(model, &LoadOptions::default())
+    }
+
+    /// [`Lm::load`] on a device and with a weight dtype ([`LoadOptions`]).
+    pub fn load_with(model: &str, opts: &LoadOptions) -> Result<Self> {
         let p = Path::new(model);
         if p.is_dir() {
-            return Self::from_hf_dir(p);
+            return Self::from_hf_dir_with(p, opts);
         }
         if p.is_file() {
-            return Self::from_gguf(p);
+            return Self::from_gguf_with(p, opts);
         }
         let looks_like_repo = !model.is_empty()
             && !model.starts_with(['.', '/', '~'])
@@ -134,7 +141,8 @@ impl Lm {
             && !model.ends_with(".gguf")
             && !model.contains('\\');
         if looks_like_repo {
-            Self::from_hub(model)
+            let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
+            Self::hub(model, hf_hub::Cache::from_env().path(), offline, opts)
         } else {
             Err(Error::FileNotFound {
                 path: p.to_path_buf(),
@@ -145,6 +153,11 @@ impl Lm {
     /// Load a GGUF file: architecture, hyper-parameters, weights (dequantized to f32) and the
     /// tokenizer all come from the file.
     pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
+        Self::from_gguf_with(path, &LoadOptions::default())
+    }
+
+    /// [`Lm::from_gguf`] with [`LoadOptions`]; [`WeightDtype::Quantized`] keeps the file's blocks.
+    pub fn from_gguf_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self> {
         let path = path.as_ref();
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut magic = [0u8; 4];
@@ -180,7 +193,7 @@ impl Lm {
         let tokenizer = gguf_tokenizer::tokenizer_from_gguf(&content)?;
         let (h, kvh) = (cfg.num_attention_heads, cfg.num_key_value_heads);
         let mut w = Weights::gguf(path, header.into_inner(), content, cfg.family, h, kvh)?;
-        let model = Transformer::load(cfg, &mut w)?;
+        let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: file_stem(path),
             model,
@@ -191,6 +204,12 @@ impl Lm {
     /// Load a Hugging Face model directory: `config.json`, `tokenizer.json` and one or more
     /// `*.safetensors` files.
     pub fn from_hf_dir(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::from_hf_dir_with(dir, &LoadOptions::default())
+    }
+
+    /// [`Lm::from_hf_dir`] with [`LoadOptions`] (not [`WeightDtype::Quantized`]: safetensors
+    /// hold no blocks).
+    pub fn from_hf_dir_with(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self> {
         let dir = dir.as_ref();
         let files = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
         let mut shards: Vec<PathBuf> = files
@@ -207,6 +226,7 @@ impl Lm {
             &dir.join("config.json"),
             &dir.join("tokenizer.json"),
             &shards,
+            opts,
         )
     }
 
@@ -221,6 +241,10 @@ impl Lm {
     /// [`Lm::from_hub`] with an explicit hub cache directory (the `hub/` folder holding
     /// `models--org--name/snapshots/<rev>/…`); with `offline`, only that cache is read.
     pub fn from_hub_cache(repo: &str, cache_dir: &Path, offline: bool) -> Result<Self> {
+        Self::hub(repo, cache_dir, offline, &LoadOptions::default())
+    }
+
+    fn hub(repo: &str, cache_dir: &Path, offline: bool, opts: &LoadOptions) -> Result<Self> {
         let cache = hf_hub::Cache::new(cache_dir.to_path_buf());
         let cached = cache.model(repo.to_string());
         let hub_err = |detail: String| Error::Hub {
@@ -264,10 +288,24 @@ impl Lm {
             }
             Err(_) => vec![get("model.safetensors")?],
         };
-        Self::from_files(repo, &config, &tokenizer, &shards)
+        Self::from_files(repo, &config, &tokenizer, &shards, opts)
     }
 
-    fn from_files(name: &str, config: &Path, tokenizer: &Path, shards: &[PathBuf]) -> Result<Self> {
+    fn from_files(
+        name: &str,
+        config: &Path,
+        tokenizer: &Path,
+        shards: &[PathBuf],
+        opts: &LoadOptions,
+    ) -> Result<Self> {
+        if opts.dtype == WeightDtype::Quantized {
+            return Err(Error::invalid(
+                "dtype",
+                "quantized",
+                "a GGUF file (only GGUF holds quantized blocks); use --dtype f32, bf16 or f16 \
+                 for safetensors",
+            ));
+        }
         let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
         let j: serde_json::Value = serde_json::from_str(&text)?;
         let cfg = Config::from_hf_json(&j)?;
@@ -283,7 +321,7 @@ impl Lm {
             });
         }
         let mut w = Weights::safetensors(shards, name.to_string())?;
-        let model = Transformer::load(cfg, &mut w)?;
+        let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: name.to_string(),
             model,
@@ -299,6 +337,17 @@ impl Lm {
     /// A short label for tables and charts: [`short_name`] of [`Lm::name`].
     pub fn short_name(&self) -> String {
         short_name(&self.name)
+    }
+
+    /// The device weights live on and work runs on; every tensor the library makes for this
+    /// model goes there.
+    pub fn device(&self) -> &Device {
+        &self.model.device
+    }
+
+    /// How the weights are stored (statistics are f32 whatever it is).
+    pub fn dtype(&self) -> WeightDtype {
+        self.model.dtype
     }
 
     /// Hyper-parameters.
@@ -400,18 +449,23 @@ impl Lm {
                 ),
             ));
         }
-        Ok(self.model.forward(ids, cache, hook)?.squeeze(0)?)
+        Ok(self
+            .model
+            .forward(ids, cache, hook)?
+            .squeeze(0)?
+            .to_dtype(DType::F32)?)
     }
 
     /// Final logits of pre-norm hidden states `[.., d]` → `[.., vocab]` (final norm, unembedding,
-    /// soft-cap).
+    /// soft-cap), f32 on [`Lm::device`].
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         self.model.logits(hidden)
     }
 
     /// The model's final norm applied to hidden states `[.., d]`.
     pub fn final_norm(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.model.final_norm.forward(hidden)
+        let h = self.model.to_compute(hidden)?;
+        Ok(self.model.final_norm.forward(&h)?.to_dtype(DType::F32)?)
     }
 
     /// Unembedding of hidden states `[.., d]` (no norm) → `[.., vocab]`, with the soft-cap.
@@ -422,7 +476,7 @@ impl Lm {
     /// The bare unembedding `W_U · h` of hidden states `[.., d]` → `[.., vocab]`: no norm and no
     /// soft-cap, as Hugging Face's `lm_head(hidden_states[l])` (the DoLa/END early exit).
     pub fn unembed_raw(&self, hidden: &Tensor) -> Result<Tensor> {
-        Ok(hidden.broadcast_matmul(&self.model.lm_head.t()?)?)
+        self.model.unembed_raw(hidden)
     }
 
     /// Unembedding restricted to some vocabulary rows: `[.., d]` → `[.., ids.len()]`, without
@@ -432,12 +486,13 @@ impl Lm {
         if let Some(&id) = ids.iter().find(|&&i| i as usize >= vocab) {
             return Err(Error::TokenOutOfVocab { id, vocab });
         }
-        let idx = Tensor::new(ids, &Device::Cpu)?;
+        let idx = Tensor::new(ids, self.device())?;
         let rows = self.model.lm_head.index_select(&idx, 0)?;
-        Ok(hidden.broadcast_matmul(&rows.t()?)?)
+        let h = self.model.to_compute(hidden)?;
+        Ok(h.broadcast_matmul(&rows.t()?)?.to_dtype(DType::F32)?)
     }
 
-    /// The unembedding matrix `[vocab, d]`.
+    /// The unembedding matrix `[vocab, d]`, in the model's compute dtype on its device.
     pub fn lm_head(&self) -> &Tensor {
         &self.model.lm_head
     }
@@ -452,15 +507,16 @@ impl Lm {
     pub fn trace(&self, ids: &[u32], spec: &CaptureSpec, hook: &mut dyn Hook) -> Result<Trace> {
         self.check_ids(ids, 0)?;
         let positions = spec.positions.resolve(ids.len())?;
-        let mut rec = Recorder::new(&positions, spec.sub_blocks)?;
+        let mut rec = Recorder::new(&positions, spec.sub_blocks, self.device())?;
         let mut cache = self.new_cache();
         let last = {
             let mut both = (&mut rec, hook);
             self.model.forward(ids, &mut cache, &mut both)?.squeeze(0)?
         };
+        let last = last.to_dtype(DType::F32)?;
         let logits = if spec.all_logits {
             let idx: Vec<u32> = positions.iter().map(|&p| p as u32).collect();
-            let idx = Tensor::new(idx.as_slice(), &Device::Cpu)?;
+            let idx = Tensor::new(idx.as_slice(), self.device())?;
             self.logits(&last.index_select(&idx, 0)?)?
         } else {
             self.logits(&last.narrow(0, ids.len() - 1, 1)?)?

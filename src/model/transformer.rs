@@ -3,14 +3,39 @@
 //! Per-family differences live in the constructors (which tensors exist, which norms wrap a
 //! sub-block); the forward code is shared.
 
+use candle_core::quantized::QMatMul;
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::Linear;
 
 use super::config::{Activation, Config, Family};
+use super::device::WeightDtype;
 use super::kv_cache::KvCache;
 use super::weights::Weights;
 use crate::hook::{Hook, Site};
 use crate::Result;
+
+/// A linear layer `y = x·Wᵀ + b`: dense weights in the model's dtype, or GGUF blocks run as a
+/// quantized matmul (activations f32).
+#[derive(Debug, Clone)]
+pub(crate) enum Proj {
+    Dense(Linear),
+    Quantized { w: QMatMul, bias: Option<Tensor> },
+}
+
+impl Proj {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Proj::Dense(l) => l.forward(x)?,
+            Proj::Quantized { w, bias } => {
+                let y = w.forward(x)?;
+                match bias {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                }
+            }
+        })
+    }
+}
 
 /// RMSNorm (weight already includes Gemma's `1 +`) or LayerNorm with bias.
 #[derive(Debug, Clone)]
@@ -41,21 +66,17 @@ impl Norm {
 #[derive(Debug, Clone)]
 enum Mlp {
     /// `down(act(gate(x)) * up(x))` (Llama, Qwen, Gemma).
-    Gated {
-        gate: Linear,
-        up: Linear,
-        down: Linear,
-    },
+    Gated { gate: Proj, up: Proj, down: Proj },
     /// `proj(act(fc(x)))` (GPT-2).
-    Plain { fc: Linear, proj: Linear },
+    Plain { fc: Proj, proj: Proj },
 }
 
 #[derive(Debug, Clone)]
 struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
-    o: Linear,
+    q: Proj,
+    k: Proj,
+    v: Proj,
+    o: Proj,
     q_norm: Option<Norm>,
     k_norm: Option<Norm>,
 }
@@ -83,26 +104,51 @@ pub(crate) struct Transformer {
     pub final_norm: Norm,
     /// `[vocab, d]`; the same storage as `embed` when tied.
     pub lm_head: Tensor,
+    pub device: Device,
+    pub dtype: WeightDtype,
 }
 
 struct Loader<'a> {
     w: &'a mut Weights,
     cfg: &'a Config,
+    device: &'a Device,
+    dtype: WeightDtype,
 }
 
 impl Loader<'_> {
-    fn t(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        self.w.get(name, shape, self.cfg.family)
+    /// A tensor as f32 on the model's device, as the file has it (dequantized).
+    fn t32(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        self.w.get(name, shape, self.cfg.family, self.device)
     }
 
-    fn linear(&mut self, p: &str, out: usize, inp: usize, bias: bool) -> Result<Linear> {
-        let w = self.t(&format!("{p}.weight"), &[out, inp])?;
+    /// A tensor in the compute dtype on the model's device.
+    fn place(&self, t: Tensor) -> Result<Tensor> {
+        Ok(t.to_dtype(self.dtype.compute())?.to_device(self.device)?)
+    }
+
+    fn t(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        let t = self.t32(name, shape)?;
+        self.place(t)
+    }
+
+    fn linear(&mut self, p: &str, out: usize, inp: usize, bias: bool) -> Result<Proj> {
+        let name = format!("{p}.weight");
         let b = if bias {
             Some(self.t(&format!("{p}.bias"), &[out])?)
         } else {
             None
         };
-        Ok(Linear::new(w, b))
+        if self.dtype == WeightDtype::Quantized {
+            let q = self
+                .w
+                .get_quantized(&name, &[out, inp], self.cfg.family, self.device)?;
+            return Ok(Proj::Quantized {
+                w: QMatMul::from_qtensor(q)?,
+                bias: b,
+            });
+        }
+        let w = self.t(&name, &[out, inp])?;
+        Ok(Proj::Dense(Linear::new(w, b)))
     }
 
     /// GPT-2's `Conv1D` stores `[in, out]`; transpose to `[out, in]`.
@@ -116,12 +162,12 @@ impl Loader<'_> {
     }
 
     fn rms(&mut self, name: &str, size: usize) -> Result<Norm> {
-        let mut weight = self.t(name, &[size])?;
+        let mut weight = self.t32(name, &[size])?;
         if self.cfg.family == Family::Gemma3 {
-            weight = (weight + 1.0)?; // Gemma scales by (1 + w)
+            weight = (weight + 1.0)?; // Gemma scales by (1 + w), computed in f32 as HF does
         }
         Ok(Norm::Rms {
-            weight,
+            weight: self.place(weight)?,
             eps: self.cfg.norm_eps as f32,
         })
     }
@@ -137,14 +183,19 @@ impl Loader<'_> {
 
 impl Transformer {
     /// Build the model from weights named as in Hugging Face checkpoints.
-    pub fn load(cfg: Config, w: &mut Weights) -> Result<Self> {
+    pub fn load(cfg: Config, w: &mut Weights, device: &Device, dtype: WeightDtype) -> Result<Self> {
         if cfg.family == Family::Gpt2 {
-            return Self::load_gpt2(cfg, w);
+            return Self::load_gpt2(cfg, w, device, dtype);
         }
         let c = cfg.clone();
         let (d, v, hd) = (c.hidden_size, c.vocab_size, c.head_dim);
         let (h, kvh) = (c.num_attention_heads, c.num_key_value_heads);
-        let mut l = Loader { w, cfg: &c };
+        let mut l = Loader {
+            w,
+            cfg: &c,
+            device,
+            dtype,
+        };
         let embed = l.t("model.embed_tokens.weight", &[v, d])?;
         let gemma = c.family == Family::Gemma3;
         let qk_norm = matches!(c.family, Family::Qwen3 | Family::Gemma3);
@@ -213,10 +264,17 @@ impl Transformer {
             blocks,
             final_norm,
             lm_head,
+            device: device.clone(),
+            dtype,
         })
     }
 
-    fn load_gpt2(cfg: Config, w: &mut Weights) -> Result<Self> {
+    fn load_gpt2(
+        cfg: Config,
+        w: &mut Weights,
+        device: &Device,
+        dtype: WeightDtype,
+    ) -> Result<Self> {
         let c = cfg.clone();
         let (d, v) = (c.hidden_size, c.vocab_size);
         // Checkpoints saved from GPT2LMHeadModel prefix names with `transformer.`; the hub's
@@ -226,7 +284,16 @@ impl Transformer {
         } else {
             ""
         };
-        let mut l = Loader { w, cfg: &c };
+        let mut l = Loader {
+            w,
+            cfg: &c,
+            device,
+            // GPT-2 comes from safetensors only, whose dense weights have no blocks to keep.
+            dtype: match dtype {
+                WeightDtype::Quantized => WeightDtype::F32,
+                d => d,
+            },
+        };
         let embed = l.t(&format!("{pre}wte.weight"), &[v, d])?;
         let pos = l.t(&format!("{pre}wpe.weight"), &[c.max_position_embeddings, d])?;
         let mut blocks = Vec::with_capacity(c.num_hidden_layers);
@@ -235,17 +302,17 @@ impl Transformer {
             let qkv = l.conv1d(&format!("{p}.attn.c_attn"), d, 3 * d)?;
             let (qw, qb) = (qkv.weight(), qkv.bias());
             let split = |t: &Tensor, k: usize| t.narrow(0, k * d, d).and_then(|x| x.contiguous());
-            let part = |k: usize| -> Result<Linear> {
-                Ok(Linear::new(
+            let part = |k: usize| -> Result<Proj> {
+                Ok(Proj::Dense(Linear::new(
                     split(qw, k)?,
                     qb.map(|b| split(b, k)).transpose()?,
-                ))
+                )))
             };
             let attn = Attention {
                 q: part(0)?,
                 k: part(1)?,
                 v: part(2)?,
-                o: l.conv1d(&format!("{p}.attn.c_proj"), d, d)?,
+                o: Proj::Dense(l.conv1d(&format!("{p}.attn.c_proj"), d, d)?),
                 q_norm: None,
                 k_norm: None,
             };
@@ -255,8 +322,12 @@ impl Transformer {
                 post_attn_norm: None,
                 mlp_norm: l.layer_norm(&format!("{p}.ln_2"), d)?,
                 mlp: Mlp::Plain {
-                    fc: l.conv1d(&format!("{p}.mlp.c_fc"), d, c.intermediate_size)?,
-                    proj: l.conv1d(&format!("{p}.mlp.c_proj"), c.intermediate_size, d)?,
+                    fc: Proj::Dense(l.conv1d(&format!("{p}.mlp.c_fc"), d, c.intermediate_size)?),
+                    proj: Proj::Dense(l.conv1d(
+                        &format!("{p}.mlp.c_proj"),
+                        c.intermediate_size,
+                        d,
+                    )?),
                 },
                 post_mlp_norm: None,
                 sliding: false,
@@ -270,6 +341,8 @@ impl Transformer {
             pos_embed: Some(pos),
             blocks,
             final_norm,
+            device: device.clone(),
+            dtype: l.dtype,
         })
     }
 
@@ -277,24 +350,25 @@ impl Transformer {
     /// extended). Returns the residual stream after the last block, before the final norm,
     /// `[1, t, d]`.
     pub fn forward(&self, ids: &[u32], cache: &mut KvCache, hook: &mut dyn Hook) -> Result<Tensor> {
-        let dev = Device::Cpu;
+        let dev = &self.device;
         let offset = cache.len();
         let t = ids.len();
-        let ids_t = Tensor::new(ids, &dev)?;
+        let ids_t = Tensor::new(ids, dev)?;
         let mut x = self.embed.index_select(&ids_t, 0)?;
         if let Some(pos) = &self.pos_embed {
             x = (x + pos.narrow(0, offset, t)?)?;
         }
         if self.cfg.family == Family::Gemma3 {
-            // HF multiplies by sqrt(d) rounded to the weights' dtype.
-            let scale = (self.cfg.hidden_size as f32).sqrt();
-            x = (x * scale as f64)?;
+            // HF multiplies by sqrt(d) rounded to the activations' dtype.
+            let scale = Tensor::new(&[(self.cfg.hidden_size as f32).sqrt()], dev)?
+                .to_dtype(x.dtype())?
+                .to_dtype(DType::F32)?
+                .to_vec1::<f32>()?[0];
+            x = (x * f64::from(scale))?;
         }
         let mut x = x.unsqueeze(0)?;
-        if let Some(r) = hook.visit(Site::Embed, &x)? {
-            x = r;
-        }
-        let rope = RopeTables::new(&self.cfg, offset, t)?;
+        visit(hook, Site::Embed, &mut x)?;
+        let rope = RopeTables::new(&self.cfg, offset, t, dev, x.dtype())?;
         for (i, block) in self.blocks.iter().enumerate() {
             let l = i + 1;
             if !hook.skip_block(l) {
@@ -309,9 +383,7 @@ impl Transformer {
                 if let Some(n) = &block.post_attn_norm {
                     a = n.forward(&a)?;
                 }
-                if let Some(r) = hook.visit(Site::AttnOut(l), &a)? {
-                    a = r;
-                }
+                visit(hook, Site::AttnOut(l), &mut a)?;
                 x = (x + a)?;
                 let mut m = block
                     .mlp
@@ -319,28 +391,36 @@ impl Transformer {
                 if let Some(n) = &block.post_mlp_norm {
                     m = n.forward(&m)?;
                 }
-                if let Some(r) = hook.visit(Site::MlpOut(l), &m)? {
-                    m = r;
-                }
+                visit(hook, Site::MlpOut(l), &mut m)?;
                 x = (x + m)?;
             }
-            if let Some(r) = hook.visit(Site::BlockOut(l), &x)? {
-                x = r;
-            }
+            visit(hook, Site::BlockOut(l), &mut x)?;
         }
         cache.advance(t);
         Ok(x)
     }
 
-    /// Final logits of hidden states `[.., d]` (pre-norm): final norm, unembedding, soft-cap.
-    pub fn logits(&self, h: &Tensor) -> Result<Tensor> {
-        self.project(&self.final_norm.forward(h)?)
+    /// Hidden states as the model computes them (its dtype, its device).
+    pub fn to_compute(&self, h: &Tensor) -> Result<Tensor> {
+        Ok(h.to_device(&self.device)?.to_dtype(self.dtype.compute())?)
     }
 
-    /// Unembedding `[.., d] → [.., vocab]` of already-normed states, with Gemma's final soft-cap.
+    /// Final logits of hidden states `[.., d]` (pre-norm): final norm, unembedding, soft-cap;
+    /// f32 on the model's device.
+    pub fn logits(&self, h: &Tensor) -> Result<Tensor> {
+        self.project(&self.final_norm.forward(&self.to_compute(h)?)?)
+    }
+
+    /// The bare unembedding `[.., d] → [.., vocab]` in f32 (no norm, no soft-cap).
+    pub fn unembed_raw(&self, h: &Tensor) -> Result<Tensor> {
+        let z = self.to_compute(h)?.broadcast_matmul(&self.lm_head.t()?)?;
+        Ok(z.to_dtype(DType::F32)?)
+    }
+
+    /// Unembedding `[.., d] → [.., vocab]` of already-normed states, with Gemma's final soft-cap;
+    /// f32 (the soft-cap is applied in f32).
     pub fn project(&self, h: &Tensor) -> Result<Tensor> {
-        let z = h.broadcast_matmul(&self.lm_head.t()?)?;
-        self.softcap(z)
+        self.softcap(self.unembed_raw(h)?)
     }
 
     /// Apply the final logit soft-cap `c·tanh(z/c)` when the model has one.
@@ -370,6 +450,14 @@ impl Mlp {
     }
 }
 
+/// Show `x` to the hook at `site`; a replacement is cast to `x`'s dtype and device.
+fn visit(hook: &mut dyn Hook, site: Site, x: &mut Tensor) -> Result<()> {
+    if let Some(r) = hook.visit(site, x)? {
+        *x = r.to_device(x.device())?.to_dtype(x.dtype())?;
+    }
+    Ok(())
+}
+
 /// cos/sin tables `[t, head_dim/2]` for the global and (Gemma) local RoPE bases.
 struct RopeTables {
     global: Option<(Tensor, Tensor)>,
@@ -377,7 +465,7 @@ struct RopeTables {
 }
 
 impl RopeTables {
-    fn new(cfg: &Config, offset: usize, t: usize) -> Result<Self> {
+    fn new(cfg: &Config, offset: usize, t: usize, dev: &Device, dtype: DType) -> Result<Self> {
         if cfg.family == Family::Gpt2 {
             return Ok(Self {
                 global: None,
@@ -395,8 +483,8 @@ impl RopeTables {
                 let p = p as f32 / scale as f32;
                 freqs.extend(inv.iter().map(|f| p * f));
             }
-            let f = Tensor::from_vec(freqs, (t, half), &Device::Cpu)?;
-            Ok((f.cos()?, f.sin()?))
+            let f = Tensor::from_vec(freqs, (t, half), dev)?;
+            Ok((f.cos()?.to_dtype(dtype)?, f.sin()?.to_dtype(dtype)?))
         };
         let global = Some(table(cfg.rope_theta, cfg.rope_scaling_factor)?);
         let local = match cfg.rope_local_base_freq {
@@ -460,21 +548,32 @@ impl Attention {
             s = ((s / c)?.tanh()? * c)?;
         }
         let window = if sliding { cfg.sliding_window } else { None };
-        let mask = causal_mask(t, total, offset, window)?;
-        let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
-        let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?;
+        let mask = causal_mask(t, total, offset, window, x.device())?;
+        // The softmax in f32 whatever the dtype, as transformers' eager attention computes it.
+        let s = s
+            .to_dtype(DType::F32)?
+            .reshape((b, kvh, rep, t, total))?
+            .broadcast_add(&mask)?;
+        let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?
+            .to_dtype(v.dtype())?;
         let y = p.matmul(&v)?; // [b, kvh, rep*t, hd]
         let y = y
             .reshape((b, h, t, hd))?
             .transpose(1, 2)?
             .reshape((b, t, h * hd))?;
-        Ok(self.o.forward(&y)?)
+        self.o.forward(&y)
     }
 }
 
 /// Additive mask `[t, total]`: query `i` (absolute `offset + i`) sees key `j` when `j ≤ i` and,
 /// with a sliding window `w`, when `i − j < w` (as transformers' sliding-window mask).
-fn causal_mask(t: usize, total: usize, offset: usize, window: Option<usize>) -> Result<Tensor> {
+fn causal_mask(
+    t: usize,
+    total: usize,
+    offset: usize,
+    window: Option<usize>,
+    dev: &Device,
+) -> Result<Tensor> {
     let mut m = vec![0f32; t * total];
     for i in 0..t {
         let qi = offset + i;
@@ -485,7 +584,7 @@ fn causal_mask(t: usize, total: usize, offset: usize, window: Option<usize>) -> 
             }
         }
     }
-    Ok(Tensor::from_vec(m, (t, total), &Device::Cpu)?.to_dtype(DType::F32)?)
+    Ok(Tensor::from_vec(m, (t, total), dev)?)
 }
 
 impl Transformer {

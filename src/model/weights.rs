@@ -1,11 +1,13 @@
 //! Where weights come from: safetensors (Hugging Face layout, sharded or not) or a GGUF file
-//! (dequantized to f32). Both are read through Hugging Face tensor names, so the model code has
+//! (dequantized to f32, or its linear layers' blocks kept as they are). Both are read through Hugging Face tensor names, so the model code has
 //! one naming scheme.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use candle_core::quantized::gguf_file;
+use std::borrow::Cow;
+
+use candle_core::quantized::{gguf_file, QStorage, QTensor};
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 
@@ -98,9 +100,15 @@ impl Weights {
         }
     }
 
-    /// Load one tensor as f32 and check its shape.
-    pub fn get(&mut self, name: &str, shape: &[usize], family: Family) -> Result<Tensor> {
-        let t = self.load(name, family)?;
+    /// Load one tensor as f32 onto `device` and check its shape.
+    pub fn get(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        family: Family,
+        device: &Device,
+    ) -> Result<Tensor> {
+        let t = self.load(name, family, device)?;
         if t.dims() != shape {
             return Err(Error::ShapeMismatch {
                 name: name.to_string(),
@@ -111,6 +119,57 @@ impl Weights {
         Ok(t)
     }
 
+    /// One linear layer's weight `[out, in]` as the file's quantized blocks, on `device`, with
+    /// llama.cpp's q/k row permutation undone (rows are whole blocks, so it is a byte shuffle).
+    /// Only GGUF files hold blocks; safetensors are refused with a hint.
+    pub fn get_quantized(
+        &mut self,
+        name: &str,
+        shape: &[usize],
+        fam: Family,
+        device: &Device,
+    ) -> Result<QTensor> {
+        let missing = self.missing(name, fam);
+        let Weights::Gguf {
+            content,
+            file,
+            path,
+            family,
+            heads,
+            kv_heads,
+        } = self
+        else {
+            return Err(Error::invalid(
+                "dtype",
+                "quantized",
+                "a GGUF file (only GGUF holds quantized blocks); use --dtype f32, bf16 or f16 \
+                 for safetensors",
+            ));
+        };
+        let g = gguf_name(name, *family).ok_or(missing)?;
+        if !content.tensor_infos.contains_key(&g) {
+            return Err(self_missing(name, *family, path));
+        }
+        let q = content
+            .tensor(file, &g, device)
+            .map_err(|e| Error::Corrupt {
+                path: path.clone(),
+                detail: format!("reading tensor `{g}`: {e}"),
+            })?;
+        if q.shape().dims() != shape {
+            return Err(Error::ShapeMismatch {
+                name: name.to_string(),
+                expected: shape.to_vec(),
+                got: q.shape().dims().to_vec(),
+            });
+        }
+        match family {
+            Family::Llama if name.ends_with("q_proj.weight") => permute_rows(q, *heads, device),
+            Family::Llama if name.ends_with("k_proj.weight") => permute_rows(q, *kv_heads, device),
+            _ => Ok(q),
+        }
+    }
+
     fn missing(&self, name: &str, family: Family) -> Error {
         Error::MissingTensor {
             name: name.to_string(),
@@ -119,11 +178,11 @@ impl Weights {
         }
     }
 
-    fn load(&mut self, name: &str, fam: Family) -> Result<Tensor> {
+    fn load(&mut self, name: &str, fam: Family, device: &Device) -> Result<Tensor> {
         let missing = self.missing(name, fam);
         match self {
             Weights::Safetensors { st, .. } => {
-                let t = st.load(name, &Device::Cpu).map_err(|_| missing)?;
+                let t = st.load(name, device).map_err(|_| missing)?;
                 Ok(t.to_dtype(DType::F32)?)
             }
             Weights::Gguf {
@@ -139,12 +198,12 @@ impl Weights {
                     return Err(self_missing(name, *family, path));
                 }
                 let q = content
-                    .tensor(file, &g, &Device::Cpu)
+                    .tensor(file, &g, device)
                     .map_err(|e| Error::Corrupt {
                         path: path.clone(),
                         detail: format!("reading tensor `{g}`: {e}"),
                     })?;
-                let t = q.dequantize(&Device::Cpu)?;
+                let t = q.dequantize(device)?;
                 gguf_to_hf(t, name, *family, *heads, *kv_heads)
             }
         }
@@ -184,6 +243,24 @@ fn reverse_permute(w: &Tensor, heads: usize) -> Result<Tensor> {
         .transpose(1, 2)?
         .contiguous()?
         .reshape((out, inp))?)
+}
+
+/// [`reverse_permute`] on quantized rows: row `(h, a, j)` of the result is row `(h, j, a)` of
+/// the file (`a` ∈ {0, 1}, `j` < half), moved as whole rows of blocks.
+fn permute_rows(q: QTensor, heads: usize, device: &Device) -> Result<QTensor> {
+    let (out, inp) = q.shape().dims2()?;
+    let dtype = q.dtype();
+    let row = inp / dtype.block_size() * dtype.type_size();
+    let half = out / heads / 2;
+    let data = q.data()?;
+    let mut moved = Vec::with_capacity(data.len());
+    for r in 0..out {
+        let (h, rem) = (r / (2 * half), r % (2 * half));
+        let src = h * 2 * half + (rem % half) * 2 + rem / half;
+        moved.extend_from_slice(&data[src * row..(src + 1) * row]);
+    }
+    let storage = QStorage::from_data(Cow::Owned(moved), device, dtype)?;
+    Ok(QTensor::new(storage, (out, inp))?)
 }
 
 /// Hugging Face tensor name → GGUF tensor name.

@@ -17,6 +17,8 @@ pub struct Args {
     out: PathBuf,
     #[command(flatten)]
     size: crate::SizeArgs,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// Tasks (repeatable): truthfulqa, factor-news.
     #[arg(long)]
     task: Vec<String>,
@@ -37,6 +39,7 @@ pub struct Args {
 /// Runs the reproduction, prints its tables and writes its files.
 pub fn run(args: Args) -> Result<()> {
     let mut o = args.size.preset()?.pick::<Options>();
+    o.load = args.load.options()?;
     if !args.model.is_empty() {
         o.models = args.model;
     }

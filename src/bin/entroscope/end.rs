@@ -17,6 +17,8 @@ pub struct Args {
     out: PathBuf,
     #[command(flatten)]
     size: crate::SizeArgs,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// Parts to run (repeatable): candidates, mc (method table + sweep), open. Default: all.
     #[arg(long)]
     part: Vec<String>,
@@ -40,6 +42,7 @@ pub struct Args {
 /// Runs the reproduction, prints its tables and writes its folder under `--out`.
 pub fn run(args: Args) -> Result<()> {
     let mut o = args.size.preset()?.pick::<Options>();
+    o.load = args.load.options()?;
     if !args.model.is_empty() {
         o.models = args.model;
     }

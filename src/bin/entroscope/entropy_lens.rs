@@ -34,6 +34,8 @@ pub struct Args {
     out: PathBuf,
     #[command(flatten)]
     size: crate::SizeArgs,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// Base seed (sampling, folds, shuffles, random layer draws).
     #[arg(long, global = true, default_value_t = 0)]
     seed: u64,
@@ -69,6 +71,7 @@ pub fn run(args: Args) -> Result<()> {
         opts.skip_ks = args.skip_k;
     }
     opts.progress = true;
+    opts.load = args.load.options()?;
     opts.experiments = match args.which {
         Which::Families => vec![Experiment::Families],
         Which::Tasks => vec![Experiment::Tasks],

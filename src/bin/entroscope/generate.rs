@@ -15,6 +15,8 @@ pub struct Args {
     /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
     #[arg(long)]
     model: Option<String>,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// Prompt (repeatable; each is generated on its own).
     #[arg(long, default_value = "The capital of France is")]
     prompt: Vec<String>,
@@ -154,7 +156,7 @@ fn penalised_baseline(b: Baseline, a: &Args) -> Result<Baseline> {
 /// Generates a continuation of every prompt, prints it, and optionally writes the per-step table.
 pub fn run(args: Args) -> Result<()> {
     let mut dec = decoder(&args)?; // parameters checked before the model loads
-    let lm = Lm::load(&crate::model_arg(args.model.clone()))?;
+    let lm = crate::load_model(args.model.clone(), &args.load)?;
     let mut opts = GenerateOptions::new(args.max_new_tokens);
     opts.stop_strings = args.stop.clone();
     opts.progress = args.prompt.len() > 1;

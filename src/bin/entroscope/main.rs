@@ -40,6 +40,29 @@ pub struct SizeArgs {
     paper: bool,
 }
 
+/// `--device` / `--dtype`: where a subcommand's models run and how their weights are stored.
+#[derive(clap::Args, Clone)]
+pub struct LoadArgs {
+    /// Where the model runs: cpu | cuda | cuda:N (CUDA needs a build with `--features cuda`).
+    #[arg(long, global = true, default_value = "cpu")]
+    device: String,
+    /// Weights: f32 | bf16 | f16 | quantized (GGUF blocks kept as they are); statistics stay f32.
+    #[arg(long, global = true, default_value = "f32")]
+    dtype: String,
+}
+
+impl LoadArgs {
+    /// The parsed options (an unknown device or dtype, or CUDA on a CPU build, is an error).
+    pub fn options(&self) -> Result<entroscope::model::LoadOptions> {
+        entroscope::model::LoadOptions::parse(&self.device, &self.dtype)
+    }
+}
+
+/// Load `model` (default: the bundled SmolLM2) with the `--device` / `--dtype` options.
+pub(crate) fn load_model(model: Option<String>, load: &LoadArgs) -> Result<Lm> {
+    Lm::load_with(&model_arg(model), &load.options()?)
+}
+
 impl SizeArgs {
     /// The chosen preset (`default` when nothing is given).
     pub fn preset(&self) -> Result<Preset> {
@@ -68,6 +91,8 @@ enum Cmd {
         /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
         #[arg(long)]
         model: Option<String>,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Per-layer top-1 token (logit lens with the final norm) at the last position of a prompt.
     Top {
@@ -78,6 +103,8 @@ enum Cmd {
         /// Tokens per layer.
         #[arg(long, default_value_t = 1)]
         k: usize,
+        #[command(flatten)]
+        load: LoadArgs,
     },
     /// Per-layer metrics of every prompt of a prompt file (.txt, .jsonl, .csv, .parquet) as a
     /// tidy table; --shard i/n runs one part of it.
@@ -107,6 +134,8 @@ enum Cmd {
         /// Only these parts (repeatable): lens, uncertainty, entropy-lens, end, edt.
         #[arg(long)]
         only: Vec<String>,
+        #[command(flatten)]
+        load: LoadArgs,
     },
 }
 
@@ -151,7 +180,8 @@ fn figure_part<R: entroscope::papers::Report>(
     Ok((report.write(dir)?, report.headline()))
 }
 
-fn figures_all(out: &Path, size: Preset, only: &[String]) -> Result<()> {
+fn figures_all(out: &Path, size: Preset, only: &[String], load: &LoadArgs) -> Result<()> {
+    let load = load.options()?;
     use entroscope::papers::{edt, end, entropy_lens, uncertainty};
     for o in only {
         if !FIGURE_PARTS.iter().any(|(p, _)| p == o) {
@@ -179,27 +209,31 @@ fn figures_all(out: &Path, size: Preset, only: &[String]) -> Result<()> {
         let t0 = std::time::Instant::now();
         let (files, headline) = match name {
             "lens" => (
-                figures_cmd(None, out, size == Preset::Quick)?,
+                figures_cmd(None, out, size == Preset::Quick, &load)?,
                 String::new(),
             ),
             "uncertainty" => {
                 let mut o: uncertainty::Options = size.pick();
                 o.progress = true;
+                o.load = load.clone();
                 figure_part(&dir, || uncertainty::run(&o))?
             }
             "entropy-lens" => {
                 let mut o: entropy_lens::Options = size.pick();
                 o.progress = true;
+                o.load = load.clone();
                 figure_part(&dir, || entropy_lens::run(&o))?
             }
             "end" => {
                 let mut o: end::Options = size.pick();
                 o.progress = true;
+                o.load = load.clone();
                 figure_part(&dir, || end::run(&o))?
             }
             _ => {
                 let mut o: edt::Options = size.pick();
                 o.progress = true;
+                o.load = load.clone();
                 figure_part(&dir, || edt::run(&o))?
             }
         };
@@ -235,13 +269,18 @@ fn figures_all(out: &Path, size: Preset, only: &[String]) -> Result<()> {
 }
 
 /// The lens figures of the default model under `out/lens`; returns the files written.
-fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<Vec<PathBuf>> {
+fn figures_cmd(
+    model: Option<String>,
+    out: &Path,
+    quick: bool,
+    load: &entroscope::model::LoadOptions,
+) -> Result<Vec<PathBuf>> {
     let dir = out.join("lens");
     std::fs::create_dir_all(&dir).map_err(|e| Error::Unwritable {
         path: dir.clone(),
         detail: e.to_string(),
     })?;
-    let lm = Lm::load(&model_arg(model))?;
+    let lm = Lm::load_with(&model_arg(model), load)?;
     eprintln!("{lm}");
     let prompts = figure_prompts(quick);
     let metrics = [
@@ -322,12 +361,17 @@ fn figures_cmd(model: Option<String>, out: &Path, quick: bool) -> Result<Vec<Pat
 
 fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
-        Cmd::Info { model } => {
-            let lm = Lm::load(&model_arg(model))?;
+        Cmd::Info { model, load } => {
+            let lm = load_model(model, &load)?;
             println!("{lm}");
         }
-        Cmd::Top { model, prompt, k } => {
-            let lm = Lm::load(&model_arg(model))?;
+        Cmd::Top {
+            model,
+            prompt,
+            k,
+            load,
+        } => {
+            let lm = load_model(model, &load)?;
             let trace = lm.trace_text(&prompt, &CaptureSpec::last())?;
             println!("{lm}\n{trace}\nprompt: {prompt:?}");
             let top = LogitLens::normed().top_k(&lm, &trace, k)?;
@@ -344,7 +388,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Profile(args) => profile::run(args)?,
         Cmd::Merge(args) => profile::merge(args)?,
-        Cmd::Figures { out, size, only } => figures_all(&out, size.preset()?, &only)?,
+        Cmd::Figures {
+            out,
+            size,
+            only,
+            load,
+        } => figures_all(&out, size.preset()?, &only, &load)?,
         Cmd::Generate(args) => generate::run(args)?,
         Cmd::Score(args) => score::run(args)?,
         Cmd::EntropyLens(args) => entropy_lens::run(args)?,

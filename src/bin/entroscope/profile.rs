@@ -12,6 +12,8 @@ use entroscope::prelude::*;
 pub struct Args {
     #[arg(long)]
     model: Option<String>,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// Prompts: .txt (one per line; id = 0-based line number, blank lines skipped), .jsonl
     /// ({"text": …, "id": …, "label": …} per line), or .csv / .parquet (a `text` column,
     /// optional `id` and `label` columns).
@@ -93,7 +95,7 @@ pub fn run(args: Args) -> Result<()> {
     let prompts = load_prompts(&args.text_file)?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let selected = shard.select(&prompts);
-    let lm = Lm::load(&crate::model_arg(args.model))?;
+    let lm = crate::load_model(args.model, &args.load)?;
     let df = profile_prompts(&lm, &lens, &metrics, &selected, true)?;
     frame::write_table(&df, &out)?;
     eprintln!(

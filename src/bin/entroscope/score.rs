@@ -13,6 +13,8 @@ pub struct Args {
     /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
     #[arg(long)]
     model: Option<String>,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// truthfulqa-mc | factor-news | factor-expert (repeatable).
     #[arg(long, required = true)]
     bench: Vec<String>,
@@ -45,7 +47,7 @@ pub fn run(args: Args) -> Result<()> {
             ScoreMethod::for_bench(m, *b)?;
         }
     }
-    let lm = Lm::load(&crate::model_arg(args.model))?;
+    let lm = crate::load_model(args.model, &args.load)?;
     let opts = BenchOptions {
         limit: args.limit.or(args.quick.then_some(50)),
         progress: true,

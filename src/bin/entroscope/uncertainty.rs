@@ -19,6 +19,8 @@ pub struct Args {
     /// `--quick`: the first 50 idioms of each set; `--paper`: every idiom (as the default).
     #[command(flatten)]
     size: crate::SizeArgs,
+    #[command(flatten)]
+    load: crate::LoadArgs,
     /// Samples at T = 1 per idiom besides the greedy token.
     #[arg(long, default_value_t = 5)]
     samples: usize,
@@ -36,6 +38,7 @@ pub fn run(args: Args) -> Result<()> {
     opts.n_samples = args.samples;
     opts.seed = args.seed;
     opts.progress = true;
+    opts.load = args.load.options()?;
     let report = crate::papers::run_paper("uncertainty", &args.out, || uncertainty::run(&opts))?;
     eprintln!("skipped idiom lines: {}", report.skipped.len());
     Ok(())

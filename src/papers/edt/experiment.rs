@@ -256,6 +256,8 @@ pub struct Options {
     pub seed: u64,
     /// Progress bars on stderr.
     pub progress: bool,
+    /// Device and weight dtype of every model ([`Lm::load_with`]).
+    pub load: crate::model::LoadOptions,
 }
 
 /// Fixed T ∈ {0.2, 0.4, …, 1.2}; EDT token level T0 ∈ {0.8, 1.2} × θ ∈ {0.2, 1.0}; instance
@@ -283,6 +285,7 @@ impl Options {
     /// most 16 tokens, [`full_grid`] (14 settings).
     pub fn full() -> Self {
         Self {
+            load: crate::model::LoadOptions::default(),
             models: crate::model::bundled_models(),
             tasks: vec![Task::TruthfulQa, Task::FactorNews],
             n_prompts: 6,
@@ -460,7 +463,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     opts.validate()?;
     let mut report = Report::default();
     for model in &opts.models {
-        let lm = Lm::load(model)?;
+        let lm = Lm::load_with(model, &opts.load)?;
         for &task in &opts.tasks {
             let t0 = Instant::now();
             let r = run_task(&lm, task, opts, &mut report.samples)?;

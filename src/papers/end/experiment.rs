@@ -164,6 +164,8 @@ pub struct Options {
     pub max_new_tokens: usize,
     /// Progress bars on stderr.
     pub progress: bool,
+    /// Device and weight dtype of every model ([`Lm::load_with`]).
+    pub load: crate::model::LoadOptions,
 }
 
 impl Options {
@@ -173,6 +175,7 @@ impl Options {
     /// open-ended questions of up to 50 tokens.
     pub fn full() -> Self {
         Self {
+            load: crate::model::LoadOptions::default(),
             models: crate::model::bundled_models(),
             candidates: true,
             n_fact_truthfulqa: 8,
@@ -274,7 +277,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     };
     let mut report = Report::default();
     for model in &opts.models {
-        let lm = Lm::load(model)?;
+        let lm = Lm::load_with(model, &opts.load)?;
         let name = lm.name().to_string();
         if opts.candidates {
             let t0 = Instant::now();

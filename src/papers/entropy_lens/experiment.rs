@@ -125,6 +125,8 @@ pub struct Options {
     pub seed: u64,
     /// Progress bars on stderr.
     pub progress: bool,
+    /// Device and weight dtype of every model ([`Lm::load_with`]).
+    pub load: crate::model::LoadOptions,
 }
 
 impl Options {
@@ -134,6 +136,7 @@ impl Options {
     /// 3 random draws; kNN k ∈ {3, 5, 7, 11, 29}, 10 folds, 32 depth points.
     pub fn full() -> Self {
         Self {
+            load: crate::model::LoadOptions::default(),
             experiments: Experiment::ALL.to_vec(),
             models: crate::model::bundled_models(),
             metrics: default_metrics(),
@@ -246,7 +249,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         ..Report::default()
     };
     for (i, m) in opts.models.iter().enumerate() {
-        let lm = Lm::load(m)?;
+        let lm = Lm::load_with(m, &opts.load)?;
         report.params.push((lm.name().into(), approx_params(&lm)));
         run_model(&lm, i, opts, &mut report)?;
     }

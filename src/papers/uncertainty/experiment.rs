@@ -323,12 +323,15 @@ pub struct Options {
     pub seed: u64,
     /// A progress bar on stderr.
     pub progress: bool,
+    /// Device and weight dtype of every model ([`Lm::load_with`]).
+    pub load: crate::model::LoadOptions,
 }
 
 impl Options {
     /// Both bundled models, every idiom of both EPIE lists, 5 samples per idiom, seed 0.
     pub fn full() -> Self {
         Self {
+            load: crate::model::LoadOptions::default(),
             models: crate::model::bundled_models(),
             sets: data::epie_paths(),
             limit: None,
@@ -379,7 +382,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
     }
     for model in &opts.models {
-        let lm = Lm::load(model)?;
+        let lm = Lm::load_with(model, &opts.load)?;
         for set in &sets {
             let n = opts.limit.unwrap_or(usize::MAX).min(set.idioms.len());
             let bar = crate::progress::progress_bar(
