@@ -3,6 +3,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod dtypes;
 mod gguf_tokenizer;
 mod lens_peer;
 mod real_models;
