@@ -209,3 +209,50 @@ fn empty_and_too_long_prompts() {
         Error::LayerOutOfRange { layer: 99, .. }
     ));
 }
+
+#[test]
+fn unknown_or_unavailable_devices_and_dtypes() {
+    use entroscope::model::{parse_device, LoadOptions, WeightDtype};
+    let err = parse_device("tpu").unwrap_err();
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+    assert!(err.to_string().contains("cuda:N"), "{err}");
+    let err = parse_device("cuda:x").unwrap_err();
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+    // Without the feature there is no CUDA; with it, this machine may still have no GPU: either
+    // way the error is typed and names the way out.
+    if let Err(err) = parse_device("cuda") {
+        assert!(matches!(err, Error::DeviceUnavailable { .. }), "{err}");
+        assert!(err.to_string().contains("--device cpu"), "{err}");
+    }
+    let err = "int3".parse::<WeightDtype>().unwrap_err();
+    assert!(matches!(err, Error::InvalidParameter { .. }), "{err}");
+    assert!(err.to_string().contains("bf16"), "{err}");
+    // safetensors hold no quantized blocks
+    let opts = LoadOptions::default().dtype(WeightDtype::Quantized);
+    let err = Lm::from_hf_dir_with(fixture("tiny-llama"), &opts).unwrap_err();
+    assert!(err.to_string().contains("GGUF"), "{err}");
+}
+
+#[test]
+fn cli_refuses_bad_device_and_dtype() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_entroscope"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let model = fixture("tiny-llama");
+    let model = model.to_str().unwrap();
+    let out = run(&["top", "--model", model, "--prompt", "hi", "--dtype", "int3"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("dtype") && stderr.contains("bf16"),
+        "{stderr}"
+    );
+    let out = run(&["top", "--model", model, "--prompt", "hi", "--device", "tpu"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cuda:N"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,15 +1,17 @@
 //! The logit lens against the peer (HF transformers, `lens_peer.py --mode lens --shape 2x64`,
 //! normed and raw) on the same GGUF files and the same token ids: every layer's mean Shannon and
-//! Rényi-2 entropy within 1e-3 nats, every cell within 1e-2 nats.
+//! Rényi-2 entropy within 1e-3 nats, every cell within 1e-2 nats — with the fused CPU kernels and
+//! with the device tensor ops (what a GPU run uses) alike.
 
 use crate::common;
 
 use entroscope::entropy::Metric;
+use entroscope::lens::Reducer;
 use entroscope::model::{DEFAULT_MODEL_FILE, GEMMA_MODEL_FILE};
 use entroscope::prelude::*;
 use serde_json::Value;
 
-fn check(file: &str, lens_name: &str) {
+fn check(file: &str, lens_name: &str, reducer: Reducer) {
     let path = common::real_model(file);
     let stem = file.trim_end_matches(".gguf");
     let fx: Value = serde_json::from_str(
@@ -20,6 +22,7 @@ fn check(file: &str, lens_name: &str) {
     let lm = Lm::from_gguf(&path).unwrap();
     let lens = LogitLens {
         kind: lens_name.parse().unwrap(),
+        reducer,
         ..LogitLens::default()
     };
     let rows: Vec<Vec<u32>> = fx["ids"]
@@ -76,25 +79,45 @@ fn check(file: &str, lens_name: &str) {
             );
         }
     }
-    eprintln!("{file} {lens_name}: worst layer-mean diff {worst_mean:.2e} nats, worst cell {worst_cell:.2e} nats");
+    eprintln!("{file} {lens_name} {reducer:?}: worst layer-mean diff {worst_mean:.2e} nats, worst cell {worst_cell:.2e} nats");
 }
 
 #[test]
 fn smollm2_normed_lens_matches_peer() {
-    check(DEFAULT_MODEL_FILE, "normed");
+    check(DEFAULT_MODEL_FILE, "normed", Reducer::Auto);
+}
+
+#[test]
+fn smollm2_normed_lens_tensor_ops_matches_peer() {
+    check(DEFAULT_MODEL_FILE, "normed", Reducer::TensorOps);
 }
 
 #[test]
 fn smollm2_raw_lens_matches_peer() {
-    check(DEFAULT_MODEL_FILE, "raw");
+    check(DEFAULT_MODEL_FILE, "raw", Reducer::Auto);
+}
+
+#[test]
+fn smollm2_raw_lens_tensor_ops_matches_peer() {
+    check(DEFAULT_MODEL_FILE, "raw", Reducer::TensorOps);
 }
 
 #[test]
 fn gemma3_normed_lens_matches_peer() {
-    check(GEMMA_MODEL_FILE, "normed");
+    check(GEMMA_MODEL_FILE, "normed", Reducer::Auto);
+}
+
+#[test]
+fn gemma3_normed_lens_tensor_ops_matches_peer() {
+    check(GEMMA_MODEL_FILE, "normed", Reducer::TensorOps);
 }
 
 #[test]
 fn gemma3_raw_lens_matches_peer() {
-    check(GEMMA_MODEL_FILE, "raw");
+    check(GEMMA_MODEL_FILE, "raw", Reducer::Auto);
+}
+
+#[test]
+fn gemma3_raw_lens_tensor_ops_matches_peer() {
+    check(GEMMA_MODEL_FILE, "raw", Reducer::TensorOps);
 }
