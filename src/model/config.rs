@@ -19,8 +19,14 @@ pub enum Family {
     Qwen2,
     /// Qwen3: Llama with RMSNorm on q and k.
     Qwen3,
+    /// Gemma 2: sandwich norms, soft-capped attention scores and logits, alternating
+    /// sliding-window and full layers (no q/k norms).
+    Gemma2,
     /// Gemma 3: sandwich norms, q/k norms, sliding-window layers.
     Gemma3,
+    /// Mistral: Llama with sliding-window attention on every layer (when the config sets a
+    /// window).
+    Mistral,
 }
 
 impl Family {
@@ -28,9 +34,11 @@ impl Family {
     pub fn parse(arch: &str) -> Result<Self> {
         Ok(match arch {
             "gpt2" => Family::Gpt2,
-            "llama" | "mistral" => Family::Llama,
+            "llama" => Family::Llama,
+            "mistral" => Family::Mistral,
             "qwen2" => Family::Qwen2,
             "qwen3" => Family::Qwen3,
+            "gemma2" => Family::Gemma2,
             "gemma3" | "gemma3_text" => Family::Gemma3,
             _ => {
                 return Err(Error::UnknownArchitecture {
@@ -38,6 +46,12 @@ impl Family {
                 })
             }
         })
+    }
+
+    /// Gemma 2 and 3 share the block layout: `(1 + w)` RMSNorms around both sub-blocks, the
+    /// embedding scaled by `sqrt(d)`, tanh-GELU.
+    pub fn is_gemma(self) -> bool {
+        matches!(self, Family::Gemma2 | Family::Gemma3)
     }
 }
 
@@ -141,8 +155,16 @@ impl Config {
         let heads = usize_key(j, "num_attention_heads")?;
         let layers = usize_key(j, "num_hidden_layers")?;
         let head_dim = opt_usize(j, "head_dim").unwrap_or(hidden_size / heads.max(1));
-        let gemma = family == Family::Gemma3;
-        let sliding_window = opt_usize(j, "sliding_window");
+        let gemma = family.is_gemma();
+        let gemma3 = family == Family::Gemma3;
+        let gemma2 = family == Family::Gemma2;
+        // Gemma 2 and Mistral take HF's class default (4096) when the key is absent; an explicit
+        // `null` (Mistral v0.2 and later) means no window.
+        let sliding_window = match family {
+            Family::Gemma2 | Family::Mistral => defaulted(j, "sliding_window", 4096.0),
+            _ => opt_f64(j, "sliding_window"),
+        }
+        .map(|w| w as usize);
         let use_sliding = j
             .get("use_sliding_window")
             .and_then(Json::as_bool)
@@ -153,12 +175,15 @@ impl Config {
                 .map(|t| t.as_str() == Some("sliding_attention"))
                 .collect(),
             None if gemma => {
+                // Gemma 2 alternates (layers 0, 2, 4, … sliding); Gemma 3 has one full layer in 6.
                 let pattern = opt_usize(j, "sliding_window_pattern")
                     .or_else(|| opt_usize(j, "_sliding_window_pattern"))
-                    .unwrap_or(6)
+                    .unwrap_or(if gemma2 { 2 } else { 6 })
                     .max(1);
                 (0..layers).map(|i| (i + 1) % pattern != 0).collect()
             }
+            // Mistral applies its window (when set) on every layer; `use_sliding_window` is Qwen's.
+            None if family == Family::Mistral => vec![sliding_window.is_some(); layers],
             None => {
                 // Qwen2/3: sliding window on layers >= max_window_layers when enabled.
                 let max_window = opt_usize(j, "max_window_layers").unwrap_or(layers);
@@ -174,10 +199,10 @@ impl Config {
         let local = params.and_then(|p| p.get("sliding_attention"));
         let rope_theta = opt_f64(j, "rope_theta")
             .or_else(|| full.and_then(|r| opt_f64(r, "rope_theta")))
-            .unwrap_or(if gemma { 1_000_000.0 } else { 10000.0 });
+            .unwrap_or(if gemma3 { 1_000_000.0 } else { 10000.0 });
         let rope_local_base_freq = opt_f64(j, "rope_local_base_freq")
             .or_else(|| local.and_then(|r| opt_f64(r, "rope_theta")))
-            .or(if gemma { Some(10000.0) } else { None });
+            .or(if gemma3 { Some(10000.0) } else { None });
         let linear = |r: &Json| {
             (r.get("rope_type").and_then(Json::as_str) == Some("linear"))
                 .then(|| opt_f64(r, "factor"))
@@ -214,8 +239,17 @@ impl Config {
             } else {
                 None
             }),
-            final_logit_softcapping: opt_f64(j, "final_logit_softcapping"),
-            attn_logit_softcapping: opt_f64(j, "attn_logit_softcapping"),
+            // Gemma 2's class defaults are 30 and 50: an absent key means the cap, `null` none.
+            final_logit_softcapping: if gemma2 {
+                defaulted(j, "final_logit_softcapping", 30.0)
+            } else {
+                opt_f64(j, "final_logit_softcapping")
+            },
+            attn_logit_softcapping: if gemma2 {
+                defaulted(j, "attn_logit_softcapping", 50.0)
+            } else {
+                opt_f64(j, "attn_logit_softcapping")
+            },
             tie_word_embeddings: j
                 .get("tie_word_embeddings")
                 .and_then(Json::as_bool)
@@ -262,7 +296,12 @@ impl Config {
 
     /// Read GGUF metadata (`{arch}.block_count`, …). Values GGUF does not carry (Gemma 3's local
     /// RoPE base, sliding pattern and query scale) take the Hugging Face defaults of the family,
-    /// as `transformers` does when it loads the same file.
+    /// as `transformers` does when it loads the same file. Gemma 2 (`gemma2.*`): soft-caps from
+    /// `attn_logit_softcapping` / `final_logit_softcapping` (llama.cpp's defaults 50 / 30 when
+    /// absent), window from `attention.sliding_window` on the even layers, query scale as
+    /// llama.cpp computes it. Mistral: llama.cpp converts Mistral checkpoints to arch `llama`,
+    /// whose metadata has no sliding window, so such a file runs (as in llama.cpp) with full
+    /// attention everywhere; only an arch `mistral` file with `attention.sliding_window` gets one.
     pub fn from_gguf(md: &HashMap<String, Value>, vocab_size: usize) -> Result<Self> {
         let arch = md
             .get("general.architecture")
@@ -285,13 +324,30 @@ impl Config {
         let head_dim = ou("attention.key_length")
             .or_else(|| ou("rope.dimension_count"))
             .unwrap_or(hidden_size / heads.max(1));
-        let gemma = family == Family::Gemma3;
+        let gemma3 = family == Family::Gemma3;
+        let gemma2 = family == Family::Gemma2;
         let tok_u32 = |key: &str| {
             md.get(key)
                 .and_then(|v| gguf_usize(v).ok())
                 .map(|v| v as u32)
         };
         let sliding_window = ou("attention.sliding_window");
+        let sliding = |i: usize| match family {
+            Family::Gemma3 => (i + 1) % 6 != 0,
+            Family::Gemma2 => i % 2 == 0,
+            Family::Mistral => true,
+            _ => false,
+        };
+        let sliding_window = sliding_window.filter(|_| (0..layers).any(sliding));
+        // llama.cpp: Gemma 2 scales scores by head_dim^-1/2, except the 27B model (46 blocks),
+        // whose `query_pre_attn_scalar` is d / heads; Gemma 3: HF's default 256.
+        let query_pre_attn_scalar = match family {
+            Family::Gemma3 => Some(256.0),
+            Family::Gemma2 if layers == 46 => Some((hidden_size / heads.max(1)) as f64),
+            Family::Gemma2 => Some(head_dim as f64),
+            _ => None,
+        };
+        let softcap = |s: &str, default: f64| of(s).or(if gemma2 { Some(default) } else { None });
         Ok(Config {
             family,
             vocab_size,
@@ -305,20 +361,19 @@ impl Config {
                 .or_else(|| of("attention.layer_norm_epsilon"))
                 .unwrap_or(1e-6),
             rope_theta: of("rope.freq_base").unwrap_or(10000.0),
-            rope_local_base_freq: if gemma { Some(10000.0) } else { None },
+            rope_local_base_freq: if gemma3 { Some(10000.0) } else { None },
             rope_scaling_factor: of("rope.scaling.factor").unwrap_or(1.0),
             max_position_embeddings: ou("context_length").unwrap_or(2048),
-            sliding_window: if gemma { sliding_window } else { None },
+            sliding_window,
             sliding_layers: (0..layers)
-                .map(|i| gemma && sliding_window.is_some() && (i + 1) % 6 != 0)
+                .map(|i| sliding_window.is_some() && sliding(i))
                 .collect(),
-            query_pre_attn_scalar: if gemma { Some(256.0) } else { None },
-            final_logit_softcapping: of("final_logit_softcapping"),
-            attn_logit_softcapping: of("attn_logit_softcapping"),
+            query_pre_attn_scalar,
+            final_logit_softcapping: softcap("final_logit_softcapping", 30.0),
+            attn_logit_softcapping: softcap("attn_logit_softcapping", 50.0),
             tie_word_embeddings: true, // corrected by the loader when `output.weight` exists
             hidden_act: match family {
-                Family::Gemma3 => Activation::GeluTanh,
-                Family::Gpt2 => Activation::GeluTanh,
+                Family::Gemma2 | Family::Gemma3 | Family::Gpt2 => Activation::GeluTanh,
                 _ => Activation::Silu,
             },
             bos_token_id: tok_u32("tokenizer.ggml.bos_token_id"),
@@ -379,6 +434,14 @@ fn opt_usize(j: &Json, key: &str) -> Option<usize> {
 
 fn opt_f64(j: &Json, key: &str) -> Option<f64> {
     j.get(key).and_then(Json::as_f64)
+}
+
+/// `key` as a number; `default` when the key is absent, `None` when it is `null`.
+fn defaulted(j: &Json, key: &str, default: f64) -> Option<f64> {
+    match j.get(key) {
+        None => Some(default),
+        Some(v) => v.as_f64(),
+    }
 }
 
 fn eos_ids(j: &Json) -> Vec<u32> {
