@@ -455,3 +455,134 @@ fn eos_ids(j: &Json) -> Vec<u32> {
         None => vec![],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn gemma2_json(extra: Json) -> Json {
+        let mut j = json!({
+            "model_type": "gemma2", "vocab_size": 288, "hidden_size": 32,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 4,
+            "head_dim": 16, "intermediate_size": 64,
+        });
+        if let (Json::Object(a), Json::Object(b)) = (&mut j, extra) {
+            a.extend(b);
+        }
+        j
+    }
+
+    /// Absent Gemma 2 keys take the class defaults; an explicit `null` turns the feature off.
+    #[test]
+    fn gemma2_defaults_and_nulls() {
+        let c = Config::from_hf_json(&gemma2_json(json!({}))).unwrap();
+        assert_eq!(c.family, Family::Gemma2);
+        assert_eq!(c.attn_logit_softcapping, Some(50.0));
+        assert_eq!(c.final_logit_softcapping, Some(30.0));
+        assert_eq!(c.sliding_window, Some(4096));
+        assert_eq!(c.sliding_layers, vec![true, false, true, false]);
+        assert_eq!(c.query_pre_attn_scalar, Some(256.0));
+        assert_eq!(c.rope_theta, 10000.0);
+        assert_eq!(c.rope_local_base_freq, None);
+        assert_eq!(c.hidden_act, Activation::GeluTanh);
+        let c = Config::from_hf_json(&gemma2_json(json!({
+            "attn_logit_softcapping": null, "final_logit_softcapping": null,
+            "sliding_window": null,
+        })))
+        .unwrap();
+        assert_eq!(c.attn_logit_softcapping, None);
+        assert_eq!(c.final_logit_softcapping, None);
+        assert_eq!(c.sliding_window, None);
+    }
+
+    /// Mistral: the window applies to every layer, and `null` (v0.2 and later) means none.
+    #[test]
+    fn mistral_window() {
+        let base = json!({
+            "model_type": "mistral", "vocab_size": 288, "hidden_size": 32,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 3,
+            "intermediate_size": 64, "sliding_window": 4,
+        });
+        let c = Config::from_hf_json(&base).unwrap();
+        assert_eq!(c.family, Family::Mistral);
+        assert_eq!((c.sliding_window, c.sliding_layers), (Some(4), vec![true; 3]));
+        let mut none = base.clone();
+        none["sliding_window"] = Json::Null;
+        let c = Config::from_hf_json(&none).unwrap();
+        assert_eq!((c.sliding_window, c.sliding_layers), (None, vec![false; 3]));
+    }
+
+    fn gemma2_gguf(extra: &[(&str, Value)]) -> HashMap<String, Value> {
+        let mut md: HashMap<String, Value> = [
+            ("general.architecture", Value::String("gemma2".into())),
+            ("gemma2.block_count", Value::U32(26)),
+            ("gemma2.embedding_length", Value::U32(2304)),
+            ("gemma2.feed_forward_length", Value::U32(9216)),
+            ("gemma2.attention.head_count", Value::U32(8)),
+            ("gemma2.attention.head_count_kv", Value::U32(4)),
+            ("gemma2.attention.key_length", Value::U32(256)),
+            ("gemma2.attention.sliding_window", Value::U32(4096)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        md.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        md
+    }
+
+    /// Gemma 2 GGUF metadata (gemma-2-2b's keys): caps read from the file (llama.cpp's defaults
+    /// when absent), window on the even layers, no local RoPE base.
+    #[test]
+    fn gemma2_from_gguf() {
+        let c = Config::from_gguf(
+            &gemma2_gguf(&[
+                ("gemma2.attn_logit_softcapping", Value::F32(40.0)),
+                ("gemma2.final_logit_softcapping", Value::F32(20.0)),
+            ]),
+            256000,
+        )
+        .unwrap();
+        assert_eq!(c.family, Family::Gemma2);
+        assert_eq!(c.attn_logit_softcapping, Some(40.0));
+        assert_eq!(c.final_logit_softcapping, Some(20.0));
+        assert_eq!(c.sliding_window, Some(4096));
+        assert_eq!(&c.sliding_layers[..4], &[true, false, true, false]);
+        assert_eq!(c.query_pre_attn_scalar, Some(256.0));
+        assert_eq!(c.rope_local_base_freq, None);
+        let c = Config::from_gguf(&gemma2_gguf(&[]), 256000).unwrap();
+        assert_eq!(c.attn_logit_softcapping, Some(50.0));
+        assert_eq!(c.final_logit_softcapping, Some(30.0));
+        // the 27B model (46 blocks, head_dim 128, d / heads = 144) scales by 144^-1/2
+        let c = Config::from_gguf(
+            &gemma2_gguf(&[
+                ("gemma2.block_count", Value::U32(46)),
+                ("gemma2.embedding_length", Value::U32(4608)),
+                ("gemma2.attention.head_count", Value::U32(32)),
+                ("gemma2.attention.key_length", Value::U32(128)),
+            ]),
+            256000,
+        )
+        .unwrap();
+        assert_eq!(c.query_pre_attn_scalar, Some(144.0));
+    }
+
+    #[test]
+    fn every_family_parses() {
+        for (arch, f) in [
+            ("gpt2", Family::Gpt2),
+            ("llama", Family::Llama),
+            ("mistral", Family::Mistral),
+            ("qwen2", Family::Qwen2),
+            ("qwen3", Family::Qwen3),
+            ("gemma2", Family::Gemma2),
+            ("gemma3_text", Family::Gemma3),
+        ] {
+            assert_eq!(Family::parse(arch).unwrap(), f);
+        }
+        let msg = Family::parse("rwkv").unwrap_err().to_string();
+        for arch in ["gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3"] {
+            assert!(msg.contains(arch), "{msg}");
+        }
+    }
+}

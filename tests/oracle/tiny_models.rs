@@ -7,7 +7,9 @@ use candle_core::{DType, Device, Tensor};
 use entroscope::prelude::*;
 use entroscope::trace::Positions;
 
-const FAMILIES: [&str; 5] = ["gpt2", "llama", "qwen2", "qwen3", "gemma3"];
+const FAMILIES: [&str; 7] = [
+    "gpt2", "llama", "qwen2", "qwen3", "gemma3", "gemma2", "mistral",
+];
 const TOL: f32 = 1e-4;
 
 fn reference(family: &str) -> std::collections::HashMap<String, Tensor> {
@@ -79,6 +81,16 @@ fn qwen3_matches_transformers() {
 #[test]
 fn gemma3_matches_transformers() {
     check_family("gemma3");
+}
+
+#[test]
+fn gemma2_matches_transformers() {
+    check_family("gemma2");
+}
+
+#[test]
+fn mistral_matches_transformers() {
+    check_family("mistral");
 }
 
 /// Decoding one token at a time with the KV cache gives the logits of the full-sequence pass.
