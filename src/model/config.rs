@@ -301,7 +301,9 @@ impl Config {
     /// absent), window from `attention.sliding_window` on the even layers, query scale as
     /// llama.cpp computes it. Mistral: llama.cpp converts Mistral checkpoints to arch `llama`,
     /// whose metadata has no sliding window, so such a file runs (as in llama.cpp) with full
-    /// attention everywhere; only an arch `mistral` file with `attention.sliding_window` gets one.
+    /// attention everywhere (transformers may give it MistralConfig's default window 4096: the
+    /// two differ beyond 4096 tokens only); an arch `mistral` file with
+    /// `attention.sliding_window` gets its window.
     pub fn from_gguf(md: &HashMap<String, Value>, vocab_size: usize) -> Result<Self> {
         let arch = md
             .get("general.architecture")
@@ -506,7 +508,10 @@ mod tests {
         });
         let c = Config::from_hf_json(&base).unwrap();
         assert_eq!(c.family, Family::Mistral);
-        assert_eq!((c.sliding_window, c.sliding_layers), (Some(4), vec![true; 3]));
+        assert_eq!(
+            (c.sliding_window, c.sliding_layers),
+            (Some(4), vec![true; 3])
+        );
         let mut none = base.clone();
         none["sliding_window"] = Json::Null;
         let c = Config::from_hf_json(&none).unwrap();
@@ -581,7 +586,9 @@ mod tests {
             assert_eq!(Family::parse(arch).unwrap(), f);
         }
         let msg = Family::parse("rwkv").unwrap_err().to_string();
-        for arch in ["gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3"] {
+        for arch in [
+            "gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3",
+        ] {
             assert!(msg.contains(arch), "{msg}");
         }
     }

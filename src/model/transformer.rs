@@ -551,9 +551,7 @@ impl Attention {
         }
         let window = if sliding { cfg.sliding_window } else { None };
         let mask = causal_mask(t, total, offset, window, x.device())?;
-        let s = s
-            .reshape((b, kvh, rep, t, total))?
-            .broadcast_add(&mask)?;
+        let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
         let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?
             .to_dtype(v.dtype())?;
         let y = p.matmul(&v)?; // [b, kvh, rep*t, hd]
