@@ -626,7 +626,7 @@ def make_peer(names, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("part", choices=["all", "tiny", "tiny-tf4", "real", "peer"])
-    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3")
+    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3,gemma2,mistral")
     ap.add_argument("--models", default=",".join(REAL_MODELS))
     ap.add_argument("--threads", type=int, default=2, help="peer: lens_peer.py --threads")
     a = ap.parse_args()
