@@ -84,7 +84,7 @@ def parts(model):
         blocks = list(model.transformer.h)
         return blocks, model.transformer.ln_f, [b.attn for b in blocks], [b.mlp for b in blocks]
     blocks = list(model.model.layers)
-    if mt.startswith("gemma3"):
+    if mt.startswith("gemma"):  # gemma2, gemma3: the post-norms' outputs are what is added
         return (blocks, model.model.norm, [b.post_attention_layernorm for b in blocks],
                 [b.post_feedforward_layernorm for b in blocks])
     return blocks, model.model.norm, [b.self_attn for b in blocks], [b.mlp for b in blocks]
@@ -168,7 +168,8 @@ def tiny_tokenizer(specials, bos=None):
 
 def tiny_specs():
     """family -> (config, special tokens (ids 0..), BOS the tokenizer prepends or None, their roles)."""
-    from transformers import (GPT2Config, Gemma3TextConfig, LlamaConfig, Qwen2Config, Qwen3Config)
+    from transformers import (GPT2Config, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig,
+                              Qwen2Config, Qwen3Config)
     V = TINY_VOCAB
     common = dict(vocab_size=V, initializer_range=INIT_STD)
     return {
@@ -214,6 +215,26 @@ def tiny_specs():
                                     bos_token_id=2, **common),
                    ["<pad>", "<eos>", "<bos>", "<unk>"], "<bos>",
                    {"pad_token": "<pad>", "eos_token": "<eos>", "bos_token": "<bos>", "unk_token": "<unk>"}),
+        # Both soft-caps small on purpose (real models: 50 / 30), so forgetting either cannot pass.
+        "gemma2": (Gemma2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                max_position_embeddings=64, rms_norm_eps=1e-6, sliding_window=4,
+                                layer_types=["sliding_attention", "full_attention",
+                                             "sliding_attention"],
+                                rope_parameters={"rope_type": "default", "rope_theta": 20000.0},
+                                query_pre_attn_scalar=24, attn_logit_softcapping=3.0,
+                                final_logit_softcapping=5.0, hidden_activation="gelu_pytorch_tanh",
+                                tie_word_embeddings=True, pad_token_id=0, eos_token_id=1,
+                                bos_token_id=2, **common),
+                   ["<pad>", "<eos>", "<bos>", "<unk>"], "<bos>",
+                   {"pad_token": "<pad>", "eos_token": "<eos>", "bos_token": "<bos>", "unk_token": "<unk>"}),
+        "mistral": (MistralConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                                  num_attention_heads=4, num_key_value_heads=2, head_dim=8,
+                                  max_position_embeddings=64, rms_norm_eps=1e-5, sliding_window=4,
+                                  rope_parameters={"rope_type": "default", "rope_theta": 1000000.0},
+                                  tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, **common),
+                    ["<unk>", "<s>", "</s>"], "<s>",
+                    {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}),
     }
 
 
@@ -230,7 +251,7 @@ def randomize(model, family):
             r = torch.randn(p.shape, generator=g)
             is_norm = ("norm" in name or ".ln_" in name or name.startswith("transformer.ln_")) and p.dim() == 1
             if is_norm and name.endswith("weight"):
-                p.copy_(r * NORM_STD + (0.0 if family == "gemma3" else 1.0))
+                p.copy_(r * NORM_STD + (0.0 if family.startswith("gemma") else 1.0))
             elif name.endswith("bias"):
                 p.copy_(r * BIAS_STD)
             else:
@@ -276,6 +297,36 @@ def reference(model, ids):
     return dict(resid=resid, attn_out=attn, mlp_out=mlp, normed_last=normed_last, logits=logits)
 
 
+# Config changes that must each move the logits noticeably, so a loader that ignores the setting
+# cannot pass (checked after writing; nothing is written).
+SENSITIVITY = {
+    "gemma2": {"sliding_window": {"sliding_window": 64},
+               "layer_types": {"layer_types": ["sliding_attention"] * 3},
+               "query_pre_attn_scalar": {"query_pre_attn_scalar": 16},
+               "attn_logit_softcapping": {"attn_logit_softcapping": None},
+               "final_logit_softcapping": {"final_logit_softcapping": None},
+               "rope_theta": {"rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}},
+    "mistral": {"sliding_window": {"sliding_window": None},
+                "rope_theta": {"rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}},
+}
+MIN_SENSITIVITY = 0.05
+
+
+@torch.no_grad()
+def check_sensitivity(d, family, inputs, tensors):
+    from transformers import AutoConfig, AutoModelForCausalLM
+    for what, changes in SENSITIVITY.get(family, {}).items():
+        cfg = AutoConfig.from_pretrained(d)
+        for k, v in changes.items():
+            setattr(cfg, k, v)
+        m = AutoModelForCausalLM.from_pretrained(d, config=cfg, dtype=torch.float32,
+                                                 attn_implementation="eager").eval()
+        delta = max((m(torch.tensor([ids])).logits[0] - tensors[f"logits_{i}"]).abs().max().item()
+                    for i, ids in enumerate(inputs))
+        print(f"tiny-{family}: changing {what} moves the logits by up to {delta:.3f}", file=sys.stderr)
+        assert delta >= MIN_SENSITIVITY, (family, what, delta)
+
+
 def make_tiny(families):
     from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
     specs = tiny_specs()
@@ -314,6 +365,7 @@ def make_tiny(families):
                               "added to the residual (see README)"}
         save_safetensors(tensors, d / "reference.safetensors", meta)
         write_tf4_config(d, model.config)
+        check_sensitivity(d, family, inputs, tensors)
         mx = max(t.abs().max().item() for k, t in tensors.items() if k.startswith("logits"))
         size = sum(f.stat().st_size for f in d.iterdir())
         print(f"tiny-{family}: {len(inputs)} inputs {shapes}, max|logit| {mx:.2f}, "
@@ -342,7 +394,10 @@ def write_tf4_config(d, cfg):
 
 
 TF4_CHECK = r"""
-import json, sys, shutil, tempfile, torch, transformers
+import sys
+# The venv's `kernels` (for transformers 5) needs a newer huggingface_hub than 4.55.4's: hide it.
+sys.modules["kernels"] = None
+import json, shutil, tempfile, torch, transformers
 from pathlib import Path
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
@@ -571,7 +626,7 @@ def make_peer(names, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("part", choices=["all", "tiny", "tiny-tf4", "real", "peer"])
-    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3")
+    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3,gemma2,mistral")
     ap.add_argument("--models", default=",".join(REAL_MODELS))
     ap.add_argument("--threads", type=int, default=2, help="peer: lens_peer.py --threads")
     a = ap.parse_args()

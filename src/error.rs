@@ -42,7 +42,7 @@ pub enum Error {
         /// What the parser found wrong.
         detail: String,
     },
-    #[error("unknown architecture `{arch}`; supported: gpt2, llama, qwen2, qwen3, gemma3")]
+    #[error("unknown architecture `{arch}`; supported: gpt2, llama, mistral, qwen2, qwen3, gemma2, gemma3")]
     /// A model family this crate does not implement.
     UnknownArchitecture {
         /// The architecture name from the file.

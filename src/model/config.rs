@@ -19,8 +19,14 @@ pub enum Family {
     Qwen2,
     /// Qwen3: Llama with RMSNorm on q and k.
     Qwen3,
+    /// Gemma 2: sandwich norms, soft-capped attention scores and logits, alternating
+    /// sliding-window and full layers (no q/k norms).
+    Gemma2,
     /// Gemma 3: sandwich norms, q/k norms, sliding-window layers.
     Gemma3,
+    /// Mistral: Llama with sliding-window attention on every layer (when the config sets a
+    /// window).
+    Mistral,
 }
 
 impl Family {
@@ -28,9 +34,11 @@ impl Family {
     pub fn parse(arch: &str) -> Result<Self> {
         Ok(match arch {
             "gpt2" => Family::Gpt2,
-            "llama" | "mistral" => Family::Llama,
+            "llama" => Family::Llama,
+            "mistral" => Family::Mistral,
             "qwen2" => Family::Qwen2,
             "qwen3" => Family::Qwen3,
+            "gemma2" => Family::Gemma2,
             "gemma3" | "gemma3_text" => Family::Gemma3,
             _ => {
                 return Err(Error::UnknownArchitecture {
@@ -38,6 +46,12 @@ impl Family {
                 })
             }
         })
+    }
+
+    /// Gemma 2 and 3 share the block layout: `(1 + w)` RMSNorms around both sub-blocks, the
+    /// embedding scaled by `sqrt(d)`, tanh-GELU.
+    pub fn is_gemma(self) -> bool {
+        matches!(self, Family::Gemma2 | Family::Gemma3)
     }
 }
 
@@ -141,8 +155,16 @@ impl Config {
         let heads = usize_key(j, "num_attention_heads")?;
         let layers = usize_key(j, "num_hidden_layers")?;
         let head_dim = opt_usize(j, "head_dim").unwrap_or(hidden_size / heads.max(1));
-        let gemma = family == Family::Gemma3;
-        let sliding_window = opt_usize(j, "sliding_window");
+        let gemma = family.is_gemma();
+        let gemma3 = family == Family::Gemma3;
+        let gemma2 = family == Family::Gemma2;
+        // Gemma 2 and Mistral take HF's class default (4096) when the key is absent; an explicit
+        // `null` (Mistral v0.2 and later) means no window.
+        let sliding_window = match family {
+            Family::Gemma2 | Family::Mistral => defaulted(j, "sliding_window", 4096.0),
+            _ => opt_f64(j, "sliding_window"),
+        }
+        .map(|w| w as usize);
         let use_sliding = j
             .get("use_sliding_window")
             .and_then(Json::as_bool)
@@ -153,12 +175,15 @@ impl Config {
                 .map(|t| t.as_str() == Some("sliding_attention"))
                 .collect(),
             None if gemma => {
+                // Gemma 2 alternates (layers 0, 2, 4, … sliding); Gemma 3 has one full layer in 6.
                 let pattern = opt_usize(j, "sliding_window_pattern")
                     .or_else(|| opt_usize(j, "_sliding_window_pattern"))
-                    .unwrap_or(6)
+                    .unwrap_or(if gemma2 { 2 } else { 6 })
                     .max(1);
                 (0..layers).map(|i| (i + 1) % pattern != 0).collect()
             }
+            // Mistral applies its window (when set) on every layer; `use_sliding_window` is Qwen's.
+            None if family == Family::Mistral => vec![sliding_window.is_some(); layers],
             None => {
                 // Qwen2/3: sliding window on layers >= max_window_layers when enabled.
                 let max_window = opt_usize(j, "max_window_layers").unwrap_or(layers);
@@ -174,10 +199,10 @@ impl Config {
         let local = params.and_then(|p| p.get("sliding_attention"));
         let rope_theta = opt_f64(j, "rope_theta")
             .or_else(|| full.and_then(|r| opt_f64(r, "rope_theta")))
-            .unwrap_or(if gemma { 1_000_000.0 } else { 10000.0 });
+            .unwrap_or(if gemma3 { 1_000_000.0 } else { 10000.0 });
         let rope_local_base_freq = opt_f64(j, "rope_local_base_freq")
             .or_else(|| local.and_then(|r| opt_f64(r, "rope_theta")))
-            .or(if gemma { Some(10000.0) } else { None });
+            .or(if gemma3 { Some(10000.0) } else { None });
         let linear = |r: &Json| {
             (r.get("rope_type").and_then(Json::as_str) == Some("linear"))
                 .then(|| opt_f64(r, "factor"))
@@ -214,8 +239,17 @@ impl Config {
             } else {
                 None
             }),
-            final_logit_softcapping: opt_f64(j, "final_logit_softcapping"),
-            attn_logit_softcapping: opt_f64(j, "attn_logit_softcapping"),
+            // Gemma 2's class defaults are 30 and 50: an absent key means the cap, `null` none.
+            final_logit_softcapping: if gemma2 {
+                defaulted(j, "final_logit_softcapping", 30.0)
+            } else {
+                opt_f64(j, "final_logit_softcapping")
+            },
+            attn_logit_softcapping: if gemma2 {
+                defaulted(j, "attn_logit_softcapping", 50.0)
+            } else {
+                opt_f64(j, "attn_logit_softcapping")
+            },
             tie_word_embeddings: j
                 .get("tie_word_embeddings")
                 .and_then(Json::as_bool)
@@ -262,7 +296,14 @@ impl Config {
 
     /// Read GGUF metadata (`{arch}.block_count`, …). Values GGUF does not carry (Gemma 3's local
     /// RoPE base, sliding pattern and query scale) take the Hugging Face defaults of the family,
-    /// as `transformers` does when it loads the same file.
+    /// as `transformers` does when it loads the same file. Gemma 2 (`gemma2.*`): soft-caps from
+    /// `attn_logit_softcapping` / `final_logit_softcapping` (llama.cpp's defaults 50 / 30 when
+    /// absent), window from `attention.sliding_window` on the even layers, query scale as
+    /// llama.cpp computes it. Mistral: llama.cpp converts Mistral checkpoints to arch `llama`,
+    /// whose metadata has no sliding window, so such a file runs (as in llama.cpp) with full
+    /// attention everywhere (transformers may give it MistralConfig's default window 4096: the
+    /// two differ beyond 4096 tokens only); an arch `mistral` file with
+    /// `attention.sliding_window` gets its window.
     pub fn from_gguf(md: &HashMap<String, Value>, vocab_size: usize) -> Result<Self> {
         let arch = md
             .get("general.architecture")
@@ -285,13 +326,30 @@ impl Config {
         let head_dim = ou("attention.key_length")
             .or_else(|| ou("rope.dimension_count"))
             .unwrap_or(hidden_size / heads.max(1));
-        let gemma = family == Family::Gemma3;
+        let gemma3 = family == Family::Gemma3;
+        let gemma2 = family == Family::Gemma2;
         let tok_u32 = |key: &str| {
             md.get(key)
                 .and_then(|v| gguf_usize(v).ok())
                 .map(|v| v as u32)
         };
         let sliding_window = ou("attention.sliding_window");
+        let sliding = |i: usize| match family {
+            Family::Gemma3 => (i + 1) % 6 != 0,
+            Family::Gemma2 => i % 2 == 0,
+            Family::Mistral => true,
+            _ => false,
+        };
+        let sliding_window = sliding_window.filter(|_| (0..layers).any(sliding));
+        // llama.cpp: Gemma 2 scales scores by head_dim^-1/2, except the 27B model (46 blocks),
+        // whose `query_pre_attn_scalar` is d / heads; Gemma 3: HF's default 256.
+        let query_pre_attn_scalar = match family {
+            Family::Gemma3 => Some(256.0),
+            Family::Gemma2 if layers == 46 => Some((hidden_size / heads.max(1)) as f64),
+            Family::Gemma2 => Some(head_dim as f64),
+            _ => None,
+        };
+        let softcap = |s: &str, default: f64| of(s).or(if gemma2 { Some(default) } else { None });
         Ok(Config {
             family,
             vocab_size,
@@ -305,20 +363,19 @@ impl Config {
                 .or_else(|| of("attention.layer_norm_epsilon"))
                 .unwrap_or(1e-6),
             rope_theta: of("rope.freq_base").unwrap_or(10000.0),
-            rope_local_base_freq: if gemma { Some(10000.0) } else { None },
+            rope_local_base_freq: if gemma3 { Some(10000.0) } else { None },
             rope_scaling_factor: of("rope.scaling.factor").unwrap_or(1.0),
             max_position_embeddings: ou("context_length").unwrap_or(2048),
-            sliding_window: if gemma { sliding_window } else { None },
+            sliding_window,
             sliding_layers: (0..layers)
-                .map(|i| gemma && sliding_window.is_some() && (i + 1) % 6 != 0)
+                .map(|i| sliding_window.is_some() && sliding(i))
                 .collect(),
-            query_pre_attn_scalar: if gemma { Some(256.0) } else { None },
-            final_logit_softcapping: of("final_logit_softcapping"),
-            attn_logit_softcapping: of("attn_logit_softcapping"),
+            query_pre_attn_scalar,
+            final_logit_softcapping: softcap("final_logit_softcapping", 30.0),
+            attn_logit_softcapping: softcap("attn_logit_softcapping", 50.0),
             tie_word_embeddings: true, // corrected by the loader when `output.weight` exists
             hidden_act: match family {
-                Family::Gemma3 => Activation::GeluTanh,
-                Family::Gpt2 => Activation::GeluTanh,
+                Family::Gemma2 | Family::Gemma3 | Family::Gpt2 => Activation::GeluTanh,
                 _ => Activation::Silu,
             },
             bos_token_id: tok_u32("tokenizer.ggml.bos_token_id"),
@@ -381,6 +438,14 @@ fn opt_f64(j: &Json, key: &str) -> Option<f64> {
     j.get(key).and_then(Json::as_f64)
 }
 
+/// `key` as a number; `default` when the key is absent, `None` when it is `null`.
+fn defaulted(j: &Json, key: &str, default: f64) -> Option<f64> {
+    match j.get(key) {
+        None => Some(default),
+        Some(v) => v.as_f64(),
+    }
+}
+
 fn eos_ids(j: &Json) -> Vec<u32> {
     match j.get("eos_token_id") {
         Some(Json::Array(a)) => a
@@ -390,5 +455,141 @@ fn eos_ids(j: &Json) -> Vec<u32> {
             .collect(),
         Some(v) => v.as_u64().map(|v| vec![v as u32]).unwrap_or_default(),
         None => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn gemma2_json(extra: Json) -> Json {
+        let mut j = json!({
+            "model_type": "gemma2", "vocab_size": 288, "hidden_size": 32,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 4,
+            "head_dim": 16, "intermediate_size": 64,
+        });
+        if let (Json::Object(a), Json::Object(b)) = (&mut j, extra) {
+            a.extend(b);
+        }
+        j
+    }
+
+    /// Absent Gemma 2 keys take the class defaults; an explicit `null` turns the feature off.
+    #[test]
+    fn gemma2_defaults_and_nulls() {
+        let c = Config::from_hf_json(&gemma2_json(json!({}))).unwrap();
+        assert_eq!(c.family, Family::Gemma2);
+        assert_eq!(c.attn_logit_softcapping, Some(50.0));
+        assert_eq!(c.final_logit_softcapping, Some(30.0));
+        assert_eq!(c.sliding_window, Some(4096));
+        assert_eq!(c.sliding_layers, vec![true, false, true, false]);
+        assert_eq!(c.query_pre_attn_scalar, Some(256.0));
+        assert_eq!(c.rope_theta, 10000.0);
+        assert_eq!(c.rope_local_base_freq, None);
+        assert_eq!(c.hidden_act, Activation::GeluTanh);
+        let c = Config::from_hf_json(&gemma2_json(json!({
+            "attn_logit_softcapping": null, "final_logit_softcapping": null,
+            "sliding_window": null,
+        })))
+        .unwrap();
+        assert_eq!(c.attn_logit_softcapping, None);
+        assert_eq!(c.final_logit_softcapping, None);
+        assert_eq!(c.sliding_window, None);
+    }
+
+    /// Mistral: the window applies to every layer, and `null` (v0.2 and later) means none.
+    #[test]
+    fn mistral_window() {
+        let base = json!({
+            "model_type": "mistral", "vocab_size": 288, "hidden_size": 32,
+            "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 3,
+            "intermediate_size": 64, "sliding_window": 4,
+        });
+        let c = Config::from_hf_json(&base).unwrap();
+        assert_eq!(c.family, Family::Mistral);
+        assert_eq!(
+            (c.sliding_window, c.sliding_layers),
+            (Some(4), vec![true; 3])
+        );
+        let mut none = base.clone();
+        none["sliding_window"] = Json::Null;
+        let c = Config::from_hf_json(&none).unwrap();
+        assert_eq!((c.sliding_window, c.sliding_layers), (None, vec![false; 3]));
+    }
+
+    fn gemma2_gguf(extra: &[(&str, Value)]) -> HashMap<String, Value> {
+        let mut md: HashMap<String, Value> = [
+            ("general.architecture", Value::String("gemma2".into())),
+            ("gemma2.block_count", Value::U32(26)),
+            ("gemma2.embedding_length", Value::U32(2304)),
+            ("gemma2.feed_forward_length", Value::U32(9216)),
+            ("gemma2.attention.head_count", Value::U32(8)),
+            ("gemma2.attention.head_count_kv", Value::U32(4)),
+            ("gemma2.attention.key_length", Value::U32(256)),
+            ("gemma2.attention.sliding_window", Value::U32(4096)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        md.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        md
+    }
+
+    /// Gemma 2 GGUF metadata (gemma-2-2b's keys): caps read from the file (llama.cpp's defaults
+    /// when absent), window on the even layers, no local RoPE base.
+    #[test]
+    fn gemma2_from_gguf() {
+        let c = Config::from_gguf(
+            &gemma2_gguf(&[
+                ("gemma2.attn_logit_softcapping", Value::F32(40.0)),
+                ("gemma2.final_logit_softcapping", Value::F32(20.0)),
+            ]),
+            256000,
+        )
+        .unwrap();
+        assert_eq!(c.family, Family::Gemma2);
+        assert_eq!(c.attn_logit_softcapping, Some(40.0));
+        assert_eq!(c.final_logit_softcapping, Some(20.0));
+        assert_eq!(c.sliding_window, Some(4096));
+        assert_eq!(&c.sliding_layers[..4], &[true, false, true, false]);
+        assert_eq!(c.query_pre_attn_scalar, Some(256.0));
+        assert_eq!(c.rope_local_base_freq, None);
+        let c = Config::from_gguf(&gemma2_gguf(&[]), 256000).unwrap();
+        assert_eq!(c.attn_logit_softcapping, Some(50.0));
+        assert_eq!(c.final_logit_softcapping, Some(30.0));
+        // the 27B model (46 blocks, head_dim 128, d / heads = 144) scales by 144^-1/2
+        let c = Config::from_gguf(
+            &gemma2_gguf(&[
+                ("gemma2.block_count", Value::U32(46)),
+                ("gemma2.embedding_length", Value::U32(4608)),
+                ("gemma2.attention.head_count", Value::U32(32)),
+                ("gemma2.attention.key_length", Value::U32(128)),
+            ]),
+            256000,
+        )
+        .unwrap();
+        assert_eq!(c.query_pre_attn_scalar, Some(144.0));
+    }
+
+    #[test]
+    fn every_family_parses() {
+        for (arch, f) in [
+            ("gpt2", Family::Gpt2),
+            ("llama", Family::Llama),
+            ("mistral", Family::Mistral),
+            ("qwen2", Family::Qwen2),
+            ("qwen3", Family::Qwen3),
+            ("gemma2", Family::Gemma2),
+            ("gemma3_text", Family::Gemma3),
+        ] {
+            assert_eq!(Family::parse(arch).unwrap(), f);
+        }
+        let msg = Family::parse("rwkv").unwrap_err().to_string();
+        for arch in [
+            "gpt2", "llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3",
+        ] {
+            assert!(msg.contains(arch), "{msg}");
+        }
     }
 }

@@ -163,7 +163,7 @@ impl Loader<'_> {
 
     fn rms(&mut self, name: &str, size: usize) -> Result<Norm> {
         let mut weight = self.t32(name, &[size])?;
-        if self.cfg.family == Family::Gemma3 {
+        if self.cfg.family.is_gemma() {
             weight = (weight + 1.0)?; // Gemma scales by (1 + w), computed in f32 as HF does
         }
         Ok(Norm::Rms {
@@ -197,7 +197,7 @@ impl Transformer {
             dtype,
         };
         let embed = l.t("model.embed_tokens.weight", &[v, d])?;
-        let gemma = c.family == Family::Gemma3;
+        let gemma = c.family.is_gemma();
         let qk_norm = matches!(c.family, Family::Qwen3 | Family::Gemma3);
         let qkv_bias = c.family == Family::Qwen2;
         let mut blocks = Vec::with_capacity(c.num_hidden_layers);
@@ -358,7 +358,7 @@ impl Transformer {
         if let Some(pos) = &self.pos_embed {
             x = (x + pos.narrow(0, offset, t)?)?;
         }
-        if self.cfg.family == Family::Gemma3 {
+        if self.cfg.family.is_gemma() {
             // HF multiplies by sqrt(d) rounded to the activations' dtype.
             let scale = Tensor::new(&[(self.cfg.hidden_size as f32).sqrt()], dev)?
                 .to_dtype(x.dtype())?
@@ -543,17 +543,15 @@ impl Attention {
         // into the row dimension.
         let rep = h / kvh;
         let q = (q.contiguous()?.reshape((b, kvh, rep * t, hd))? * cfg.attn_scale())?;
-        let mut s = q.matmul(&k.t()?)?; // [b, kvh, rep*t, total]
+        // Scores, soft-cap (Gemma 2: `c·tanh(s/c)` before the mask) and softmax in f32 whatever
+        // the dtype (transformers' eager attention runs the softmax in f32).
+        let mut s = q.matmul(&k.t()?)?.to_dtype(DType::F32)?; // [b, kvh, rep*t, total]
         if let Some(c) = cfg.attn_logit_softcapping {
             s = ((s / c)?.tanh()? * c)?;
         }
         let window = if sliding { cfg.sliding_window } else { None };
         let mask = causal_mask(t, total, offset, window, x.device())?;
-        // The softmax in f32 whatever the dtype, as transformers' eager attention computes it.
-        let s = s
-            .to_dtype(DType::F32)?
-            .reshape((b, kvh, rep, t, total))?
-            .broadcast_add(&mask)?;
+        let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
         let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?
             .to_dtype(v.dtype())?;
         let y = p.matmul(&v)?; // [b, kvh, rep*t, hd]

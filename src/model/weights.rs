@@ -164,8 +164,12 @@ impl Weights {
             });
         }
         match family {
-            Family::Llama if name.ends_with("q_proj.weight") => permute_rows(q, *heads, device),
-            Family::Llama if name.ends_with("k_proj.weight") => permute_rows(q, *kv_heads, device),
+            Family::Llama | Family::Mistral if name.ends_with("q_proj.weight") => {
+                permute_rows(q, *heads, device)
+            }
+            Family::Llama | Family::Mistral if name.ends_with("k_proj.weight") => {
+                permute_rows(q, *kv_heads, device)
+            }
             _ => Ok(q),
         }
     }
@@ -219,7 +223,8 @@ fn self_missing(name: &str, family: Family, path: &Path) -> Error {
 }
 
 /// Undo what llama.cpp's converter did to a tensor, so it equals the Hugging Face tensor:
-/// Llama's q/k rows are permuted for interleaved RoPE; Gemma's norm weights are stored as `1 + w`.
+/// Llama's (and Mistral's, converted as Llama) q/k rows are permuted for interleaved RoPE;
+/// Gemma 2/3 norm weights are stored as `1 + w`.
 fn gguf_to_hf(
     t: Tensor,
     name: &str,
@@ -228,9 +233,13 @@ fn gguf_to_hf(
     kv_heads: usize,
 ) -> Result<Tensor> {
     match family {
-        Family::Llama if name.ends_with("q_proj.weight") => reverse_permute(&t, heads),
-        Family::Llama if name.ends_with("k_proj.weight") => reverse_permute(&t, kv_heads),
-        Family::Gemma3 if name.ends_with("norm.weight") => Ok((t - 1.0)?),
+        Family::Llama | Family::Mistral if name.ends_with("q_proj.weight") => {
+            reverse_permute(&t, heads)
+        }
+        Family::Llama | Family::Mistral if name.ends_with("k_proj.weight") => {
+            reverse_permute(&t, kv_heads)
+        }
+        Family::Gemma2 | Family::Gemma3 if name.ends_with("norm.weight") => Ok((t - 1.0)?),
         _ => Ok(t),
     }
 }
@@ -285,7 +294,7 @@ fn gguf_name(hf: &str, family: Family) -> Option<String> {
         ("self_attn.o_proj", _) => "attn_output",
         ("self_attn.q_norm", _) => "attn_q_norm",
         ("self_attn.k_norm", _) => "attn_k_norm",
-        ("post_attention_layernorm", Family::Gemma3) => "post_attention_norm",
+        ("post_attention_layernorm", Family::Gemma2 | Family::Gemma3) => "post_attention_norm",
         ("post_attention_layernorm", _) => "ffn_norm",
         ("pre_feedforward_layernorm", _) => "ffn_norm",
         ("post_feedforward_layernorm", _) => "post_ffw_norm",

@@ -10,7 +10,9 @@ use entroscope::prelude::*;
 use entroscope::trace::Positions;
 use serde_json::Value;
 
-const FAMILIES: [&str; 5] = ["gpt2", "llama", "qwen2", "qwen3", "gemma3"];
+const FAMILIES: [&str; 7] = [
+    "gpt2", "llama", "qwen2", "qwen3", "gemma3", "gemma2", "mistral",
+];
 
 /// bf16 keeps 8 significant bits: every rounding is a relative error of at most u = 2⁻⁸.
 const BF16_U: f32 = 1.0 / 256.0;

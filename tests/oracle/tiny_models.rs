@@ -7,7 +7,9 @@ use candle_core::{DType, Device, Tensor};
 use entroscope::prelude::*;
 use entroscope::trace::Positions;
 
-const FAMILIES: [&str; 5] = ["gpt2", "llama", "qwen2", "qwen3", "gemma3"];
+const FAMILIES: [&str; 7] = [
+    "gpt2", "llama", "qwen2", "qwen3", "gemma3", "gemma2", "mistral",
+];
 const TOL: f32 = 1e-4;
 
 fn reference(family: &str) -> std::collections::HashMap<String, Tensor> {
@@ -33,14 +35,21 @@ fn check_family(family: &str) {
         let tr = lm.trace(&ids, &spec, &mut NoHook).unwrap();
         let r = |k: &str| &refs[&format!("{k}_{i}")];
         let d_resid = max_abs_diff(&tr.resid, r("resid"));
+        let per_layer: Vec<String> = (0..=lm.n_layers())
+            .map(|l| {
+                let d = max_abs_diff(&tr.resid.get(l).unwrap(), &r("resid").get(l).unwrap());
+                format!("{d:.1e}")
+            })
+            .collect();
         let d_attn = max_abs_diff(tr.attn_out.as_ref().unwrap(), r("attn_out"));
         let d_mlp = max_abs_diff(tr.mlp_out.as_ref().unwrap(), r("mlp_out"));
         let d_logits = max_abs_diff(&tr.logits, r("logits"));
         let last = tr.layer(lm.n_layers()).unwrap();
         let d_norm = max_abs_diff(&lm.final_norm(&last).unwrap(), r("normed_last"));
         eprintln!(
-            "{family} input {i} ({} tokens): resid {d_resid:.2e} attn {d_attn:.2e} mlp {d_mlp:.2e} normed {d_norm:.2e} logits {d_logits:.2e}",
-            ids.len()
+            "{family} input {i} ({} tokens): resid {d_resid:.2e} attn {d_attn:.2e} mlp {d_mlp:.2e} normed {d_norm:.2e} logits {d_logits:.2e}; resid per layer [{}]",
+            ids.len(),
+            per_layer.join(", ")
         );
         for (what, d) in [
             ("resid", d_resid),
@@ -79,6 +88,16 @@ fn qwen3_matches_transformers() {
 #[test]
 fn gemma3_matches_transformers() {
     check_family("gemma3");
+}
+
+#[test]
+fn gemma2_matches_transformers() {
+    check_family("gemma2");
+}
+
+#[test]
+fn mistral_matches_transformers() {
+    check_family("mistral");
 }
 
 /// Decoding one token at a time with the KV cache gives the logits of the full-sequence pass.
