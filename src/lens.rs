@@ -15,7 +15,7 @@
 
 use std::fmt;
 
-use candle_core::{Tensor, D};
+use candle_core::{DType, Tensor, D};
 
 use crate::entropy::{self, Metric, Request, Units};
 use crate::profile::LayerProfile;
@@ -96,6 +96,56 @@ pub struct LogitLens {
     pub chunk_bytes: usize,
     /// Fused CPU kernels or tensor ops ([`Reducer::Auto`] picks by the model's device).
     pub reducer: Reducer,
+}
+
+/// Where a block of reduced rows goes: flat row `i` is layer `i / P`, kept position `i % P`
+/// (the layout of [`LayerProfile::values`]), for every requested metric.
+struct BlockWriter<'a> {
+    metrics: &'a [Metric],
+    renyi_slot: &'a [usize],
+    units: Units,
+    targets: Option<&'a [Option<u32>]>,
+    n_pos: usize,
+    values: &'a mut [Vec<f32>],
+}
+
+impl BlockWriter<'_> {
+    /// The targets of flat rows `start..start + rows` (id 0 where a position has none; those
+    /// rows get NaN from [`BlockWriter::write`]).
+    fn targets_of(&self, start: usize, rows: usize) -> Option<Vec<u32>> {
+        self.targets.map(|t| {
+            (start..start + rows)
+                .map(|i| t[i % self.n_pos].unwrap_or(0))
+                .collect()
+        })
+    }
+
+    fn write(&mut self, start: usize, stats: &[entropy::RowStats], kl: Option<&[f32]>) {
+        for (mi, m) in self.metrics.iter().enumerate() {
+            let out = &mut self.values[mi][start..start + stats.len()];
+            for (r, (o, st)) in out.iter_mut().zip(stats).enumerate() {
+                let has_target = self
+                    .targets
+                    .is_some_and(|t| t[(start + r) % self.n_pos].is_some());
+                let nats = match m {
+                    Metric::Shannon => st.shannon.unwrap_or(f32::NAN),
+                    Metric::Renyi(_) => st.renyi[self.renyi_slot[mi]],
+                    Metric::KlToFinal => kl.map_or(f32::NAN, |k| k[r]),
+                    Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
+                        match (has_target, st.target) {
+                            (true, Some(t)) => match m {
+                                Metric::CrossEntropy => t.cross_entropy(),
+                                Metric::TargetRank => t.rank as f32,
+                                _ => t.prob(),
+                            },
+                            _ => f32::NAN,
+                        }
+                    }
+                };
+                *o = m.convert(nats, self.units);
+            }
+        }
+    }
 }
 
 impl Default for LogitLens {
@@ -236,73 +286,18 @@ impl LogitLens {
         }
         let want_kl = metrics.iter().any(|m| m.needs_reference());
         let mut values = vec![vec![f32::NAN; (n_layers + 1) * n_pos]; metrics.len()];
-        let chunk = self.rows_per_chunk(vocab, n_pos);
-        for start in (0..n_pos).step_by(chunk) {
-            let rows = chunk.min(n_pos - start);
-            let final_logits = if want_kl {
-                let h = trace.resid.get(n_layers)?.narrow(0, start, rows)?;
-                Some(lm.logits(&h)?.contiguous()?)
-            } else {
-                None
-            };
-            let final_slice = match &final_logits {
-                Some(t) if !self.on_device(lm) => Some(t.flatten_all()?.to_vec1::<f32>()?),
-                _ => None,
-            };
-            // Targets of this chunk; rows without a target use id 0 and are set to NaN after.
-            let (chunk_targets, has_target): (Option<Vec<u32>>, Vec<bool>) = match &targets {
-                Some(t) => (
-                    Some(
-                        t[start..start + rows]
-                            .iter()
-                            .map(|x| x.unwrap_or(0))
-                            .collect(),
-                    ),
-                    t[start..start + rows].iter().map(Option::is_some).collect(),
-                ),
-                None => (None, vec![false; rows]),
-            };
-            for layer in 0..=n_layers {
-                let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
-                let z = self.project(lm, &h, layer)?.contiguous()?;
-                let (stats, kl) = if self.on_device(lm) {
-                    let stats = entropy::reduce_rows_tensor(&z, &req, chunk_targets.as_deref())?;
-                    let kl = match &final_logits {
-                        Some(q) => Some(entropy::kl_rows_tensor(&z, q)?),
-                        None => None,
-                    };
-                    (stats, kl)
-                } else {
-                    let z = z.flatten_all()?.to_vec1::<f32>()?;
-                    let stats = entropy::reduce_rows(&z, vocab, &req, chunk_targets.as_deref())?;
-                    let kl = match &final_slice {
-                        Some(q) => Some(entropy::kl_rows(&z, q, vocab)?),
-                        None => None,
-                    };
-                    (stats, kl)
-                };
-                for (mi, m) in metrics.iter().enumerate() {
-                    let out = &mut values[mi][layer * n_pos + start..layer * n_pos + start + rows];
-                    for (r, (o, st)) in out.iter_mut().zip(&stats).enumerate() {
-                        let nats = match m {
-                            Metric::Shannon => st.shannon.unwrap_or(f32::NAN),
-                            Metric::Renyi(_) => st.renyi[renyi_slot[mi]],
-                            Metric::KlToFinal => kl.as_ref().map_or(f32::NAN, |k| k[r]),
-                            Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
-                                match (has_target[r], st.target) {
-                                    (true, Some(t)) => match m {
-                                        Metric::CrossEntropy => t.cross_entropy(),
-                                        Metric::TargetRank => t.rank as f32,
-                                        _ => t.prob(),
-                                    },
-                                    _ => f32::NAN,
-                                }
-                            }
-                        };
-                        *o = m.convert(nats, self.units);
-                    }
-                }
-            }
+        let mut out = BlockWriter {
+            metrics,
+            renyi_slot: &renyi_slot,
+            units: self.units,
+            targets: targets.as_deref(),
+            n_pos,
+            values: &mut values,
+        };
+        if !want_kl && !self.on_device(lm) && lm.lm_head().dtype() == DType::F32 {
+            self.profile_stacked(lm, trace, &req, &mut out)?;
+        } else {
+            self.profile_by_layer(lm, trace, &req, want_kl, &mut out)?;
         }
         let tokens: Vec<String> = trace
             .positions
@@ -327,6 +322,116 @@ impl LogitLens {
                 values: v,
             })
             .collect())
+    }
+
+    /// The CPU f32 path: the rows of all layers stacked layer-major (the layout of the
+    /// profile's values) and unembedded in blocks of [`LogitLens::chunk_bytes`] straight into one
+    /// reused buffer, so each product gets as many rows as the memory bound allows whatever the
+    /// prompt length, and no tensor is copied out.
+    fn profile_stacked(
+        &self,
+        lm: &Lm,
+        trace: &Trace,
+        req: &Request,
+        out: &mut BlockWriter<'_>,
+    ) -> Result<()> {
+        let (n_pos, n_layers, vocab) = (out.n_pos, trace.n_layers(), lm.vocab_size());
+        let total = (n_layers + 1) * n_pos;
+        let d = trace.resid.dim(2)?;
+        let resid = trace.resid.reshape((total, d))?;
+        let last = n_layers * n_pos; // first row of layer L: the model's own logits
+        let w = lm.lm_head().contiguous()?;
+        let (storage, layout) = w.storage_and_layout();
+        let candle_core::Storage::Cpu(cpu) = &*storage else {
+            return Err(Error::invalid(
+                "device",
+                "not cpu",
+                "the CPU path on a CPU model",
+            ));
+        };
+        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
+        let cap = lm.config().final_logit_softcapping;
+        let block = self.rows_per_chunk(vocab, total);
+        let mut z = vec![0f32; block * vocab];
+        for s in (0..total).step_by(block) {
+            let m = block.min(total - s);
+            let h = resid.narrow(0, s, m)?;
+            // Rows from `normed_from` on go through the final norm (and soft-cap).
+            let normed_from = match self.kind {
+                LensKind::Normed => 0,
+                LensKind::Raw => last.saturating_sub(s).min(m),
+            };
+            let h = if normed_from == m {
+                h
+            } else if normed_from == 0 {
+                lm.final_norm(&h)?
+            } else {
+                let normed = lm.final_norm(&h.narrow(0, normed_from, m - normed_from)?)?;
+                Tensor::cat(&[&h.narrow(0, 0, normed_from)?, &normed], 0)?
+            };
+            let h = h.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            let z = &mut z[..m * vocab];
+            crate::model::sgemm::matmul_nt(&h, w, m, vocab, d, z)?;
+            if let Some(c) = cap.map(|c| c as f32) {
+                for v in &mut z[normed_from * vocab..] {
+                    *v = c * (*v / c).tanh();
+                }
+            }
+            let targets = out.targets_of(s, m);
+            let stats = entropy::reduce_rows(z, vocab, req, targets.as_deref())?;
+            out.write(s, &stats, None);
+        }
+        Ok(())
+    }
+
+    /// The general path: one layer and one chunk of positions at a time, through
+    /// [`LogitLens::project`], reduced by the chosen reducer (and KL to the final layer).
+    fn profile_by_layer(
+        &self,
+        lm: &Lm,
+        trace: &Trace,
+        req: &Request,
+        want_kl: bool,
+        out: &mut BlockWriter<'_>,
+    ) -> Result<()> {
+        let (n_pos, n_layers, vocab) = (out.n_pos, trace.n_layers(), lm.vocab_size());
+        let chunk = self.rows_per_chunk(vocab, n_pos);
+        for start in (0..n_pos).step_by(chunk) {
+            let rows = chunk.min(n_pos - start);
+            let final_logits = if want_kl {
+                let h = trace.resid.get(n_layers)?.narrow(0, start, rows)?;
+                Some(lm.logits(&h)?.contiguous()?)
+            } else {
+                None
+            };
+            let final_slice = match &final_logits {
+                Some(t) if !self.on_device(lm) => Some(t.flatten_all()?.to_vec1::<f32>()?),
+                _ => None,
+            };
+            let targets = out.targets_of(start, rows);
+            for layer in 0..=n_layers {
+                let h = trace.resid.get(layer)?.narrow(0, start, rows)?;
+                let z = self.project(lm, &h, layer)?.contiguous()?;
+                let (stats, kl) = if self.on_device(lm) {
+                    let stats = entropy::reduce_rows_tensor(&z, req, targets.as_deref())?;
+                    let kl = match &final_logits {
+                        Some(q) => Some(entropy::kl_rows_tensor(&z, q)?),
+                        None => None,
+                    };
+                    (stats, kl)
+                } else {
+                    let z = z.flatten_all()?.to_vec1::<f32>()?;
+                    let stats = entropy::reduce_rows(&z, vocab, req, targets.as_deref())?;
+                    let kl = match &final_slice {
+                        Some(q) => Some(entropy::kl_rows(&z, q, vocab)?),
+                        None => None,
+                    };
+                    (stats, kl)
+                };
+                out.write(layer * n_pos + start, &stats, kl.as_deref());
+            }
+        }
+        Ok(())
     }
 
     fn resolve_targets(

@@ -5,6 +5,7 @@ pub mod config;
 mod device;
 pub mod gguf_tokenizer;
 mod kv_cache;
+pub mod sgemm;
 mod transformer;
 mod weights;
 

@@ -1,0 +1,94 @@
+//! The f32 product `out = A · Bᵀ` on the CPU, written straight into the caller's buffer: the
+//! lens's unembedding `[rows, d] · [vocab, d]ᵀ` without a tensor in between. OpenBLAS's sgemm
+//! behind the `blas` feature (the fastest on the CPUs measured, see `examples/bench_matmul.rs`),
+//! the `gemm` crate (what candle itself calls) otherwise.
+
+use crate::{Error, Result};
+
+/// Which routine [`matmul_nt`] uses in this build: `"openblas"` or `"gemm"`.
+pub const BACKEND: &str = if cfg!(feature = "blas") {
+    "openblas"
+} else {
+    "gemm"
+};
+
+/// `out[m × n] = a[m × k] · b[n × k]ᵀ`, all row-major f32.
+pub fn matmul_nt(
+    a: &[f32],
+    b: &[f32],
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    if a.len() != m * k || b.len() != n * k || out.len() != m * n {
+        return Err(Error::invalid(
+            "matmul_nt",
+            format!("a {} b {} out {}", a.len(), b.len(), out.len()),
+            format!("a = {m}×{k}, b = {n}×{k}, out = {m}×{n} elements"),
+        ));
+    }
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    #[cfg(feature = "blas")]
+    // SAFETY: the slices have the lengths the row-major strides below address.
+    unsafe {
+        use cblas_sys::{cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+        cblas_sgemm(
+            CBLAS_LAYOUT::CblasRowMajor,
+            CBLAS_TRANSPOSE::CblasNoTrans,
+            CBLAS_TRANSPOSE::CblasTrans,
+            m as i32,
+            n as i32,
+            k as i32,
+            1.0,
+            a.as_ptr(),
+            k as i32,
+            b.as_ptr(),
+            k as i32,
+            0.0,
+            out.as_mut_ptr(),
+            n as i32,
+        );
+    }
+    #[cfg(not(feature = "blas"))]
+    gemm_nt(a, b, m, n, k, out);
+    Ok(())
+}
+
+/// [`matmul_nt`] by the `gemm` crate whatever the build (the micro-benchmark compares both).
+pub fn gemm_nt(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) {
+    assert!(a.len() == m * k && b.len() == n * k && out.len() == m * n);
+    let threads = rayon::current_num_threads();
+    let par = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: dst is m×n row-major (col stride 1, row stride n); lhs m×k row-major; rhs = bᵀ,
+    // k×n, read from b (n×k row-major): row stride 1, column stride k. Lengths checked above.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            k as isize,
+            1,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
