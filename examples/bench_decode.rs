@@ -124,6 +124,7 @@ fn ours(lm: &Lm, a: &Args, d: &mut dyn Decoder) -> entroscope::Result<Generation
 }
 
 fn main() -> entroscope::Result<()> {
+    entroscope::runtime::init_cpu();
     let a = args();
     let lm = Lm::load(&a.model)?;
     println!("{lm}");

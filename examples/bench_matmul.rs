@@ -25,6 +25,7 @@ fn best_of_3(mut f: impl FnMut() -> entroscope::Result<()>) -> entroscope::Resul
 }
 
 fn main() -> entroscope::Result<()> {
+    entroscope::runtime::init_cpu();
     let ms: Vec<usize> = std::env::args()
         .skip(1)
         .map(|s| s.parse().map_err(|_| Error::invalid("M", s, "a row count")))

@@ -14,6 +14,7 @@ use entroscope::papers::uncertainty::{run, Options};
 use entroscope::papers::Report as _;
 
 fn main() -> entroscope::Result<()> {
+    entroscope::runtime::init_cpu();
     let mut opts = Options {
         progress: true,
         ..Options::full()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Ours and the peer (HF transformers) on the same lens workload, back to back, 2 threads:
 # 1024 tokens as 8x128 and as 2x512, all layers, Shannon + Renyi-2; then 4096 tokens (8x512) for
-# peak memory. Prints both throughputs (token*layers/s), their ratio and both peak RSS.
+# peak memory. Prints both throughputs (token*layers/s), their ratio and both peak RSS, and the
+# lens's unembedding rate (GFLOP/s, reductions included) beside this machine's sgemm peak on the
+# same product (examples/bench_matmul.rs), so the gap to the limit shows in every run.
 #   scripts/bench-lens.sh [MODEL.gguf] [SHAPES...]
 # Needs the peer's venv (see ../shared/peer/README.md): PEER_PY, PEER_DIR override its location.
 set -euo pipefail
@@ -13,16 +15,18 @@ PEER_PY="${PEER_PY:-$HOME/.cache/entroscope/peer-venv/bin/python}"
 PEER_DIR="${PEER_DIR:-$(cd .. && pwd)/shared/peer}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/entroscope/target}"
 export RAYON_NUM_THREADS=2
-cargo build --release --example bench_lens >&2
+cargo build --release --example bench_lens --example bench_matmul >&2
 OURS="$CARGO_TARGET_DIR/release/examples/bench_lens"
+# The best of the direct sgemm paths at M = 341 rows (the lens's default block), GFLOP/s.
+PEAK=$("$CARGO_TARGET_DIR/release/examples/bench_matmul" 341 | awk -F'|' '$2+0 == 341 {a=$4+0; b=$5+0; print (a > b ? a : b)}')
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for shape in ${SHAPES[@]}; do
   "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode corpus --model "$MODEL" --shape "$shape" --dump-ids "$tmp/ids.json" 2>/dev/null
   "$OURS" "$MODEL" "$tmp/ids.json" > "$tmp/ours.json"
   "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode lens --model "$MODEL" --ids "$tmp/ids.json" --threads 2 > "$tmp/peer.json" 2>/dev/null
-  python3 - "$tmp/ours.json" "$tmp/peer.json" "$shape" <<'PY'
+  python3 - "$tmp/ours.json" "$tmp/peer.json" "$shape" "$PEAK" <<'PY'
 import json, sys
-o, p, shape = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+o, p, shape, peak = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3], float(sys.argv[4])
 d = max(abs(a - b) for a, b in zip(o["mean_shannon_per_layer"], p["mean_shannon_per_layer"]))
 print(f"{o['model']} {shape}: ours {o['token_layers_per_s']:.0f} token*layers/s "
       f"(forward {o['seconds']['t_forward']:.1f} s, lens {o['seconds']['t_lens']:.1f} s), "
@@ -31,5 +35,9 @@ print(f"{o['model']} {shape}: ours {o['token_layers_per_s']:.0f} token*layers/s 
       f"ratio {o['token_layers_per_s'] / p['token_layers_per_s']:.2f}x; "
       f"peak RSS ours {o['peak_rss_mib']:.0f} MiB (after load {o['rss_after_load_mib']:.0f}), "
       f"peer {p['peak_rss_mib']:.0f} MiB; max |mean Shannon diff| {d:.1e} nats")
+flop = 2 * o["tokens"] * o["layers"] * o["d_model"] * o["vocab"]
+rate = flop / o["seconds"]["t_lens"] / 1e9
+print(f"  lens unembedding {rate:.0f} GFLOP/s (reductions included) = {100 * rate / peak:.0f} % of "
+      f"this machine's sgemm peak on the same product ({peak:.0f} GFLOP/s at M = 341)")
 PY
 done

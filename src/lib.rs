@@ -34,6 +34,7 @@ pub mod model;
 pub mod plot;
 pub mod profile;
 pub mod progress;
+pub mod runtime;
 pub mod score;
 pub mod stats;
 pub mod trace;
