@@ -84,7 +84,13 @@ fn peer(a: &Args, mode: &str, threads: usize) -> Result<(f64, Vec<u64>), String>
         .args(["--new-tokens", &a.new_tokens.to_string()])
         .args(["--threads", &threads.to_string()]);
     if mode == "dola" {
-        cmd.env("PYTHONPATH", home().join(".cache/entroscope/peer-tf4"));
+        // transformers 4.55.4, and a shim that hides the venv's transformers-5-only `kernels`.
+        let shim = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/peer-tf4-shim");
+        let tf4 = home().join(".cache/entroscope/peer-tf4");
+        cmd.env(
+            "PYTHONPATH",
+            format!("{}:{}", tf4.display(), shim.display()),
+        );
     }
     let out = cmd
         .output()
