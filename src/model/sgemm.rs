@@ -1,7 +1,7 @@
 //! The f32 product `out = A · Bᵀ` on the CPU, written straight into the caller's buffer: the
-//! lens's unembedding `[rows, d] · [vocab, d]ᵀ` without a tensor in between. OpenBLAS's sgemm
-//! behind the `blas` feature (the fastest on the CPUs measured, see `examples/bench_matmul.rs`),
-//! the `gemm` crate (what candle itself calls) otherwise.
+//! lens's unembedding `[rows, d] · [vocab, d]ᵀ` without a tensor in between. The `gemm` crate
+//! (what candle itself calls) by default, the system OpenBLAS behind the `blas` feature for CPUs
+//! where it is faster: `examples/bench_matmul.rs` compares them on the lens's product.
 
 use crate::{Error, Result};
 
