@@ -126,10 +126,9 @@ impl Weights {
         &mut self,
         name: &str,
         shape: &[usize],
-        fam: Family,
+        _fam: Family,
         device: &Device,
     ) -> Result<QTensor> {
-        let missing = self.missing(name, fam);
         let Weights::Gguf {
             content,
             file,
@@ -146,16 +145,7 @@ impl Weights {
                  for safetensors",
             ));
         };
-        let g = gguf_name(name, *family).ok_or(missing)?;
-        if !content.tensor_infos.contains_key(&g) {
-            return Err(self_missing(name, *family, path));
-        }
-        let q = content
-            .tensor(file, &g, device)
-            .map_err(|e| Error::Corrupt {
-                path: path.clone(),
-                detail: format!("reading tensor `{g}`: {e}"),
-            })?;
+        let q = read_block(content, file, path, name, *family, device)?;
         if q.shape().dims() != shape {
             return Err(Error::ShapeMismatch {
                 name: name.to_string(),
@@ -197,16 +187,7 @@ impl Weights {
                 heads,
                 kv_heads,
             } => {
-                let g = gguf_name(name, *family).ok_or(missing)?;
-                if !content.tensor_infos.contains_key(&g) {
-                    return Err(self_missing(name, *family, path));
-                }
-                let q = content
-                    .tensor(file, &g, device)
-                    .map_err(|e| Error::Corrupt {
-                        path: path.clone(),
-                        detail: format!("reading tensor `{g}`: {e}"),
-                    })?;
+                let q = read_block(content, file, path, name, *family, device)?;
                 let t = q.dequantize(device)?;
                 gguf_to_hf(t, name, *family, *heads, *kv_heads)
             }
@@ -304,4 +285,25 @@ fn gguf_name(hf: &str, family: Family) -> Option<String> {
         _ => return None,
     };
     Some(format!("blk.{idx}.{g}.{kind}"))
+}
+
+/// The GGUF tensor holding HF weight `name`, as the file's blocks on `device`.
+fn read_block(
+    content: &gguf_file::Content,
+    file: &mut File,
+    path: &Path,
+    name: &str,
+    family: Family,
+    device: &Device,
+) -> Result<QTensor> {
+    let g = gguf_name(name, family).ok_or_else(|| self_missing(name, family, path))?;
+    if !content.tensor_infos.contains_key(&g) {
+        return Err(self_missing(name, family, path));
+    }
+    content
+        .tensor(file, &g, device)
+        .map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("reading tensor `{g}`: {e}"),
+        })
 }

@@ -43,3 +43,36 @@ pub fn max_abs(a: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// Greedy continuation of `prompt`, `n` tokens, by the KV cache and the model's own logits.
+pub fn greedy(lm: &entroscope::Lm, prompt: &str, n: usize) -> Vec<u32> {
+    use entroscope::NoHook;
+    let ids = lm.encode(prompt).unwrap();
+    let mut cache = lm.new_cache();
+    let mut h = lm.forward(&ids, &mut cache, &mut NoHook).unwrap();
+    let mut out = vec![];
+    for _ in 0..n {
+        let last = h.narrow(0, h.dim(0).unwrap() - 1, 1).unwrap();
+        let z = lm.logits(&last).unwrap().flatten_all().unwrap();
+        let next = z.argmax(0).unwrap().to_scalar::<u32>().unwrap();
+        out.push(next);
+        h = lm.forward(&[next], &mut cache, &mut NoHook).unwrap();
+    }
+    out
+}
+
+/// The token-id rows of a JSON fixture's `ids` field (`[[u32]]`).
+pub fn id_rows(fx: &serde_json::Value) -> Vec<Vec<u32>> {
+    fx["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_u64().unwrap() as u32)
+                .collect()
+        })
+        .collect()
+}

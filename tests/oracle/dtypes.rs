@@ -98,18 +98,7 @@ fn corpus(file: &str) -> Vec<Vec<u32>> {
         &std::fs::read_to_string(fixture(&format!("peer/{stem}.normed.json"))).unwrap(),
     )
     .unwrap();
-    fx["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect()
+    common::id_rows(&fx)
 }
 
 /// Per-layer mean Shannon entropy (normed lens, nats) over the corpus.
@@ -135,21 +124,6 @@ fn mean_entropy_per_layer(lm: &Lm, rows: &[Vec<u32>]) -> Vec<f64> {
     sums.iter().map(|s| s / count as f64).collect()
 }
 
-fn greedy(lm: &Lm, prompt: &str, n: usize) -> Vec<u32> {
-    let ids = lm.encode(prompt).unwrap();
-    let mut cache = lm.new_cache();
-    let mut h = lm.forward(&ids, &mut cache, &mut NoHook).unwrap();
-    let mut out = vec![];
-    for _ in 0..n {
-        let last = h.narrow(0, h.dim(0).unwrap() - 1, 1).unwrap();
-        let z = lm.logits(&last).unwrap().flatten_all().unwrap();
-        let next = z.argmax(0).unwrap().to_scalar::<u32>().unwrap();
-        out.push(next);
-        h = lm.forward(&[next], &mut cache, &mut NoHook).unwrap();
-    }
-    out
-}
-
 /// Quantized blocks against the same file dequantized to f32: every layer's mean entropy within
 /// 0.05 nats, and the same 10 greedy tokens after "The capital of France is".
 fn check_quantized(file: &str) {
@@ -167,7 +141,10 @@ fn check_quantized(file: &str) {
         .map(|(x, y)| (x - y).abs())
         .fold(0f64, f64::max);
     let prompt = "The capital of France is";
-    let (ga, gb) = (greedy(&f32_lm, prompt, 10), greedy(&q_lm, prompt, 10));
+    let (ga, gb) = (
+        common::greedy(&f32_lm, prompt, 10),
+        common::greedy(&q_lm, prompt, 10),
+    );
     eprintln!(
         "{file}: quantized vs f32 worst layer-mean Shannon diff {worst:.4} nats; greedy {:?} / {:?}",
         f32_lm.decode(&ga).unwrap(),

@@ -25,18 +25,7 @@ fn check(file: &str, lens_name: &str, reducer: Reducer) {
         reducer,
         ..LogitLens::default()
     };
-    let rows: Vec<Vec<u32>> = fx["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r.as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_u64().unwrap() as u32)
-                .collect()
-        })
-        .collect();
+    let rows = common::id_rows(&fx);
     let n_layers = lm.n_layers();
     let metrics = [Metric::Shannon, Metric::renyi(2.0).unwrap()];
     let keys = ["shannon", "renyi2"];

@@ -121,27 +121,12 @@ fn gemma3_matches_transformers() {
     check_model(GEMMA_MODEL_FILE);
 }
 
-fn greedy(lm: &Lm, prompt: &str, n: usize) -> Vec<u32> {
-    let ids = lm.encode(prompt).unwrap();
-    let mut cache = lm.new_cache();
-    let mut h = lm.forward(&ids, &mut cache, &mut NoHook).unwrap();
-    let mut out = vec![];
-    for _ in 0..n {
-        let last = h.narrow(0, h.dim(0).unwrap() - 1, 1).unwrap();
-        let z = lm.logits(&last).unwrap().flatten_all().unwrap();
-        let next = z.argmax(0).unwrap().to_scalar::<u32>().unwrap();
-        out.push(next);
-        h = lm.forward(&[next], &mut cache, &mut NoHook).unwrap();
-    }
-    out
-}
-
 fn check_greedy(file: &str) {
     let path = real_model(file);
     let lm = Lm::from_gguf(&path).unwrap();
     let fx = fixture(file);
     let g = &fx["greedy"];
-    let got = greedy(&lm, g["prompt"].as_str().unwrap(), 10);
+    let got = common::greedy(&lm, g["prompt"].as_str().unwrap(), 10);
     assert_eq!(
         got,
         u32s(&g["new_ids"]),
