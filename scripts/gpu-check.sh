@@ -24,6 +24,11 @@ WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 REPORT="$OUTD/gpu-check.txt"; : > "$REPORT"
 say() { echo "$*" | tee -a "$REPORT"; }
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONWARNINGS=ignore
+mkdir -p "$WORK/bin"
+for x in device_agreement bench_lens; do  # the bundle holds them xz-compressed
+  "$PY" -c 'import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
+    "$B/$x.xz" > "$WORK/bin/$x" && chmod +x "$WORK/bin/$x" || { echo "gpu-check: no $B/$x.xz"; exit 1; }
+done
 
 # The CUDA libraries the binaries link (cublas, cublasLt, curand, nvrtc, cudart): torch's wheels,
 # then the toolkit beside nvcc, then the bundle's cudart and, only if curand is nowhere, its stub.
@@ -32,7 +37,7 @@ roots = list(nvidia.__path__) + [os.path.dirname(torch.__file__)]
 print(":".join(sorted({os.path.dirname(p) for r in roots for p in glob.glob(r + "/**/lib*.so*", recursive=True)})))' 2>/dev/null)
 nvcc_root=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")")
 export LD_LIBRARY_PATH="$torch_libs:$nvcc_root/lib64:$nvcc_root/lib:/usr/local/cuda/lib64:$PWD/$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-missing() { ldd "$B/bench_lens" "$B/device_agreement" | awk '/not found/{print $1}' | sort -u; }
+missing() { ldd "$WORK/bin/bench_lens" "$WORK/bin/device_agreement" | awk '/not found/{print $1}' | sort -u; }
 if missing | grep -q libcurand; then
   say "gpu-check: no libcurand here; using the bundle's stub (generators only)"
   LD_LIBRARY_PATH="$LD_LIBRARY_PATH:$PWD/$B/fallback"
@@ -50,7 +55,7 @@ say "torch $("$PY" -c 'import torch; print(torch.__version__, "cuda", torch.vers
 
 fail=0
 say "== 1. device agreement (tiny fixtures, $DEVICE vs cpu f32)"
-timeout 300 "$B/device_agreement" --device "$DEVICE" --fixtures tests/fixtures 2>&1 | tee -a "$REPORT"
+timeout 300 "$WORK/bin/device_agreement" --device "$DEVICE" --fixtures tests/fixtures 2>&1 | tee -a "$REPORT"
 agree=${PIPESTATUS[0]}
 [ "$agree" = 0 ] || fail=1
 
@@ -63,7 +68,7 @@ for cfg in $CONFIGS; do
   fi
   for dt in $DTYPES; do
     o="$OUTD/$name.$dt.ours.json" p="$OUTD/$name.$dt.peer.json"
-    timeout 300 "$B/bench_lens" "$WORK/$name" "$WORK/$name.ids.json" --device "$DEVICE" \
+    timeout 300 "$WORK/bin/bench_lens" "$WORK/$name" "$WORK/$name.ids.json" --device "$DEVICE" \
       --dtype "$dt" --warmup > "$o" 2>"$WORK/err" || { say "$name $dt ours failed: $(tail -1 "$WORK/err")"; fail=1; continue; }
     timeout 300 "$PY" scripts/gpu/lens_peer.py --mode lens --model "$WORK/$name" --warmup \
       --ids "$WORK/$name.ids.json" --device "$DEVICE" --dtype "$dt" --threads "$(nproc)" \
