@@ -23,7 +23,7 @@ OUTD="${OUT:-$(mktemp -d)}"
 WORK=$(mktemp -d); trap 'rm -rf "$WORK"' EXIT
 REPORT="$OUTD/gpu-check.txt"; : > "$REPORT"
 say() { echo "$*" | tee -a "$REPORT"; }
-export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONWARNINGS=ignore
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONWARNINGS=ignore CUDA_MODULE_LOADING=LAZY
 mkdir -p "$WORK/bin"
 for x in device_agreement bench_lens; do  # the bundle holds them xz-compressed
   "$PY" -c 'import lzma, sys; sys.stdout.buffer.write(lzma.open(sys.argv[1]).read())' \
@@ -32,8 +32,8 @@ done
 
 # The CUDA libraries the binaries link (cublas, cublasLt, curand, nvrtc, cudart): torch's wheels,
 # then the toolkit beside nvcc, then the bundle's cudart and, only if curand is nowhere, its stub.
-torch_libs=$("$PY" -c 'import glob, os, nvidia, torch
-roots = list(nvidia.__path__) + [os.path.dirname(torch.__file__)]
+torch_libs=$("$PY" -c 'import glob, importlib.util, os
+roots = [p for m in ("nvidia", "torch") for p in getattr(importlib.util.find_spec(m), "submodule_search_locations", None) or []]
 print(":".join(sorted({os.path.dirname(p) for r in roots for p in glob.glob(r + "/**/lib*.so*", recursive=True)})))' 2>/dev/null)
 nvcc_root=$(dirname "$(dirname "$(readlink -f "$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)")")")
 export LD_LIBRARY_PATH="$torch_libs:$nvcc_root/lib64:$nvcc_root/lib:/usr/local/cuda/lib64:$PWD/$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
@@ -78,7 +78,7 @@ import json, sys
 o, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 d = max(abs(a - b) for a, b in zip(o["mean_shannon_per_layer"], p["mean_shannon_per_layer"]))
 so, sp = o["seconds"], p["seconds"]
-print(f"{sys.argv[3]} {sys.argv[4]} {o['shape']}x{o['layers']} layers: "
+print(f"{sys.argv[3]} {sys.argv[4]} {o['shape']}, {o['layers']} layers: "
       f"ours {o['token_layers_per_s']:.0f} token*layers/s (forward {so['t_forward']:.3f} s, "
       f"lens {so['t_lens']:.3f} s), torch {p['token_layers_per_s']:.0f} (forward "
       f"{sp['t_forward']:.3f}, unembed {sp['t_matmul']:.3f}, reduce {sp['t_reduce']:.3f} s); "

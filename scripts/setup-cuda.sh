@@ -17,7 +17,7 @@ mkdir -p "$DIR"
 
 if [ ! -f "$DIR/.installed" ]; then
   echo "setup-cuda: installing CUDA $VER wheels into $DIR/site (about 1 GB)" >&2
-  "$PY" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+  "$PY" -m pip install --quiet --upgrade --disable-pip-version-check --no-warn-script-location \
     --target "$DIR/site" "cuda-toolkit[nvcc,cudart,cccl,crt,nvrtc,cublas,curand]==$VER"
   touch "$DIR/.installed"
 fi

@@ -26,7 +26,7 @@ spec = json.load(open(args.config))
 cfg = AutoConfig.for_model(spec.pop("model_type"), **spec)
 torch.manual_seed(0)
 with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-    model = AutoModelForCausalLM.from_config(cfg, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(cfg).float()
 model.save_pretrained(args.out)
 
 vocab = {f"t{i}": i for i in range(cfg.vocab_size)}
