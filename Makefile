@@ -8,7 +8,7 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export ENTROSCOPE_MODELS ?= $(CACHE)/models
 CARGO ?= cargo
 
-.PHONY: models build test figures notebooks-setup notebooks lint fixtures
+.PHONY: models build test figures notebooks-setup notebooks lint fixtures check-cuda gpu-bundle
 
 models:
 	@bash scripts/fetch-models.sh
@@ -36,3 +36,19 @@ notebooks:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --release --all-targets -- -D warnings
+
+# The `cuda` feature compiles and links on any machine, GPU or not (scripts/setup-cuda.sh installs
+# nvcc and the CUDA libraries from PyPI under $(CACHE)/cuda), into its own target directory so the
+# CPU build stays warm; then, with the feature on, the library tests (on the CPU; without a GPU,
+# `--device cuda` must be a typed error) and the device-agreement harness on the CPU.
+CUDA_TARGET ?= $(CACHE)/target-cuda
+check-cuda:
+	bash scripts/setup-cuda.sh >/dev/null
+	. $(CACHE)/cuda/current/env.sh && export CARGO_TARGET_DIR=$(CUDA_TARGET) && \
+	  $(CARGO) build --release --features cuda --all-targets && \
+	  $(CARGO) test --release --features cuda --test library && \
+	  $(CUDA_TARGET)/release/examples/device_agreement --device cpu --dtypes f32
+
+# Stripped CUDA binaries for scripts/gpu-check.sh on a GPU machine without Rust (gpu-bundle/).
+gpu-bundle:
+	bash scripts/build-gpu-bundle.sh

@@ -1,10 +1,13 @@
 //! The peer's lens workload, ours: per-layer Shannon + Rényi-2 of every position of the rows in
 //! an ids file (written by `lens_peer.py --mode corpus --dump-ids`), normed lens, all layers.
-//! Prints one JSON object like the peer's. Run through `scripts/bench-lens.sh`, which runs the
-//! peer on the same ids right after and prints the ratio.
+//! Prints one JSON object like the peer's. Run through `scripts/bench-lens.sh` (CPU) or
+//! `scripts/gpu-check.sh` (GPU), which run the peer on the same ids right after and print the ratio.
+//! MODEL is a GGUF file or a Hugging Face directory (`config.json`, `tokenizer.json`, safetensors).
+//! `--warmup` runs the first row once untimed (on a GPU: kernel JIT, cuBLAS start-up).
 //!
 //! ```sh
 //! cargo run --release --example bench_lens -- MODEL.gguf ids.json
+//! cargo run --release --features cuda --example bench_lens -- MODEL_DIR ids.json --device cuda --dtype bf16 --warmup
 //! ```
 
 use std::time::Instant;
@@ -22,11 +25,22 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> entroscope::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let (Some(model), Some(ids_path)) = (args.get(1), args.get(2)) else {
-        eprintln!("usage: bench_lens MODEL IDS.json");
+    let (mut pos, mut device, mut dtype, mut warmup) =
+        (vec![], "cpu".to_string(), "f32".to_string(), false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--device" => device = args.next().unwrap_or_default(),
+            "--dtype" => dtype = args.next().unwrap_or_default(),
+            "--warmup" => warmup = true,
+            _ => pos.push(a),
+        }
+    }
+    let (Some(model), Some(ids_path)) = (pos.first(), pos.get(1)) else {
+        eprintln!("usage: bench_lens MODEL IDS.json [--device cpu|cuda[:N]] [--dtype f32|bf16|f16|quantized] [--warmup]");
         std::process::exit(2);
     };
+    let opts = LoadOptions::parse(&device, &dtype)?;
     let text = std::fs::read_to_string(ids_path).map_err(|e| Error::io(ids_path, e))?;
     let j: serde_json::Value = serde_json::from_str(&text)?;
     let rows: Vec<Vec<u32>> = j["ids"]
@@ -47,7 +61,7 @@ fn main() -> entroscope::Result<()> {
         })
         .unwrap_or_default();
     let t_load = Instant::now();
-    let lm = Lm::load(model)?;
+    let lm = Lm::load_with(model, &opts)?;
     let load_s = t_load.elapsed().as_secs_f64();
     let rss_after_load = peak_rss_mib();
     let lens = LogitLens::normed();
@@ -56,9 +70,14 @@ fn main() -> entroscope::Result<()> {
     let mut tokens = 0;
     let mut layer_means = vec![0f64; lm.n_layers() + 1];
     let matmul_only = std::env::var("BENCH_MATMUL").is_ok();
+    if let (true, Some(ids)) = (warmup, rows.first()) {
+        let trace = lm.trace(ids, &CaptureSpec::default(), &mut NoHook)?;
+        lens.profile(&lm, &trace, &metrics, &Targets::None)?;
+    }
     for ids in &rows {
         let t0 = Instant::now();
         let trace = lm.trace(ids, &CaptureSpec::default(), &mut NoHook)?;
+        lm.device().synchronize()?; // GPU work is asynchronous: time it to completion
         t_fwd += t0.elapsed().as_secs_f64();
         let t1 = Instant::now();
         let profiles = lens.profile(&lm, &trace, &metrics, &Targets::None)?;
@@ -82,6 +101,8 @@ fn main() -> entroscope::Result<()> {
     let out = serde_json::json!({
         "impl": "entroscope",
         "model": lm.name(),
+        "device": entroscope::model::device_name(lm.device()),
+        "dtype": lm.dtype().to_string(),
         "shape": format!("{}x{}", rows.len(), rows.first().map_or(0, |r| r.len())),
         "tokens": tokens,
         "layers": layers,

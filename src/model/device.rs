@@ -95,9 +95,20 @@ pub fn parse_device(s: &str) -> Result<Device> {
                 .into(),
         });
     }
-    Device::new_cuda(ordinal).map_err(|e| Error::DeviceUnavailable {
-        requested: s,
-        detail: format!("{e}; check `nvidia-smi`, or use `--device cpu`"),
+    // Without a driver or a GPU, candle's error is the driver's (no panic); its backtrace, when
+    // RUST_BACKTRACE is set, is noise in a one-line message.
+    Device::new_cuda(ordinal).map_err(|e| {
+        let e = match e {
+            candle_core::Error::WithBacktrace { inner, .. } => *inner,
+            e => e,
+        };
+        Error::DeviceUnavailable {
+            requested: s,
+            detail: format!(
+                "{e}; check that `nvidia-smi` lists GPU {ordinal} (a CUDA 13 driver), or use \
+                 `--device cpu`"
+            ),
+        }
     })
 }
 

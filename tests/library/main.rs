@@ -5,6 +5,7 @@ mod common;
 
 mod bad_input;
 mod decode;
+mod device;
 mod entropy_props;
 mod frame_plot;
 mod knn;
