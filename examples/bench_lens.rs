@@ -25,6 +25,7 @@ fn peak_rss_mib() -> f64 {
 }
 
 fn main() -> entroscope::Result<()> {
+    entroscope::runtime::init_cpu();
     let (mut pos, mut device, mut dtype, mut warmup) =
         (vec![], "cpu".to_string(), "f32".to_string(), false);
     let mut args = std::env::args().skip(1);
@@ -106,6 +107,8 @@ fn main() -> entroscope::Result<()> {
         "shape": format!("{}x{}", rows.len(), rows.first().map_or(0, |r| r.len())),
         "tokens": tokens,
         "layers": layers,
+        "d_model": lm.config().hidden_size,
+        "vocab": lm.vocab_size(),
         "threads": std::env::var("RAYON_NUM_THREADS").unwrap_or_default(),
         "seconds": {"load": load_s, "t_forward": t_fwd, "t_lens": t_lens,
                     "t_matmul_only": if matmul_only { Some(t_mm) } else { None }, "total": total},
