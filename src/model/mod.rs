@@ -26,6 +26,7 @@ use crate::hook::{Hook, NoHook};
 use crate::trace::{CaptureSpec, Recorder, Trace};
 use crate::{Error, Result};
 use transformer::Transformer;
+pub use transformer::DEQUANTIZE_FROM_ROWS;
 use weights::Weights;
 
 /// File name of the default model (SmolLM2-135M-Instruct, Q4_1), fetched by `make models`.
