@@ -59,10 +59,7 @@ fn main() -> entroscope::Result<()> {
             std::hint::black_box(z.flatten_all()?.to_vec1::<f32>()?);
             Ok(())
         })?;
-        let gemm = best_of_3(|| {
-            sgemm::gemm_nt(&a_flat, &w_flat, m, n, k, &mut out);
-            Ok(())
-        })?;
+        let gemm = best_of_3(|| sgemm::gemm_nt(&a_flat, &w_flat, m, n, k, &mut out))?;
         let chosen = best_of_3(|| sgemm::matmul_nt(&a_flat, &w_flat, m, n, k, &mut out))?;
         println!(
             "| {m} | {:.1} GFLOP/s | {:.1} GFLOP/s | {:.1} GFLOP/s |",

@@ -6,7 +6,8 @@
 //! convention: the model's *own* final norm recomputed on each layer's state, never a cached
 //! scale — TransformerLens bug #1076), or `W_U · h_l` with [`LensKind::Raw`] (Hugging Face's
 //! `lm_head(hidden_states[l])`, the DoLa/END early exit: neither norm nor soft-cap).
-//! [`LogitLens::early_exit`] is the one place a residual row becomes logits below layer `L`.
+//! [`LogitLens::early_exit`] is the one place a residual row becomes logits below layer `L` (the
+//! CPU f32 profile computes the same product into a buffer, [`Lm::unembed_raw_into`]).
 //! Layer `L` is always the model's own final logits. Relative to Hugging Face's
 //! `hidden_states`: ours `[0..L-1]` = HF `[0..L-1]`; HF's last entry is already normed.
 //!
@@ -294,7 +295,8 @@ impl LogitLens {
             n_pos,
             values: &mut values,
         };
-        if !want_kl && !self.on_device(lm) && lm.lm_head().dtype() == DType::F32 {
+        let head = lm.lm_head();
+        if !want_kl && !self.on_device(lm) && head.dtype() == DType::F32 && head.is_contiguous() {
             self.profile_stacked(lm, trace, &req, &mut out)?;
         } else {
             self.profile_by_layer(lm, trace, &req, want_kl, &mut out)?;
@@ -340,17 +342,6 @@ impl LogitLens {
         let d = trace.resid.dim(2)?;
         let resid = trace.resid.reshape((total, d))?;
         let last = n_layers * n_pos; // first row of layer L: the model's own logits
-        let w = lm.lm_head().contiguous()?;
-        let (storage, layout) = w.storage_and_layout();
-        let candle_core::Storage::Cpu(cpu) = &*storage else {
-            return Err(Error::invalid(
-                "device",
-                "not cpu",
-                "the CPU path on a CPU model",
-            ));
-        };
-        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
-        let cap = lm.config().final_logit_softcapping;
         let block = self.rows_per_chunk(vocab, total);
         let mut z = vec![0f32; block * vocab];
         for s in (0..total).step_by(block) {
@@ -369,14 +360,9 @@ impl LogitLens {
                 let normed = lm.final_norm(&h.narrow(0, normed_from, m - normed_from)?)?;
                 Tensor::cat(&[&h.narrow(0, 0, normed_from)?, &normed], 0)?
             };
-            let h = h.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
             let z = &mut z[..m * vocab];
-            crate::model::sgemm::matmul_nt(&h, w, m, vocab, d, z)?;
-            if let Some(c) = cap.map(|c| c as f32) {
-                for v in &mut z[normed_from * vocab..] {
-                    *v = c * (*v / c).tanh();
-                }
-            }
+            lm.unembed_raw_into(&h, z)?;
+            lm.softcap_in_place(&mut z[normed_from * vocab..]);
             let targets = out.targets_of(s, m);
             let stats = entropy::reduce_rows(z, vocab, req, targets.as_deref())?;
             out.write(s, &stats, None);

@@ -477,8 +477,8 @@ mod tests {
 
     /// Absent Gemma 2 keys take the class defaults; an explicit `null` turns the feature off.
     #[test]
-    fn gemma2_defaults_and_nulls() {
-        let c = Config::from_hf_json(&gemma2_json(json!({}))).unwrap();
+    fn gemma2_defaults_and_nulls() -> crate::Result<()> {
+        let c = Config::from_hf_json(&gemma2_json(json!({})))?;
         assert_eq!(c.family, Family::Gemma2);
         assert_eq!(c.attn_logit_softcapping, Some(50.0));
         assert_eq!(c.final_logit_softcapping, Some(30.0));
@@ -491,22 +491,22 @@ mod tests {
         let c = Config::from_hf_json(&gemma2_json(json!({
             "attn_logit_softcapping": null, "final_logit_softcapping": null,
             "sliding_window": null,
-        })))
-        .unwrap();
+        })))?;
         assert_eq!(c.attn_logit_softcapping, None);
         assert_eq!(c.final_logit_softcapping, None);
         assert_eq!(c.sliding_window, None);
+        Ok(())
     }
 
     /// Mistral: the window applies to every layer, and `null` (v0.2 and later) means none.
     #[test]
-    fn mistral_window() {
+    fn mistral_window() -> crate::Result<()> {
         let base = json!({
             "model_type": "mistral", "vocab_size": 288, "hidden_size": 32,
             "num_attention_heads": 4, "num_key_value_heads": 2, "num_hidden_layers": 3,
             "intermediate_size": 64, "sliding_window": 4,
         });
-        let c = Config::from_hf_json(&base).unwrap();
+        let c = Config::from_hf_json(&base)?;
         assert_eq!(c.family, Family::Mistral);
         assert_eq!(
             (c.sliding_window, c.sliding_layers),
@@ -514,8 +514,9 @@ mod tests {
         );
         let mut none = base.clone();
         none["sliding_window"] = Json::Null;
-        let c = Config::from_hf_json(&none).unwrap();
+        let c = Config::from_hf_json(&none)?;
         assert_eq!((c.sliding_window, c.sliding_layers), (None, vec![false; 3]));
+        Ok(())
     }
 
     fn gemma2_gguf(extra: &[(&str, Value)]) -> HashMap<String, Value> {
@@ -539,15 +540,14 @@ mod tests {
     /// Gemma 2 GGUF metadata (gemma-2-2b's keys): caps read from the file (llama.cpp's defaults
     /// when absent), window on the even layers, no local RoPE base.
     #[test]
-    fn gemma2_from_gguf() {
+    fn gemma2_from_gguf() -> crate::Result<()> {
         let c = Config::from_gguf(
             &gemma2_gguf(&[
                 ("gemma2.attn_logit_softcapping", Value::F32(40.0)),
                 ("gemma2.final_logit_softcapping", Value::F32(20.0)),
             ]),
             256000,
-        )
-        .unwrap();
+        )?;
         assert_eq!(c.family, Family::Gemma2);
         assert_eq!(c.attn_logit_softcapping, Some(40.0));
         assert_eq!(c.final_logit_softcapping, Some(20.0));
@@ -555,7 +555,7 @@ mod tests {
         assert_eq!(&c.sliding_layers[..4], &[true, false, true, false]);
         assert_eq!(c.query_pre_attn_scalar, Some(256.0));
         assert_eq!(c.rope_local_base_freq, None);
-        let c = Config::from_gguf(&gemma2_gguf(&[]), 256000).unwrap();
+        let c = Config::from_gguf(&gemma2_gguf(&[]), 256000)?;
         assert_eq!(c.attn_logit_softcapping, Some(50.0));
         assert_eq!(c.final_logit_softcapping, Some(30.0));
         // the 27B model (46 blocks, head_dim 128, d / heads = 144) scales by 144^-1/2
@@ -567,13 +567,13 @@ mod tests {
                 ("gemma2.attention.key_length", Value::U32(128)),
             ]),
             256000,
-        )
-        .unwrap();
+        )?;
         assert_eq!(c.query_pre_attn_scalar, Some(144.0));
+        Ok(())
     }
 
     #[test]
-    fn every_family_parses() {
+    fn every_family_parses() -> crate::Result<()> {
         for (arch, f) in [
             ("gpt2", Family::Gpt2),
             ("llama", Family::Llama),
@@ -583,7 +583,7 @@ mod tests {
             ("gemma2", Family::Gemma2),
             ("gemma3_text", Family::Gemma3),
         ] {
-            assert_eq!(Family::parse(arch).unwrap(), f);
+            assert_eq!(Family::parse(arch)?, f);
         }
         let msg = Family::parse("rwkv").unwrap_err().to_string();
         for arch in [
@@ -591,5 +591,6 @@ mod tests {
         ] {
             assert!(msg.contains(arch), "{msg}");
         }
+        Ok(())
     }
 }

@@ -481,6 +481,28 @@ impl Lm {
         self.model.unembed_raw(hidden)
     }
 
+    /// [`Lm::unembed_raw`] of `rows` f32 hidden states on the CPU, written into `out`
+    /// (`[rows, vocab]`, row-major) by one direct matrix product ([`sgemm::matmul_nt`]): the CPU
+    /// lens's hot path, with no logits tensor to copy out. Needs an f32 unembedding on the CPU.
+    pub fn unembed_raw_into(&self, hidden: &Tensor, out: &mut [f32]) -> Result<()> {
+        let w = &self.model.lm_head;
+        let (vocab, d) = w.dims2()?;
+        let h = hidden
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let (storage, layout) = w.storage_and_layout();
+        let (candle_core::Storage::Cpu(cpu), true) = (&*storage, layout.is_contiguous()) else {
+            return Err(Error::invalid(
+                "unembed_raw_into",
+                device_name(w.device()),
+                "a model on the CPU (use unembed_raw elsewhere)",
+            ));
+        };
+        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
+        sgemm::matmul_nt(&h, w, h.len() / d.max(1), vocab, d, out)
+    }
+
     /// Unembedding restricted to some vocabulary rows: `[.., d]` → `[.., ids.len()]`, without
     /// soft-cap: the columns of [`Lm::unembed_raw`] (END needs only its candidates' columns).
     pub fn unembed_rows(&self, hidden: &Tensor, ids: &[u32]) -> Result<Tensor> {
@@ -502,6 +524,15 @@ impl Lm {
     /// Apply the final logit soft-cap (identity when the model has none).
     pub fn softcap(&self, logits: Tensor) -> Result<Tensor> {
         self.model.softcap(logits)
+    }
+
+    /// [`Lm::softcap`] on logits in a buffer, in place.
+    pub fn softcap_in_place(&self, logits: &mut [f32]) {
+        if let Some(c) = self.model.cfg.final_logit_softcapping.map(|c| c as f32) {
+            for z in logits {
+                *z = c * (*z / c).tanh();
+            }
+        }
     }
 
     /// Full-sequence forward that keeps the residual stream of every layer at the positions of

@@ -21,6 +21,43 @@ pub fn matmul_nt(
     k: usize,
     out: &mut [f32],
 ) -> Result<()> {
+    check(a, b, m, n, k, out)?;
+    #[cfg(feature = "blas")]
+    if m > 0 && n > 0 {
+        // SAFETY: `check` verified the lengths the row-major strides below address.
+        unsafe {
+            use cblas_sys::{cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
+            cblas_sgemm(
+                CBLAS_LAYOUT::CblasRowMajor,
+                CBLAS_TRANSPOSE::CblasNoTrans,
+                CBLAS_TRANSPOSE::CblasTrans,
+                m as i32,
+                n as i32,
+                k as i32,
+                1.0,
+                a.as_ptr(),
+                k as i32,
+                b.as_ptr(),
+                k as i32,
+                0.0,
+                out.as_mut_ptr(),
+                n as i32,
+            );
+        }
+    }
+    #[cfg(not(feature = "blas"))]
+    gemm_checked(a, b, m, n, k, out);
+    Ok(())
+}
+
+/// [`matmul_nt`] by the `gemm` crate whatever the build (the micro-benchmark compares both).
+pub fn gemm_nt(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) -> Result<()> {
+    check(a, b, m, n, k, out)?;
+    gemm_checked(a, b, m, n, k, out);
+    Ok(())
+}
+
+fn check(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &[f32]) -> Result<()> {
     if a.len() != m * k || b.len() != n * k || out.len() != m * n {
         return Err(Error::invalid(
             "matmul_nt",
@@ -28,38 +65,14 @@ pub fn matmul_nt(
             format!("a = {m}×{k}, b = {n}×{k}, out = {m}×{n} elements"),
         ));
     }
-    if m == 0 || n == 0 {
-        return Ok(());
-    }
-    #[cfg(feature = "blas")]
-    // SAFETY: the slices have the lengths the row-major strides below address.
-    unsafe {
-        use cblas_sys::{cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
-        cblas_sgemm(
-            CBLAS_LAYOUT::CblasRowMajor,
-            CBLAS_TRANSPOSE::CblasNoTrans,
-            CBLAS_TRANSPOSE::CblasTrans,
-            m as i32,
-            n as i32,
-            k as i32,
-            1.0,
-            a.as_ptr(),
-            k as i32,
-            b.as_ptr(),
-            k as i32,
-            0.0,
-            out.as_mut_ptr(),
-            n as i32,
-        );
-    }
-    #[cfg(not(feature = "blas"))]
-    gemm_nt(a, b, m, n, k, out);
     Ok(())
 }
 
-/// [`matmul_nt`] by the `gemm` crate whatever the build (the micro-benchmark compares both).
-pub fn gemm_nt(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) {
-    assert!(a.len() == m * k && b.len() == n * k && out.len() == m * n);
+/// The `gemm` crate's product, on lengths [`check`] accepted.
+fn gemm_checked(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) {
+    if m == 0 || n == 0 {
+        return;
+    }
     let threads = rayon::current_num_threads();
     let par = if threads > 1 {
         gemm::Parallelism::Rayon(threads)
@@ -67,7 +80,7 @@ pub fn gemm_nt(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f3
         gemm::Parallelism::None
     };
     // SAFETY: dst is m×n row-major (col stride 1, row stride n); lhs m×k row-major; rhs = bᵀ,
-    // k×n, read from b (n×k row-major): row stride 1, column stride k. Lengths checked above.
+    // k×n, read from b (n×k row-major): row stride 1, column stride k. Lengths: `check`.
     unsafe {
         gemm::gemm(
             m,

@@ -151,9 +151,7 @@ impl Loader<'_> {
             None
         };
         if self.dtype == WeightDtype::Quantized {
-            let q = self
-                .w
-                .get_quantized(&name, &[out, inp], self.cfg.family, self.device)?;
+            let q = self.w.get_quantized(&name, &[out, inp], self.device)?;
             return Ok(Proj::Quantized {
                 w: QMatMul::from_qtensor(q)?,
                 bias: b,

@@ -126,7 +126,6 @@ impl Weights {
         &mut self,
         name: &str,
         shape: &[usize],
-        _fam: Family,
         device: &Device,
     ) -> Result<QTensor> {
         let Weights::Gguf {
