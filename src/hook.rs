@@ -79,8 +79,9 @@ impl Site {
 /// }
 /// ```
 pub trait Hook {
-    /// Called with the activation at `site`. Return `Some(t)` to replace it (same shape), `None`
-    /// to leave it as it is.
+    /// Called with the activation at `site`, `[b, t, d]` (`b = 1` except under
+    /// [`crate::Lm::forward_batch`]). Return `Some(t)` to replace it (same shape), `None` to
+    /// leave it as it is.
     fn visit(&mut self, site: Site, x: &Tensor) -> Result<Option<Tensor>>;
 
     /// Return `true` to skip block `l` (1-based) entirely: its attention and MLP contributions

@@ -440,7 +440,35 @@ impl Lm {
     /// Run `ids` through the model, continuing from `cache` (extended in place), with `hook`
     /// seeing every site. Returns the last block's output (before the final norm), `[t, d]`.
     pub fn forward(&self, ids: &[u32], cache: &mut KvCache, hook: &mut dyn Hook) -> Result<Tensor> {
-        self.check_ids(ids, cache.len())?;
+        Ok(self.forward_batch(&[ids], cache, hook)?.squeeze(0)?)
+    }
+
+    /// [`Lm::forward`] of several sequences of one length at once (one cache holds them all;
+    /// hooks see `[b, t, d]`). Returns `[b, t, d]`. Decoding many prompts together reads the
+    /// weights once per step for all of them, which is what makes batched generation fast.
+    ///
+    /// Errors: no sequences, sequences of different lengths, or any [`Lm::check_ids`] error.
+    pub fn forward_batch(
+        &self,
+        batch: &[&[u32]],
+        cache: &mut KvCache,
+        hook: &mut dyn Hook,
+    ) -> Result<Tensor> {
+        let t = batch.first().map_or(0, |s| s.len());
+        if batch.iter().any(|s| s.len() != t) {
+            let lens: Vec<usize> = batch.iter().map(|s| s.len()).collect();
+            return Err(Error::invalid(
+                "batch",
+                format!("{lens:?} tokens"),
+                "sequences of one length (group prompts by length)",
+            ));
+        }
+        for ids in batch {
+            self.check_ids(ids, cache.len())?;
+        }
+        if batch.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
         if cache.n_blocks() != self.n_layers() {
             return Err(Error::invalid(
                 "cache",
@@ -451,10 +479,10 @@ impl Lm {
                 ),
             ));
         }
+        let ids: Vec<u32> = batch.concat();
         Ok(self
             .model
-            .forward(ids, cache, hook)?
-            .squeeze(0)?
+            .forward(&ids, batch.len(), cache, hook)?
             .to_dtype(DType::F32)?)
     }
 
@@ -544,7 +572,9 @@ impl Lm {
         let mut cache = self.new_cache();
         let last = {
             let mut both = (&mut rec, hook);
-            self.model.forward(ids, &mut cache, &mut both)?.squeeze(0)?
+            self.model
+                .forward(ids, 1, &mut cache, &mut both)?
+                .squeeze(0)?
         };
         let last = last.to_dtype(DType::F32)?;
         let logits = if spec.all_logits {

@@ -356,17 +356,26 @@ impl Transformer {
         })
     }
 
-    /// Run `ids` (one sequence) through every block, continuing from `cache` (which is
-    /// extended). Returns the residual stream after the last block, before the final norm,
-    /// `[1, t, d]`.
-    pub fn forward(&self, ids: &[u32], cache: &mut KvCache, hook: &mut dyn Hook) -> Result<Tensor> {
+    /// Run `b` sequences of one length `t` (`ids` row-major, `b·t` ids) through every block,
+    /// continuing from `cache` (which is extended). Returns the residual stream after the last
+    /// block, before the final norm, `[b, t, d]`.
+    pub fn forward(
+        &self,
+        ids: &[u32],
+        b: usize,
+        cache: &mut KvCache,
+        hook: &mut dyn Hook,
+    ) -> Result<Tensor> {
         let dev = &self.device;
         let offset = cache.len();
-        let t = ids.len();
+        let t = ids.len() / b.max(1);
         let ids_t = Tensor::new(ids, dev)?;
         let mut x = self.embed.index_select(&ids_t, 0)?;
         if let Some(pos) = &self.pos_embed {
-            x = (x + pos.narrow(0, offset, t)?)?;
+            x = x
+                .reshape((b, t, ()))?
+                .broadcast_add(&pos.narrow(0, offset, t)?)?
+                .flatten_to(1)?;
         }
         if self.cfg.family.is_gemma() {
             // HF multiplies by sqrt(d) rounded to the activations' dtype.
@@ -376,7 +385,7 @@ impl Transformer {
                 .to_vec1::<f32>()?[0];
             x = (x * f64::from(scale))?;
         }
-        let mut x = x.unsqueeze(0)?;
+        let mut x = x.reshape((b, t, ()))?;
         visit(hook, Site::Embed, &mut x)?;
         let rope = RopeTables::new(&self.cfg, offset, t, dev, x.dtype())?;
         for (i, block) in self.blocks.iter().enumerate() {

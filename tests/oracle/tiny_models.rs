@@ -134,6 +134,48 @@ fn kv_cache_steps_equal_full_sequence() {
     }
 }
 
+/// Several sequences decoded together ([`Lm::forward_batch`], one cache for all) give each
+/// sequence's transformers residual stream: a prefix in one pass, then one token at a time.
+#[test]
+fn batched_forward_matches_transformers() {
+    for family in FAMILIES {
+        let lm = Lm::from_hf_dir(fixture(&format!("tiny-{family}"))).unwrap();
+        let refs = reference(family);
+        let seqs: Vec<Vec<u32>> = (0..3)
+            .map_while(|i| refs.get(&format!("ids_{i}")).map(ids_of))
+            .collect();
+        assert!(
+            seqs.len() >= 2,
+            "{family}: expected at least two reference inputs"
+        );
+        let t = seqs.iter().map(Vec::len).min().unwrap();
+        assert!(t >= 3, "{family}: reference inputs too short");
+        let last_layer = |i: usize| refs[&format!("resid_{i}")].get(lm.n_layers()).unwrap();
+        let mut cache = lm.new_cache();
+        let prefix: Vec<&[u32]> = seqs.iter().map(|s| &s[..t - 1]).collect();
+        let h = lm.forward_batch(&prefix, &mut cache, &mut NoHook).unwrap();
+        assert_eq!(h.dims(), &[seqs.len(), t - 1, lm.config().hidden_size]);
+        let step: Vec<&[u32]> = seqs.iter().map(|s| &s[t - 1..t]).collect();
+        let next = lm.forward_batch(&step, &mut cache, &mut NoHook).unwrap();
+        for i in 0..seqs.len() {
+            let want = last_layer(i).narrow(0, 0, t).unwrap();
+            let got = Tensor::cat(&[h.get(i).unwrap(), next.get(i).unwrap()], 0).unwrap();
+            let d = max_abs_diff(&got, &want);
+            eprintln!("{family} batch row {i}: last block vs transformers {d:.2e}");
+            assert!(d <= TOL, "{family} batch row {i}: differs by {d}");
+        }
+        let uneven = [&seqs[0][..2], &seqs[1][..3]];
+        assert!(matches!(
+            lm.forward_batch(&uneven, &mut lm.new_cache(), &mut NoHook),
+            Err(Error::InvalidParameter { .. })
+        ));
+        assert!(matches!(
+            lm.forward_batch(&[], &mut lm.new_cache(), &mut NoHook),
+            Err(Error::EmptyPrompt)
+        ));
+    }
+}
+
 /// The 4.x spelling of the configs (`rope_theta`, `rope_local_base_freq`) loads the same model.
 #[test]
 fn transformers4_config_spelling_loads_the_same_model() {

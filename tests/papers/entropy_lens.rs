@@ -443,7 +443,8 @@ fn generation_profiles_match_full_trace_smollm2() {
 }
 
 /// The formats protocol decodes greedily: the profiled generation is the greedy `generate`
-/// (EOS suppressed, as both do for a fixed length), token for token.
+/// (EOS suppressed, as both do for a fixed length), token for token, whether prompts of one
+/// length decode together (the first two here) or one at a time.
 #[test]
 fn greedy_profiles_follow_greedy_generate() {
     let tiny = tiny();
@@ -456,14 +457,30 @@ fn greedy_profiles_follow_greedy_generate() {
     for (lm, steps) in [(&tiny, 12), (&smol, 16)] {
         let prompts = vec![
             lm.encode("Write a poem about the sea").unwrap(),
+            lm.encode("Write a poem about the sky").unwrap(),
             lm.encode("the cat sat on").unwrap(),
         ];
+        assert_eq!(prompts[0].len(), prompts[1].len(), "{}", lm.name());
+        assert_ne!(prompts[0].len(), prompts[2].len(), "{}", lm.name());
         let opts = GenOptions {
             max_new_tokens: steps,
             sampling: Sampling::ArgMax,
             ..GenOptions::default()
         };
         let g = generation_profiles(lm, &prompts, &opts, None).unwrap();
+        let one_by_one = GenOptions {
+            batch_size: 1,
+            ..opts.clone()
+        };
+        let single = generation_profiles(lm, &prompts, &one_by_one, None).unwrap();
+        for (a, b) in g.iter().zip(&single) {
+            assert_eq!(a.ids, b.ids, "{}", lm.name());
+            for (pa, pb) in a.profiles.iter().zip(&b.profiles) {
+                for (x, y) in pa.values.iter().zip(&pb.values) {
+                    assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
+                }
+            }
+        }
         for (p, gp) in prompts.iter().zip(&g) {
             let want = entroscope::decode::generate_ids(
                 lm,
@@ -492,6 +509,13 @@ fn generation_profile_bad_input() {
     assert!(matches!(
         bad(GenOptions {
             sampling: Sampling::All { temperature: -1.0 },
+            ..GenOptions::default()
+        }),
+        Error::InvalidParameter { .. }
+    ));
+    assert!(matches!(
+        bad(GenOptions {
+            batch_size: 0,
             ..GenOptions::default()
         }),
         Error::InvalidParameter { .. }

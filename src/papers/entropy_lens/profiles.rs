@@ -1,11 +1,13 @@
 //! Entropy profiles of generations: the normed logit lens at the last position of every
 //! generation step, every layer, reduced to Shannon / Rényi entropies.
 //!
-//! Speed: the lens is matmul-bound (`[rows, d] · [d, vocab]`), so the residual rows of many
-//! steps (and many prompts) are queued and unembedded together, `chunk_bytes` of logits at a time.
-//! The final layer's entropies come from the logits the sampler already has (no second matmul).
+//! Speed: prompts of one length decode together ([`Lm::forward_batch`], `batch_size` at a time),
+//! so each step reads the weights once for all of them; the lens is matmul-bound
+//! (`[rows, d] · [d, vocab]`), so the residual rows of many steps and prompts are queued and
+//! unembedded together, `chunk_bytes` of logits at a time. The final layer's entropies come from
+//! the logits the sampler already has (no second matmul).
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use indicatif::ProgressBar;
 
 use crate::decode::{LogitsProcessor, Sampling};
@@ -29,6 +31,9 @@ pub struct GenOptions {
     pub metrics: Vec<Metric>,
     /// Bytes of logits unembedded at once (default 64 MiB).
     pub chunk_bytes: usize,
+    /// Most prompts of one length decoded together (≥ 1; default 16). Results do not depend on
+    /// it beyond float rounding.
+    pub batch_size: usize,
 }
 
 impl Default for GenOptions {
@@ -39,6 +44,7 @@ impl Default for GenOptions {
             seed: 0,
             metrics: default_metrics(),
             chunk_bytes: 64 << 20,
+            batch_size: 16,
         }
     }
 }
@@ -68,7 +74,7 @@ pub struct GenProfile {
     pub profiles: Vec<LayerProfile>,
 }
 
-/// Keeps the last position's residual row at every layer (embeddings and each block).
+/// Keeps the last position's residual rows `[b, d]` at every layer (embeddings and each block).
 struct LastRows {
     rows: Vec<Option<Tensor>>,
 }
@@ -81,9 +87,8 @@ impl Hook for LastRows {
             _ => return Ok(None),
         };
         if let Some(slot) = self.rows.get_mut(l) {
-            let x = x.squeeze(0)?;
-            let t = x.dim(0)?;
-            *slot = Some(x.narrow(0, t - 1, 1)?);
+            let t = x.dim(1)?;
+            *slot = Some(x.narrow(1, t - 1, 1)?.squeeze(1)?);
         }
         Ok(None)
     }
@@ -118,7 +123,7 @@ fn request(metrics: &[Metric]) -> Result<(Request, Vec<usize>)> {
     Ok((req, slot))
 }
 
-/// Rows waiting for the lens, tagged `(prompt, layer, step)`, each `[1, d]`.
+/// Rows waiting for the lens, tagged `(prompt, layer, step)`: blocks `[k, d]` with `k` tags each.
 struct Queue<'a> {
     lm: &'a Lm,
     req: Request,
@@ -127,18 +132,24 @@ struct Queue<'a> {
     rows: Vec<Tensor>,
     tags: Vec<(usize, usize, usize)>,
     max_rows: usize,
+    /// Logits buffer of the CPU f32 path, reused across flushes.
+    z: Vec<f32>,
 }
 
 impl Queue<'_> {
     fn push(
         &mut self,
         out: &mut [Vec<Vec<f32>>],
-        tag: (usize, usize, usize),
-        row: Tensor,
+        tags: impl IntoIterator<Item = (usize, usize, usize)>,
+        rows: Tensor,
     ) -> Result<()> {
-        self.rows.push(row);
-        self.tags.push(tag);
-        if self.rows.len() >= self.max_rows {
+        let k = rows.dim(0)?;
+        if self.tags.len() + k > self.max_rows {
+            self.flush(out)?;
+        }
+        self.rows.push(rows);
+        self.tags.extend(tags);
+        if self.tags.len() >= self.max_rows {
             self.flush(out)?;
         }
         Ok(())
@@ -151,8 +162,20 @@ impl Queue<'_> {
             return Ok(());
         }
         let h = Tensor::cat(&self.rows, 0)?;
-        let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
-        let stats = entropy::reduce_rows(&z, self.lm.vocab_size(), &self.req, None)?;
+        let vocab = self.lm.vocab_size();
+        let head = self.lm.lm_head();
+        let stats =
+            if self.lm.device().is_cpu() && head.dtype() == DType::F32 && head.is_contiguous() {
+                // The CPU f32 hot path: one direct product into a reused buffer.
+                let z = &mut self.z;
+                z.resize(self.tags.len() * vocab, 0.0);
+                self.lm.unembed_raw_into(&self.lm.final_norm(&h)?, z)?;
+                self.lm.softcap_in_place(z);
+                entropy::reduce_rows(z, vocab, &self.req, None)?
+            } else {
+                let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
+                entropy::reduce_rows(&z, vocab, &self.req, None)?
+            };
         for (&(p, layer, step), st) in self.tags.iter().zip(&stats) {
             write_stats(&mut out[p], layer * self.n_steps + step, st, &self.slot);
         }
@@ -174,6 +197,28 @@ fn write_stats(out: &mut [Vec<f32>], at: usize, st: &entropy::RowStats, slot: &[
             *c = v;
         }
     }
+}
+
+/// Indices of `prompts` grouped by length, at most `size` per group, in order of first appearance.
+fn length_batches(prompts: &[Vec<u32>], size: usize) -> Result<Vec<Vec<usize>>> {
+    if size == 0 {
+        return Err(Error::invalid(
+            "batch_size",
+            0,
+            "at least 1 prompt per batch",
+        ));
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for (i, p) in prompts.iter().enumerate() {
+        match groups.iter_mut().find(|g| prompts[g[0]].len() == p.len()) {
+            Some(g) => g.push(i),
+            None => groups.push(vec![i]),
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .flat_map(|g| g.chunks(size).map(<[usize]>::to_vec).collect::<Vec<_>>())
+        .collect())
 }
 
 /// Generate from every prompt (ids, e.g. [`Lm::encode`] of a text) and return the entropy
@@ -228,46 +273,52 @@ pub fn generation_profiles(
         rows: Vec::new(),
         tags: Vec::new(),
         max_rows: (opts.chunk_bytes / (vocab * 4).max(1)).max(1),
+        z: Vec::new(),
     };
     let eos = lm.eos_token_ids().to_vec();
-    let mut generated = Vec::with_capacity(prompts.len());
-    for (pi, prompt) in prompts.iter().enumerate() {
-        let mut sampler =
-            LogitsProcessor::from_sampling(opts.seed.wrapping_add(pi as u64), sampling)?;
+    let mut generated = vec![Vec::with_capacity(n); prompts.len()];
+    for batch in length_batches(prompts, opts.batch_size)? {
+        let mut samplers = batch
+            .iter()
+            .map(|&pi| LogitsProcessor::from_sampling(opts.seed.wrapping_add(pi as u64), sampling))
+            .collect::<Result<Vec<_>>>()?;
         let mut cache = lm.new_cache();
         let mut hook = LastRows {
             rows: vec![None; n_layers + 1],
         };
-        let mut input = prompt.clone();
-        let mut ids = Vec::with_capacity(n);
+        let mut inputs: Vec<Vec<u32>> = batch.iter().map(|&pi| prompts[pi].clone()).collect();
         for step in 0..n {
             hook.rows.iter_mut().for_each(|r| *r = None);
-            let h = lm.forward(&input, &mut cache, &mut hook)?;
-            let last = h.narrow(0, input.len() - 1, 1)?;
+            let refs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+            let h = lm.forward_batch(&refs, &mut cache, &mut hook)?;
+            let t = h.dim(1)?;
+            let last = h.narrow(1, t - 1, 1)?.squeeze(1)?;
             let mut logits = lm.logits(&last)?.flatten_all()?.to_vec1::<f32>()?;
-            // Layer L: the final logits themselves.
-            let st = entropy::reduce_row(&logits, &req, None)?;
-            write_stats(&mut out[pi], n_layers * n + step, &st, &slot);
             for layer in 0..n_layers {
-                let row = hook.rows[layer].take().ok_or_else(|| {
+                let rows = hook.rows[layer].take().ok_or_else(|| {
                     Error::NotEnoughData(format!(
                         "layer {layer} was not visited by the forward pass"
                     ))
                 })?;
-                queue.push(&mut out, (pi, layer, step), row)?;
+                queue.push(&mut out, batch.iter().map(|&pi| (pi, layer, step)), rows)?;
             }
-            for &e in &eos {
-                if let Some(z) = logits.get_mut(e as usize) {
-                    *z = f32::NEG_INFINITY;
+            for (r, &pi) in batch.iter().enumerate() {
+                let row = &mut logits[r * vocab..(r + 1) * vocab];
+                // Layer L: the final logits themselves.
+                let st = entropy::reduce_row(row, &req, None)?;
+                write_stats(&mut out[pi], n_layers * n + step, &st, &slot);
+                for &e in &eos {
+                    if let Some(z) = row.get_mut(e as usize) {
+                        *z = f32::NEG_INFINITY;
+                    }
                 }
+                let (tok, _) = samplers[r].sample(row)?;
+                generated[pi].push(tok);
+                inputs[r] = vec![tok];
             }
-            let (tok, _) = sampler.sample(&logits)?;
-            ids.push(tok);
-            input = vec![tok];
         }
-        generated.push(ids);
         if let Some(b) = progress {
-            b.inc(1);
+            b.inc(batch.len() as u64);
         }
     }
     queue.flush(&mut out)?;
