@@ -8,22 +8,30 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export ENTROSCOPE_MODELS ?= $(CACHE)/models
 CARGO ?= cargo
 
+# One build serves `make test`, `make figures` and the notebooks. The notebooks' kernel (evcxr)
+# builds in cargo's dev profile for an explicit host target with RUSTFLAGS=-Cprefer-dynamic, so
+# these targets build the same way (Cargo.toml's [profile.dev] is optimised and matches evcxr's
+# where it matters; scripts/setup-notebooks.sh points evcxr at this target directory). Its
+# dependencies are then fresh for evcxr, which compiles only entroscope and the cells.
+HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+SHARED_BUILD = CARGO_BUILD_TARGET=$(HOST) CARGO_BUILD_RUSTFLAGS=-Cprefer-dynamic
+
 .PHONY: models build test figures notebooks-setup notebooks lint fixtures check-cuda gpu-bundle
 
 models:
 	@bash scripts/fetch-models.sh
 
 build:
-	$(CARGO) build --release
+	$(SHARED_BUILD) $(CARGO) build
 
 test: models
-	$(CARGO) test --release
+	$(SHARED_BUILD) $(CARGO) test
 
 # Every paper's figures and tables under figures/ (lens, uncertainty, entropy_lens, end, edt), one
 # progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).
 SIZE ?= $(if $(QUICK),quick,default)
 figures: models
-	$(CARGO) run --release --bin entroscope -- figures --out figures --size $(SIZE)
+	$(SHARED_BUILD) $(CARGO) run --bin entroscope -- figures --out figures --size $(SIZE)
 
 notebooks-setup:
 	bash scripts/setup-notebooks.sh

@@ -15,9 +15,9 @@
 #   NOTEBOOK_TIMEOUT      seconds one cell may take (default 3600: a cold first `:dep` compiles
 #                         the whole crate with its dependencies, optimised, on 2 cores)
 #   NOTEBOOK_STRIP        1 (default) trims outputs (see execute_notebook below); 0 keeps them all
-#   EVCXR_TMPDIR          evcxr's build directory (default $ENTROSCOPE_CACHE/evcxr-build). Kept
-#                         between runs: it holds the compiled dependencies, which is what makes a
-#                         warm run take about a minute instead of ~25. See notebooks/README.md.
+#   EVCXR_TMPDIR          evcxr's crate directory (default $ENTROSCOPE_CACHE/evcxr-build), kept
+#                         between runs; the compiled dependencies are those of `make test`, in the
+#                         shared target directory (setup-notebooks.sh). See notebooks/README.md.
 #   ENTROSCOPE_CACHE      cache root (default ~/.cache/entroscope), as in setup-notebooks.sh
 set -euo pipefail
 
@@ -34,18 +34,6 @@ export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$ENTROSCOPE_CACHE/evcxr-build}"
 if [[ -n "${ENTROSCOPE_QUICK:-}" ]]; then export ENTROSCOPE_QUICK; fi
 if [[ -n "${ENTROSCOPE_SIZE:-}" ]]; then export ENTROSCOPE_SIZE; fi
 mkdir -p "$EVCXR_TMPDIR"
-# Our own evcxr config dir, so that a personal ~/.config/evcxr/init.evcxr does not change the run:
-#   :opt 2   evcxr's default, said out loud: its generated Cargo.toml has one [profile.dev] whose
-#            opt-level applies to the user code AND every dependency (candle, polars, entroscope).
-#            Changing it (or :linker lld, which changes RUSTFLAGS) rebuilds everything once.
-#   :preserve_vars_on_panic 0   a panic ends the cell with an error instead of a stderr message
-#            with status "ok" (evcxr catches panics by default), so a panicking notebook fails.
-if [[ -z "${EVCXR_CONFIG_DIR:-}" ]]; then
-  export EVCXR_CONFIG_DIR="$ENTROSCOPE_CACHE/evcxr-config"
-  mkdir -p "$EVCXR_CONFIG_DIR"
-  printf ':opt 2\n:preserve_vars_on_panic 0\n' >"$EVCXR_CONFIG_DIR/init.evcxr"
-fi
-
 # One evcxr build directory serves one kernel at a time: a second run waits for the first.
 exec 9>"$EVCXR_TMPDIR.lock"
 if ! flock -n 9; then

@@ -2,7 +2,9 @@
 # Installs what headless notebook runs need, outside the clone and idempotently:
 #   1. evcxr_jupyter (the Rust Jupyter kernel) from crates.io, pinned, into $ENTROSCOPE_CACHE/evcxr
 #   2. a small Python venv with nbconvert/nbclient/jupyter_client in $ENTROSCOPE_CACHE/jupyter-venv
-#   3. the Rust kernelspec in $ENTROSCOPE_CACHE/jupyter/kernels/rust (JUPYTER_PATH points there)
+#   3. evcxr's settings ($ENTROSCOPE_CACHE/evcxr-config/init.evcxr): build in the project's shared
+#      target directory with the profile of `make test`, so the notebooks reuse its dependencies
+#   4. the Rust kernelspec in $ENTROSCOPE_CACHE/jupyter/kernels/rust (JUPYTER_PATH points there)
 # A second run checks versions and returns in about a second.
 #
 #   scripts/setup-notebooks.sh            install / verify, print timings
@@ -11,6 +13,7 @@
 #
 # Environment:
 #   ENTROSCOPE_CACHE   cache root (default ~/.cache/entroscope)
+#   CARGO_TARGET_DIR   the target directory that `make test` builds into (default $ENTROSCOPE_CACHE/target)
 #   PYTHON             interpreter for the venv (default python3)
 #   EVCXR_VERSION      evcxr_jupyter version (default below; 0.22.x is what the notebooks are tested with)
 
@@ -24,6 +27,8 @@ export JUPYTER_PATH="$ENTROSCOPE_CACHE/jupyter"
 export JUPYTER_DATA_DIR="$ENTROSCOPE_CACHE/jupyter"
 export PATH="$ENTROSCOPE_EVCXR_ROOT/bin:$ENTROSCOPE_JUPYTER_VENV/bin:$PATH"
 export ENTROSCOPE_CACHE
+# evcxr reads init.evcxr from here; the kernelspec sets it too, so Jupyter started by hand agrees.
+export EVCXR_CONFIG_DIR="${EVCXR_CONFIG_DIR:-$ENTROSCOPE_CACHE/evcxr-config}"
 
 # Python packages for `jupyter nbconvert --execute` (no notebook server, no ipykernel: the kernel
 # is Rust). Bounded so that a new major version does not change behaviour under us.
@@ -76,7 +81,34 @@ else
     | sed 's/^/nbconvert /'), $(since "$t"))"
 fi
 
-# 3. Rust kernelspec -------------------------------------------------------------------------
+# 3. evcxr's settings: one build with `make test` --------------------------------------------
+# evcxr generates a manifest whose [profile.dev] equals ours (Cargo.toml) but for opt-level and the
+# two runtime checks, builds for the explicit host target with RUSTFLAGS=-Cprefer-dynamic (as the
+# Makefile does) and forces CARGO_TARGET_DIR=target in its own folder. `:build_env` overrides what
+# differs, so every dependency that `make test` compiled is fresh here and a notebook's first
+# `:dep entroscope` cell compiles only entroscope itself. (`:linker system`: evcxr would pick lld or
+# mold when installed, and lld changes RUSTFLAGS.)
+#   :preserve_vars_on_panic 0   a panic ends the cell with an error instead of a stderr message
+#            with status "ok" (evcxr catches panics by default), so a panicking notebook fails.
+t=$(now)
+shared_target="${CARGO_TARGET_DIR:-$ENTROSCOPE_CACHE/target}"
+mkdir -p "$EVCXR_CONFIG_DIR" "$shared_target"
+init_evcxr="$(printf '%s\n' \
+  ':opt 3' \
+  ':linker system' \
+  ':build_env CARGO_PROFILE_DEV_DEBUG_ASSERTIONS=false' \
+  ':build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false' \
+  ":build_env CARGO_TARGET_DIR=$shared_target" \
+  ":build_env CARGO_BUILD_BUILD_DIR=$shared_target" \
+  ':preserve_vars_on_panic 0')"
+if [[ "$(cat "$EVCXR_CONFIG_DIR/init.evcxr" 2>/dev/null)" == "$init_evcxr" ]]; then
+  echo "ok    evcxr settings $EVCXR_CONFIG_DIR/init.evcxr (cached, $(since "$t"))"
+else
+  printf '%s\n' "$init_evcxr" >"$EVCXR_CONFIG_DIR/init.evcxr"
+  echo "ok    evcxr settings $EVCXR_CONFIG_DIR/init.evcxr written (builds in $shared_target)"
+fi
+
+# 4. Rust kernelspec -------------------------------------------------------------------------
 # evcxr links each cell with -Cprefer-dynamic and loads it with dlopen; the library finds libstd
 # through a RUNPATH relative to target/.../deps, but evcxr loads the copy one directory up. That
 # only works by accident when the build dir shares no prefix with the toolchain (/tmp vs ~/.rustup);
@@ -86,15 +118,16 @@ t=$(now)
 kernel_json="$JUPYTER_PATH/kernels/rust/kernel.json"
 std_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
 ld_path="$std_dir:\${LD_LIBRARY_PATH}"
-if [[ -f "$kernel_json" ]] && grep -qF "\"$evcxr_bin\"" "$kernel_json" && grep -qF "\"$ld_path\"" "$kernel_json"; then
+if [[ -f "$kernel_json" ]] && grep -qF "\"$evcxr_bin\"" "$kernel_json" && grep -qF "\"$ld_path\"" "$kernel_json" \
+  && grep -qF "\"$EVCXR_CONFIG_DIR\"" "$kernel_json"; then
   echo "ok    kernelspec $kernel_json (cached, $(since "$t"))"
 else
   "$evcxr_bin" --install >/dev/null
-  "$ENTROSCOPE_JUPYTER_VENV/bin/python" - "$kernel_json" "$ld_path" <<'PY'
+  "$ENTROSCOPE_JUPYTER_VENV/bin/python" - "$kernel_json" "$ld_path" "$EVCXR_CONFIG_DIR" <<'PY'
 import json, sys
-path, ld = sys.argv[1], sys.argv[2]
+path, ld, config = sys.argv[1], sys.argv[2], sys.argv[3]
 spec = json.load(open(path))
-spec.setdefault("env", {})["LD_LIBRARY_PATH"] = ld
+spec.setdefault("env", {}).update(LD_LIBRARY_PATH=ld, EVCXR_CONFIG_DIR=config)
 json.dump(spec, open(path, "w"), indent=2)
 PY
   echo "ok    kernelspec $kernel_json written ($(since "$t"))"
