@@ -24,8 +24,9 @@ models:
 build:
 	$(SHARED_BUILD) $(CARGO) build
 
+# ARGS narrows the run, e.g. make test ARGS="--test library shard" (same build, nothing recompiled).
 test: models
-	$(SHARED_BUILD) $(CARGO) test
+	$(SHARED_BUILD) $(CARGO) test $(ARGS)
 
 # Every paper's figures and tables under figures/ (lens, uncertainty, entropy_lens, end, edt), one
 # progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).

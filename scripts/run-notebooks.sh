@@ -30,7 +30,6 @@ source "$repo/scripts/setup-notebooks.sh" # environment only (PATH, JUPYTER_PATH
 out="${NOTEBOOKS_OUT:-$repo/notebooks/executed}"
 timeout="${NOTEBOOK_TIMEOUT:-3600}"
 strip="${NOTEBOOK_STRIP:-1}"
-export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$ENTROSCOPE_CACHE/evcxr-build}"
 if [[ -n "${ENTROSCOPE_QUICK:-}" ]]; then export ENTROSCOPE_QUICK; fi
 if [[ -n "${ENTROSCOPE_SIZE:-}" ]]; then export ENTROSCOPE_SIZE; fi
 mkdir -p "$EVCXR_TMPDIR"
@@ -39,11 +38,6 @@ exec 9>"$EVCXR_TMPDIR.lock"
 if ! flock -n 9; then
   echo "run-notebooks: waiting for another run that holds $EVCXR_TMPDIR.lock"
   flock 9
-fi
-# evcxr resolves the notebook's `:dep`s in a crate of its own; seeding it with the project's
-# Cargo.lock makes notebooks build exactly the dependency versions that the tests use.
-if [[ -f "$repo/Cargo.lock" && ( ! -f "$EVCXR_TMPDIR/Cargo.lock" || "$repo/Cargo.lock" -nt "$EVCXR_TMPDIR/Cargo.lock" ) ]]; then
-  cp "$repo/Cargo.lock" "$EVCXR_TMPDIR/Cargo.lock"
 fi
 
 if [[ $# -eq 0 ]]; then

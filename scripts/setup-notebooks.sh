@@ -29,6 +29,8 @@ export PATH="$ENTROSCOPE_EVCXR_ROOT/bin:$ENTROSCOPE_JUPYTER_VENV/bin:$PATH"
 export ENTROSCOPE_CACHE
 # evcxr reads init.evcxr from here; the kernelspec sets it too, so Jupyter started by hand agrees.
 export EVCXR_CONFIG_DIR="${EVCXR_CONFIG_DIR:-$ENTROSCOPE_CACHE/evcxr-config}"
+# evcxr's crate folder (the cells' Cargo.toml, Cargo.lock and sources), kept between kernels.
+export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$ENTROSCOPE_CACHE/evcxr-build}"
 
 # Python packages for `jupyter nbconvert --execute` (no notebook server, no ipykernel: the kernel
 # is Rust). Bounded so that a new major version does not change behaviour under us.
@@ -90,9 +92,17 @@ fi
 # mold when installed, and lld changes RUSTFLAGS.)
 #   :preserve_vars_on_panic 0   a panic ends the cell with an error instead of a stderr message
 #            with status "ok" (evcxr catches panics by default), so a panicking notebook fails.
+# The dependency versions must be ours too, but evcxr's start-up build (a cell `42`, no
+# dependencies) prunes its crate's Cargo.lock, so a lock put there beforehand is gone by the
+# notebook's `:dep`. The last line of init.evcxr, which runs after that build, puts a copy of the
+# project's Cargo.lock (kept beside init.evcxr) back into evcxr's crate folder.
 t=$(now)
 shared_target="${CARGO_TARGET_DIR:-$ENTROSCOPE_CACHE/target}"
 mkdir -p "$EVCXR_CONFIG_DIR" "$shared_target"
+repo_lock="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/Cargo.lock"
+if ! cmp -s "$repo_lock" "$EVCXR_CONFIG_DIR/Cargo.lock"; then
+  cp "$repo_lock" "$EVCXR_CONFIG_DIR/Cargo.lock"
+fi
 init_evcxr="$(printf '%s\n' \
   ':opt 3' \
   ':linker system' \
@@ -100,7 +110,8 @@ init_evcxr="$(printf '%s\n' \
   ':build_env CARGO_PROFILE_DEV_OVERFLOW_CHECKS=false' \
   ":build_env CARGO_TARGET_DIR=$shared_target" \
   ":build_env CARGO_BUILD_BUILD_DIR=$shared_target" \
-  ':preserve_vars_on_panic 0')"
+  ':preserve_vars_on_panic 0' \
+  "if let Ok(dir) = std::env::var(\"EVCXR_TMPDIR\") { let _ = std::fs::copy(\"$EVCXR_CONFIG_DIR/Cargo.lock\", std::path::Path::new(&dir).join(\"Cargo.lock\")); }")"
 if [[ "$(cat "$EVCXR_CONFIG_DIR/init.evcxr" 2>/dev/null)" == "$init_evcxr" ]]; then
   echo "ok    evcxr settings $EVCXR_CONFIG_DIR/init.evcxr (cached, $(since "$t"))"
 else
@@ -119,15 +130,15 @@ kernel_json="$JUPYTER_PATH/kernels/rust/kernel.json"
 std_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/lib"
 ld_path="$std_dir:\${LD_LIBRARY_PATH}"
 if [[ -f "$kernel_json" ]] && grep -qF "\"$evcxr_bin\"" "$kernel_json" && grep -qF "\"$ld_path\"" "$kernel_json" \
-  && grep -qF "\"$EVCXR_CONFIG_DIR\"" "$kernel_json"; then
+  && grep -qF "\"$EVCXR_CONFIG_DIR\"" "$kernel_json" && grep -qF "\"$EVCXR_TMPDIR\"" "$kernel_json"; then
   echo "ok    kernelspec $kernel_json (cached, $(since "$t"))"
 else
   "$evcxr_bin" --install >/dev/null
-  "$ENTROSCOPE_JUPYTER_VENV/bin/python" - "$kernel_json" "$ld_path" "$EVCXR_CONFIG_DIR" <<'PY'
+  "$ENTROSCOPE_JUPYTER_VENV/bin/python" - "$kernel_json" "$ld_path" "$EVCXR_CONFIG_DIR" "$EVCXR_TMPDIR" <<'PY'
 import json, sys
-path, ld, config = sys.argv[1], sys.argv[2], sys.argv[3]
+path, ld, config, tmpdir = sys.argv[1:5]
 spec = json.load(open(path))
-spec.setdefault("env", {}).update(LD_LIBRARY_PATH=ld, EVCXR_CONFIG_DIR=config)
+spec.setdefault("env", {}).update(LD_LIBRARY_PATH=ld, EVCXR_CONFIG_DIR=config, EVCXR_TMPDIR=tmpdir)
 json.dump(spec, open(path, "w"), indent=2)
 PY
   echo "ok    kernelspec $kernel_json written ($(since "$t"))"

@@ -498,10 +498,14 @@ fn with_prompt_columns(mut df: DataFrame, id: &str, label: Option<&str>) -> Resu
     Ok(df)
 }
 
+/// The columns that number a sharded run's items, in the order [`merge_parts`] looks for them:
+/// `prompt_id` (`entroscope profile`) and `index` (the per-item tables of `entroscope score`).
+pub const ITEM_KEYS: [&str; 2] = [frame::PROMPT_ID, "index"];
+
 /// Join the parts of a sharded run: every `part-i-of-n.parquet` in `dir`, read with polars and
-/// stacked in prompt order — a stable sort by `prompt_id`, so each prompt keeps its rows in the
-/// order the run wrote them (metric, then layer, then position) and the result equals the table of
-/// the unsharded run row for row.
+/// stacked in item order — a stable sort by the first of [`ITEM_KEYS`] the parts have, so each
+/// item keeps its rows in the order the run wrote them (for a profile: metric, then layer, then
+/// position) and the result equals the table of the unsharded run row for row.
 ///
 /// Errors: no part in `dir`, parts that disagree on `n`, a part whose name or columns do not fit
 /// ([`Error::InvalidParameter`]), missing parts (`Error::NotEnoughData`, naming them and the
@@ -510,6 +514,7 @@ pub fn merge_parts(dir: impl AsRef<Path>) -> Result<DataFrame> {
     let dir = dir.as_ref();
     let parts = find_parts(dir)?;
     let mut frames = Vec::with_capacity(parts.len());
+    let mut key = frame::PROMPT_ID;
     for (shard, path) in &parts {
         let df = frame::read_parquet(path)?;
         if let Some(first) = frames.first() {
@@ -526,17 +531,26 @@ pub fn merge_parts(dir: impl AsRef<Path>) -> Result<DataFrame> {
                 ));
             }
         }
-        if let Err(e) = frame::column_i64(&df, frame::PROMPT_ID) {
-            return Err(Error::invalid(
-                "part",
-                path.display(),
-                format!("a profile table with an integer `prompt_id` column ({e}) — shard {shard}"),
-            ));
+        match ITEM_KEYS
+            .into_iter()
+            .find(|k| frame::column_i64(&df, k).is_ok())
+        {
+            Some(k) => key = k,
+            None => {
+                return Err(Error::invalid(
+                    "part",
+                    path.display(),
+                    format!(
+                        "a table with an integer `prompt_id` or `index` column (it has {}) — shard {shard}",
+                        names(&df)
+                    ),
+                ))
+            }
         }
         frames.push(df);
     }
     let df = frame::concat(&frames)?;
-    let ids = frame::column_i64(&df, frame::PROMPT_ID)?;
+    let ids = frame::column_i64(&df, key)?;
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&r| ids[r]); // stable
     let order = order
@@ -580,7 +594,7 @@ fn find_parts(dir: &Path) -> Result<Vec<(Shard, PathBuf)>> {
         return Err(Error::invalid(
             "dir",
             dir.display(),
-            "a directory holding part-i-of-n.parquet files written by `entroscope profile --shard i/n --out DIR`",
+            "a directory holding part-i-of-n.parquet files written by `entroscope profile|score --shard i/n --out DIR`",
         ));
     };
     let counts: std::collections::BTreeSet<usize> = parts.iter().map(|(s, _)| s.count()).collect();

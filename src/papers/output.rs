@@ -47,9 +47,13 @@ impl OutputDir {
         Ok(())
     }
 
-    /// Writes a table as `name` (`.parquet` or `.csv`).
+    /// Writes a table as `name` (`.parquet` or `.csv`; a name with a folder, such as the parts of
+    /// a sharded run, creates the folder).
     pub fn table(&mut self, name: &str, df: &DataFrame) -> Result<()> {
         let p = self.dir.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
         frame::write_table(df, &p)?;
         self.files.push(p);
         Ok(())

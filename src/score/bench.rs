@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{ScoreMethod, Scorer};
-use crate::data::{self, FactorItem, FactorSplit, TruthfulQaItem};
+use crate::data::{self, FactorItem, FactorSplit, Shard, TruthfulQaItem};
 use crate::frame::{self, ColumnData, DataFrame, ToFrame};
 use crate::model::Lm;
 use crate::{Error, Result};
@@ -128,8 +128,23 @@ impl FromStr for Bench {
 pub struct BenchOptions {
     /// Score only the first `n` items (`--quick`).
     pub limit: Option<usize>,
+    /// Score only this shard of those items (`--shard i/n`; `None` = all). The per-item tables of
+    /// the shards merge into the unsharded one ([`crate::data::merge_parts`]); the means of a
+    /// shard are over its own items.
+    pub shard: Option<Shard>,
     /// Show a progress bar (stderr).
     pub progress: bool,
+}
+
+impl BenchOptions {
+    /// The items to score: the first [`limit`](Self::limit), then this [`shard`](Self::shard)'s.
+    fn select<T: Clone>(&self, items: &[T]) -> Vec<T> {
+        let first = data::take_first(items, self.limit);
+        match self.shard {
+            Some(shard) => shard.select(&first).into_iter().map(|(_, t)| t.clone()).collect(),
+            None => first,
+        }
+    }
 }
 
 /// One scored TruthfulQA question.
@@ -171,7 +186,7 @@ pub fn score_truthfulqa(
     opts: &BenchOptions,
 ) -> Result<TruthfulQaReport> {
     let scorer = Scorer::new(lm, method.clone())?;
-    let items = data::take_first(items, opts.limit);
+    let items = opts.select(items);
     if items.is_empty() {
         return Err(Error::NotEnoughData(
             "no TruthfulQA question to score".into(),
@@ -270,7 +285,7 @@ pub fn score_factor(
     opts: &BenchOptions,
 ) -> Result<FactorReport> {
     let scorer = Scorer::new(lm, method.clone())?;
-    let items = data::take_first(items, opts.limit);
+    let items = opts.select(items);
     if items.is_empty() {
         return Err(Error::NotEnoughData("no FACTOR item to score".into()));
     }

@@ -388,6 +388,50 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     assert!(merge_parts(tempdir("none")).is_err());
 }
 
+/// `score`'s shards: each scores the items `k % n == i - 1` of the first `limit`, and their
+/// per-item tables merge (by `index`) into the unsharded run's table.
+#[test]
+fn sharded_scores_merge_into_the_unsharded_table() {
+    use entroscope::data::{FactorItem, FactorSplit};
+    use entroscope::score::{score_factor, BenchOptions, BenchReport, ScoreMethod};
+    let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
+    let item = |index: usize, prefix: &str, completion: &str| FactorItem {
+        index,
+        doc_id: format!("d{index}"),
+        prefix: prefix.into(),
+        completion: completion.into(),
+        contradictions: ["a dog".into(), "the".into(), "mat".into()],
+    };
+    let items = vec![
+        item(0, "the cat sat on", "the mat."),
+        item(1, "a dog", "sat."),
+        item(2, "one two", "three."),
+        item(3, "hello", "world."),
+        item(4, "def f(x):", "return x"),
+        item(5, "not scored", "past the limit"),
+    ];
+    let run = |shard: Option<Shard>| {
+        let opts = BenchOptions {
+            limit: Some(5),
+            shard,
+            progress: false,
+        };
+        let r = score_factor(&lm, &items, FactorSplit::News, &ScoreMethod::Baseline, &opts).unwrap();
+        BenchReport::Factor(r).to_frame().unwrap()
+    };
+    let whole = run(None);
+    assert_eq!(frame::column_i64(&whole, "index").unwrap(), [0, 1, 2, 3, 4]);
+    let dir = tempdir("score-parts");
+    for i in 1..=3 {
+        let shard = Shard::new(i, 3).unwrap();
+        let df = run(Some(shard));
+        let want: Vec<i64> = (0..5).filter(|k| k % 3 == i as i64 - 1).collect();
+        assert_eq!(frame::column_i64(&df, "index").unwrap(), want, "shard {shard}");
+        frame::write_parquet(&df, dir.join(shard.file_name())).unwrap();
+    }
+    assert_frames_equal(&merge_parts(&dir).unwrap(), &whole);
+}
+
 /// The command line: `profile --shard i/n` writes parts that `merge` joins into the unsharded
 /// table, for a JSON Lines file.
 #[test]

@@ -359,6 +359,7 @@ fn factor_end_to_end_tiny() {
     let scorer = Scorer::new(&lm, ScoreMethod::Baseline).unwrap();
     let opts = BenchOptions {
         limit: Some(1),
+        shard: None,
         progress: false,
     };
     let r = score_factor(
@@ -468,6 +469,7 @@ fn smollm2_truthfulqa_baseline_matches_hf() {
     let want = fx["truthfulqa_baseline"].as_array().unwrap();
     let opts = BenchOptions {
         limit: Some(want.len()),
+        shard: None,
         progress: false,
     };
     let r = score_truthfulqa(

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use entroscope::data::Shard;
 use entroscope::frame::{self, ToFrame};
 use entroscope::papers::output::OutputDir;
 use entroscope::prelude::*;
@@ -28,6 +29,10 @@ pub struct Args {
     /// The first 50 items (a fast pass; same as --limit 50).
     #[arg(long)]
     quick: bool,
+    /// Score only shard i of n (1-based, e.g. 2/3) of the items: each per-item table becomes
+    /// `<model>-<bench>-<method>/part-i-of-n.parquet`, which `entroscope merge` joins.
+    #[arg(long)]
+    shard: Option<Shard>,
     /// Directory for the per-item tables (`<model>-<bench>-<method>.parquet`) and `summary.csv`.
     #[arg(long, default_value = "figures/score")]
     out: PathBuf,
@@ -50,6 +55,7 @@ pub fn run(args: Args) -> Result<()> {
     let lm = crate::load_model(args.model, &args.load)?;
     let opts = BenchOptions {
         limit: args.limit.or(args.quick.then_some(50)),
+        shard: args.shard,
         progress: true,
     };
     let mut out = OutputDir::create(&args.out)?;
@@ -62,14 +68,21 @@ pub fn run(args: Args) -> Result<()> {
             let report = run_bench(&lm, *bench, &method, &opts)?;
             let secs = t0.elapsed().as_secs_f64();
             println!("{}  ({secs:.0} s)", report.summary());
-            out.table(
-                &format!("{stem}-{bench}-{}.parquet", method.name()),
-                &report.to_frame()?,
-            )?;
+            let table = format!("{stem}-{bench}-{}", method.name());
+            let table = match args.shard {
+                Some(shard) => format!("{table}/{}", shard.file_name()),
+                None => format!("{table}.parquet"),
+            };
+            out.table(&table, &report.to_frame()?)?;
             summary.push(report.summary_frame(secs)?);
         }
     }
-    out.table(&format!("{stem}-summary.csv"), &frame::concat(&summary)?)?;
+    // A shard's means cover its own items only: its summary is named after the shard.
+    let summary_name = match args.shard {
+        Some(shard) => format!("{stem}-summary-part-{}-of-{}.csv", shard.index(), shard.count()),
+        None => format!("{stem}-summary.csv"),
+    };
+    out.table(&summary_name, &frame::concat(&summary)?)?;
     eprintln!(
         "wrote {} files under {}",
         out.into_files().len(),

@@ -360,6 +360,7 @@ fn multiple_choice(
             &ScoreMethod::for_bench(m, bench)?,
             &BenchOptions {
                 limit: Some(n),
+                shard: None,
                 progress: opts.progress,
             },
         )?;
