@@ -141,7 +141,11 @@ impl BenchOptions {
     fn select<T: Clone>(&self, items: &[T]) -> Vec<T> {
         let first = data::take_first(items, self.limit);
         match self.shard {
-            Some(shard) => shard.select(&first).into_iter().map(|(_, t)| t.clone()).collect(),
+            Some(shard) => shard
+                .select(&first)
+                .into_iter()
+                .map(|(_, t)| t.clone())
+                .collect(),
             None => first,
         }
     }

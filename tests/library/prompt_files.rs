@@ -416,7 +416,14 @@ fn sharded_scores_merge_into_the_unsharded_table() {
             shard,
             progress: false,
         };
-        let r = score_factor(&lm, &items, FactorSplit::News, &ScoreMethod::Baseline, &opts).unwrap();
+        let r = score_factor(
+            &lm,
+            &items,
+            FactorSplit::News,
+            &ScoreMethod::Baseline,
+            &opts,
+        )
+        .unwrap();
         BenchReport::Factor(r).to_frame().unwrap()
     };
     let whole = run(None);
@@ -426,7 +433,11 @@ fn sharded_scores_merge_into_the_unsharded_table() {
         let shard = Shard::new(i, 3).unwrap();
         let df = run(Some(shard));
         let want: Vec<i64> = (0..5).filter(|k| k % 3 == i as i64 - 1).collect();
-        assert_eq!(frame::column_i64(&df, "index").unwrap(), want, "shard {shard}");
+        assert_eq!(
+            frame::column_i64(&df, "index").unwrap(),
+            want,
+            "shard {shard}"
+        );
         frame::write_parquet(&df, dir.join(shard.file_name())).unwrap();
     }
     assert_frames_equal(&merge_parts(&dir).unwrap(), &whole);
