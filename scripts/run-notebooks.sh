@@ -12,8 +12,8 @@
 #   ENTROSCOPE_SIZE       quick, default, full or paper: the paper notebooks' preset (default: default)
 #   NOTEBOOKS_OUT         where executed copies go (default notebooks/executed; "inplace" overwrites
 #                         the input notebooks)
-#   NOTEBOOK_TIMEOUT      seconds one cell may take (default 3600: a cold first `:dep` compiles
-#                         the whole crate with its dependencies, optimised, on 2 cores)
+#   NOTEBOOK_TIMEOUT      seconds one cell may take (default 3600: without `make test` first, the
+#                         first `:dep` compiles every dependency, optimised, on 2 cores)
 #   NOTEBOOK_STRIP        1 (default) trims outputs (see execute_notebook below); 0 keeps them all
 #   EVCXR_TMPDIR          evcxr's crate directory (default $ENTROSCOPE_CACHE/evcxr-build), kept
 #                         between runs; the compiled dependencies are those of `make test`, in the
