@@ -138,16 +138,25 @@ pub struct BenchOptions {
 
 impl BenchOptions {
     /// The items to score: the first [`limit`](Self::limit), then this [`shard`](Self::shard)'s.
-    fn select<T: Clone>(&self, items: &[T]) -> Vec<T> {
+    /// A shard left without items is an error: the run has more shards than items.
+    fn select<T: Clone>(&self, items: &[T]) -> Result<Vec<T>> {
         let first = data::take_first(items, self.limit);
-        match self.shard {
-            Some(shard) => shard
-                .select(&first)
-                .into_iter()
-                .map(|(_, t)| t.clone())
-                .collect(),
-            None => first,
+        let Some(shard) = self.shard else {
+            return Ok(first);
+        };
+        let mine: Vec<T> = shard
+            .select(&first)
+            .into_iter()
+            .map(|(_, t)| t.clone())
+            .collect();
+        if mine.is_empty() && !first.is_empty() {
+            return Err(Error::invalid(
+                "shard",
+                shard,
+                format!("at most as many shards as items ({})", first.len()),
+            ));
         }
+        Ok(mine)
     }
 }
 
@@ -190,7 +199,7 @@ pub fn score_truthfulqa(
     opts: &BenchOptions,
 ) -> Result<TruthfulQaReport> {
     let scorer = Scorer::new(lm, method.clone())?;
-    let items = opts.select(items);
+    let items = opts.select(items)?;
     if items.is_empty() {
         return Err(Error::NotEnoughData(
             "no TruthfulQA question to score".into(),
@@ -289,7 +298,7 @@ pub fn score_factor(
     opts: &BenchOptions,
 ) -> Result<FactorReport> {
     let scorer = Scorer::new(lm, method.clone())?;
-    let items = opts.select(items);
+    let items = opts.select(items)?;
     if items.is_empty() {
         return Err(Error::NotEnoughData("no FACTOR item to score".into()));
     }

@@ -441,6 +441,24 @@ fn sharded_scores_merge_into_the_unsharded_table() {
         frame::write_parquet(&df, dir.join(shard.file_name())).unwrap();
     }
     assert_frames_equal(&merge_parts(&dir).unwrap(), &whole);
+    // more shards than items: the empty shard says so instead of writing nothing
+    let opts = BenchOptions {
+        limit: Some(5),
+        shard: Some(Shard::new(6, 6).unwrap()),
+        progress: false,
+    };
+    let e = score_factor(
+        &lm,
+        &items,
+        FactorSplit::News,
+        &ScoreMethod::Baseline,
+        &opts,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidParameter { name: "shard", .. }),
+        "{e}"
+    );
 }
 
 /// The command line: `profile --shard i/n` writes parts that `merge` joins into the unsharded
