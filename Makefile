@@ -13,8 +13,9 @@ CARGO ?= cargo
 # these targets build the same way (Cargo.toml's [profile.dev] is optimised and matches evcxr's
 # where it matters; scripts/setup-notebooks.sh points evcxr at this target directory). Its
 # dependencies are then fresh for evcxr, which compiles only entroscope and the cells.
-HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
-SHARED_BUILD = CARGO_BUILD_TARGET=$(HOST) CARGO_BUILD_RUSTFLAGS=-Cprefer-dynamic
+# RUSTFLAGS, as evcxr sets it: it replaces any rustflags of a user's cargo config on both sides.
+HOST = $(or $(shell $(CARGO) -vV 2>/dev/null | sed -n 's/^host: //p'),$(error `$(CARGO) -vV` names no host: is a Rust toolchain installed?))
+SHARED_BUILD = CARGO_BUILD_TARGET=$(HOST) RUSTFLAGS=-Cprefer-dynamic
 
 .PHONY: models build test figures notebooks-setup notebooks lint fixtures check-cuda gpu-bundle
 

@@ -28,7 +28,8 @@ export JUPYTER_DATA_DIR="$ENTROSCOPE_CACHE/jupyter"
 export PATH="$ENTROSCOPE_EVCXR_ROOT/bin:$ENTROSCOPE_JUPYTER_VENV/bin:$PATH"
 export ENTROSCOPE_CACHE
 # evcxr reads init.evcxr from here; the kernelspec sets it too, so Jupyter started by hand agrees.
-export EVCXR_CONFIG_DIR="${EVCXR_CONFIG_DIR:-$ENTROSCOPE_CACHE/evcxr-config}"
+# Always our own folder: the set-up rewrites init.evcxr, which must not touch a personal one.
+export EVCXR_CONFIG_DIR="$ENTROSCOPE_CACHE/evcxr-config"
 # evcxr's crate folder (the cells' Cargo.toml, Cargo.lock and sources), kept between kernels.
 export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$ENTROSCOPE_CACHE/evcxr-build}"
 
@@ -99,6 +100,7 @@ fi
 t=$(now)
 shared_target="${CARGO_TARGET_DIR:-$ENTROSCOPE_CACHE/target}"
 mkdir -p "$EVCXR_CONFIG_DIR" "$shared_target"
+shared_target="$(cd "$shared_target" && pwd)" # evcxr's cargo runs in its own folder
 repo_lock="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/Cargo.lock"
 if ! cmp -s "$repo_lock" "$EVCXR_CONFIG_DIR/Cargo.lock"; then
   cp "$repo_lock" "$EVCXR_CONFIG_DIR/Cargo.lock"
@@ -111,7 +113,7 @@ init_evcxr="$(printf '%s\n' \
   ":build_env CARGO_TARGET_DIR=$shared_target" \
   ":build_env CARGO_BUILD_BUILD_DIR=$shared_target" \
   ':preserve_vars_on_panic 0' \
-  "if let Ok(dir) = std::env::var(\"EVCXR_TMPDIR\") { let _ = std::fs::copy(\"$EVCXR_CONFIG_DIR/Cargo.lock\", std::path::Path::new(&dir).join(\"Cargo.lock\")); }")"
+  'if let (Ok(config), Ok(dir)) = (std::env::var("EVCXR_CONFIG_DIR"), std::env::var("EVCXR_TMPDIR")) { let _ = std::fs::copy(std::path::Path::new(&config).join("Cargo.lock"), std::path::Path::new(&dir).join("Cargo.lock")); }')"
 if [[ "$(cat "$EVCXR_CONFIG_DIR/init.evcxr" 2>/dev/null)" == "$init_evcxr" ]]; then
   echo "ok    evcxr settings $EVCXR_CONFIG_DIR/init.evcxr (cached, $(since "$t"))"
 else
@@ -139,7 +141,7 @@ import json, sys
 path, ld, config, tmpdir = sys.argv[1:5]
 spec = json.load(open(path))
 spec.setdefault("env", {}).update(LD_LIBRARY_PATH=ld, EVCXR_CONFIG_DIR=config, EVCXR_TMPDIR=tmpdir)
-json.dump(spec, open(path, "w"), indent=2)
+json.dump(spec, open(path, "w"), indent=2, ensure_ascii=False)
 PY
   echo "ok    kernelspec $kernel_json written ($(since "$t"))"
 fi

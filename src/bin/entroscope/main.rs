@@ -4,7 +4,7 @@
 //! entroscope top     [--model M] [--prompt TEXT]          per-layer top-1 token (logit lens)
 //! entroscope profile --text-file F --out out.parquet      tidy table of per-layer metrics
 //!                    [--shard i/n]                         one shard: part-i-of-n.parquet
-//! entroscope merge   --dir parts --out out.parquet         join the shards of a profile run
+//! entroscope merge   --dir parts --out out.parquet         join the shards of a profile or score run
 //! entroscope figures [--model M] [--out figures] [--quick] the default model's figures
 //! ```
 
@@ -109,7 +109,7 @@ enum Cmd {
     /// Per-layer metrics of every prompt of a prompt file (.txt, .jsonl, .csv, .parquet) as a
     /// tidy table; --shard i/n runs one part of it.
     Profile(profile::Args),
-    /// Join the part-i-of-n.parquet files of a sharded `profile` run into one table.
+    /// Join the part-i-of-n.parquet files of a sharded `profile` or `score` run into one table.
     Merge(profile::MergeArgs),
     /// Reproduce "Uncovering uncertainty in transformer inference" (EPIE idiom completion,
     /// per-layer cross-entropy, ROC AUC) on the real models; figures and tables under --out.
