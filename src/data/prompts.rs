@@ -405,9 +405,14 @@ impl Shard {
             .collect()
     }
 
+    /// The name of this shard's outputs without an extension: `part-i-of-n`.
+    pub fn part_name(&self) -> String {
+        format!("part-{}-of-{}", self.index, self.count)
+    }
+
     /// The part file this shard writes: `part-i-of-n.parquet`.
     pub fn file_name(&self) -> String {
-        format!("part-{}-of-{}.parquet", self.index, self.count)
+        format!("{}.parquet", self.part_name())
     }
 
     /// The shard a part file's name encodes (`part-i-of-n.parquet`), `None` for other names.
@@ -514,8 +519,7 @@ pub fn merge_parts(dir: impl AsRef<Path>) -> Result<DataFrame> {
     let dir = dir.as_ref();
     let parts = find_parts(dir)?;
     let mut frames = Vec::with_capacity(parts.len());
-    let mut key = frame::PROMPT_ID;
-    for (shard, path) in &parts {
+    for (_, path) in &parts {
         let df = frame::read_parquet(path)?;
         if let Some(first) = frames.first() {
             let first: &DataFrame = first;
@@ -531,26 +535,23 @@ pub fn merge_parts(dir: impl AsRef<Path>) -> Result<DataFrame> {
                 ));
             }
         }
-        match ITEM_KEYS
-            .into_iter()
-            .find(|k| frame::column_i64(&df, k).is_ok())
-        {
-            Some(k) => key = k,
-            None => {
-                return Err(Error::invalid(
-                    "part",
-                    path.display(),
-                    format!(
-                        "a table with an integer `prompt_id` or `index` column (it has {}) — shard {shard}",
-                        names(&df)
-                    ),
-                ))
-            }
-        }
         frames.push(df);
     }
     let df = frame::concat(&frames)?;
-    let ids = frame::column_i64(&df, key)?;
+    // Every part has the first part's columns (checked above), so one look finds the key.
+    let Some(ids) = ITEM_KEYS
+        .into_iter()
+        .find_map(|k| frame::column_i64(&df, k).ok())
+    else {
+        return Err(Error::invalid(
+            "part",
+            parts[0].1.display(),
+            format!(
+                "a table with an integer `prompt_id` or `index` column (it has {})",
+                names(&df)
+            ),
+        ));
+    };
     let mut order: Vec<usize> = (0..ids.len()).collect();
     order.sort_by_key(|&r| ids[r]); // stable
     let order = order

@@ -416,22 +416,21 @@ fn sharded_scores_merge_into_the_unsharded_table() {
             shard,
             progress: false,
         };
-        let r = score_factor(
+        score_factor(
             &lm,
             &items,
             FactorSplit::News,
             &ScoreMethod::Baseline,
             &opts,
         )
-        .unwrap();
-        BenchReport::Factor(r).to_frame().unwrap()
+        .map(|r| BenchReport::Factor(r).to_frame().unwrap())
     };
-    let whole = run(None);
+    let whole = run(None).unwrap();
     assert_eq!(frame::column_i64(&whole, "index").unwrap(), [0, 1, 2, 3, 4]);
     let dir = tempdir("score-parts");
     for i in 1..=3 {
         let shard = Shard::new(i, 3).unwrap();
-        let df = run(Some(shard));
+        let df = run(Some(shard)).unwrap();
         let want: Vec<i64> = (0..5).filter(|k| k % 3 == i as i64 - 1).collect();
         assert_eq!(
             frame::column_i64(&df, "index").unwrap(),
@@ -442,19 +441,7 @@ fn sharded_scores_merge_into_the_unsharded_table() {
     }
     assert_frames_equal(&merge_parts(&dir).unwrap(), &whole);
     // more shards than items: the empty shard says so instead of writing nothing
-    let opts = BenchOptions {
-        limit: Some(5),
-        shard: Some(Shard::new(6, 6).unwrap()),
-        progress: false,
-    };
-    let e = score_factor(
-        &lm,
-        &items,
-        FactorSplit::News,
-        &ScoreMethod::Baseline,
-        &opts,
-    )
-    .unwrap_err();
+    let e = run(Some(Shard::new(6, 6).unwrap())).unwrap_err();
     assert!(
         matches!(e, Error::InvalidParameter { name: "shard", .. }),
         "{e}"

@@ -79,11 +79,7 @@ pub fn run(args: Args) -> Result<()> {
     }
     // A shard's means cover its own items only: its summary is named after the shard.
     let summary_name = match args.shard {
-        Some(shard) => format!(
-            "{stem}-summary-part-{}-of-{}.csv",
-            shard.index(),
-            shard.count()
-        ),
+        Some(shard) => format!("{stem}-summary-{}.csv", shard.part_name()),
         None => format!("{stem}-summary.csv"),
     };
     out.table(&summary_name, &frame::concat(&summary)?)?;
