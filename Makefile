@@ -31,9 +31,13 @@ test: models
 
 # Every paper's figures and tables under figures/ (lens, uncertainty, entropy_lens, end, edt), one
 # progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).
+# MODEL=qwen2.5-coder-1.5b-instruct (or any model) runs every paper on it; CHAT=1 puts
+# Entropy-Lens's requests in the model's chat template; ONLY=uncertainty (etc.) runs one part.
 SIZE ?= $(if $(QUICK),quick,default)
+OUT ?= figures
+FIGURE_ARGS = $(if $(MODEL),--model $(MODEL)) $(if $(CHAT),--chat-template) $(foreach o,$(ONLY),--only $(o)) $(if $(DTYPE),--dtype $(DTYPE))
 figures: models
-	$(SHARED_BUILD) $(CARGO) run --bin entroscope -- figures --out figures --size $(SIZE)
+	$(SHARED_BUILD) $(CARGO) run --bin entroscope -- figures --out $(OUT) --size $(SIZE) $(FIGURE_ARGS)
 
 notebooks-setup:
 	bash scripts/setup-notebooks.sh
@@ -62,3 +66,18 @@ check-cuda:
 # Stripped CUDA binaries for scripts/gpu-check.sh on a GPU machine without Rust (gpu-bundle/).
 gpu-bundle:
 	bash scripts/build-gpu-bundle.sh
+
+# Intel MKL from PyPI wheels under $(CACHE)/mkl (scripts/setup-mkl.sh; no system install), for
+# `--features mkl`: build after `. $(CACHE)/mkl/current/env.sh` (build.rs links MKL from there).
+# `make bench-matmul` builds the micro-benchmark with that feature into its own target directory
+# (the shared build stays warm) and prints every backend's GFLOP/s on the lens's, the forward's
+# and the 1.5B's products; ARGS="128 341" runs the lens shape only, at those M.
+MKL_TARGET ?= $(CACHE)/target-mkl
+.PHONY: setup-mkl bench-matmul
+setup-mkl:
+	bash scripts/setup-mkl.sh >/dev/null
+
+bench-matmul: setup-mkl
+	. $(CACHE)/mkl/current/env.sh && export CARGO_TARGET_DIR=$(MKL_TARGET) && \
+	  $(CARGO) build --release --features mkl --example bench_matmul && \
+	  $(MKL_TARGET)/release/examples/bench_matmul $(ARGS)

@@ -1,17 +1,26 @@
-//! The lens's unembedding `[M × d] · [vocab × d]ᵀ` on SmolLM2's real unembedding (576 × 49152),
-//! by each CPU path: candle's matmul plus the copy out of the tensor (what the lens did before),
-//! the `gemm` crate straight into a buffer, and OpenBLAS's sgemm (build with `--features blas`).
+//! The CPU matrix products `[M × K] · [N × K]ᵀ` of the lens and the forward pass, by each path
+//! compiled in: candle's matmul plus the copy out of the tensor (what the lens did before), the
+//! `gemm` crate straight into a buffer, [`sgemm::matmul_nt`] (the build's backend: `gemm`,
+//! OpenBLAS with `--features blas`, Intel MKL with `--features mkl`), and with `--features mkl`
+//! MKL's bf16 × bf16 → f32 product (AMX / AVX512-BF16; inputs converted to bf16 beforehand).
 //!
 //! ```text
-//! RAYON_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 cargo run --release --features blas --example bench_matmul
-//! cargo run --release --example bench_matmul -- 128 341 1024     # M values (rows per call)
+//! make bench-matmul                                    # MKL: set-up, build, every shape
+//! RAYON_NUM_THREADS=2 cargo run --release --example bench_matmul            # every shape
+//! cargo run --release --example bench_matmul -- 128 341 1024   # the lens shape only, these M
 //! ```
-//! Prints the best of 3 runs per path and M in GFLOP/s (2·M·d·vocab flops per product).
+//! Shapes (random matrices: the rate does not depend on the values), without arguments: the
+//! SmolLM2 lens `[M × 576]·[576 × 49152]` for M = 128, 341, 1024; two forward products
+//! `[1024 × 576]·[576 × 1536]` (SmolLM2's MLP) and `[1024 × 1536]·[1536 × 8960]` (Qwen2.5-1.5B's
+//! MLP); Qwen2.5-1.5B's unembedding `[M × 1536]·[1536 × 151936]` for M = 128, 341. Prints one
+//! table per shape, the best of 3 runs per path and M in GFLOP/s (2·M·N·K flops per product).
+//! Columns 2, 4 and 5 of each row (split on `|`) stay M, `gemm` and the build's backend:
+//! `scripts/bench-lens.sh` reads them.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
-use entroscope::model::{default_model_path, sgemm};
+use entroscope::model::sgemm;
 use entroscope::prelude::*;
 
 fn best_of_3(mut f: impl FnMut() -> entroscope::Result<()>) -> entroscope::Result<f64> {
@@ -24,49 +33,114 @@ fn best_of_3(mut f: impl FnMut() -> entroscope::Result<()>) -> entroscope::Resul
     Ok(best)
 }
 
+/// After an MKL product its OpenMP threads spin for a while (`KMP_BLOCKTIME`, 200 ms by
+/// default); let them go to sleep before timing a rayon path.
+fn settle() {
+    if cfg!(feature = "mkl") {
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+struct Shape {
+    what: &'static str,
+    k: usize,
+    n: usize,
+    ms: Vec<usize>,
+}
+
 fn main() -> entroscope::Result<()> {
     entroscope::runtime::init_cpu();
     let ms: Vec<usize> = std::env::args()
         .skip(1)
         .map(|s| s.parse().map_err(|_| Error::invalid("M", s, "a row count")))
         .collect::<entroscope::Result<_>>()?;
-    let ms = if ms.is_empty() {
-        vec![128, 341, 1024]
-    } else {
-        ms
+    let lens = |ms| Shape {
+        what: "SmolLM2 unembedding (the lens)",
+        k: 576,
+        n: 49152,
+        ms,
     };
-    let lm = Lm::load(&default_model_path())?;
-    let w = lm.lm_head().clone();
-    let (n, k) = w.dims2()?;
-    let w_flat = w.flatten_all()?.to_vec1::<f32>()?;
+    let shapes = if ms.is_empty() {
+        vec![
+            lens(vec![128, 341, 1024]),
+            Shape {
+                what: "SmolLM2 MLP up/gate (forward)",
+                k: 576,
+                n: 1536,
+                ms: vec![1024],
+            },
+            Shape {
+                what: "Qwen2.5-1.5B MLP up/gate (forward)",
+                k: 1536,
+                n: 8960,
+                ms: vec![1024],
+            },
+            Shape {
+                what: "Qwen2.5-1.5B unembedding",
+                k: 1536,
+                n: 151936,
+                ms: vec![128, 341],
+            },
+        ]
+    } else {
+        vec![lens(ms)]
+    };
+    let bf16 = cfg!(feature = "mkl");
     println!(
-        "unembedding [{n} × {k}], {} threads, matmul_nt backend {}",
+        "{} threads, matmul_nt backend {}, bf16 hardware {}",
         rayon::current_num_threads(),
-        sgemm::BACKEND
+        sgemm::BACKEND,
+        sgemm::bf16_hardware().unwrap_or("none")
     );
-    println!(
-        "| M | candle + copy | gemm into buffer | {} |",
-        sgemm::BACKEND
-    );
-    println!("|---|---|---|---|");
-    for m in ms {
-        let a = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu)?;
-        let a_flat = a.flatten_all()?.to_vec1::<f32>()?;
-        let mut out = vec![0f32; m * n];
-        let flop = 2.0 * (m * n * k) as f64 / 1e9;
-        let candle = best_of_3(|| {
-            let z = a.broadcast_matmul(&w.t()?)?;
-            std::hint::black_box(z.flatten_all()?.to_vec1::<f32>()?);
-            Ok(())
-        })?;
-        let gemm = best_of_3(|| sgemm::gemm_nt(&a_flat, &w_flat, m, n, k, &mut out))?;
-        let chosen = best_of_3(|| sgemm::matmul_nt(&a_flat, &w_flat, m, n, k, &mut out))?;
+    for Shape { what, k, n, ms } in shapes {
+        println!();
+        println!("[M × {k}]·[{k} × {n}]: {what}");
+        let bf16_col = if bf16 { " mkl bf16 |" } else { "" };
         println!(
-            "| {m} | {:.1} GFLOP/s | {:.1} GFLOP/s | {:.1} GFLOP/s |",
-            flop / candle,
-            flop / gemm,
-            flop / chosen
+            "| M | candle + copy | gemm into buffer | {} |{bf16_col}",
+            sgemm::BACKEND
         );
+        println!("|---|---|---|---|{}", if bf16 { "---|" } else { "" });
+        let w = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu)?;
+        let w_flat = w.flatten_all()?.to_vec1::<f32>()?;
+        let w_bf16: Vec<half::bf16> = if bf16 {
+            w_flat.iter().map(|&x| half::bf16::from_f32(x)).collect()
+        } else {
+            Vec::new()
+        };
+        for m in ms {
+            let a = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu)?;
+            let a_flat = a.flatten_all()?.to_vec1::<f32>()?;
+            let mut out = vec![0f32; m * n];
+            let flop = 2.0 * (m * n * k) as f64 / 1e9;
+            let candle = best_of_3(|| {
+                let z = a.broadcast_matmul(&w.t()?)?;
+                std::hint::black_box(z.flatten_all()?.to_vec1::<f32>()?);
+                Ok(())
+            })?;
+            let gemm = best_of_3(|| sgemm::gemm_nt(&a_flat, &w_flat, m, n, k, &mut out))?;
+            let chosen = best_of_3(|| sgemm::matmul_nt(&a_flat, &w_flat, m, n, k, &mut out))?;
+            let bf16_cell = if bf16 {
+                let a_bf16: Vec<half::bf16> =
+                    a_flat.iter().map(|&x| half::bf16::from_f32(x)).collect();
+                let cell = match best_of_3(|| {
+                    sgemm::matmul_nt_bf16(&a_bf16, &w_bf16, m, n, k, &mut out)
+                }) {
+                    Ok(t) => format!(" {:.1} GFLOP/s |", flop / t),
+                    Err(e) => format!(" — ({e}) |"),
+                };
+                cell
+            } else {
+                String::new()
+            };
+            settle();
+            println!(
+                "| {m} | {:.1} GFLOP/s | {:.1} GFLOP/s | {:.1} GFLOP/s |{bf16_cell}",
+                flop / candle,
+                flop / gemm,
+                flop / chosen
+            );
+        }
     }
     Ok(())
 }

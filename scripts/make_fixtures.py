@@ -29,7 +29,8 @@ CACHE = Path.home() / ".cache" / "entroscope"
 MODELS = CACHE / "models"
 PEER_DIR = Path(os.environ.get("ENTROSCOPE_PEER_DIR", "/work/shared/peer"))
 TF4_DIR = CACHE / "peer-tf4"  # transformers 4.55.4, pip --target (see the peer's README)
-REAL_MODELS = ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf"]
+REAL_MODELS = ["SmolLM2-135M-Instruct.Q4_1.gguf", "gemma-3-270m-q4_k_m.gguf",
+               "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"]
 
 SEED = 1234
 INIT_STD = 0.2  # weights ~ N(0, 0.2²): activations of order 1, so every difference shows
@@ -575,7 +576,9 @@ def make_real(names):
 # Part 3: peer logit-lens references (lens_peer.py, normed and raw)
 # ----------------------------------------------------------------------------------------------
 
-PEER_SHAPE = {"SmolLM2-135M-Instruct.Q4_1.gguf": "2x64", "gemma-3-270m-q4_k_m.gguf": "2x64"}
+PEER_SHAPE = {"SmolLM2-135M-Instruct.Q4_1.gguf": "2x64", "gemma-3-270m-q4_k_m.gguf": "2x64",
+              "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf": "2x64",
+              "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf": "2x64"}
 
 
 def r6(x):

@@ -84,6 +84,26 @@ pub enum Error {
         /// What is wrong with it.
         problem: crate::data::PromptFileError,
     },
+    #[error("{model} has no chat template (GGUF `tokenizer.chat_template` or `chat_template` in tokenizer_config.json); drop --chat / chat_template, or use an instruct model that ships one")]
+    /// `--chat` on a model that carries no chat template.
+    NoChatTemplate {
+        /// The model's name.
+        model: String,
+    },
+    #[error("the chat template failed to render: {detail}; check the messages (roles, order) or the template")]
+    /// A chat template that does not parse, or that raises on these messages.
+    ChatTemplate {
+        /// minijinja's message.
+        detail: String,
+    },
+    #[error("unknown model name `{name}`; bundled models: {known}")]
+    /// A name that is neither a path, a hub id nor a bundled model.
+    UnknownModel {
+        /// The name asked for.
+        name: String,
+        /// The bundled models' names.
+        known: String,
+    },
     #[error("tokenizer: {0}")]
     /// The tokenizer failed (its message).
     Tokenizer(String),

@@ -27,7 +27,7 @@
 //! let prompts = load_prompts("prompts.jsonl")?;
 //! let lm = Lm::load(&entroscope::model::default_model_path())?;
 //! let shard = Shard::parse("2/3")?; // prompts 1, 4, 7, …
-//! let df = profile_prompts(&lm, &LogitLens::normed(), &[Metric::Shannon], &shard.select(&prompts), false)?;
+//! let df = profile_prompts(&lm, &LogitLens::normed(), &[Metric::Shannon], &shard.select(&prompts), false, false)?;
 //! entroscope::frame::write_parquet(&df, format!("parts/{}", shard.file_name()))?;
 //! // … once every shard has run:
 //! let all = merge_parts("parts")?;
@@ -43,9 +43,11 @@ use polars::prelude::{Column, DataFrame, DataType, IdxCa, IdxSize, NamedFrom};
 
 use crate::entropy::Metric;
 use crate::frame::{self, ToFrame};
-use crate::lens::LogitLens;
+use crate::hook::NoHook;
+use crate::lens::{LogitLens, Targets};
 use crate::model::Lm;
 use crate::profile::LayerProfile;
+use crate::trace::CaptureSpec;
 use crate::{Error, Result};
 
 /// Column `prompt` (str) of [`profile_prompts`]' frame: the prompt's [id](Prompt::id).
@@ -449,13 +451,15 @@ impl FromStr for Shard {
 /// each pair, as [`Shard::select`] gives it).
 ///
 /// Target metrics (cross-entropy, rank, probability) use the next token of the prompt. No prompts
-/// give the columns with 0 rows, so an empty shard still writes a part that merges. `progress`
-/// draws a bar on stderr.
+/// give the columns with 0 rows, so an empty shard still writes a part that merges. With `chat`
+/// each prompt is one user turn of the model's chat template ([`Lm::encode_request`]);
+/// `progress` draws a bar on stderr.
 pub fn profile_prompts(
     lm: &Lm,
     lens: &LogitLens,
     metrics: &[Metric],
     prompts: &[(usize, &Prompt)],
+    chat: bool,
     progress: bool,
 ) -> Result<DataFrame> {
     if metrics.is_empty() {
@@ -471,7 +475,14 @@ pub fn profile_prompts(
         None,
     )?];
     for &(index, prompt) in prompts {
-        let mut profiles = lens.profile_texts(lm, &[&prompt.text], metrics)?;
+        let ids = lm.encode_request(&prompt.text, chat)?;
+        let trace = lm.trace(&ids, &CaptureSpec::default(), &mut NoHook)?;
+        let targets = if metrics.iter().any(|m| m.needs_target()) {
+            Targets::NextToken
+        } else {
+            Targets::None
+        };
+        let mut profiles = lens.profile(lm, &trace, metrics, &targets)?;
         for p in &mut profiles {
             p.prompt_id = index;
         }

@@ -97,6 +97,9 @@ pub struct GenerateOptions {
     pub stop_at_eos: bool,
     /// Show a progress bar over the prompts of [`generate_batch`].
     pub progress: bool,
+    /// Text prompts as one user turn of the model's chat template ([`Lm::encode_request`]);
+    /// off by default, as in the papers' protocols.
+    pub chat: bool,
 }
 
 impl Default for GenerateOptions {
@@ -107,6 +110,7 @@ impl Default for GenerateOptions {
             stop_strings: Vec::new(),
             stop_at_eos: true,
             progress: false,
+            chat: false,
         }
     }
 }
@@ -333,7 +337,8 @@ impl ToFrame for Vec<Generation> {
     }
 }
 
-/// Generate from a text prompt (tokenized with [`Lm::encode`]: the model's BOS when it adds one).
+/// Generate from a text prompt (tokenized with [`Lm::encode`]: the model's BOS when it adds one;
+/// with [`GenerateOptions::chat`], as a user turn of the model's chat template).
 ///
 /// Errors: an empty prompt ([`Error::EmptyPrompt`]), a prompt longer than the context window,
 /// `max_new_tokens = 0`, and whatever the decoder rejects in [`Decoder::begin`].
@@ -343,7 +348,7 @@ pub fn generate(
     decoder: &mut dyn Decoder,
     opts: &GenerateOptions,
 ) -> Result<Generation> {
-    let ids = lm.encode(prompt)?;
+    let ids = lm.encode_request(prompt, opts.chat)?;
     run(lm, &ids, decoder, opts, 0)
 }
 
@@ -373,7 +378,7 @@ pub fn generate_batch(
     );
     let mut out = Vec::with_capacity(prompts.len());
     for (i, p) in prompts.iter().enumerate() {
-        let ids = lm.encode(p)?;
+        let ids = lm.encode_request(p, opts.chat)?;
         out.push(run(lm, &ids, decoder, opts, i)?);
         bar.inc(1);
     }

@@ -1,6 +1,7 @@
 //! `Lm`: weights + tokenizer + config, loaded from a GGUF file, a Hugging Face directory or the
 //! hub, and run by our own forward pass (`transformer`) so every block is visible.
 
+mod chat;
 pub mod config;
 mod device;
 pub mod gguf_tokenizer;
@@ -18,6 +19,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 use tokenizers::Tokenizer;
 
+pub use chat::{ChatTemplate, Message};
 pub use config::{Activation, Config, Family};
 pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
 pub use kv_cache::KvCache;
@@ -30,9 +32,98 @@ pub use transformer::DEQUANTIZE_FROM_ROWS;
 use weights::Weights;
 
 /// File name of the default model (SmolLM2-135M-Instruct, Q4_1), fetched by `make models`.
-pub const DEFAULT_MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+pub const DEFAULT_MODEL_FILE: &str = Bundled::SmolLm2_135mInstruct.file();
 /// File name of the second real model (Gemma-3-270M base, Q4_K_M).
-pub const GEMMA_MODEL_FILE: &str = "gemma-3-270m-q4_k_m.gguf";
+pub const GEMMA_MODEL_FILE: &str = Bundled::Gemma3_270m.file();
+
+/// The real models `make models` fetches (`scripts/fetch-models.sh`, `shared/MODELS.md`), by the
+/// names users give them: `"qwen2.5-coder-1.5b-instruct"` works wherever a model path does
+/// ([`Lm::load`], `--model`, the papers' `models`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Bundled {
+    /// SmolLM2-135M-Instruct, Q4_1 (llama family, 30 blocks): the default model.
+    SmolLm2_135mInstruct,
+    /// Gemma-3-270M base, Q4_K_M (18 blocks); no chat template.
+    Gemma3_270m,
+    /// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (qwen2, 24 blocks, vocab 151936), with its chat template.
+    QwenCoder0_5bInstruct,
+    /// Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (qwen2, 28 blocks, d 1536): the paper-scale model.
+    QwenCoder1_5bInstruct,
+}
+
+impl Bundled {
+    /// Every bundled model, smallest first.
+    pub const ALL: [Bundled; 4] = [
+        Bundled::SmolLm2_135mInstruct,
+        Bundled::Gemma3_270m,
+        Bundled::QwenCoder0_5bInstruct,
+        Bundled::QwenCoder1_5bInstruct,
+    ];
+
+    /// The name users type (lower case, as on the hub without the organisation).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Bundled::SmolLm2_135mInstruct => "smollm2-135m-instruct",
+            Bundled::Gemma3_270m => "gemma-3-270m",
+            Bundled::QwenCoder0_5bInstruct => "qwen2.5-coder-0.5b-instruct",
+            Bundled::QwenCoder1_5bInstruct => "qwen2.5-coder-1.5b-instruct",
+        }
+    }
+
+    /// The GGUF file's name in [`models_dir`].
+    pub const fn file(self) -> &'static str {
+        match self {
+            Bundled::SmolLm2_135mInstruct => "SmolLM2-135M-Instruct.Q4_1.gguf",
+            Bundled::Gemma3_270m => "gemma-3-270m-q4_k_m.gguf",
+            Bundled::QwenCoder0_5bInstruct => "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            Bundled::QwenCoder1_5bInstruct => "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        }
+    }
+
+    /// Where `make models` puts the file (it may not exist yet).
+    pub fn path(self) -> PathBuf {
+        models_dir().join(self.file())
+    }
+
+    /// [`Bundled::path`] as an [`Lm::load`] argument.
+    pub fn path_string(self) -> String {
+        self.path().display().to_string()
+    }
+
+    /// The bundled model called `name` (its [`Bundled::name`], case-insensitive, or its file name).
+    ///
+    /// ```
+    /// use entroscope::model::Bundled;
+    /// assert_eq!(Bundled::from_name("Qwen2.5-Coder-1.5B-Instruct"), Some(Bundled::QwenCoder1_5bInstruct));
+    /// assert_eq!(Bundled::from_name("gpt2"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.name().eq_ignore_ascii_case(name) || b.file() == name)
+    }
+
+    /// The names of all bundled models, comma-separated (for help texts and errors).
+    pub fn names() -> String {
+        Self::ALL.map(Bundled::name).join(", ")
+    }
+}
+
+impl std::str::FromStr for Bundled {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::from_name(s).ok_or_else(|| Error::UnknownModel {
+            name: s.to_string(),
+            known: Self::names(),
+        })
+    }
+}
+
+impl fmt::Display for Bundled {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// Directory of the fetched GGUF models: `$ENTROSCOPE_MODELS`, else `~/.cache/entroscope/models`.
 pub fn models_dir() -> PathBuf {
@@ -47,15 +138,15 @@ pub fn models_dir() -> PathBuf {
 
 /// Path of the default model file (it may not exist yet: run `make models`).
 pub fn default_model_path() -> String {
-    models_dir().join(DEFAULT_MODEL_FILE).display().to_string()
+    Bundled::SmolLm2_135mInstruct.path_string()
 }
 
-/// The two models `scripts/fetch-models.sh` fetches (SmolLM2-135M-Instruct, Gemma-3-270M), as
-/// [`Lm::load`] arguments: the default model set of every reproduction.
+/// The default model set of every reproduction (SmolLM2-135M-Instruct, Gemma-3-270M), as
+/// [`Lm::load`] arguments; [`Bundled::ALL`] lists every fetched model.
 pub fn bundled_models() -> Vec<String> {
     vec![
-        default_model_path(),
-        models_dir().join(GEMMA_MODEL_FILE).display().to_string(),
+        Bundled::SmolLm2_135mInstruct.path_string(),
+        Bundled::Gemma3_270m.path_string(),
     ]
 }
 
@@ -67,11 +158,18 @@ pub fn bundled_models() -> Vec<String> {
 /// use entroscope::model::short_name;
 /// assert_eq!(short_name("models/SmolLM2-135M-Instruct.Q4_1"), "SmolLM2-135M-Instruct");
 /// assert_eq!(short_name("gemma-3-270m-q4_k_m"), "gemma-3-270m");
+/// assert_eq!(short_name("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), "qwen2.5-coder-1.5b-instruct");
 /// ```
 pub fn short_name(name: &str) -> String {
     let m = name.rsplit('/').next().unwrap_or(name);
-    let m = m.split('.').next().unwrap_or(m);
-    m.strip_suffix("-q4_k_m").unwrap_or(m).to_string()
+    let m = m.strip_suffix(".gguf").unwrap_or(m);
+    let m = m.strip_suffix("-q4_k_m").unwrap_or(m);
+    // A dot ends the name only where a quantisation suffix follows (`.Q4_1`), not in `qwen2.5`.
+    match m.rsplit_once('.') {
+        Some((stem, q)) if q.starts_with(['Q', 'q', 'F', 'f']) && !q.contains('-') => stem,
+        _ => m,
+    }
+    .to_string()
 }
 
 /// A decoder-only language model with its tokenizer.
@@ -90,6 +188,7 @@ pub struct Lm {
     name: String,
     model: Transformer,
     tokenizer: Tokenizer,
+    chat_template: Option<ChatTemplate>,
 }
 
 impl fmt::Debug for Lm {
@@ -122,7 +221,8 @@ impl fmt::Display for Lm {
 const GGUF_MAGIC: u32 = 0x4655_4747; // "GGUF" little-endian
 
 impl Lm {
-    /// Load from a `.gguf` file, a Hugging Face model directory, or a hub repo id
+    /// Load from a `.gguf` file, a Hugging Face model directory, a bundled model's name
+    /// ([`Bundled`], e.g. `"qwen2.5-coder-1.5b-instruct"`) or a hub repo id
     /// (e.g. `"HuggingFaceTB/SmolLM2-135M"`), whichever `model` names.
     pub fn load(model: &str) -> Result<Self> {
         Self::load_with(model, &LoadOptions::default())
@@ -131,6 +231,11 @@ impl Lm {
     /// [`Lm::load`] on a device and with a weight dtype ([`LoadOptions`]).
     pub fn load_with(model: &str, opts: &LoadOptions) -> Result<Self> {
         let p = Path::new(model);
+        if !p.exists() {
+            if let Some(b) = Bundled::from_name(model) {
+                return Self::from_gguf_with(b.path(), opts);
+            }
+        }
         if p.is_dir() {
             return Self::from_hf_dir_with(p, opts);
         }
@@ -193,6 +298,14 @@ impl Lm {
         };
         let cfg = Config::from_gguf(&content.metadata, vocab)?;
         let tokenizer = gguf_tokenizer::tokenizer_from_gguf(&content)?;
+        let chat_template = match content.metadata.get("tokenizer.chat_template") {
+            Some(gguf_file::Value::String(t)) => Some(ChatTemplate::new(
+                t.clone(),
+                token_text(&tokenizer, cfg.bos_token_id),
+                token_text(&tokenizer, cfg.eos_token_ids.first().copied()),
+            )),
+            _ => None,
+        };
         let (h, kvh) = (cfg.num_attention_heads, cfg.num_key_value_heads);
         let mut w = Weights::gguf(path, header.into_inner(), content, cfg.family, h, kvh)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
@@ -200,6 +313,7 @@ impl Lm {
             name: file_stem(path),
             model,
             tokenizer,
+            chat_template,
         })
     }
 
@@ -316,6 +430,9 @@ impl Lm {
                 path: tokenizer.to_path_buf(),
             });
         }
+        let chat_template = ChatTemplate::from_tokenizer_config(
+            &tokenizer.with_file_name("tokenizer_config.json"),
+        )?;
         let tokenizer = Tokenizer::from_file(tokenizer)?;
         if shards.is_empty() {
             return Err(Error::FileNotFound {
@@ -328,6 +445,7 @@ impl Lm {
             name: name.to_string(),
             model,
             tokenizer,
+            chat_template,
         })
     }
 
@@ -385,6 +503,55 @@ impl Lm {
     /// Token ids of `text` without special tokens (for continuations).
     pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self.tokenizer.encode(text, false)?.get_ids().to_vec())
+    }
+
+    /// The model's chat template, if it ships one.
+    pub fn chat_template(&self) -> Option<&ChatTemplate> {
+        self.chat_template.as_ref()
+    }
+
+    /// This model with `template` as its chat template (e.g. an instruct sibling's template on
+    /// a base model, or a template of your own).
+    pub fn with_chat_template(mut self, template: ChatTemplate) -> Self {
+        self.chat_template = Some(template);
+        self
+    }
+
+    /// The conversation rendered by the model's own chat template, ending with the assistant's
+    /// header (`add_generation_prompt`), as `transformers`' `apply_chat_template` renders it.
+    /// Errors: [`Error::NoChatTemplate`] when the model has none, [`Error::ChatTemplate`] when it
+    /// fails to render.
+    pub fn chat_prompt(&self, messages: &[Message]) -> Result<String> {
+        let t = self
+            .chat_template
+            .as_ref()
+            .ok_or_else(|| Error::NoChatTemplate {
+                model: self.name.clone(),
+            })?;
+        t.render(messages, true)
+    }
+
+    /// Token ids of [`Lm::chat_prompt`]: the rendered text tokenized without adding special
+    /// tokens (the template writes them itself), as `apply_chat_template(tokenize=True)` does.
+    pub fn encode_chat(&self, messages: &[Message]) -> Result<Vec<u32>> {
+        let ids = self.encode_plain(&self.chat_prompt(messages)?)?;
+        if ids.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        Ok(ids)
+    }
+
+    /// Token ids of a request: [`Lm::encode`] of `text`, or with `chat` the text as one user
+    /// turn of the model's chat template ([`Lm::encode_chat`]). What `--chat` and the papers'
+    /// `chat_template` option switch.
+    pub fn encode_request(&self, text: &str, chat: bool) -> Result<Vec<u32>> {
+        if !chat {
+            return self.encode(text);
+        }
+        if text.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        self.encode_chat(&[Message::user(text)])
     }
 
     /// Text of token ids (special tokens skipped).
@@ -623,4 +790,10 @@ fn file_stem(p: &Path) -> String {
     p.file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.display().to_string())
+}
+
+/// The spelling of a special token, empty when the model has none.
+fn token_text(tokenizer: &Tokenizer, id: Option<u32>) -> String {
+    id.and_then(|i| tokenizer.id_to_token(i))
+        .unwrap_or_default()
 }

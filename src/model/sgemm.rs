@@ -1,12 +1,18 @@
 //! The f32 product `out = A · Bᵀ` on the CPU, written straight into the caller's buffer: the
 //! lens's unembedding `[rows, d] · [vocab, d]ᵀ` without a tensor in between. The `gemm` crate
-//! (what candle itself calls) by default, the system OpenBLAS behind the `blas` feature for CPUs
-//! where it is faster: `examples/bench_matmul.rs` compares them on the lens's product.
+//! (what candle itself calls) by default, the system OpenBLAS behind the `blas` feature, Intel MKL
+//! behind the `mkl` feature (`scripts/setup-mkl.sh`; it takes precedence over `blas`: don't turn
+//! both on, their two `cblas_sgemm` would clash at link time). With `mkl`, [`matmul_nt_bf16`] also
+//! multiplies bf16 matrices into f32 accumulators on CPUs with AMX or AVX512-BF16.
+//! `examples/bench_matmul.rs` compares them on the lens's and the forward's products.
 
 use crate::{Error, Result};
+use half::bf16;
 
-/// Which routine [`matmul_nt`] uses in this build: `"openblas"` or `"gemm"`.
-pub const BACKEND: &str = if cfg!(feature = "blas") {
+/// Which routine [`matmul_nt`] uses in this build: `"mkl"`, `"openblas"` or `"gemm"`.
+pub const BACKEND: &str = if cfg!(feature = "mkl") {
+    "mkl"
+} else if cfg!(feature = "blas") {
     "openblas"
 } else {
     "gemm"
@@ -21,8 +27,10 @@ pub fn matmul_nt(
     k: usize,
     out: &mut [f32],
 ) -> Result<()> {
-    check(a, b, m, n, k, out)?;
-    #[cfg(feature = "blas")]
+    check(a.len(), b.len(), m, n, k, out)?;
+    #[cfg(feature = "mkl")]
+    mkl::sgemm_nt(a, b, m, n, k, out)?;
+    #[cfg(all(feature = "blas", not(feature = "mkl")))]
     if m > 0 && n > 0 {
         // SAFETY: `check` verified the lengths the row-major strides below address.
         unsafe {
@@ -45,23 +53,85 @@ pub fn matmul_nt(
             );
         }
     }
-    #[cfg(not(feature = "blas"))]
+    #[cfg(not(any(feature = "blas", feature = "mkl")))]
     gemm_checked(a, b, m, n, k, out);
     Ok(())
+}
+
+/// `out[m × n] = a[m × k] · b[n × k]ᵀ` with bf16 inputs and f32 accumulation and output, by MKL's
+/// `cblas_gemm_bf16bf16f32` (AMX tiles or AVX512-BF16 dot products). An error, and no product,
+/// in a build without the `mkl` feature or on a CPU with neither AMX-BF16 nor AVX512-BF16
+/// ([`bf16_hardware`] says which it has): the caller falls back to [`matmul_nt`] in f32.
+pub fn matmul_nt_bf16(
+    a: &[bf16],
+    b: &[bf16],
+    m: usize,
+    n: usize,
+    k: usize,
+    out: &mut [f32],
+) -> Result<()> {
+    check(a.len(), b.len(), m, n, k, out)?;
+    #[cfg(feature = "mkl")]
+    {
+        if !has_bf16_product() {
+            return Err(Error::invalid(
+                "matmul_nt_bf16",
+                "a CPU without AMX-BF16 or AVX512-BF16",
+                "a CPU with bf16 matrix instructions (use the f32 product here)",
+            ));
+        }
+        mkl::gemm_bf16_nt(a, b, m, n, k, out)
+    }
+    #[cfg(not(feature = "mkl"))]
+    Err(Error::invalid(
+        "matmul_nt_bf16",
+        format!("a build with matmul backend `{BACKEND}`"),
+        "a build with the bf16 product: build with `--features mkl` (scripts/setup-mkl.sh)",
+    ))
+}
+
+/// Whether [`matmul_nt_bf16`] runs here: a build with the `mkl` feature on a CPU with AMX-BF16
+/// or AVX512-BF16. Callers pick the bf16 or the f32 path with it.
+pub fn has_bf16_product() -> bool {
+    cfg!(feature = "mkl") && bf16_hardware().is_some()
+}
+
+/// The bf16 matrix instructions this CPU has, best first: `Some("amx-bf16")`,
+/// `Some("avx512-bf16")`, or `None` (then [`matmul_nt_bf16`] refuses). Read once from the kernel's
+/// CPU flags (`/proc/cpuinfo`; Rust's feature detection has no stable name for AMX); `None` off
+/// Linux/x86-64.
+pub fn bf16_hardware() -> Option<&'static str> {
+    static HW: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *HW.get_or_init(|| {
+        if !cfg!(target_arch = "x86_64") {
+            return None;
+        }
+        let info = std::fs::read_to_string("/proc/cpuinfo").ok()?;
+        let flags = info.lines().find(|l| l.starts_with("flags"))?;
+        let has = |f: &str| flags.split_whitespace().any(|x| x == f);
+        if has("amx_bf16") && has("amx_tile") {
+            Some("amx-bf16")
+        } else if has("avx512_bf16") {
+            Some("avx512-bf16")
+        } else {
+            None
+        }
+    })
 }
 
 /// [`matmul_nt`] by the `gemm` crate whatever the build (the micro-benchmark compares both).
 pub fn gemm_nt(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f32]) -> Result<()> {
-    check(a, b, m, n, k, out)?;
+    check(a.len(), b.len(), m, n, k, out)?;
     gemm_checked(a, b, m, n, k, out);
     Ok(())
 }
 
-fn check(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &[f32]) -> Result<()> {
-    if a.len() != m * k || b.len() != n * k || out.len() != m * n {
+fn check(a: usize, b: usize, m: usize, n: usize, k: usize, out: &[f32]) -> Result<()> {
+    let (mk, nk, mn) = (m.checked_mul(k), n.checked_mul(k), m.checked_mul(n));
+    if (Some(a), Some(b), Some(out.len())) != (mk, nk, mn) {
         return Err(Error::invalid(
             "matmul_nt",
-            format!("a {} b {} out {}", a.len(), b.len(), out.len()),
+            format!("a {a} b {b} out {}", out.len()),
             format!("a = {m}×{k}, b = {n}×{k}, out = {m}×{n} elements"),
         ));
     }
@@ -103,5 +173,266 @@ fn gemm_checked(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f
             false,
             par,
         );
+    }
+}
+
+/// Intel MKL through its single dynamic library `libmkl_rt.so.3` (build.rs links it), LP64
+/// interface (32-bit `MKL_INT`), its default threading (Intel OpenMP; `MKL_NUM_THREADS` sets the
+/// thread count, by default the physical cores).
+#[cfg(feature = "mkl")]
+mod mkl {
+    use super::{bf16, Error, Result};
+    use std::ffi::c_int;
+
+    const ROW_MAJOR: c_int = 101;
+    const NO_TRANS: c_int = 111;
+    const TRANS: c_int = 112;
+    const INTERFACE_LP64: c_int = 0;
+
+    extern "C" {
+        fn MKL_Set_Interface_Layer(code: c_int) -> c_int;
+        fn cblas_sgemm(
+            layout: c_int,
+            trans_a: c_int,
+            trans_b: c_int,
+            m: c_int,
+            n: c_int,
+            k: c_int,
+            alpha: f32,
+            a: *const f32,
+            lda: c_int,
+            b: *const f32,
+            ldb: c_int,
+            beta: f32,
+            c: *mut f32,
+            ldc: c_int,
+        );
+        fn cblas_gemm_bf16bf16f32(
+            layout: c_int,
+            trans_a: c_int,
+            trans_b: c_int,
+            m: c_int,
+            n: c_int,
+            k: c_int,
+            alpha: f32,
+            a: *const u16,
+            lda: c_int,
+            b: *const u16,
+            ldb: c_int,
+            beta: f32,
+            c: *mut f32,
+            ldc: c_int,
+        );
+    }
+
+    /// The LP64 interface pinned once, before the first product (`MKL_INTERFACE_LAYER=ILP64` in
+    /// the environment would otherwise make MKL read our 32-bit sizes as 64-bit ones).
+    fn init() -> Result<()> {
+        static LAYER: std::sync::OnceLock<c_int> = std::sync::OnceLock::new();
+        // SAFETY: a plain MKL service call with an integer argument.
+        let layer = *LAYER.get_or_init(|| unsafe { MKL_Set_Interface_Layer(INTERFACE_LP64) });
+        if layer != INTERFACE_LP64 {
+            return Err(Error::invalid(
+                "MKL interface layer",
+                layer,
+                "LP64 (0): unset MKL_INTERFACE_LAYER",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The sizes as MKL's 32-bit integers (`m`, `n`, `k`: the leading dimensions are `k` and `n`).
+    fn dims(m: usize, n: usize, k: usize) -> Result<(c_int, c_int, c_int)> {
+        match (c_int::try_from(m), c_int::try_from(n), c_int::try_from(k)) {
+            (Ok(m), Ok(n), Ok(k)) => Ok((m, n, k)),
+            _ => Err(Error::invalid(
+                "matmul_nt",
+                format!("m {m} n {n} k {k}"),
+                "sizes below 2³¹ (MKL's LP64 interface): split the product",
+            )),
+        }
+    }
+
+    /// `cblas_sgemm` on lengths `check` accepted.
+    pub(super) fn sgemm_nt(
+        a: &[f32],
+        b: &[f32],
+        m: usize,
+        n: usize,
+        k: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (mi, ni, ki) = dims(m, n, k)?;
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        init()?;
+        // SAFETY: a is m×k (lda = k), b is n×k (ldb = k, read transposed), out is m×n (ldc = n),
+        // all row-major, lengths checked by `check`; every size fits MKL_INT (`dims`).
+        unsafe {
+            cblas_sgemm(
+                ROW_MAJOR,
+                NO_TRANS,
+                TRANS,
+                mi,
+                ni,
+                ki,
+                1.0,
+                a.as_ptr(),
+                ki.max(1),
+                b.as_ptr(),
+                ki.max(1),
+                0.0,
+                out.as_mut_ptr(),
+                ni,
+            );
+        }
+        Ok(())
+    }
+
+    /// `cblas_gemm_bf16bf16f32` on lengths `check` accepted (`bf16` is a transparent `u16`, the
+    /// layout of `MKL_BF16`).
+    pub(super) fn gemm_bf16_nt(
+        a: &[bf16],
+        b: &[bf16],
+        m: usize,
+        n: usize,
+        k: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (mi, ni, ki) = dims(m, n, k)?;
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        init()?;
+        // SAFETY: as in `sgemm_nt`, with 2-byte elements.
+        unsafe {
+            cblas_gemm_bf16bf16f32(
+                ROW_MAJOR,
+                NO_TRANS,
+                TRANS,
+                mi,
+                ni,
+                ki,
+                1.0,
+                a.as_ptr().cast::<u16>(),
+                ki.max(1),
+                b.as_ptr().cast::<u16>(),
+                ki.max(1),
+                0.0,
+                out.as_mut_ptr(),
+                ni,
+            );
+        }
+        Ok(())
+    }
+}
+
+#[cfg(all(test, feature = "mkl"))]
+mod tests {
+    use super::*;
+
+    /// Uniform values in [-1, 1) from a fixed-seed LCG (no test depends on the platform's RNG).
+    fn random(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// The hand reference, in f64: `(a · bᵀ, |a| · |b|ᵀ)`, the second for the error bounds.
+    fn naive(a: &[f32], b: &[f32], m: usize, n: usize, k: usize) -> (Vec<f64>, Vec<f64>) {
+        let (mut c, mut abs) = (vec![0f64; m * n], vec![0f64; m * n]);
+        for i in 0..m {
+            for j in 0..n {
+                for p in 0..k {
+                    let x = f64::from(a[i * k + p]) * f64::from(b[j * k + p]);
+                    c[i * n + j] += x;
+                    abs[i * n + j] += x.abs();
+                }
+            }
+        }
+        (c, abs)
+    }
+
+    const CASES: [(usize, usize, usize); 4] =
+        [(1, 1, 1), (3, 5, 7), (37, 70, 576), (130, 96, 1536)];
+
+    #[test]
+    fn mkl_sgemm_matches_naive() -> Result<()> {
+        assert_eq!(BACKEND, "mkl");
+        for (i, &(m, n, k)) in CASES.iter().enumerate() {
+            let (a, b) = (random(m * k, 2 * i as u64), random(n * k, 2 * i as u64 + 1));
+            let mut out = vec![f32::NAN; m * n];
+            matmul_nt(&a, &b, m, n, k, &mut out)?;
+            let (c, abs) = naive(&a, &b, m, n, k);
+            // Any order of k f32 multiply-adds errs by at most k·u·Σ|a_p b_p| (u = 2⁻²⁴, the f32
+            // unit roundoff; fused or not, blocked or not), plus one rounding of the result.
+            let u = f64::from(f32::EPSILON) / 2.0;
+            for ((&got, &want), &s) in out.iter().zip(&c).zip(&abs) {
+                let tol = (k + 2) as f64 * u * s;
+                assert!(
+                    (f64::from(got) - want).abs() <= tol,
+                    "{m}×{n}×{k}: {got} vs {want}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn mkl_bf16_matches_naive() -> Result<()> {
+        if bf16_hardware().is_none() {
+            let mut out = [0f32; 1];
+            let one = [bf16::ONE];
+            assert!(matmul_nt_bf16(&one, &one, 1, 1, 1, &mut out).is_err());
+            return Ok(());
+        }
+        for (i, &(m, n, k)) in CASES.iter().enumerate() {
+            let (a, b) = (random(m * k, 2 * i as u64), random(n * k, 2 * i as u64 + 1));
+            let to_bf16 = |v: &[f32]| v.iter().map(|&x| bf16::from_f32(x)).collect::<Vec<_>>();
+            let (ab, bb) = (to_bf16(&a), to_bf16(&b));
+            let mut out = vec![f32::NAN; m * n];
+            matmul_nt_bf16(&ab, &bb, m, n, k, &mut out)?;
+            let u = f64::from(f32::EPSILON) / 2.0;
+            // Against the product of the bf16-rounded inputs: a bf16×bf16 product is exact in
+            // f32 (8 + 8 significant bits), so only the f32 accumulation errs, by k·u·Σ|a b| as
+            // for sgemm. This checks MKL's kernel itself, tightly.
+            let back = |v: &[bf16]| v.iter().map(|x| x.to_f32()).collect::<Vec<_>>();
+            let (c_r, abs_r) = naive(&back(&ab), &back(&bb), m, n, k);
+            // Against the f32 inputs: rounding each input to bf16 (8 significant bits, round to
+            // nearest) moves it by at most 2⁻⁹ relatively, so each product by at most
+            // (2·2⁻⁹ + 2⁻¹⁸)·|a b| and the sum by that times Σ|a b|, on top of the accumulation.
+            let (c, abs) = naive(&a, &b, m, n, k);
+            let rounding = 2f64.powi(-8) + 2f64.powi(-18);
+            for (j, &got) in out.iter().enumerate() {
+                let got = f64::from(got);
+                let tol_r = (k + 2) as f64 * u * abs_r[j];
+                assert!(
+                    (got - c_r[j]).abs() <= tol_r,
+                    "{m}×{n}×{k}: {got} vs {}",
+                    c_r[j]
+                );
+                let tol = rounding * abs[j] + (k + 2) as f64 * u * abs_r[j];
+                assert!((got - c[j]).abs() <= tol, "{m}×{n}×{k}: {got} vs {}", c[j]);
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn mkl_rejects_bad_lengths() {
+        let mut out = vec![0f32; 6];
+        assert!(matmul_nt(&[0.0; 5], &[0.0; 6], 2, 3, 2, &mut out).is_err());
+        let bb = vec![bf16::ZERO; 6];
+        assert!(matmul_nt_bf16(&bb[..5], &bb, 2, 3, 2, &mut out).is_err());
+        assert!(matmul_nt(&[], &[], 0, 0, 3, &mut []).is_ok());
     }
 }

@@ -289,8 +289,15 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     ];
     let lens = LogitLens::normed();
     let metrics = [Metric::Shannon, Metric::CrossEntropy];
-    let whole =
-        profile_prompts(&lm, &lens, &metrics, &Shard::WHOLE.select(&prompts), false).unwrap();
+    let whole = profile_prompts(
+        &lm,
+        &lens,
+        &metrics,
+        &Shard::WHOLE.select(&prompts),
+        false,
+        false,
+    )
+    .unwrap();
     let columns: Vec<&str> = whole
         .get_column_names()
         .iter()
@@ -345,7 +352,8 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     let dir = tempdir("parts");
     for i in 1..=3 {
         let shard = Shard::new(i, 3).unwrap();
-        let df = profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false).unwrap();
+        let df =
+            profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false, false).unwrap();
         frame::write_parquet(&df, dir.join(shard.file_name())).unwrap();
     }
     std::fs::write(dir.join("notes.txt"), "not a part").unwrap();
@@ -356,7 +364,8 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     let dir6 = tempdir("parts6");
     for i in 1..=6 {
         let shard = Shard::new(i, 6).unwrap();
-        let df = profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false).unwrap();
+        let df =
+            profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false, false).unwrap();
         if i == 6 {
             assert_eq!(df.height(), 0);
         }

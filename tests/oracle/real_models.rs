@@ -39,8 +39,13 @@ fn close(a: f32, b: f32, tol: f32) -> bool {
 }
 
 fn check_model(file: &str) {
-    let path = real_model(file);
-    let lm = Lm::from_gguf(&path).unwrap();
+    let lm = Lm::from_gguf(real_model(file)).unwrap();
+    check_model_on(&lm, file);
+}
+
+/// `lm` (loaded from `file` in f32) against its fixture: ids, every layer's statistics, the final
+/// top-10 logits.
+pub(crate) fn check_model_on(lm: &Lm, file: &str) {
     let fx = fixture(file);
     for (name, p) in fx["prompts"].as_object().unwrap() {
         let text = p["text"].as_str().unwrap();
@@ -122,11 +127,15 @@ fn gemma3_matches_transformers() {
 }
 
 fn check_greedy(file: &str) {
-    let path = real_model(file);
-    let lm = Lm::from_gguf(&path).unwrap();
+    let lm = Lm::from_gguf(real_model(file)).unwrap();
+    check_greedy_on(&lm, file);
+}
+
+/// `lm`'s 10 greedy tokens equal transformers' `generate` on the fixture's prompt.
+pub(crate) fn check_greedy_on(lm: &Lm, file: &str) {
     let fx = fixture(file);
     let g = &fx["greedy"];
-    let got = common::greedy(&lm, g["prompt"].as_str().unwrap(), 10);
+    let got = common::greedy(lm, g["prompt"].as_str().unwrap(), 10);
     assert_eq!(
         got,
         u32s(&g["new_ids"]),

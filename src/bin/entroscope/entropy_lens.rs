@@ -26,7 +26,8 @@ pub enum Which {
 pub struct Args {
     #[command(subcommand)]
     which: Which,
-    /// Models (repeatable; default: SmolLM2-135M-Instruct and Gemma-3-270M).
+    /// Models (repeatable; paths, bundled names such as qwen2.5-coder-1.5b-instruct, HF
+    /// directories or hub ids; default: SmolLM2-135M-Instruct and Gemma-3-270M).
     #[arg(long, global = true)]
     model: Vec<String>,
     /// Output directory for PNG figures and Parquet/CSV/Markdown tables.
@@ -54,6 +55,10 @@ pub struct Args {
     /// Interventions: numbers of blocks to skip (repeatable), instead of the preset's.
     #[arg(long, global = true)]
     skip_k: Vec<usize>,
+    /// Tasks, formats, interventions: each request as a user turn of the model's chat template
+    /// (the reference encodes plain text; instruct models follow requests only inside it).
+    #[arg(long, global = true)]
+    chat_template: bool,
 }
 
 /// Runs the subcommand.
@@ -71,6 +76,7 @@ pub fn run(args: Args) -> Result<()> {
         opts.skip_ks = args.skip_k;
     }
     opts.progress = true;
+    opts.chat_template = args.chat_template;
     opts.load = args.load.options()?;
     opts.experiments = match args.which {
         Which::Families => vec![Experiment::Families],

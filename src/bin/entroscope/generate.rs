@@ -12,7 +12,7 @@ use entroscope::prelude::*;
 /// Arguments of `entroscope generate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
+    /// A .gguf file, a bundled model's name, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
     #[arg(long)]
     model: Option<String>,
     #[command(flatten)]
@@ -20,6 +20,9 @@ pub struct Args {
     /// Prompt (repeatable; each is generated on its own).
     #[arg(long, default_value = "The capital of France is")]
     prompt: Vec<String>,
+    /// Each prompt as one user turn of the model's chat template (an error for a model without one).
+    #[arg(long)]
+    chat: bool,
     /// greedy | sample | edt | end | dola.
     #[arg(long, default_value = "greedy")]
     method: String,
@@ -160,6 +163,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut opts = GenerateOptions::new(args.max_new_tokens);
     opts.stop_strings = args.stop.clone();
     opts.progress = args.prompt.len() > 1;
+    opts.chat = args.chat;
     let prompts: Vec<&str> = args.prompt.iter().map(String::as_str).collect();
     let gens = generate_batch(&lm, &prompts, &mut dec, &opts)?;
     for (p, g) in prompts.iter().zip(&gens) {

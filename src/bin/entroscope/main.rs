@@ -88,7 +88,7 @@ struct Cli {
 enum Cmd {
     /// Print the model's configuration.
     Info {
-        /// A .gguf file, a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
+        /// A .gguf file, a bundled model's name (e.g. qwen2.5-coder-1.5b-instruct), a Hugging Face model directory, or a hub repo id (default: SmolLM2-135M-Instruct).
         #[arg(long)]
         model: Option<String>,
         #[command(flatten)]
@@ -103,6 +103,9 @@ enum Cmd {
         /// Tokens per layer.
         #[arg(long, default_value_t = 1)]
         k: usize,
+        /// The prompt as one user turn of the model's chat template.
+        #[arg(long)]
+        chat: bool,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -134,6 +137,14 @@ enum Cmd {
         /// Only these parts (repeatable): lens, uncertainty, entropy-lens, end, edt.
         #[arg(long)]
         only: Vec<String>,
+        /// Models instead of each paper's default set (repeatable; a path, a bundled name such
+        /// as qwen2.5-coder-1.5b-instruct, a HF directory or a hub id).
+        #[arg(long)]
+        model: Vec<String>,
+        /// Entropy-Lens's requests (tasks, formats, interventions) as user turns of each model's
+        /// chat template (off by default, as in the reference).
+        #[arg(long)]
+        chat_template: bool,
         #[command(flatten)]
         load: LoadArgs,
     },
@@ -180,8 +191,23 @@ fn figure_part<R: entroscope::papers::Report>(
     Ok((report.write(dir)?, report.headline()))
 }
 
-fn figures_all(out: &Path, size: Preset, only: &[String], load: &LoadArgs) -> Result<()> {
-    let load = load.options()?;
+/// What `entroscope figures` runs on: the models (empty: each paper's default set), Entropy-Lens's
+/// chat-template option, and the device and dtype.
+struct FigureModels {
+    models: Vec<String>,
+    chat_template: bool,
+    load: LoadArgs,
+}
+
+fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) -> Result<()> {
+    let load = run.load.options()?;
+    let models = |default: Vec<String>| {
+        if run.models.is_empty() {
+            default
+        } else {
+            run.models.clone()
+        }
+    };
     use entroscope::papers::{edt, end, entropy_lens, uncertainty};
     for o in only {
         if !FIGURE_PARTS.iter().any(|(p, _)| p == o) {
@@ -209,31 +235,41 @@ fn figures_all(out: &Path, size: Preset, only: &[String], load: &LoadArgs) -> Re
         let t0 = std::time::Instant::now();
         let (files, headline) = match name {
             "lens" => (
-                figures_cmd(None, out, size == Preset::Quick, &load)?,
+                figures_cmd(
+                    run.models.first().cloned(),
+                    out,
+                    size == Preset::Quick,
+                    &load,
+                )?,
                 String::new(),
             ),
             "uncertainty" => {
                 let mut o: uncertainty::Options = size.pick();
                 o.progress = true;
                 o.load = load.clone();
+                o.models = models(o.models);
                 figure_part(&dir, || uncertainty::run(&o))?
             }
             "entropy-lens" => {
                 let mut o: entropy_lens::Options = size.pick();
                 o.progress = true;
                 o.load = load.clone();
+                o.models = models(o.models);
+                o.chat_template = run.chat_template;
                 figure_part(&dir, || entropy_lens::run(&o))?
             }
             "end" => {
                 let mut o: end::Options = size.pick();
                 o.progress = true;
                 o.load = load.clone();
+                o.models = models(o.models);
                 figure_part(&dir, || end::run(&o))?
             }
             _ => {
                 let mut o: edt::Options = size.pick();
                 o.progress = true;
                 o.load = load.clone();
+                o.models = models(o.models);
                 figure_part(&dir, || edt::run(&o))?
             }
         };
@@ -369,10 +405,12 @@ fn run(cli: Cli) -> Result<()> {
             model,
             prompt,
             k,
+            chat,
             load,
         } => {
             let lm = load_model(model, &load)?;
-            let trace = lm.trace_text(&prompt, &CaptureSpec::last())?;
+            let ids = lm.encode_request(&prompt, chat)?;
+            let trace = lm.trace(&ids, &CaptureSpec::last(), &mut NoHook)?;
             println!("{lm}\n{trace}\nprompt: {prompt:?}");
             let top = LogitLens::normed().top_k(&lm, &trace, k)?;
             println!("layer  rank  token            p");
@@ -392,8 +430,19 @@ fn run(cli: Cli) -> Result<()> {
             out,
             size,
             only,
+            model,
+            chat_template,
             load,
-        } => figures_all(&out, size.preset()?, &only, &load)?,
+        } => figures_all(
+            &out,
+            size.preset()?,
+            &only,
+            &FigureModels {
+                models: model,
+                chat_template,
+                load,
+            },
+        )?,
         Cmd::Generate(args) => generate::run(args)?,
         Cmd::Score(args) => score::run(args)?,
         Cmd::EntropyLens(args) => entropy_lens::run(args)?,

@@ -19,6 +19,9 @@ pub struct Args {
     /// optional `id` and `label` columns).
     #[arg(long)]
     text_file: PathBuf,
+    /// Each prompt as one user turn of the model's chat template (an error for a model without one).
+    #[arg(long)]
+    chat: bool,
     /// shannon | renyi:<α> | cross-entropy | kl-final | target-rank | target-prob (repeatable).
     #[arg(long, default_value = "shannon")]
     metric: Vec<String>,
@@ -96,7 +99,7 @@ pub fn run(args: Args) -> Result<()> {
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let selected = shard.select(&prompts);
     let lm = crate::load_model(args.model, &args.load)?;
-    let df = profile_prompts(&lm, &lens, &metrics, &selected, true)?;
+    let df = profile_prompts(&lm, &lens, &metrics, &selected, args.chat, true)?;
     frame::write_table(&df, &out)?;
     eprintln!(
         "wrote {} rows ({} of {} prompts) to {}",

@@ -125,6 +125,10 @@ pub struct Options {
     pub seed: u64,
     /// Progress bars on stderr.
     pub progress: bool,
+    /// Tasks, formats and interventions: each request as one user turn of the model's chat
+    /// template ([`Lm::encode_request`]). Off by default: the reference encodes plain text.
+    /// Instruct models answer in the asked format only inside their template.
+    pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
 }
@@ -160,6 +164,7 @@ impl Options {
             depth_points: 32,
             seed: 0,
             progress: false,
+            chat_template: false,
         }
     }
 
@@ -276,12 +281,12 @@ fn approx_params(lm: &Lm) -> usize {
 /// An encoded prompt with its class index, class name and detail.
 type Encoded = (Vec<u32>, usize, String, String);
 
-fn encode_labeled(lm: &Lm, prompts: &[LabeledPrompt]) -> Result<Vec<Encoded>> {
+fn encode_labeled(lm: &Lm, prompts: &[LabeledPrompt], chat: bool) -> Result<Vec<Encoded>> {
     prompts
         .iter()
         .map(|p| {
             Ok((
-                lm.encode(&p.text)?,
+                lm.encode_request(&p.text, chat)?,
                 p.class,
                 p.class_name.clone(),
                 p.detail.clone(),
@@ -388,7 +393,7 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
             Experiment::Tasks => {
                 let items = factor(FactorSplit::News)?;
                 let p = task_prompts(&items, opts.task_stories, opts.task_words, opts.seed)?;
-                let p = encode_labeled(lm, &p)?;
+                let p = encode_labeled(lm, &p, opts.chat_template)?;
                 let plan = GenPlan {
                     tokens: opts.task_tokens,
                     sampling: Sampling::All {
@@ -402,7 +407,7 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
             }
             Experiment::Formats => {
                 let topics = spread(&load_topics(topics_path())?, opts.format_topics);
-                let p = encode_labeled(lm, &format_prompts(&topics))?;
+                let p = encode_labeled(lm, &format_prompts(&topics), opts.chat_template)?;
                 let plan = GenPlan {
                     tokens: opts.format_tokens,
                     sampling: opts.format_sampling,
@@ -433,7 +438,7 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
     }
     let prompts = qs
         .iter()
-        .map(|q| lm.encode(&q.prompt))
+        .map(|q| lm.encode_request(&q.prompt, opts.chat_template))
         .collect::<Result<Vec<_>>>()?;
     let letters = letter_ids(lm)?;
     let profile = prompt_profile(lm, &prompts)?;
