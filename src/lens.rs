@@ -76,6 +76,18 @@ pub enum Targets {
     Ids(Vec<u32>),
 }
 
+impl Targets {
+    /// The next token when any of `metrics` needs a target, else none: what a prompt's own
+    /// profile uses.
+    pub fn for_metrics(metrics: &[crate::entropy::Metric]) -> Self {
+        if metrics.iter().any(|m| m.needs_target()) {
+            Targets::NextToken
+        } else {
+            Targets::None
+        }
+    }
+}
+
 /// The logit lens. Cheap to build; holds only options.
 ///
 /// ```no_run
@@ -473,11 +485,7 @@ impl LogitLens {
         texts: &[S],
         metrics: &[Metric],
     ) -> Result<Vec<LayerProfile>> {
-        let targets = if metrics.iter().any(|m| m.needs_target()) {
-            Targets::NextToken
-        } else {
-            Targets::None
-        };
+        let targets = Targets::for_metrics(metrics);
         let bar = crate::progress::progress_bar(texts.len() >= 8, texts.len(), "profile");
         let mut out = Vec::with_capacity(texts.len() * metrics.len());
         for (i, text) in texts.iter().enumerate() {

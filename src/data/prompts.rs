@@ -468,6 +468,7 @@ pub fn profile_prompts(
     for m in metrics {
         m.validate()?;
     }
+    let targets = Targets::for_metrics(metrics);
     let bar = crate::progress::progress_bar(progress, prompts.len(), "profile");
     let mut frames = vec![with_prompt_columns(
         Vec::<LayerProfile>::new().to_frame()?,
@@ -477,11 +478,6 @@ pub fn profile_prompts(
     for &(index, prompt) in prompts {
         let ids = lm.encode_request(&prompt.text, chat)?;
         let trace = lm.trace(&ids, &CaptureSpec::default(), &mut NoHook)?;
-        let targets = if metrics.iter().any(|m| m.needs_target()) {
-            Targets::NextToken
-        } else {
-            Targets::None
-        };
         let mut profiles = lens.profile(lm, &trace, metrics, &targets)?;
         for p in &mut profiles {
             p.prompt_id = index;

@@ -72,14 +72,25 @@ impl ChatTemplate {
     }
 
     /// The chat template of a Hugging Face `tokenizer_config.json` (with its `bos_token` and
-    /// `eos_token`); `None` when the file does not exist or has no `chat_template`.
+    /// `eos_token`), or of a `chat_template.jinja` beside it (where newer repos keep it, and which
+    /// `transformers` prefers); `None` when neither has one.
     pub fn from_tokenizer_config(path: &Path) -> Result<Option<Self>> {
-        if !path.is_file() {
-            return Ok(None);
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let j: serde_json::Value = serde_json::from_str(&text)?;
-        Ok(template_of(&j).map(|t| {
+        let j: serde_json::Value = if path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            serde_json::from_str(&text).map_err(|e| Error::Corrupt {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })?
+        } else {
+            serde_json::Value::Null
+        };
+        let jinja = path.with_file_name("chat_template.jinja");
+        let source = if jinja.is_file() {
+            Some(std::fs::read_to_string(&jinja).map_err(|e| Error::io(&jinja, e))?)
+        } else {
+            template_of(&j)
+        };
+        Ok(source.map(|t| {
             Self::new(
                 t,
                 special_token(&j, "bos_token"),
@@ -132,6 +143,9 @@ impl ChatTemplate {
             .render(minijinja::context! {
                 messages => messages,
                 add_generation_prompt => add_generation_prompt,
+                // transformers passes these as None when the caller gives none.
+                tools => Value::from(()),
+                documents => Value::from(()),
                 bos_token => &self.bos_token,
                 eos_token => &self.eos_token,
             })

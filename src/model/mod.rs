@@ -159,17 +159,32 @@ pub fn bundled_models() -> Vec<String> {
 /// assert_eq!(short_name("models/SmolLM2-135M-Instruct.Q4_1"), "SmolLM2-135M-Instruct");
 /// assert_eq!(short_name("gemma-3-270m-q4_k_m"), "gemma-3-270m");
 /// assert_eq!(short_name("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), "qwen2.5-coder-1.5b-instruct");
+/// assert_eq!(short_name("Qwen/Qwen2.5-0.5B"), "Qwen2.5-0.5B");
+/// assert_eq!(short_name("Llama-3.2-1B.IQ4_XS"), "Llama-3.2-1B");
+/// assert_eq!(short_name("phi-2"), "phi-2");
 /// ```
 pub fn short_name(name: &str) -> String {
-    let m = name.rsplit('/').next().unwrap_or(name);
+    let m = name.trim_end_matches('/');
+    let m = m.rsplit('/').next().unwrap_or(m);
     let m = m.strip_suffix(".gguf").unwrap_or(m);
-    let m = m.strip_suffix("-q4_k_m").unwrap_or(m);
-    // A dot ends the name only where a quantisation suffix follows (`.Q4_1`), not in `qwen2.5`.
-    match m.rsplit_once('.') {
-        Some((stem, q)) if q.starts_with(['Q', 'q', 'F', 'f']) && !q.contains('-') => stem,
+    // A quantisation or dtype tag after the last `.` or `-` (`.Q4_1`, `-q4_k_m`, `.IQ4_XS`,
+    // `.bf16`) is dropped; a dot inside a name (`qwen2.5`) is kept.
+    let is_tag = |t: &str| {
+        let t = t.to_ascii_lowercase();
+        let t = t.strip_prefix('i').unwrap_or(&t);
+        let t = t.strip_prefix('t').unwrap_or(t);
+        (t.starts_with('q') && t[1..].starts_with(|c: char| c.is_ascii_digit()))
+            || matches!(t, "bf16" | "f16" | "f32" | "fp16" | "fp32")
+    };
+    let m = match m.rsplit_once('.') {
+        Some((stem, tag)) if is_tag(tag) => stem,
         _ => m,
-    }
-    .to_string()
+    };
+    let m = match m.rsplit_once('-') {
+        Some((stem, tag)) if is_tag(tag) => stem,
+        _ => m,
+    };
+    m.to_string()
 }
 
 /// A decoder-only language model with its tokenizer.
@@ -385,6 +400,10 @@ impl Lm {
         };
         let config = get("config.json")?;
         let tokenizer = get("tokenizer.json")?;
+        // Optional: the chat template lives in one of these (newer repos: the .jinja file).
+        for optional in ["tokenizer_config.json", "chat_template.jinja"] {
+            let _ = get(optional);
+        }
         let shards = match get("model.safetensors.index.json") {
             Ok(index) => {
                 let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;

@@ -31,12 +31,6 @@ impl Tolerance {
         mean: 1e-3,
         cell: 1e-2,
     };
-    /// Our quantized kernels (activations rounded to 8 bits per block in candle's q-matmul)
-    /// against the peer's f32: layer means within 0.05 nats, single cells within 1 nat.
-    pub const QUANTIZED: Tolerance = Tolerance {
-        mean: 0.05,
-        cell: 1.0,
-    };
 }
 
 /// `lm` (loaded from `file`) against the peer's lens fixture of that file.

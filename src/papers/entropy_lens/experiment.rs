@@ -253,6 +253,13 @@ pub fn run(opts: &Options) -> Result<Report> {
             .collect(),
         ..Report::default()
     };
+    if opts.chat_template {
+        report.notes.push(
+            "requests (tasks, formats, interventions) in each model's chat template \
+             (chat_template = true; the reference encodes plain text)"
+                .into(),
+        );
+    }
     for (i, m) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(m, &opts.load)?;
         report.params.push((lm.name().into(), approx_params(&lm)));

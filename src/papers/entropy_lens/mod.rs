@@ -36,7 +36,8 @@
 //!   after `"Answer:"` (greedy next-token choice, no free generation); reported are accuracy and
 //!   the mean probability of the correct letter among the four, on TruthfulQA MC1.
 //! - EOS is suppressed, so every generation has exactly `max_new_tokens` steps (fixed windows).
-//!   Prompts are plain text encoded with [`Lm::encode`](crate::Lm::encode) (no chat template).
+//!   Prompts are plain text encoded with [`Lm::encode`](crate::Lm::encode) (no chat template);
+//!   [`Options::chat_template`] puts each request in the model's own template instead.
 //! - kNN (Euclidean) for the `k` of [`Options::knn_ks`] no larger than the smallest training
 //!   fold, stratified k-fold CV shuffled with the seed (fewer folds when a class is smaller),
 //!   one-vs-rest macro ROC AUC averaged over folds, and a stratified dummy.
