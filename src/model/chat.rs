@@ -213,10 +213,11 @@ mod tests {
     #[test]
     fn raise_exception_and_syntax_errors_are_typed() {
         let t = ChatTemplate::new("{{ raise_exception('roles must alternate') }}", "", "");
-        match t.render(&[Message::user("x")], true) {
-            Err(Error::ChatTemplate { detail }) => assert!(detail.contains("roles must alternate")),
-            other => panic!("{other:?}"),
-        }
+        let r = t.render(&[Message::user("x")], true);
+        assert!(
+            matches!(&r, Err(Error::ChatTemplate { detail }) if detail.contains("roles must alternate")),
+            "{r:?}"
+        );
         let t = ChatTemplate::new("{% for %}", "", "");
         assert!(matches!(
             t.render(&[Message::user("x")], true),

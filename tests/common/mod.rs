@@ -25,6 +25,18 @@ pub fn real_model(file: &str) -> PathBuf {
     p
 }
 
+/// A bundled real model (fails loudly when `make models` has not fetched it) with `dtype` weights.
+pub fn bundled(
+    b: entroscope::model::Bundled,
+    dtype: entroscope::model::WeightDtype,
+) -> entroscope::Lm {
+    let opts = entroscope::model::LoadOptions {
+        dtype,
+        ..Default::default()
+    };
+    entroscope::Lm::load_with(&real_model(b.file()).display().to_string(), &opts).unwrap()
+}
+
 /// Max |a − b| over all elements.
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shape mismatch");

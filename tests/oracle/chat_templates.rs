@@ -3,7 +3,7 @@
 //! its token ids, for the Qwen2.5 and SmolLM2 templates their GGUF files carry and the Gemma-3
 //! instruct template read from a Hugging Face `tokenizer_config.json`.
 
-use entroscope::model::{Bundled, ChatTemplate, LoadOptions, Message, WeightDtype};
+use entroscope::model::{Bundled, ChatTemplate, Message, WeightDtype};
 use entroscope::prelude::*;
 use serde_json::Value;
 
@@ -38,11 +38,7 @@ fn check(template: &str, lm: &Lm) {
 
 /// Tokenizer and template are what matter here: the quantized load skips dequantizing.
 fn load(b: Bundled) -> Lm {
-    let opts = LoadOptions {
-        dtype: WeightDtype::Quantized,
-        ..LoadOptions::default()
-    };
-    Lm::load_with(&common::real_model(b.file()).display().to_string(), &opts).unwrap()
+    common::bundled(b, WeightDtype::Quantized)
 }
 
 #[test]

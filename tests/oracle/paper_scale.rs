@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use entroscope::lens::Reducer;
-use entroscope::model::{Bundled, LoadOptions, WeightDtype};
+use entroscope::model::{Bundled, WeightDtype};
 use entroscope::prelude::*;
 
 use crate::common;
@@ -30,19 +30,11 @@ fn turn() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn load(b: Bundled, dtype: WeightDtype) -> Lm {
-    let opts = LoadOptions {
-        dtype,
-        ..LoadOptions::default()
-    };
-    Lm::load_with(&common::real_model(b.file()).display().to_string(), &opts).unwrap()
-}
-
 /// Every check against transformers on one f32 load: ids, every layer's statistics, the final
 /// logits, 10 greedy tokens, and the normed and raw lenses' entropies against the peer.
 fn f32_against_transformers(b: Bundled) {
     let _turn = turn();
-    let lm = load(b, WeightDtype::F32);
+    let lm = common::bundled(b, WeightDtype::F32);
     check_model_on(&lm, b.file());
     check_greedy_on(&lm, b.file());
     for lens in ["normed", "raw"] {
@@ -71,7 +63,7 @@ fn qwen_1_5b_matches_transformers_in_f32() {
 fn qwen_quantized_lens_within_0_05_nats_of_peer() {
     for (b, kernel_bound) in [(SMALL, 0.05), (LARGE, 0.5)] {
         let _turn = turn();
-        let lm = load(b, WeightDtype::Quantized);
+        let lm = common::bundled(b, WeightDtype::Quantized);
         check_on(&lm, b.file(), "normed", Reducer::Auto, Tolerance::F32);
         let stem = b.file().trim_end_matches(".gguf");
         let fx: serde_json::Value = serde_json::from_str(
@@ -112,7 +104,7 @@ fn qwen_quantized_logits_match_candle_transformers() {
     for b in [SMALL, LARGE] {
         let _turn = turn();
         let path = common::real_model(b.file());
-        let lm = load(b, WeightDtype::Quantized);
+        let lm = common::bundled(b, WeightDtype::Quantized);
         let ids = lm.encode("The capital of France is").unwrap();
         assert!(ids.len() < entroscope::model::DEQUANTIZE_FROM_ROWS);
         let ours = lm.next_token_logits(&ids).unwrap();
