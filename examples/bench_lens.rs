@@ -26,19 +26,25 @@ fn peak_rss_mib() -> f64 {
 
 fn main() -> entroscope::Result<()> {
     entroscope::runtime::init_cpu();
-    let (mut pos, mut device, mut dtype, mut warmup) =
-        (vec![], "cpu".to_string(), "f32".to_string(), false);
+    let (mut pos, mut device, mut dtype, mut precision, mut warmup) = (
+        vec![],
+        "cpu".to_string(),
+        "f32".to_string(),
+        "f32".to_string(),
+        false,
+    );
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--device" => device = args.next().unwrap_or_default(),
             "--dtype" => dtype = args.next().unwrap_or_default(),
+            "--lens-precision" => precision = args.next().unwrap_or_default(),
             "--warmup" => warmup = true,
             _ => pos.push(a),
         }
     }
     let (Some(model), Some(ids_path)) = (pos.first(), pos.get(1)) else {
-        eprintln!("usage: bench_lens MODEL IDS.json [--device cpu|cuda[:N]] [--dtype f32|bf16|f16|quantized] [--warmup]");
+        eprintln!("usage: bench_lens MODEL IDS.json [--device cpu|cuda[:N]] [--dtype f32|bf16|f16|quantized] [--lens-precision f32|bf16] [--warmup]");
         std::process::exit(2);
     };
     let opts = LoadOptions::parse(&device, &dtype)?;
@@ -65,7 +71,7 @@ fn main() -> entroscope::Result<()> {
     let lm = Lm::load_with(model, &opts)?;
     let load_s = t_load.elapsed().as_secs_f64();
     let rss_after_load = peak_rss_mib();
-    let lens = LogitLens::normed();
+    let lens = LogitLens::normed().precision(precision.parse()?);
     let metrics = [Metric::Shannon, Metric::renyi(2.0)?];
     let (mut t_fwd, mut t_lens, mut t_mm) = (0.0, 0.0, 0.0);
     let mut tokens = 0;
@@ -104,6 +110,8 @@ fn main() -> entroscope::Result<()> {
         "model": lm.name(),
         "device": entroscope::model::device_name(lm.device()),
         "dtype": lm.dtype().to_string(),
+        "lens_precision": lens.precision.effective().to_string(),
+        "matmul_backend": entroscope::model::sgemm::BACKEND,
         "shape": format!("{}x{}", rows.len(), rows.first().map_or(0, |r| r.len())),
         "tokens": tokens,
         "layers": layers,

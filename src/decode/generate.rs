@@ -12,7 +12,8 @@ use crate::model::Lm;
 use crate::{Error, Result};
 
 /// Keeps the residual-stream rows `[from, t)` of one forward pass at some layers (0 = embeddings,
-/// `l` = after block `l`). Cheap: a narrow of the `[1, t, d]` activation per requested layer.
+/// `l` = after block `l`). Cheap: a narrow of the `[b, t, d]` activation per requested layer,
+/// kept as `[t, d]` when `b = 1`.
 #[derive(Debug)]
 pub(crate) struct RowCapture {
     /// Slot of each layer `0..=L` in `rows`, if requested.
@@ -75,9 +76,15 @@ impl Hook for RowCapture {
             _ => return Ok(None),
         };
         if let Some(Some(i)) = self.slot.get(layer) {
-            let x = x.squeeze(0)?;
-            let t = x.dim(0)?;
-            self.rows[*i] = Some(x.narrow(0, self.from, t - self.from)?);
+            // one sequence: `[t, d]`; a batch keeps its rows apart, `[b, t, d]`
+            let x = if x.dim(0)? == 1 {
+                x.squeeze(0)?
+            } else {
+                x.clone()
+            };
+            let axis = x.rank() - 2;
+            let t = x.dim(axis)?;
+            self.rows[*i] = Some(x.narrow(axis, self.from, t - self.from)?);
         }
         Ok(None)
     }

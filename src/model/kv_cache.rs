@@ -54,6 +54,24 @@ impl KvCache {
         Ok(())
     }
 
+    /// The cache of one sequence repeated for a batch of `b` sequences that continue it
+    /// ([`crate::Lm::forward_batch`] after a shared prefix). Copies the keys and values.
+    pub(crate) fn repeat(&self, b: usize) -> Result<KvCache> {
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| {
+                l.as_ref()
+                    .map(|(k, v)| Ok((k.repeat((b, 1, 1, 1))?, v.repeat((b, 1, 1, 1))?)))
+                    .transpose()
+            })
+            .collect::<Result<_>>()?;
+        Ok(KvCache {
+            layers,
+            len: self.len,
+        })
+    }
+
     pub(crate) fn layer(&mut self, i: usize) -> &mut Option<(Tensor, Tensor)> {
         &mut self.layers[i] // ok: i < n_blocks, the cache is built per model
     }

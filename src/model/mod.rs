@@ -204,6 +204,9 @@ pub struct Lm {
     model: Transformer,
     tokenizer: Tokenizer,
     chat_template: Option<ChatTemplate>,
+    /// The unembedding in bf16 for the bf16 lens, converted on first use (half the f32 head's
+    /// memory), so a model that never runs it pays nothing.
+    head_bf16: std::sync::OnceLock<Vec<half::bf16>>,
 }
 
 impl fmt::Debug for Lm {
@@ -329,6 +332,7 @@ impl Lm {
             model,
             tokenizer,
             chat_template,
+            head_bf16: Default::default(),
         })
     }
 
@@ -465,6 +469,7 @@ impl Lm {
             model,
             tokenizer,
             chat_template,
+            head_bf16: Default::default(),
         })
     }
 
@@ -715,6 +720,37 @@ impl Lm {
         };
         let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
         sgemm::matmul_nt(&h, w, h.len() / d.max(1), vocab, d, out)
+    }
+
+    /// [`Lm::unembed_raw_into`] with the hidden rows and the unembedding rounded to bf16 and
+    /// multiplied into f32 accumulators ([`sgemm::matmul_nt_bf16`]: AMX or AVX512-BF16 through
+    /// MKL), for the lens's [`Precision::Bf16`](crate::lens::Precision). Errors where
+    /// [`sgemm::has_bf16_product`] is false, or off the CPU.
+    pub fn unembed_raw_into_bf16(&self, hidden: &Tensor, out: &mut [f32]) -> Result<()> {
+        let w = &self.model.lm_head;
+        let (vocab, d) = w.dims2()?;
+        let head = match self.head_bf16.get() {
+            Some(h) => h,
+            None => {
+                if !w.device().is_cpu() {
+                    return Err(Error::invalid(
+                        "unembed_raw_into_bf16",
+                        device_name(w.device()),
+                        "a model on the CPU (use unembed_raw elsewhere)",
+                    ));
+                }
+                let h = w
+                    .to_dtype(DType::BF16)?
+                    .flatten_all()?
+                    .to_vec1::<half::bf16>()?;
+                self.head_bf16.get_or_init(|| h)
+            }
+        };
+        let h = hidden
+            .to_dtype(DType::BF16)?
+            .flatten_all()?
+            .to_vec1::<half::bf16>()?;
+        sgemm::matmul_nt_bf16(&h, head, h.len() / d.max(1), vocab, d, out)
     }
 
     /// Unembedding restricted to some vocabulary rows: `[.., d]` → `[.., ids.len()]`, without

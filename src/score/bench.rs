@@ -297,18 +297,32 @@ pub fn score_factor(
     method: &ScoreMethod,
     opts: &BenchOptions,
 ) -> Result<FactorReport> {
-    let scorer = Scorer::new(lm, method.clone())?;
+    Ok(score_factor_each(lm, items, split, std::slice::from_ref(method), opts)?.swap_remove(0))
+}
+
+/// [`score_factor`] under several methods from one pass over the items (each item's prefix and
+/// continuations run through the model once for all of them: [`Scorer::with_methods`]); one
+/// report per method, in order.
+pub fn score_factor_each(
+    lm: &Lm,
+    items: &[FactorItem],
+    split: FactorSplit,
+    methods: &[ScoreMethod],
+    opts: &BenchOptions,
+) -> Result<Vec<FactorReport>> {
+    let scorer = Scorer::with_methods(lm, methods.to_vec())?;
     let items = opts.select(items)?;
     if items.is_empty() {
         return Err(Error::NotEnoughData("no FACTOR item to score".into()));
     }
+    let names: Vec<&str> = methods.iter().map(ScoreMethod::name).collect();
     let bar = crate::progress::progress_bar(
         opts.progress,
         items.len(),
-        format!("factor-{split} ({})", method.name()),
+        format!("factor-{split} ({})", names.join(", ")),
     );
-    let mut out = Vec::with_capacity(items.len());
-    let mut right = 0usize;
+    let mut out: Vec<Vec<FactorResult>> = methods.iter().map(|_| Vec::new()).collect();
+    let mut right = vec![0usize; methods.len()];
     for it in &items {
         let conts = [
             format!(" {}", it.completion),
@@ -316,31 +330,46 @@ pub fn score_factor(
             format!(" {}", it.contradictions[1]),
             format!(" {}", it.contradictions[2]),
         ];
-        let s = scorer.score_many(&it.prefix, &conts)?;
-        let t = s[0].total;
-        let f = [s[1].total, s[2].total, s[3].total];
-        let correct = f
+        for ((s, o), r) in scorer
+            .score_many_each(&it.prefix, &conts)?
+            .into_iter()
+            .zip(&mut out)
+            .zip(&mut right)
+        {
+            let t = s[0].total;
+            let f = [s[1].total, s[2].total, s[3].total];
+            let correct = f
+                .iter()
+                .all(|x| x.partial_cmp(&t) != Some(std::cmp::Ordering::Greater));
+            *r += usize::from(correct);
+            o.push(FactorResult {
+                index: it.index,
+                score_true: t,
+                scores_false: f,
+                correct,
+            });
+        }
+        let n = out[0].len() as f64;
+        let acc: Vec<String> = right
             .iter()
-            .all(|x| x.partial_cmp(&t) != Some(std::cmp::Ordering::Greater));
-        right += usize::from(correct);
-        out.push(FactorResult {
-            index: it.index,
-            score_true: t,
-            scores_false: f,
-            correct,
-        });
-        bar.set_message(format!("acc {:.3}", right as f64 / out.len() as f64));
+            .map(|r| format!("{:.3}", *r as f64 / n))
+            .collect();
+        bar.set_message(format!("acc {}", acc.join(" / ")));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let accuracy = right as f64 / out.len() as f64;
-    Ok(FactorReport {
-        model: lm.name().to_string(),
-        method: method.name().to_string(),
-        split,
-        items: out,
-        accuracy,
-    })
+    Ok(methods
+        .iter()
+        .zip(out)
+        .zip(right)
+        .map(|((m, items), right)| FactorReport {
+            model: lm.name().to_string(),
+            method: m.name().to_string(),
+            split,
+            accuracy: right as f64 / items.len() as f64,
+            items,
+        })
+        .collect())
 }
 
 /// A benchmark's report.

@@ -196,8 +196,20 @@ pub struct ContinuationScore {
 /// TruthfulQA prompt) reuse the keys and values of that common part: only the rest is run.
 #[derive(Debug)]
 pub struct Scorer<'a> {
-    method: ScoreMethod,
+    /// Each method with its resolved layers and their slots in `runs.layers`.
+    methods: Vec<Scoring>,
+    /// Early exits through the final norm (END's `normed` ablation) rather than raw.
+    normed: bool,
     runs: TeacherForcing<'a>,
+}
+
+/// One method of a [`Scorer`]: its resolved early-exit layers, and where each sits among the
+/// layers the runs capture for all the scorer's methods.
+#[derive(Debug)]
+struct Scoring {
+    method: ScoreMethod,
+    layers: Vec<usize>,
+    slots: Vec<usize>,
 }
 
 /// Teacher-forced runs of continuations after a prefix: the last block's rows predicting each
@@ -225,6 +237,9 @@ pub(crate) struct Continuation {
 /// Most logits (rows × vocabulary × (1 + early layers)) unembedded in one group: 64 Mi floats =
 /// 256 MiB.
 pub const UNEMBED_BATCH_FLOATS: usize = 64 << 20;
+
+/// Most continuations of one prefix run through the model in one batch.
+const CONTINUATION_BATCH: usize = 16;
 
 /// Shorter common prefixes are run again rather than copied out of the cache.
 const MIN_SHARED_TOKENS: usize = 8;
@@ -287,6 +302,71 @@ impl<'a> TeacherForcing<'a> {
         })
     }
 
+    /// [`TeacherForcing::continuation`] of several continuations of one prefix. Those that add
+    /// two or more tokens to the prefix's own run through the model together, each right-padded
+    /// with its last input to the longest (padding after a sequence's inputs cannot change its
+    /// rows: attention is causal), so the weights are read once per batch instead of once per
+    /// continuation — what short continuations are bound by.
+    pub(crate) fn continuations<S: AsRef<str>>(
+        &self,
+        p: &Prefix,
+        prefix: &str,
+        continuations: &[S],
+    ) -> Result<Vec<Continuation>> {
+        let lm = self.lm;
+        let np = p.ids.len();
+        let mut out: Vec<Option<Continuation>> = continuations.iter().map(|_| None).collect();
+        let mut batch = Vec::new(); // (index, joint ids)
+        for (i, c) in continuations.iter().enumerate() {
+            let full = lm.encode(&format!("{prefix}{}", c.as_ref()))?;
+            if full.len() > np + 1 && full[..np] == p.ids[..] {
+                batch.push((i, full));
+            } else {
+                out[i] = Some(self.continuation(p, prefix, c.as_ref())?);
+            }
+        }
+        for group in batch.chunks(CONTINUATION_BATCH) {
+            let len = |full: &[u32]| full.len() - 1 - np; // inputs after the prefix
+            let t = group.iter().map(|(_, f)| len(f)).max().unwrap_or(0);
+            let inputs: Vec<Vec<u32>> = group
+                .iter()
+                .map(|(_, f)| {
+                    let mut x = f[np..f.len() - 1].to_vec();
+                    x.resize(t, f[f.len() - 2]);
+                    x
+                })
+                .collect();
+            let inputs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+            let mut cache = p.cache.repeat(group.len())?;
+            let mut cap = RowCapture::new(&self.layers, lm.n_layers())?;
+            cap.reset(0);
+            let h = lm.forward_batch(&inputs, &mut cache, &mut cap)?; // [b, t, d]
+            let rows = cap.take()?; // [b, t, d] each, [t, d] when b = 1
+            for (j, (i, full)) in group.iter().enumerate() {
+                let m = len(full);
+                let row_of = |x: &Tensor, batched: bool| -> Result<Tensor> {
+                    let x = if batched { x.get(j)? } else { x.clone() };
+                    Ok(x.narrow(0, 0, m)?)
+                };
+                let h = Tensor::cat(&[&p.last_h, &row_of(&h, true)?], 0)?;
+                let rows = p
+                    .last_rows
+                    .iter()
+                    .zip(&rows)
+                    .map(|(a, b)| Ok(Tensor::cat(&[a, &row_of(b, group.len() > 1)?], 0)?))
+                    .collect::<Result<Vec<_>>>()?;
+                out[*i] = Some(Continuation {
+                    targets: full[np..].to_vec(),
+                    h,
+                    rows,
+                });
+            }
+        }
+        out.into_iter()
+            .map(|c| c.ok_or_else(|| Error::NotEnoughData("a continuation was not run".into())))
+            .collect()
+    }
+
     /// Runs one continuation after the prefix: its targets and the rows that predict them.
     pub(crate) fn continuation(
         &self,
@@ -346,25 +426,70 @@ impl<'a> TeacherForcing<'a> {
 impl<'a> Scorer<'a> {
     /// A scorer; validates the method and resolves its layers against `lm`.
     pub fn new(lm: &'a Lm, method: ScoreMethod) -> Result<Self> {
-        method.validate()?;
-        let layers = match method.layers() {
-            Some(l) => l.resolve(lm)?,
-            None => Vec::new(),
-        };
+        Self::with_methods(lm, vec![method])
+    }
+
+    /// A scorer of several methods from the same runs: each continuation goes through the
+    /// model once and its early exits through the unembedding once, for every method
+    /// ([`Scorer::score_many_each`]). The methods must agree on raw or normed early exits.
+    pub fn with_methods(lm: &'a Lm, methods: Vec<ScoreMethod>) -> Result<Self> {
+        if methods.is_empty() {
+            return Err(Error::invalid(
+                "methods",
+                "[]",
+                "at least one scoring method",
+            ));
+        }
+        let normed_of = |m: &ScoreMethod| matches!(m, ScoreMethod::End(p) if p.normed);
+        let normed = normed_of(&methods[0]);
+        if methods
+            .iter()
+            .any(|m| m.layers().is_some() && normed_of(m) != normed)
+        {
+            return Err(Error::invalid(
+                "methods",
+                "raw and normed early exits",
+                "methods that share one kind of early exit (score `end-normed` on its own)",
+            ));
+        }
+        let mut scorings = Vec::with_capacity(methods.len());
+        for method in methods {
+            method.validate()?;
+            let layers = match method.layers() {
+                Some(l) => l.resolve(lm)?,
+                None => Vec::new(),
+            };
+            scorings.push(Scoring {
+                method,
+                layers,
+                slots: Vec::new(),
+            });
+        }
+        let mut union: Vec<usize> = scorings.iter().flat_map(|s| s.layers.clone()).collect();
+        union.sort_unstable();
+        union.dedup();
+        for s in &mut scorings {
+            s.slots = s
+                .layers
+                .iter()
+                .map(|l| union.partition_point(|u| u < l))
+                .collect();
+        }
         Ok(Self {
-            method,
-            runs: TeacherForcing::new(lm, layers),
+            methods: scorings,
+            normed,
+            runs: TeacherForcing::new(lm, union),
         })
     }
 
-    /// The method.
+    /// The (first) method.
     pub fn method(&self) -> &ScoreMethod {
-        &self.method
+        &self.methods[0].method // ok: `with_methods` refuses an empty list
     }
 
-    /// The resolved early-exit layers (empty for the baseline).
+    /// The (first) method's resolved early-exit layers (empty for the baseline).
     pub fn layers(&self) -> &[usize] {
-        &self.runs.layers
+        &self.methods[0].layers
     }
 
     /// Score one continuation of `prefix`.
@@ -387,13 +512,24 @@ impl<'a> Scorer<'a> {
         prefix: &str,
         continuations: &[S],
     ) -> Result<Vec<ContinuationScore>> {
+        Ok(self.score_many_each(prefix, continuations)?.swap_remove(0))
+    }
+
+    /// [`Scorer::score_many`] under every method of the scorer: one list per method, in the
+    /// order of [`Scorer::with_methods`].
+    pub fn score_many_each<S: AsRef<str>>(
+        &self,
+        prefix: &str,
+        continuations: &[S],
+    ) -> Result<Vec<Vec<ContinuationScore>>> {
         let p = self.runs.prefix(prefix)?;
-        let runs = continuations
-            .iter()
-            .map(|c| self.runs.continuation(&p, prefix, c.as_ref()))
-            .collect::<Result<Vec<_>>>()?;
+        let runs = self.runs.continuations(&p, prefix, continuations)?;
         let per_row = self.runs.lm.vocab_size() * (1 + self.runs.layers.len());
-        let mut out = Vec::with_capacity(runs.len());
+        let mut out: Vec<Vec<ContinuationScore>> = self
+            .methods
+            .iter()
+            .map(|_| Vec::with_capacity(runs.len()))
+            .collect();
         let mut start = 0;
         while start < runs.len() {
             // a group: at least one continuation, then as many as fit the budget
@@ -405,15 +541,17 @@ impl<'a> Scorer<'a> {
                 rows += runs[end].targets.len();
                 end += 1;
             }
-            out.extend(self.score_group(&runs[start..end])?);
+            for (o, g) in out.iter_mut().zip(self.score_group(&runs[start..end])?) {
+                o.extend(g);
+            }
             start = end;
         }
         Ok(out)
     }
 
-    /// Scores a group of continuations with one unembedding matmul for the final rows and one
-    /// for the early-exit rows of every layer.
-    fn score_group(&self, runs: &[Continuation]) -> Result<Vec<ContinuationScore>> {
+    /// Scores a group of continuations under every method, with one unembedding matmul for the
+    /// final rows and one for the early-exit rows of every layer.
+    fn score_group(&self, runs: &[Continuation]) -> Result<Vec<Vec<ContinuationScore>>> {
         let lm = self.runs.lm;
         let v = lm.vocab_size();
         let n: usize = runs.iter().map(|r| r.targets.len()).sum();
@@ -432,8 +570,7 @@ impl<'a> Scorer<'a> {
                 rows.extend(runs.iter().map(|r| &r.rows[l]));
             }
             let rows = Tensor::cat(&rows, 0)?;
-            let normed = matches!(&self.method, ScoreMethod::End(p) if p.normed);
-            let lens = if normed {
+            let lens = if self.normed {
                 LogitLens::normed()
             } else {
                 LogitLens::raw()
@@ -441,109 +578,118 @@ impl<'a> Scorer<'a> {
             let z = lens.early_exit(lm, &rows)?;
             z.flatten_all()?.to_vec1::<f32>()?
         };
-        let mut out = Vec::with_capacity(runs.len());
+        let mut out: Vec<Vec<ContinuationScore>> = self
+            .methods
+            .iter()
+            .map(|_| Vec::with_capacity(runs.len()))
+            .collect();
         let mut off = 0;
         for r in runs {
             let m = r.targets.len();
             let fin_r = &fin[off * v..(off + m) * v];
-            let early_r: Vec<&[f32]> = (0..k)
-                .map(|l| &early[(l * n + off) * v..(l * n + off + m) * v])
-                .collect();
-            let (log_probs, premature_layers) =
-                self.position_scores(fin_r, &early_r, &r.targets)?;
-            out.push(ContinuationScore {
-                ids: r.targets.clone(),
-                total: log_probs.iter().map(|&x| f64::from(x)).sum(),
-                log_probs,
-                premature_layers,
-            });
+            for (sc, o) in self.methods.iter().zip(&mut out) {
+                let early_r: Vec<&[f32]> = sc
+                    .slots
+                    .iter()
+                    .map(|&l| &early[(l * n + off) * v..(l * n + off + m) * v])
+                    .collect();
+                let (log_probs, premature_layers) =
+                    position_scores(sc, v, fin_r, &early_r, &r.targets)?;
+                o.push(ContinuationScore {
+                    ids: r.targets.clone(),
+                    total: log_probs.iter().map(|&x| f64::from(x)).sum(),
+                    log_probs,
+                    premature_layers,
+                });
+            }
             off += m;
         }
         Ok(out)
     }
+}
 
-    /// Per-position scores from the final logits `fin` (`[n · vocab]`), the early-exit logits of
-    /// every layer (`[n · vocab]` each, raw or normed as the method says) and the targets.
-    fn position_scores(
-        &self,
-        fin: &[f32],
-        early: &[&[f32]],
-        targets: &[u32],
-    ) -> Result<(Vec<f32>, Vec<usize>)> {
-        let v = self.runs.lm.vocab_size();
-        let n = targets.len();
-        let row = |i: usize| &fin[i * v..(i + 1) * v];
-        match &self.method {
-            ScoreMethod::Baseline => {
-                let s = (0..n)
-                    .map(|i| Ok(target_stats(row(i), targets[i])?.log_prob))
-                    .collect::<Result<Vec<f32>>>()?;
-                Ok((s, Vec::new()))
-            }
-            ScoreMethod::End(p) => {
-                // the final layer, when in C, is the last row: the model's own logits
-                let k = early.len() + usize::from(p.with_final);
-                let mut out = Vec::with_capacity(n);
-                let mut zl = vec![0f32; k * v];
-                for (i, &t) in targets.iter().enumerate() {
-                    let lp = log_softmax(row(i));
-                    for (l, e) in early.iter().enumerate() {
-                        zl[l * v..(l + 1) * v].copy_from_slice(&e[i * v..(i + 1) * v]);
-                    }
-                    if p.with_final {
-                        zl[(k - 1) * v..].copy_from_slice(row(i));
-                    }
-                    let mut s = lp.clone();
-                    if p.alpha <= 0.0 {
-                        let hv = cross_layer_entropy(&zl, k, v)?;
-                        for (x, hv) in s.iter_mut().zip(&hv) {
-                            *x -= p.lambda * hv;
-                        }
-                    } else {
-                        let cands = crate::decode::end_candidates(row(i), p.alpha);
-                        let mut zc = Vec::with_capacity(k * cands.len());
-                        for l in 0..k {
-                            zc.extend(cands.iter().map(|&c| zl[l * v + c as usize]));
-                        }
-                        let hv = cross_layer_entropy(&zc, k, cands.len())?;
-                        for (&c, hv) in cands.iter().zip(&hv) {
-                            s[c as usize] -= p.lambda * hv;
-                        }
-                    }
-                    out.push(log_softmax(&s)[t as usize]);
+/// Per-position scores under one method from the final logits `fin` (`[n · vocab]`), the
+/// early-exit logits of each of its layers (`[n · vocab]` each, raw or normed as the scorer says)
+/// and the targets.
+fn position_scores(
+    sc: &Scoring,
+    v: usize,
+    fin: &[f32],
+    early: &[&[f32]],
+    targets: &[u32],
+) -> Result<(Vec<f32>, Vec<usize>)> {
+    let n = targets.len();
+    let row = |i: usize| &fin[i * v..(i + 1) * v];
+    match &sc.method {
+        ScoreMethod::Baseline => {
+            let s = (0..n)
+                .map(|i| Ok(target_stats(row(i), targets[i])?.log_prob))
+                .collect::<Result<Vec<f32>>>()?;
+            Ok((s, Vec::new()))
+        }
+        ScoreMethod::End(p) => {
+            // the final layer, when in C, is the last row: the model's own logits
+            let k = early.len() + usize::from(p.with_final);
+            let mut out = Vec::with_capacity(n);
+            let mut zl = vec![0f32; k * v];
+            for (i, &t) in targets.iter().enumerate() {
+                let lp = log_softmax(row(i));
+                for (l, e) in early.iter().enumerate() {
+                    zl[l * v..(l + 1) * v].copy_from_slice(&e[i * v..(i + 1) * v]);
                 }
-                Ok((out, Vec::new()))
-            }
-            ScoreMethod::Dola(d) => {
-                let k = early.len();
-                let mut out = Vec::with_capacity(n);
-                let mut layers = Vec::with_capacity(n);
-                let mut prem = vec![0f32; k * v];
-                for (i, &t) in targets.iter().enumerate() {
-                    for (l, e) in early.iter().enumerate() {
-                        prem[l * v..(l + 1) * v].copy_from_slice(&e[i * v..(i + 1) * v]);
-                    }
-                    let c = crate::decode::dola_select(row(i), &prem, d.params.divergence)?;
-                    let mut diff: Vec<f32> = c
-                        .final_lp
-                        .iter()
-                        .zip(&c.premature_lp)
-                        .map(|(a, b)| a - b)
-                        .collect();
-                    if d.post_softmax {
-                        diff = log_softmax(&diff);
-                    }
-                    let ti = t as usize;
-                    let mask = crate::decode::dola_mask(&c.final_lp, d.params.relative_top);
-                    out.push(if mask[ti] {
-                        d.relative_top_value
-                    } else {
-                        diff[ti]
-                    });
-                    layers.extend(self.runs.layers.get(c.selected).copied());
+                if p.with_final {
+                    zl[(k - 1) * v..].copy_from_slice(row(i));
                 }
-                Ok((out, layers))
+                let mut s = lp.clone();
+                if p.alpha <= 0.0 {
+                    let hv = cross_layer_entropy(&zl, k, v)?;
+                    for (x, hv) in s.iter_mut().zip(&hv) {
+                        *x -= p.lambda * hv;
+                    }
+                } else {
+                    let cands = crate::decode::end_candidates(row(i), p.alpha);
+                    let mut zc = Vec::with_capacity(k * cands.len());
+                    for l in 0..k {
+                        zc.extend(cands.iter().map(|&c| zl[l * v + c as usize]));
+                    }
+                    let hv = cross_layer_entropy(&zc, k, cands.len())?;
+                    for (&c, hv) in cands.iter().zip(&hv) {
+                        s[c as usize] -= p.lambda * hv;
+                    }
+                }
+                out.push(log_softmax(&s)[t as usize]);
             }
+            Ok((out, Vec::new()))
+        }
+        ScoreMethod::Dola(d) => {
+            let k = early.len();
+            let mut out = Vec::with_capacity(n);
+            let mut layers = Vec::with_capacity(n);
+            let mut prem = vec![0f32; k * v];
+            for (i, &t) in targets.iter().enumerate() {
+                for (l, e) in early.iter().enumerate() {
+                    prem[l * v..(l + 1) * v].copy_from_slice(&e[i * v..(i + 1) * v]);
+                }
+                let c = crate::decode::dola_select(row(i), &prem, d.params.divergence)?;
+                let mut diff: Vec<f32> = c
+                    .final_lp
+                    .iter()
+                    .zip(&c.premature_lp)
+                    .map(|(a, b)| a - b)
+                    .collect();
+                if d.post_softmax {
+                    diff = log_softmax(&diff);
+                }
+                let ti = t as usize;
+                let mask = crate::decode::dola_mask(&c.final_lp, d.params.relative_top);
+                out.push(if mask[ti] {
+                    d.relative_top_value
+                } else {
+                    diff[ti]
+                });
+                layers.extend(sc.layers.get(c.selected).copied());
+            }
+            Ok((out, layers))
         }
     }
 }

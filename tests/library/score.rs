@@ -72,6 +72,20 @@ fn lm_score_matches_reference_code() {
             }),
         ),
     ];
+    // all four from one pass (shared runs and early exits) give each one's reference scores
+    let all = Scorer::with_methods(&lm, methods.iter().map(|(_, m)| m.clone()).collect())
+        .unwrap()
+        .score_many_each(prefix, &conts)
+        .unwrap();
+    for ((name, _), ours) in methods.iter().zip(&all) {
+        let want = fx["methods"][*name]["scores"].as_array().unwrap();
+        for (o, w) in ours.iter().zip(want) {
+            assert!(
+                (o.total - w["total"].as_f64().unwrap()).abs() < 1e-3,
+                "{name} scored with the others: total"
+            );
+        }
+    }
     for (name, method) in methods {
         let scorer = Scorer::new(&lm, method).unwrap();
         let ours = scorer.score_many(prefix, &conts).unwrap();
@@ -381,7 +395,8 @@ fn factor_end_to_end_tiny() {
                 .total
         })
         .collect();
-    assert!((r.items[0].score_true - t).abs() < 1e-9);
+    // the four continuations run as one batch, `t` alone: equal up to rounding
+    assert!((r.items[0].score_true - t).abs() < 1e-4);
     assert_eq!(r.items[0].correct, f.iter().all(|&x| t >= x));
     assert_eq!(r.accuracy, if r.items[0].correct { 1.0 } else { 0.0 });
     let df = BenchReport::Factor(r).to_frame().unwrap();
@@ -392,6 +407,10 @@ fn factor_end_to_end_tiny() {
 #[test]
 fn bad_input() {
     let lm = tiny_llama();
+    assert!(Scorer::with_methods(&lm, vec![]).is_err(), "no method");
+    let normed = ScoreMethod::for_bench("end-normed", Bench::TruthfulQaMc).unwrap();
+    let e = Scorer::with_methods(&lm, vec![ScoreMethod::dola(), normed]).unwrap_err();
+    assert!(e.to_string().contains("early exit"), "{e}");
     let s = Scorer::new(&lm, ScoreMethod::Baseline).unwrap();
     assert!(matches!(s.score("", " x"), Err(Error::EmptyPrompt)));
     assert!(matches!(

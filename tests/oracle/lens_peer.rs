@@ -31,21 +31,33 @@ impl Tolerance {
         mean: 1e-3,
         cell: 1e-2,
     };
+    /// The bf16 lens (rows and unembedding rounded to bf16, f32 accumulation) against the
+    /// peer's f32: rounding the product's inputs moves a logit by about 2⁻⁹ of its size.
+    pub const BF16: Tolerance = Tolerance {
+        mean: 5e-3,
+        cell: 5e-2,
+    };
 }
 
 /// `lm` (loaded from `file`) against the peer's lens fixture of that file.
 pub(crate) fn check_on(lm: &Lm, file: &str, lens_name: &str, reducer: Reducer, tol: Tolerance) {
+    let lens = LogitLens {
+        kind: lens_name.parse().unwrap(),
+        reducer,
+        ..LogitLens::default()
+    };
+    check_lens(lm, file, &lens, tol);
+}
+
+/// `lm` (loaded from `file`) through `lens` against the peer's fixture of that file and kind.
+pub(crate) fn check_lens(lm: &Lm, file: &str, lens: &LogitLens, tol: Tolerance) {
+    let (lens_name, reducer) = (lens.kind.to_string(), lens.reducer);
     let stem = file.trim_end_matches(".gguf");
     let fx: Value = serde_json::from_str(
         &std::fs::read_to_string(common::fixture(&format!("peer/{stem}.{lens_name}.json")))
             .unwrap(),
     )
     .unwrap();
-    let lens = LogitLens {
-        kind: lens_name.parse().unwrap(),
-        reducer,
-        ..LogitLens::default()
-    };
     let rows = common::id_rows(&fx);
     let n_layers = lm.n_layers();
     let metrics = [Metric::Shannon, Metric::renyi(2.0).unwrap()];
@@ -89,12 +101,30 @@ pub(crate) fn check_on(lm: &Lm, file: &str, lens_name: &str, reducer: Reducer, t
             );
         }
     }
-    eprintln!("{file} {lens_name} {reducer:?}: worst layer-mean diff {worst_mean:.2e} nats, worst cell {worst_cell:.2e} nats");
+    let precision = lens.precision.effective();
+    eprintln!("{file} {lens_name} {reducer:?} {precision}: worst layer-mean diff {worst_mean:.2e} nats, worst cell {worst_cell:.2e} nats");
 }
 
 #[test]
 fn smollm2_normed_lens_matches_peer() {
     check(DEFAULT_MODEL_FILE, "normed", Reducer::Auto);
+}
+
+/// The bf16 lens where this build and CPU run it (`--features mkl` on AMX or AVX512-BF16);
+/// elsewhere it runs in f32, and the f32 bounds hold a fortiori.
+#[test]
+fn bf16_lens_matches_peer() {
+    for file in [DEFAULT_MODEL_FILE, GEMMA_MODEL_FILE] {
+        let lm = Lm::from_gguf(common::real_model(file)).unwrap();
+        for kind in [LensKind::Normed, LensKind::Raw] {
+            let lens = LogitLens {
+                kind,
+                ..LogitLens::default()
+            }
+            .precision(entroscope::lens::Precision::Bf16);
+            check_lens(&lm, file, &lens, Tolerance::BF16);
+        }
+    }
 }
 
 #[test]

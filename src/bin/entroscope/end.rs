@@ -74,6 +74,7 @@ pub fn run(args: Args) -> Result<()> {
         let has = |p: &str| args.part.iter().any(|x| x == p);
         if !has("mc") {
             o.n_mc = 0;
+            o.n_factor = 0;
         }
         if !has("open") {
             o.n_open = 0;

@@ -31,6 +31,10 @@ pub struct Args {
     /// nats or bits.
     #[arg(long, default_value = "nats")]
     units: String,
+    /// Precision of the unembedding product: f32, or bf16 (AMX / AVX512-BF16 in a build with
+    /// `--features mkl`; elsewhere f32 runs, with a note). Reductions stay f32.
+    #[arg(long, default_value = "f32")]
+    lens_precision: entroscope::lens::Precision,
     /// Run only shard i of n (1-based, e.g. 2/3): the prompts with index % n == i - 1. --out is
     /// then a directory and the shard writes part-i-of-n.parquet into it.
     #[arg(long)]
@@ -72,8 +76,16 @@ pub fn run(args: Args) -> Result<()> {
             .map_err(|e: entroscope::entropy::ParseMetricError| {
                 Error::invalid("units", units, e.to_string())
             })?,
+        precision: args.lens_precision,
         ..LogitLens::default()
     };
+    if lens.precision != lens.precision.effective() {
+        eprintln!(
+            "note: no bf16 matrix product here (needs a build with --features mkl on a CPU with \
+             AMX-BF16 or AVX512-BF16; this CPU: {}): the lens runs in f32",
+            entroscope::model::sgemm::bf16_hardware().unwrap_or("neither")
+        );
+    }
     let out = match args.shard {
         Some(shard) => {
             if matches!(

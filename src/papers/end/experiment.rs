@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::Tensor;
 
-use crate::data::{self, TruthfulQaItem};
+use crate::data::{self, FactorSplit, TruthfulQaItem};
 use crate::decode::{
     cross_layer_entropy, generate, log_softmax, softmax, Baseline, Decoder, Dola, End,
     GenerateOptions, Layers, RowCapture,
@@ -14,8 +14,8 @@ use crate::decode::{
 use crate::lens::LogitLens;
 use crate::model::Lm;
 use crate::score::{
-    mc_scores, run_bench, Bench, BenchOptions, BenchReport, Continuation, McScores, ScoreMethod,
-    TeacherForcing,
+    mc_scores, run_bench, score_factor_each, Bench, BenchOptions, BenchReport, Continuation,
+    McScores, ScoreMethod, TeacherForcing,
 };
 use crate::stats::text::max_rouge_l_text;
 use crate::{Error, Result};
@@ -293,7 +293,10 @@ pub fn run(opts: &Options) -> Result<Report> {
             ));
         }
         if opts.n_mc > 0 {
-            multiple_choice(&lm, &tqa, opts, &mut report)?;
+            truthfulqa_methods(&lm, &tqa, opts, &mut report)?;
+        }
+        if opts.n_factor > 0 {
+            factor_methods(&lm, opts, &mut report)?;
         }
         if opts.n_open > 0 {
             let items = data::take_first(&tqa, Some(opts.n_open));
@@ -311,10 +314,10 @@ pub fn run(opts: &Options) -> Result<Report> {
     Ok(report)
 }
 
-/// Part 2 for one model: the sweep, then the method table. Greedy and END on TruthfulQA are
+/// Part 2 on TruthfulQA for one model: the sweep, then the method table. Greedy and END are
 /// sweep points (λ = 0; the default point), scored exactly as the score module does, so only
-/// DoLa and FACTOR are run separately.
-fn multiple_choice(
+/// DoLa is run separately.
+fn truthfulqa_methods(
     lm: &Lm,
     tqa: &[TruthfulQaItem],
     opts: &Options,
@@ -344,31 +347,58 @@ fn multiple_choice(
         }
     }
     report.sweep.extend(sweep);
-    let mut runs: Vec<(Bench, usize, &str)> = vec![(Bench::TruthfulQaMc, opts.n_mc, "dola")];
-    if opts.n_factor > 0 {
-        for b in [Bench::FactorNews, Bench::FactorExpert] {
-            for m in ["greedy", "dola", "end"] {
-                runs.push((b, opts.n_factor, m));
-            }
-        }
-    }
-    for (bench, n, m) in runs {
+    let t0 = Instant::now();
+    let r = run_bench(
+        lm,
+        Bench::TruthfulQaMc,
+        &ScoreMethod::for_bench("dola", Bench::TruthfulQaMc)?,
+        &BenchOptions {
+            limit: Some(opts.n_mc),
+            shard: None,
+            progress: opts.progress,
+        },
+    )?;
+    let secs = t0.elapsed().as_secs_f64();
+    report.methods.push(method_row(&r, secs));
+    report
+        .timings
+        .push((name.clone(), "truthfulqa-mc dola".into(), secs));
+    Ok(())
+}
+
+/// Part 2 on FACTOR for one model: greedy, DoLa and END on each split.
+fn factor_methods(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()> {
+    let name = lm.name().to_string();
+    // the three methods from one pass over each split (shared forward passes)
+    for (bench, split) in [
+        (Bench::FactorNews, FactorSplit::News),
+        (Bench::FactorExpert, FactorSplit::Expert),
+    ] {
+        let methods = ["greedy", "dola", "end"]
+            .iter()
+            .map(|m| ScoreMethod::for_bench(m, bench))
+            .collect::<Result<Vec<_>>>()?;
         let t0 = Instant::now();
-        let r = run_bench(
+        let reports = score_factor_each(
             lm,
-            bench,
-            &ScoreMethod::for_bench(m, bench)?,
+            &data::factor(split)?,
+            split,
+            &methods,
             &BenchOptions {
-                limit: Some(n),
+                limit: Some(opts.n_factor),
                 shard: None,
                 progress: opts.progress,
             },
         )?;
         let secs = t0.elapsed().as_secs_f64();
-        report.methods.push(method_row(&r, secs));
+        for r in reports {
+            report
+                .methods
+                .push(method_row(&BenchReport::Factor(r), secs));
+        }
         report
             .timings
-            .push((name.clone(), format!("{bench} {m}"), secs));
+            .push((name.clone(), format!("{bench}"), secs));
     }
     Ok(())
 }
@@ -585,8 +615,7 @@ pub fn truthfulqa_sweep(
             .collect();
         // totals[c][g]
         let mut totals = Vec::with_capacity(conts.len());
-        for c in &conts {
-            let c = runs.continuation(&p, &prefix, c)?;
+        for c in runs.continuations(&p, &prefix, &conts)? {
             totals.push(sweep_continuation(lm, &c, &pos, lambdas)?);
         }
         let nt = it.correct_answers.len();
@@ -631,13 +660,17 @@ fn sweep_continuation(
 ) -> Result<Vec<f64>> {
     let (targets, h, rows) = (&c.targets, &c.h, &c.rows);
     let v = lm.vocab_size();
-    let fin = lm.logits(h)?.flatten_all()?.to_vec1::<f32>()?;
-    // every layer's rows in one matmul, layer-major: layer u, position i at (u·n + i)·v
+    // every layer's rows and the final rows in one matmul (one pass over the unembedding),
+    // layer-major: layer u, position i at (u·n + i)·v; the final logits after them
     let n = targets.len();
-    let early = LogitLens::raw()
-        .early_exit(lm, &Tensor::cat(rows, 0)?)?
+    let mut stacked: Vec<Tensor> = rows.to_vec();
+    stacked.push(lm.final_norm(h)?);
+    let mut early = LogitLens::raw()
+        .early_exit(lm, &Tensor::cat(&stacked, 0)?)?
         .flatten_all()?
         .to_vec1::<f32>()?;
+    let mut fin = early.split_off(rows.len() * n * v);
+    lm.softcap_in_place(&mut fin);
     let mut totals = vec![0f64; pos.len() * lambdas.len()];
     let mut zl = Vec::new();
     let mut s = vec![0f32; v];
