@@ -24,6 +24,31 @@ where
     (mean, var.sqrt())
 }
 
+/// Mean and its standard error `s / √n` with the sample standard deviation (ddof = 1); the
+/// error is 0 for one value, and both are NaN for none.
+///
+/// ```
+/// // x = [1, 2, 3, 4]: sample variance 5/3, standard error √(5/3) / 2
+/// let (m, se) = entroscope::stats::summary::mean_se([1.0, 2.0, 3.0, 4.0]);
+/// assert_eq!(m, 2.5);
+/// assert!((se - (5.0f64 / 3.0).sqrt() / 2.0).abs() < 1e-15);
+/// ```
+pub fn mean_se<I>(values: I) -> (f64, f64)
+where
+    I: IntoIterator,
+    I::Item: Into<f64>,
+{
+    let v: Vec<f64> = values.into_iter().map(Into::into).collect();
+    let (mean, std) = mean_std(v.iter().copied());
+    let n = v.len() as f64;
+    let se = match v.len() {
+        0 => f64::NAN,
+        1 => 0.0,
+        _ => std * (n / (n - 1.0)).sqrt() / n.sqrt(),
+    };
+    (mean, se)
+}
+
 /// Mean of the non-NaN values; NaN when there are none.
 pub fn nan_mean(values: impl IntoIterator<Item = f64>) -> f64 {
     let (s, n) = values

@@ -7,7 +7,7 @@ use entroscope::decode::{cross_layer_entropy, softmax, EndParams, Layers};
 use entroscope::lens::LogitLens;
 use entroscope::papers::end::*;
 use entroscope::prelude::*;
-use entroscope::score::{score_truthfulqa, BenchOptions, ScoreMethod};
+use entroscope::score::{score_truthfulqa, BenchOptions, McScores, ScoreMethod};
 
 fn item() -> TruthfulQaItem {
     TruthfulQaItem {
@@ -65,6 +65,34 @@ fn sweep_equals_scorer_on_smollm2() {
     }
     assert_eq!(sweep.iter().filter(|p| p.is_default()).count(), 1);
     assert_eq!(sweep[3].layers, vec![28, 29]); // last 2 of 30 blocks
+}
+
+/// The sweep's standard errors are those of the per-question scores (sample standard deviation
+/// over √n), here of the baseline (λ = 0) on three TruthfulQA questions, by hand.
+#[test]
+fn sweep_standard_errors_by_hand() {
+    let p = real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let lm = Lm::load(&p.display().to_string()).unwrap();
+    let items: Vec<_> = entroscope::data::truthfulqa().unwrap()[..3].to_vec();
+    let named = layer_sets(lm.n_layers()).unwrap();
+    let sets = [named[0].clone()];
+    let sweep = truthfulqa_sweep(&lm, &items, &[0.0], &sets, false).unwrap();
+    let base = score_truthfulqa(
+        &lm,
+        &items,
+        &ScoreMethod::Baseline,
+        &BenchOptions::default(),
+    )
+    .unwrap();
+    let se = |f: fn(&McScores) -> f64| {
+        let v: Vec<f64> = base.items.iter().map(|i| f(&i.mc)).collect();
+        let m = v.iter().sum::<f64>() / 3.0;
+        (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / 2.0).sqrt() / 3f64.sqrt()
+    };
+    let got = sweep[0].se;
+    assert!((got.mc1 - se(|m| m.mc1)).abs() < 1e-12, "{got:?}");
+    assert!((got.mc2 - se(|m| m.mc2)).abs() < 1e-4, "{got:?}");
+    assert!((got.mc3 - se(|m| m.mc3)).abs() < 1e-12, "{got:?}");
 }
 
 /// Per-layer probabilities end in the model's own final distribution, the correct token is

@@ -17,6 +17,7 @@ use crate::score::{
     mc_scores, run_bench, score_factor_each, Bench, BenchOptions, BenchReport, Continuation,
     McScores, ScoreMethod, TeacherForcing,
 };
+use crate::stats::summary::mean_se;
 use crate::stats::text::max_rouge_l_text;
 use crate::{Error, Result};
 
@@ -342,6 +343,7 @@ fn truthfulqa_methods(
                 mc1_or_acc: p.mean.mc1,
                 mc2: p.mean.mc2,
                 mc3: p.mean.mc3,
+                se: p.se,
                 seconds: secs,
             });
         }
@@ -414,6 +416,7 @@ fn method_row(r: &BenchReport, seconds: f64) -> MethodRow {
             mc1_or_acc: t.mean.mc1,
             mc2: t.mean.mc2,
             mc3: t.mean.mc3,
+            se: mean_se_of(&t.items.iter().map(|i| i.mc).collect::<Vec<_>>()).1,
             seconds,
         },
         BenchReport::Factor(f) => MethodRow {
@@ -424,6 +427,11 @@ fn method_row(r: &BenchReport, seconds: f64) -> MethodRow {
             mc1_or_acc: f.accuracy,
             mc2: f64::NAN,
             mc3: f64::NAN,
+            se: McScores {
+                mc1: mean_se(f.items.iter().map(|i| f64::from(u8::from(i.correct)))).1,
+                mc2: f64::NAN,
+                mc3: f64::NAN,
+            },
             seconds,
         },
     }
@@ -600,7 +608,8 @@ pub fn truthfulqa_sweep(
         })
         .collect();
     let n_grid = sets.len() * lambdas.len();
-    let mut sums = vec![[0f64; 3]; n_grid];
+    // scores[g]: every question's MC scores at grid point g
+    let mut scores: Vec<Vec<McScores>> = vec![Vec::with_capacity(items.len()); n_grid];
     let runs = TeacherForcing::new(lm, union);
     let bar =
         crate::progress::progress_bar(progress, items.len(), format!("END sweep {}", lm.name()));
@@ -621,15 +630,11 @@ pub fn truthfulqa_sweep(
         let nt = it.correct_answers.len();
         for g in 0..n_grid {
             let s: Vec<f64> = totals.iter().map(|t: &Vec<f64>| t[g]).collect();
-            let mc = mc_scores(&s[..nt], &s[nt..], it.best_index)?;
-            sums[g][0] += mc.mc1;
-            sums[g][1] += mc.mc2;
-            sums[g][2] += mc.mc3;
+            scores[g].push(mc_scores(&s[..nt], &s[nt..], it.best_index)?);
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let k = items.len() as f64;
     let mut out = Vec::with_capacity(n_grid);
     for (si, (name, _)) in sets.iter().enumerate() {
         for (li, &lambda) in lambdas.iter().enumerate() {
@@ -640,15 +645,32 @@ pub fn truthfulqa_sweep(
                 layer_set: (*name).to_string(),
                 layers: resolved[si].clone(),
                 n: items.len(),
-                mean: McScores {
-                    mc1: sums[g][0] / k,
-                    mc2: sums[g][1] / k,
-                    mc3: sums[g][2] / k,
-                },
+                mean: mean_se_of(&scores[g]).0,
+                se: mean_se_of(&scores[g]).1,
             });
         }
     }
     Ok(out)
+}
+
+/// The mean MC scores of some questions and their standard errors.
+fn mean_se_of(scores: &[McScores]) -> (McScores, McScores) {
+    let one = |f: fn(&McScores) -> f64| mean_se(scores.iter().map(f));
+    let (m1, s1) = one(|m| m.mc1);
+    let (m2, s2) = one(|m| m.mc2);
+    let (m3, s3) = one(|m| m.mc3);
+    (
+        McScores {
+            mc1: m1,
+            mc2: m2,
+            mc3: m3,
+        },
+        McScores {
+            mc1: s1,
+            mc2: s2,
+            mc3: s3,
+        },
+    )
 }
 
 /// Totals of one continuation at every grid point `(set, λ)`, set-major.

@@ -52,6 +52,8 @@ pub struct SweepPoint {
     pub n: usize,
     /// Mean MC1 / MC2 / MC3.
     pub mean: McScores,
+    /// Their standard errors over the questions.
+    pub se: McScores,
 }
 
 impl SweepPoint {
@@ -78,6 +80,9 @@ pub struct MethodRow {
     pub mc2: f64,
     /// MC3 (NaN for FACTOR).
     pub mc3: f64,
+    /// Standard errors of the three over the items (`mc1` = the accuracy's for FACTOR, the
+    /// others NaN).
+    pub se: McScores,
     /// Wall time, seconds.
     pub seconds: f64,
 }
@@ -282,6 +287,9 @@ impl ToFrame for [MethodRow] {
                 .f64("mc1_or_accuracy", r.mc1_or_acc)
                 .f64("mc2", r.mc2)
                 .f64("mc3", r.mc3)
+                .f64("mc1_or_accuracy_se", r.se.mc1)
+                .f64("mc2_se", r.se.mc2)
+                .f64("mc3_se", r.se.mc3)
                 .f64("seconds", r.seconds);
         })
     }
@@ -300,6 +308,9 @@ impl ToFrame for [SweepPoint] {
                 .f64("mc1", p.mean.mc1)
                 .f64("mc2", p.mean.mc2)
                 .f64("mc3", p.mean.mc3)
+                .f64("mc1_se", p.se.mc1)
+                .f64("mc2_se", p.se.mc2)
+                .f64("mc3_se", p.se.mc3)
                 .bool("default", p.is_default());
         })
     }
@@ -331,6 +342,15 @@ fn f3(x: f64) -> String {
         format!("{x:.3}")
     } else {
         "–".into()
+    }
+}
+
+/// `mean ± se` to three decimals (the mean alone when the error is not a number).
+fn pm(mean: f64, se: f64) -> String {
+    if se.is_finite() && mean.is_finite() {
+        format!("{mean:.3} ± {se:.3}")
+    } else {
+        f3(mean)
     }
 }
 
@@ -418,7 +438,7 @@ impl papers::Report for Report {
             s.push('\n');
         }
         if !self.methods.is_empty() {
-            s.push_str("### Multiple choice: greedy vs DoLa vs END\n\n| model | bench | method | n | MC1 / acc | MC2 | MC3 | seconds |\n|---|---|---|---|---|---|---|---|\n");
+            s.push_str("### Multiple choice: greedy vs DoLa vs END (mean ± standard error over the items)\n\n| model | bench | method | n | MC1 / acc | MC2 | MC3 | seconds |\n|---|---|---|---|---|---|---|---|\n");
             for r in &self.methods {
                 s.push_str(&format!(
                     "| {} | {} | {} | {} | {} | {} | {} | {:.0} |\n",
@@ -426,16 +446,16 @@ impl papers::Report for Report {
                     r.bench,
                     r.method,
                     r.n,
-                    f3(r.mc1_or_acc),
-                    f3(r.mc2),
-                    f3(r.mc3),
+                    pm(r.mc1_or_acc, r.se.mc1),
+                    pm(r.mc2, r.se.mc2),
+                    pm(r.mc3, r.se.mc3),
                     r.seconds
                 ));
             }
             s.push('\n');
         }
         if !self.sweep.is_empty() {
-            s.push_str("### TruthfulQA MC sweep of λ and the layer set (α = 0; λ = 0 is greedy; **bold** = default)\n\n| model | layer set | layers | λ | n | MC1 | MC2 | MC3 |\n|---|---|---|---|---|---|---|---|\n");
+            s.push_str("### TruthfulQA MC sweep of λ and the layer set (α = 0; λ = 0 is greedy; **bold** = default; mean ± standard error)\n\n| model | layer set | layers | λ | n | MC1 | MC2 | MC3 |\n|---|---|---|---|---|---|---|---|\n");
             for p in &self.sweep {
                 let b = if p.is_default() { "**" } else { "" };
                 s.push_str(&format!(
@@ -445,9 +465,9 @@ impl papers::Report for Report {
                     p.layers,
                     p.lambda,
                     p.n,
-                    f3(p.mean.mc1),
-                    f3(p.mean.mc2),
-                    f3(p.mean.mc3)
+                    pm(p.mean.mc1, p.se.mc1),
+                    pm(p.mean.mc2, p.se.mc2),
+                    pm(p.mean.mc3, p.se.mc3)
                 ));
             }
             s.push('\n');

@@ -202,13 +202,7 @@ pub fn mc_score(
         ps.push(if pc.is_finite() { pc } else { 0.0 });
     }
     let n = questions.len() as f64;
-    let (mean, std) = crate::stats::summary::mean_std(ps.iter().copied());
-    // mean_std gives the population std; the standard error uses the sample std
-    let se = if ps.len() > 1 {
-        std * (n / (n - 1.0)).sqrt() / n.sqrt()
-    } else {
-        0.0
-    };
+    let (mean, se) = crate::stats::summary::mean_se(ps.iter().copied());
     Ok(McScore {
         accuracy: correct as f64 / n,
         p_correct: mean,
