@@ -32,10 +32,18 @@ impl Tolerance {
         cell: 1e-2,
     };
     /// The bf16 lens (rows and unembedding rounded to bf16, f32 accumulation) against the
-    /// peer's f32: rounding the product's inputs moves a logit by about 2⁻⁹ of its size.
+    /// peer's f32: rounding the product's inputs moves a logit by about 2⁻⁹ of its size; the
+    /// peer's own bf16 run moves per-layer means by 2.8e-3 nats. Measured (MKL on AMX): means
+    /// 2.9e-3 / 1.5e-3, cells 0.045 / 0.082 nats (SmolLM2 / Gemma-3).
     pub const BF16: Tolerance = Tolerance {
         mean: 5e-3,
-        cell: 5e-2,
+        cell: 0.15,
+    };
+    /// The same on the raw lens, whose un-normed rows (norms in the tens to hundreds) give
+    /// logits many times larger. Measured: means 7.5e-3 / 7.8e-3, cells 0.59 / 0.69 nats.
+    pub const BF16_RAW: Tolerance = Tolerance {
+        mean: 2e-2,
+        cell: 1.0,
     };
 }
 
@@ -122,7 +130,11 @@ fn bf16_lens_matches_peer() {
                 ..LogitLens::default()
             }
             .precision(entroscope::lens::Precision::Bf16);
-            check_lens(&lm, file, &lens, Tolerance::BF16);
+            let tol = match kind {
+                LensKind::Normed => Tolerance::BF16,
+                LensKind::Raw => Tolerance::BF16_RAW,
+            };
+            check_lens(&lm, file, &lens, tol);
         }
     }
 }
