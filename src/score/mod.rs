@@ -302,8 +302,8 @@ impl<'a> TeacherForcing<'a> {
         })
     }
 
-    /// [`TeacherForcing::continuation`] of several continuations of one prefix. Those that add
-    /// two or more tokens to the prefix's own run through the model together, each right-padded
+    /// Runs continuations after the prefix: their targets and the rows that predict them. Those
+    /// that add two or more tokens to the prefix's own run through the model together, padded
     /// with its last input to the longest (padding after a sequence's inputs cannot change its
     /// rows: attention is causal), so the weights are read once per batch instead of once per
     /// continuation — what short continuations are bound by.
@@ -319,10 +319,17 @@ impl<'a> TeacherForcing<'a> {
         let mut batch = Vec::new(); // (index, joint ids)
         for (i, c) in continuations.iter().enumerate() {
             let full = lm.encode(&format!("{prefix}{}", c.as_ref()))?;
+            if full.len() <= np {
+                return Err(Error::invalid(
+                    "continuation",
+                    format!("{:?}", c.as_ref()),
+                    "text that adds at least one token after the prefix",
+                ));
+            }
             if full.len() > np + 1 && full[..np] == p.ids[..] {
                 batch.push((i, full));
             } else {
-                out[i] = Some(self.continuation(p, prefix, c.as_ref())?);
+                out[i] = Some(self.unbatched(p, full)?);
             }
         }
         for group in batch.chunks(CONTINUATION_BATCH) {
@@ -367,46 +374,17 @@ impl<'a> TeacherForcing<'a> {
             .collect()
     }
 
-    /// Runs one continuation after the prefix: its targets and the rows that predict them.
-    pub(crate) fn continuation(
-        &self,
-        p: &Prefix,
-        prefix: &str,
-        continuation: &str,
-    ) -> Result<Continuation> {
+    /// A continuation the batch does not take, from its joint ids `full`: one token after the
+    /// prefix (its row is the prefix's last), or a joint tokenization that changed the prefix's
+    /// tokens (run whole, as the reference does).
+    fn unbatched(&self, p: &Prefix, full: Vec<u32>) -> Result<Continuation> {
         let lm = self.lm;
-        let full = lm.encode(&format!("{prefix}{continuation}"))?;
         let np = p.ids.len();
-        if full.len() <= np {
-            return Err(Error::invalid(
-                "continuation",
-                format!("{continuation:?}"),
-                "text that adds at least one token after the prefix",
-            ));
-        }
         let targets = full[np..].to_vec();
         let n = targets.len();
-        let (h, rows) = if full[..np] == p.ids[..] {
-            // positions np-1 (from the prefix pass) and np .. full-2 (a continuation pass)
-            if n == 1 {
-                (p.last_h.clone(), p.last_rows.clone())
-            } else {
-                let mut cache = p.cache.clone();
-                let mut cap = RowCapture::new(&self.layers, lm.n_layers())?;
-                cap.reset(0);
-                let h = lm.forward(&full[np..full.len() - 1], &mut cache, &mut cap)?;
-                let rows = cap.take()?;
-                let h = Tensor::cat(&[&p.last_h, &h], 0)?;
-                let rows = p
-                    .last_rows
-                    .iter()
-                    .zip(&rows)
-                    .map(|(a, b)| Ok(Tensor::cat(&[a, b], 0)?))
-                    .collect::<Result<Vec<_>>>()?;
-                (h, rows)
-            }
+        let (h, rows) = if n == 1 && full[..np] == p.ids[..] {
+            (p.last_h.clone(), p.last_rows.clone())
         } else {
-            // the joint tokenization changed the prefix's tokens: run it all, as the reference
             let mut cache = lm.new_cache();
             let mut cap = RowCapture::new(&self.layers, lm.n_layers())?;
             cap.reset(np - 1);
