@@ -170,7 +170,7 @@ def tiny_tokenizer(specials, bos=None):
 def tiny_specs():
     """family -> (config, special tokens (ids 0..), BOS the tokenizer prepends or None, their roles)."""
     from transformers import (GPT2Config, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig,
-                              Qwen2Config, Qwen3Config)
+                              Phi3Config, Qwen2Config, Qwen3Config)
     V = TINY_VOCAB
     common = dict(vocab_size=V, initializer_range=INIT_STD)
     return {
@@ -236,6 +236,16 @@ def tiny_specs():
                                   tie_word_embeddings=False, bos_token_id=1, eos_token_id=2, **common),
                     ["<unk>", "<s>", "</s>"], "<s>",
                     {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}),
+        # Half of each head rotates and every layer has a window, so both must be honoured.
+        "phi3": (Phi3Config(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                            num_attention_heads=4, num_key_value_heads=2,
+                            max_position_embeddings=64, rms_norm_eps=1e-5, sliding_window=4,
+                            partial_rotary_factor=0.5,
+                            rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+                            tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
+                            pad_token_id=0, **common),
+                 ["<unk>", "<s>", "</s>"], "<s>",
+                 {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}),
     }
 
 
@@ -278,7 +288,7 @@ def tiny_inputs(family, tok, bos_id):
 def reference(model, ids):
     rec = Recorder(model)
     x = torch.tensor([ids])
-    out = model(x, output_hidden_states=True)
+    out = model(x, output_hidden_states=True, output_attentions=True)
     L = rec.L
     resid = rec.stack(rec.resid, L + 1)
     attn, mlp = rec.stack(rec.attn, L), rec.stack(rec.mlp, L)
@@ -295,7 +305,10 @@ def reference(model, ids):
         "expected HF's last hidden state to be the normed one"
     head = model.get_output_embeddings()
     assert torch.allclose(softcap(model, head(normed_last)), logits, atol=1e-5)
-    return dict(resid=resid, attn_out=attn, mlp_out=mlp, normed_last=normed_last, logits=logits)
+    pattern = torch.stack([a[0] for a in out.attentions])  # [L, heads, t, t]
+    assert torch.allclose(pattern.sum(-1), torch.ones(pattern.shape[:-1])), "rows must sum to 1"
+    return dict(resid=resid, attn_out=attn, mlp_out=mlp, resid_mid=resid[:L] + attn,
+                pattern=pattern, normed_last=normed_last, logits=logits)
 
 
 # Config changes that must each move the logits noticeably, so a loader that ignores the setting
@@ -309,6 +322,9 @@ SENSITIVITY = {
                "rope_theta": {"rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}},
     "mistral": {"sliding_window": {"sliding_window": None},
                 "rope_theta": {"rope_parameters": {"rope_type": "default", "rope_theta": 10000.0}}},
+    "phi3": {"sliding_window": {"sliding_window": None},
+             "partial_rotary_factor": {"rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+                                                           "partial_rotary_factor": 1.0}}},
 }
 MIN_SENSITIVITY = 0.05
 
@@ -363,7 +379,9 @@ def make_tiny(families):
                               "sqrt(hidden)), resid_i[l]=output of block l (pre final norm); "
                               "normed_last_i=final norm(resid_i[L]); logits_i=model logits "
                               "(after soft-cap); attn_out_i/mlp_out_i[l]=sub-block outputs "
-                              "added to the residual (see README)"}
+                              "added to the residual; resid_mid_i[l]=resid_i[l]+attn_out_i[l] "
+                              "(block l+1 between attention and MLP); pattern_i[l]=block "
+                              "l+1's attention probabilities [heads, t, t] (see README)"}
         save_safetensors(tensors, d / "reference.safetensors", meta)
         write_tf4_config(d, model.config)
         check_sensitivity(d, family, inputs, tensors)
@@ -629,7 +647,7 @@ def make_peer(names, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("part", choices=["all", "tiny", "tiny-tf4", "real", "peer"])
-    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3,gemma2,mistral")
+    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3,gemma2,mistral,phi3")
     ap.add_argument("--models", default=",".join(REAL_MODELS))
     ap.add_argument("--threads", type=int, default=2, help="peer: lens_peer.py --threads")
     a = ap.parse_args()

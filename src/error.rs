@@ -42,11 +42,13 @@ pub enum Error {
         /// What the parser found wrong.
         detail: String,
     },
-    #[error("unknown architecture `{arch}`; supported: gpt2, llama, mistral, qwen2, qwen3, gemma2, gemma3")]
+    #[error("unknown architecture `{arch}`; supported: {supported} (CONTRIBUTING.md says how to add a family)")]
     /// A model family this crate does not implement.
     UnknownArchitecture {
         /// The architecture name from the file.
         arch: String,
+        /// The families this build runs.
+        supported: String,
     },
     #[error("missing tensor `{name}` in {source_desc}; the file does not match its architecture `{arch}`")]
     /// A weight the architecture needs that the file lacks.

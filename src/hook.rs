@@ -12,14 +12,18 @@ use crate::Result;
 /// Layer indices are 1-based for block outputs, to match the layer convention of the crate:
 /// `BlockOut(l)` is the residual stream after block `l` (1..=L), i.e. layer `l` of a profile;
 /// `Embed` is layer 0. `AttnOut(l)` / `MlpOut(l)` are the contributions of block `l` that are added
-/// to the residual stream (after Gemma's post-norms).
+/// to the residual stream (after Gemma's and OLMo-2's post-norms); `ResidMid(l)` is the stream
+/// between them; `Pattern(l)` is block `l`'s attention probabilities, shown only to a hook whose
+/// [`Hook::wants_pattern`] asks for them.
 ///
 /// In TransformerLens's names (its blocks are 0-based, so block `l` here is `blocks.{l-1}`):
 ///
 /// | site | TransformerLens hook |
 /// |---|---|
 /// | `Embed` | `blocks.0.hook_resid_pre` (= `hook_embed` + `hook_pos_embed` on GPT-2) |
+/// | `Pattern(l)` | `blocks.{l-1}.attn.hook_pattern` |
 /// | `AttnOut(l)` | `blocks.{l-1}.hook_attn_out` |
+/// | `ResidMid(l)` | `blocks.{l-1}.hook_resid_mid` |
 /// | `MlpOut(l)` | `blocks.{l-1}.hook_mlp_out` |
 /// | `BlockOut(l)` | `blocks.{l-1}.hook_resid_post` (= `blocks.{l}.hook_resid_pre`) |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,9 +31,17 @@ pub enum Site {
     /// Embedding output, as it enters block 1 (Gemma: already scaled by √d). Shape `[b, t, d]`.
     /// TransformerLens: `blocks.0.hook_resid_pre`.
     Embed,
+    /// Attention probabilities of block `l` (1-based), `[b, heads, t, keys]` in f32 (`keys` =
+    /// cached plus new positions), after the causal and sliding-window masks; rows sum to 1.
+    /// Visited only when [`Hook::wants_pattern`] says so. TransformerLens:
+    /// `blocks.{l-1}.attn.hook_pattern`.
+    Pattern(usize),
     /// Attention contribution of block `l` (1-based), `[b, t, d]`. TransformerLens:
     /// `blocks.{l-1}.hook_attn_out`.
     AttnOut(usize),
+    /// Residual stream of block `l` (1-based) between attention and MLP, `[b, t, d]`.
+    /// TransformerLens: `blocks.{l-1}.hook_resid_mid`.
+    ResidMid(usize),
     /// MLP contribution of block `l` (1-based), `[b, t, d]`. TransformerLens:
     /// `blocks.{l-1}.hook_mlp_out`.
     MlpOut(usize),
@@ -43,7 +55,11 @@ impl Site {
     pub fn layer(self) -> usize {
         match self {
             Site::Embed => 0,
-            Site::AttnOut(l) | Site::MlpOut(l) | Site::BlockOut(l) => l,
+            Site::Pattern(l)
+            | Site::AttnOut(l)
+            | Site::ResidMid(l)
+            | Site::MlpOut(l)
+            | Site::BlockOut(l) => l,
         }
     }
 
@@ -57,7 +73,9 @@ impl Site {
     pub fn transformer_lens_name(self) -> String {
         match self {
             Site::Embed => "blocks.0.hook_resid_pre".into(),
+            Site::Pattern(l) => format!("blocks.{}.attn.hook_pattern", l.saturating_sub(1)),
             Site::AttnOut(l) => format!("blocks.{}.hook_attn_out", l.saturating_sub(1)),
+            Site::ResidMid(l) => format!("blocks.{}.hook_resid_mid", l.saturating_sub(1)),
             Site::MlpOut(l) => format!("blocks.{}.hook_mlp_out", l.saturating_sub(1)),
             Site::BlockOut(l) => format!("blocks.{}.hook_resid_post", l.saturating_sub(1)),
         }
@@ -89,6 +107,12 @@ pub trait Hook {
     fn skip_block(&self, _layer: usize) -> bool {
         false
     }
+
+    /// Return `true` to be shown [`Site::Pattern`] of block `l` (1-based). Off by default:
+    /// reshaping the probabilities for a hook costs a copy per block.
+    fn wants_pattern(&self, _layer: usize) -> bool {
+        false
+    }
 }
 
 /// The hook that does nothing.
@@ -108,6 +132,9 @@ impl<H: Hook + ?Sized> Hook for &mut H {
     fn skip_block(&self, layer: usize) -> bool {
         (**self).skip_block(layer)
     }
+    fn wants_pattern(&self, layer: usize) -> bool {
+        (**self).wants_pattern(layer)
+    }
 }
 
 /// Two hooks in sequence: the first sees the activation first; a replacement it makes is what the
@@ -121,5 +148,8 @@ impl<A: Hook, B: Hook> Hook for (A, B) {
     }
     fn skip_block(&self, layer: usize) -> bool {
         self.0.skip_block(layer) || self.1.skip_block(layer)
+    }
+    fn wants_pattern(&self, layer: usize) -> bool {
+        self.0.wants_pattern(layer) || self.1.wants_pattern(layer)
     }
 }

@@ -99,6 +99,9 @@ pub struct Trace {
     pub attn_out: Option<Tensor>,
     /// MLP contributions `[L, P, d]` when [`CaptureSpec::sub_blocks`].
     pub mlp_out: Option<Tensor>,
+    /// The residual stream between each block's attention and MLP, `[L, P, d]`, when
+    /// [`CaptureSpec::sub_blocks`] (TransformerLens's `hook_resid_mid`).
+    pub resid_mid: Option<Tensor>,
     /// Final logits (after norm, unembedding and any soft-cap): `[P, vocab]` at the kept
     /// positions with [`CaptureSpec::all_logits`], else `[1, vocab]` at the last position.
     pub logits: Tensor,
@@ -143,6 +146,7 @@ pub(crate) struct Recorder {
     sub_blocks: bool,
     pub resid: Vec<Tensor>,
     pub attn: Vec<Tensor>,
+    pub mid: Vec<Tensor>,
     pub mlp: Vec<Tensor>,
 }
 
@@ -158,6 +162,7 @@ impl Recorder {
             sub_blocks,
             resid: vec![],
             attn: vec![],
+            mid: vec![],
             mlp: vec![],
         })
     }
@@ -176,14 +181,17 @@ impl Hook for Recorder {
             Site::Embed => self.resid.push(self.pick(x)?),
             Site::BlockOut(l) => {
                 let row = self.pick(x)?;
-                // A skipped block has no sub-block outputs: record zeros so shapes stay [L, P, d].
+                // A skipped block has no sub-block outputs: record zeros (and its unchanged input
+                // as the mid stream) so shapes stay [L, P, d].
                 while self.sub_blocks && self.attn.len() < l {
                     self.attn.push(row.zeros_like()?);
+                    self.mid.push(row.clone());
                     self.mlp.push(row.zeros_like()?);
                 }
                 self.resid.push(row);
             }
             Site::AttnOut(_) if self.sub_blocks => self.attn.push(self.pick(x)?),
+            Site::ResidMid(_) if self.sub_blocks => self.mid.push(self.pick(x)?),
             Site::MlpOut(_) if self.sub_blocks => self.mlp.push(self.pick(x)?),
             _ => {}
         }

@@ -220,12 +220,12 @@ impl Meta<'_> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tokenizer families.
+// The tokenizer schemes (not the model families of `model::families`).
 // ---------------------------------------------------------------------------------------------
 
 /// Which transformers builder a file maps to (`select_tokenizer_builder`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
+enum Scheme {
     /// `gpt2`: `GPT2Tokenizer`, byte-level BPE.
     ByteLevel,
     /// `llama` in general: `LlamaTokenizer`, Metaspace with a prefix `▁` on the first word.
@@ -236,13 +236,13 @@ enum Family {
     Gemma,
 }
 
-impl Family {
+impl Scheme {
     /// The special tokens the transformers class adds by default (when the vocabulary has them).
     fn class_defaults(self) -> &'static [&'static str] {
         match self {
-            Family::ByteLevel => &["<|endoftext|>"],
-            Family::Llama | Family::Phi3 => &["<unk>", "<s>", "</s>"],
-            Family::Gemma => &["<unk>", "<bos>", "<eos>", "<pad>", "<mask>"],
+            Scheme::ByteLevel => &["<|endoftext|>"],
+            Scheme::Llama | Scheme::Phi3 => &["<unk>", "<s>", "</s>"],
+            Scheme::Gemma => &["<unk>", "<bos>", "<eos>", "<pad>", "<mask>"],
         }
     }
 }
@@ -262,10 +262,10 @@ fn build(meta: &Meta) -> Result<Tokenizer> {
     })?;
     let architecture = meta.string("general.architecture")?.unwrap_or("");
     let family = match (model_type, architecture) {
-        ("gpt2", _) => Family::ByteLevel,
-        ("llama", "gemma" | "gemma2" | "gemma3") => Family::Gemma,
-        ("llama", "phi3") => Family::Phi3,
-        ("llama", _) => Family::Llama,
+        ("gpt2", _) => Scheme::ByteLevel,
+        ("llama", "gemma" | "gemma2" | "gemma3") => Scheme::Gemma,
+        ("llama", "phi3") => Scheme::Phi3,
+        ("llama", _) => Scheme::Llama,
         (other, _) => {
             return Err(Error::Tokenizer(format!(
                 "GGUF tokenizer model `{other}` is not supported (supported: gpt2, llama); \
@@ -313,13 +313,13 @@ fn build(meta: &Meta) -> Result<Tokenizer> {
     let merges = meta.strings(KEY_MERGES)?;
 
     let mut tokenizer = match family {
-        Family::ByteLevel => {
+        Scheme::ByteLevel => {
             let merges = merges.ok_or_else(|| {
                 missing(KEY_MERGES, "a byte-level BPE vocabulary needs its merges")
             })?;
             byte_level_tokenizer(&tokens, &merges, meta.string("tokenizer.ggml.pre")?)?
         }
-        Family::Llama | Family::Phi3 | Family::Gemma => {
+        Scheme::Llama | Scheme::Phi3 | Scheme::Gemma => {
             sentencepiece_tokenizer(family, &tokens, scores.as_deref(), merges.as_deref())?
         }
     };
@@ -460,7 +460,7 @@ fn py_isspace(c: char) -> bool {
 }
 
 fn sentencepiece_tokenizer(
-    family: Family,
+    family: Scheme,
     tokens: &[&str],
     scores: Option<&[f64]>,
     merges: Option<&[&str]>,
@@ -471,7 +471,7 @@ fn sentencepiece_tokenizer(
     let spelled: Vec<String> = tokens
         .iter()
         .map(|t| {
-            if family == Family::Gemma && t.contains(' ') && t.chars().all(py_isspace) {
+            if family == Scheme::Gemma && t.contains(' ') && t.chars().all(py_isspace) {
                 std::iter::repeat_n(SPIECE, t.chars().count()).collect()
             } else {
                 t.to_string()
@@ -489,7 +489,7 @@ fn sentencepiece_tokenizer(
             .enumerate()
             .map(|(i, m)| parse_merge(i, m, &vocab))
             .collect::<Result<Vec<_>>>()?,
-        None if family == Family::Gemma => {
+        None if family == Scheme::Gemma => {
             // Gemma's scores do not follow its merge order; the file order does.
             derive_merges(&spelled, &vocab, |id| -(id as f64))
         }
@@ -510,7 +510,7 @@ fn sentencepiece_tokenizer(
         .vocab_and_merges(vocab, pairs)
         .fuse_unk(true)
         .byte_fallback(true);
-    if family == Family::Gemma {
+    if family == Scheme::Gemma {
         builder = builder.unk_token("<unk>".to_string());
     }
     let mut tokenizer = Tokenizer::new(builder.build()?);
@@ -522,7 +522,7 @@ fn sentencepiece_tokenizer(
         Fuse::new().into(),
     ];
     match family {
-        Family::Gemma => {
+        Scheme::Gemma => {
             let normalizer: NormalizerWrapper = Replace::new(" ", SPIECE.to_string())?.into();
             tokenizer.with_normalizer(Some(normalizer))?;
             let split = Split::new(
@@ -532,7 +532,7 @@ fn sentencepiece_tokenizer(
             )?;
             tokenizer.with_pre_tokenizer(Some(split));
         }
-        Family::Phi3 => {
+        Scheme::Phi3 => {
             let normalizer = NormalizerSequence::new(vec![
                 Prepend::new(SPIECE.to_string()).into(),
                 Replace::new(" ", SPIECE.to_string())?.into(),
@@ -540,7 +540,7 @@ fn sentencepiece_tokenizer(
             tokenizer.with_normalizer(Some(normalizer))?;
             decoders.push(Strip::new(' ', 1, 0).into());
         }
-        Family::Llama | Family::ByteLevel => {
+        Scheme::Llama | Scheme::ByteLevel => {
             let metaspace = Metaspace::new(SPIECE, PrependScheme::First, false);
             tokenizer.with_pre_tokenizer(Some(metaspace));
             decoders.push(Strip::new(' ', 1, 0).into());
@@ -646,7 +646,7 @@ const KEY_PAD: &str = "tokenizer.ggml.padding_token_id";
 /// user-defined tokens, then the special tokens the file names.
 fn add_special_tokens(
     tokenizer: &mut Tokenizer,
-    family: Family,
+    family: Scheme,
     tokens: &[&str],
     token_types: Option<&[i64]>,
     meta: &Meta,
@@ -669,7 +669,7 @@ fn add_special_tokens(
             .zip(types)
             .filter(|&(t, &ty)| {
                 ty == TOKEN_TYPE_CONTROL
-                    && (family != Family::ByteLevel || t.chars().all(in_byte_alphabet))
+                    && (family != Scheme::ByteLevel || t.chars().all(in_byte_alphabet))
             })
             .map(|(t, _)| *t)
             .collect();
@@ -703,11 +703,11 @@ fn add_special_tokens(
 /// single `[bos] $A [eos]`, pair `[bos] $A [eos] [bos] $B [eos]` (type id 1 for the second).
 fn set_post_processor(
     tokenizer: &mut Tokenizer,
-    family: Family,
+    family: Scheme,
     tokens: &[&str],
     meta: &Meta,
 ) -> Result<()> {
-    let sentencepiece = family != Family::ByteLevel;
+    let sentencepiece = family != Scheme::ByteLevel;
     // Older llama files have no flag, and llama.cpp adds BOS to a sentencepiece vocabulary then.
     let add_bos = meta
         .flag("tokenizer.ggml.add_bos_token")?

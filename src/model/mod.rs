@@ -1,9 +1,10 @@
 //! `Lm`: weights + tokenizer + config, loaded from a GGUF file, a Hugging Face directory or the
 //! hub, and run by our own forward pass (`transformer`) so every block is visible.
 
+pub mod arch;
 mod chat;
-pub mod config;
 mod device;
+pub mod families;
 pub mod gguf_tokenizer;
 mod kv_cache;
 pub mod sgemm;
@@ -19,9 +20,10 @@ use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 use tokenizers::Tokenizer;
 
+pub use arch::{Activation, ArchSpec};
 pub use chat::{ChatTemplate, Message};
-pub use config::{Activation, Config, Family};
 pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
+pub use families::Family;
 pub use kv_cache::KvCache;
 
 use crate::hook::{Hook, NoHook};
@@ -223,7 +225,7 @@ impl fmt::Display for Lm {
         let c = &self.model.cfg;
         write!(
             f,
-            "{} ({:?}): {} layers, d={}, heads {}/{} (q/kv), vocab {}, context {}",
+            "{} ({}): {} layers, d={}, heads {}/{} (q/kv), vocab {}, context {}",
             self.name,
             c.family,
             c.num_hidden_layers,
@@ -314,7 +316,7 @@ impl Lm {
                     detail: "missing, and no token_embd.weight to infer the vocabulary from".into(),
                 })?,
         };
-        let cfg = Config::from_gguf(&content.metadata, vocab)?;
+        let cfg = ArchSpec::from_gguf(&content.metadata, vocab)?;
         let tokenizer = gguf_tokenizer::tokenizer_from_gguf(&content)?;
         let chat_template = match content.metadata.get("tokenizer.chat_template") {
             Some(gguf_file::Value::String(t)) => Some(ChatTemplate::new(
@@ -324,8 +326,7 @@ impl Lm {
             )),
             _ => None,
         };
-        let (h, kvh) = (cfg.num_attention_heads, cfg.num_key_value_heads);
-        let mut w = Weights::gguf(path, header.into_inner(), content, cfg.family, h, kvh)?;
+        let mut w = Weights::gguf(path, header.into_inner(), content, &cfg)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: file_stem(path),
@@ -447,7 +448,7 @@ impl Lm {
         }
         let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
         let j: serde_json::Value = serde_json::from_str(&text)?;
-        let cfg = Config::from_hf_json(&j)?;
+        let cfg = ArchSpec::from_hf_json(&j)?;
         if !tokenizer.exists() {
             return Err(Error::FileNotFound {
                 path: tokenizer.to_path_buf(),
@@ -462,7 +463,7 @@ impl Lm {
                 path: config.with_file_name("model.safetensors"),
             });
         }
-        let mut w = Weights::safetensors(shards, name.to_string())?;
+        let mut w = Weights::safetensors(shards, name.to_string(), cfg.family)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: name.to_string(),
@@ -495,7 +496,7 @@ impl Lm {
     }
 
     /// Hyper-parameters.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &ArchSpec {
         &self.model.cfg
     }
 
@@ -822,6 +823,7 @@ impl Lm {
             resid,
             attn_out: stack(std::mem::take(&mut rec.attn))?,
             mlp_out: stack(std::mem::take(&mut rec.mlp))?,
+            resid_mid: stack(std::mem::take(&mut rec.mid))?,
             logits,
         })
     }

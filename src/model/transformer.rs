@@ -1,18 +1,19 @@
 //! Our own forward pass: one block at a time, with a [`Hook`] at every [`Site`].
 //!
-//! Per-family differences live in the constructors (which tensors exist, which norms wrap a
-//! sub-block); the forward code is shared.
+//! Family files turn weights into [`Parts`]; everything structural the forward needs comes
+//! from the [`ArchSpec`] and the optional pieces of each [`Block`], so no code here branches on
+//! a family.
 
 use candle_core::quantized::{QMatMul, QStorage, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
 use candle_nn::Linear;
 
-use super::config::{Activation, Config, Family};
+use super::arch::{Activation, ArchSpec, Mlp, NormKind, NormPlacement, QkNorm};
 use super::device::WeightDtype;
 use super::kv_cache::KvCache;
 use super::weights::Weights;
 use crate::hook::{Hook, Site};
-use crate::Result;
+use crate::{Error, Result};
 
 /// A linear layer `y = x·Wᵀ + b`: dense weights in the model's dtype, or GGUF blocks run as a
 /// quantized matmul (activations f32).
@@ -78,42 +79,11 @@ impl Norm {
     }
 }
 
-#[derive(Debug, Clone)]
-enum Mlp {
-    /// `down(act(gate(x)) * up(x))` (Llama, Qwen, Gemma).
-    Gated { gate: Proj, up: Proj, down: Proj },
-    /// `proj(act(fc(x)))` (GPT-2).
-    Plain { fc: Proj, proj: Proj },
-}
-
-#[derive(Debug, Clone)]
-struct Attention {
-    q: Proj,
-    k: Proj,
-    v: Proj,
-    o: Proj,
-    q_norm: Option<Norm>,
-    k_norm: Option<Norm>,
-}
-
-#[derive(Debug, Clone)]
-struct Block {
-    attn_norm: Norm,
-    attn: Attention,
-    /// Gemma: norm of the attention output before it is added to the residual.
-    post_attn_norm: Option<Norm>,
-    mlp_norm: Norm,
-    mlp: Mlp,
-    /// Gemma: norm of the MLP output before it is added to the residual.
-    post_mlp_norm: Option<Norm>,
-    sliding: bool,
-}
-
 /// The token embedding `[vocab, d]`: dense, or — quantized weights with an untied head — the
 /// file's blocks, of which only the looked-up rows are dequantized (an f32 copy of a 151k-token
 /// vocabulary would take 0.9 GB at d = 1536).
 #[derive(Debug, Clone)]
-enum Embedding {
+pub(crate) enum Embedding {
     Dense(Tensor),
     Quantized(std::sync::Arc<QTensor>),
 }
@@ -149,10 +119,58 @@ impl Embedding {
     }
 }
 
+/// q, k and v: three projections, or one whose output is `[q | k | v]`.
+#[derive(Debug, Clone)]
+pub(crate) enum Qkv {
+    Separate { q: Proj, k: Proj, v: Proj },
+    Fused(Proj),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Attention {
+    pub qkv: Qkv,
+    pub o: Proj,
+    pub q_norm: Option<Norm>,
+    pub k_norm: Option<Norm>,
+}
+
+/// The MLP's weights: gated (gate and up apart, or one projection `[gate | up]`) or plain.
+#[derive(Debug, Clone)]
+pub(crate) enum MlpWeights {
+    Gated { gate: Proj, up: Proj, down: Proj },
+    GatedFused { gate_up: Proj, down: Proj },
+    Plain { fc: Proj, proj: Proj },
+}
+
+/// One block; which norms exist follows [`NormPlacement`].
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    pub attn_norm: Option<Norm>,
+    pub attn: Attention,
+    /// Norm of the attention output before it is added to the residual (Gemma, OLMo-2).
+    pub post_attn_norm: Option<Norm>,
+    pub mlp_norm: Option<Norm>,
+    pub mlp: MlpWeights,
+    /// Norm of the MLP output before it is added to the residual (Gemma, OLMo-2).
+    pub post_mlp_norm: Option<Norm>,
+    pub sliding: bool,
+}
+
+/// What a family's loader builds from the weights.
+pub(crate) struct Parts {
+    pub embed: Embedding,
+    /// Learned position embeddings `[context, d]` (GPT-2).
+    pub pos_embed: Option<Tensor>,
+    pub blocks: Vec<Block>,
+    pub final_norm: Norm,
+    /// `[vocab, d]`; `None` when tied to the (dense) embedding.
+    pub lm_head: Option<Tensor>,
+}
+
 /// The weights of a decoder-only transformer and the code that runs them.
 #[derive(Debug, Clone)]
 pub(crate) struct Transformer {
-    pub cfg: Config,
+    pub cfg: ArchSpec,
     embed: Embedding,
     pos_embed: Option<Tensor>,
     blocks: Vec<Block>,
@@ -163,17 +181,19 @@ pub(crate) struct Transformer {
     pub dtype: WeightDtype,
 }
 
-struct Loader<'a> {
-    w: &'a mut Weights,
-    cfg: &'a Config,
+/// Reads tensors by Hugging Face name into the model's dtype and device; the building blocks
+/// family loaders use.
+pub(crate) struct Loader<'a> {
+    pub w: &'a mut Weights,
+    spec: &'a ArchSpec,
     device: &'a Device,
-    dtype: WeightDtype,
+    pub dtype: WeightDtype,
 }
 
 impl Loader<'_> {
     /// A tensor as f32 on the model's device, as the file has it (dequantized).
     fn t32(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        self.w.get(name, shape, self.cfg.family, self.device)
+        self.w.get(name, shape, self.device)
     }
 
     /// A tensor in the compute dtype on the model's device.
@@ -181,12 +201,14 @@ impl Loader<'_> {
         Ok(t.to_dtype(self.dtype.compute())?.to_device(self.device)?)
     }
 
-    fn t(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
+    pub fn t(&mut self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let t = self.t32(name, shape)?;
         self.place(t)
     }
 
-    fn linear(&mut self, p: &str, out: usize, inp: usize, bias: bool) -> Result<Proj> {
+    /// `{p}.weight` `[out, inp]` (and `{p}.bias` when `bias`): dense, or the file's blocks when
+    /// the weights are kept quantized.
+    pub fn linear(&mut self, p: &str, out: usize, inp: usize, bias: bool) -> Result<Proj> {
         let name = format!("{p}.weight");
         let b = if bias {
             Some(self.t(&format!("{p}.bias"), &[out])?)
@@ -204,206 +226,202 @@ impl Loader<'_> {
         Ok(Proj::Dense(Linear::new(w, b)))
     }
 
-    /// GPT-2's `Conv1D` stores `[in, out]`; transpose to `[out, in]`.
-    fn conv1d(&mut self, p: &str, inp: usize, out: usize) -> Result<Linear> {
+    /// A `Conv1D` layer (GPT-2), which stores `[in, out]`: transposed to `[out, in]`.
+    pub fn conv1d(&mut self, p: &str, inp: usize, out: usize) -> Result<Proj> {
         let w = self
             .t(&format!("{p}.weight"), &[inp, out])?
             .t()?
             .contiguous()?;
         let b = self.t(&format!("{p}.bias"), &[out])?;
-        Ok(Linear::new(w, Some(b)))
+        Ok(Proj::Dense(Linear::new(w, Some(b))))
     }
 
-    fn rms(&mut self, name: &str, size: usize) -> Result<Norm> {
-        let mut weight = self.t32(name, &[size])?;
-        if self.cfg.family.is_gemma() {
-            weight = (weight + 1.0)?; // Gemma scales by (1 + w), computed in f32 as HF does
-        }
-        Ok(Norm::Rms {
-            weight: self.place(weight)?,
-            eps: self.cfg.norm_eps as f32,
-        })
-    }
-
-    fn layer_norm(&mut self, p: &str, size: usize) -> Result<Norm> {
-        Ok(Norm::Layer {
-            weight: self.t(&format!("{p}.weight"), &[size])?,
-            bias: self.t(&format!("{p}.bias"), &[size])?,
-            eps: self.cfg.norm_eps as f32,
+    /// The spec's norm with `{p}.weight` (and `{p}.bias` for LayerNorm) of width `size`.
+    pub fn norm(&mut self, p: &str, size: usize) -> Result<Norm> {
+        let eps = self.spec.norm_eps as f32;
+        let mut weight = self.t32(&format!("{p}.weight"), &[size])?;
+        Ok(match self.spec.norm {
+            NormKind::Layer => Norm::Layer {
+                weight: self.place(weight)?,
+                bias: self.t(&format!("{p}.bias"), &[size])?,
+                eps,
+            },
+            kind => {
+                if kind == NormKind::RmsOffset {
+                    weight = (weight + 1.0)?; // (1 + w), computed in f32 as HF does
+                }
+                Norm::Rms {
+                    weight: self.place(weight)?,
+                    eps,
+                }
+            }
         })
     }
 }
 
 impl Transformer {
     /// Build the model from weights named as in Hugging Face checkpoints.
-    pub fn load(cfg: Config, w: &mut Weights, device: &Device, dtype: WeightDtype) -> Result<Self> {
-        if cfg.family == Family::Gpt2 {
-            return Self::load_gpt2(cfg, w, device, dtype);
-        }
-        let c = cfg.clone();
-        let (d, v, hd) = (c.hidden_size, c.vocab_size, c.head_dim);
-        let (h, kvh) = (c.num_attention_heads, c.num_key_value_heads);
+    pub fn load(
+        spec: ArchSpec,
+        w: &mut Weights,
+        device: &Device,
+        dtype: WeightDtype,
+    ) -> Result<Self> {
         let mut l = Loader {
             w,
-            cfg: &c,
+            spec: &spec,
             device,
             dtype,
         };
-        let untied = l.w.contains("lm_head.weight");
-        let embed = if untied && dtype == WeightDtype::Quantized && device.is_cpu() {
-            let q =
-                l.w.get_quantized("model.embed_tokens.weight", &[v, d], device)?;
-            Embedding::Quantized(std::sync::Arc::new(q))
-        } else {
-            Embedding::Dense(l.t("model.embed_tokens.weight", &[v, d])?)
+        let parts = match spec.family.def().load {
+            Some(load) => load(&spec, &mut l)?,
+            None => load_standard(&spec, &mut l)?,
         };
-        let gemma = c.family.is_gemma();
-        let qk_norm = matches!(c.family, Family::Qwen3 | Family::Gemma3);
-        let qkv_bias = c.family == Family::Qwen2;
-        let mut blocks = Vec::with_capacity(c.num_hidden_layers);
-        for i in 0..c.num_hidden_layers {
-            let p = format!("model.layers.{i}");
-            let attn = Attention {
-                q: l.linear(&format!("{p}.self_attn.q_proj"), h * hd, d, qkv_bias)?,
-                k: l.linear(&format!("{p}.self_attn.k_proj"), kvh * hd, d, qkv_bias)?,
-                v: l.linear(&format!("{p}.self_attn.v_proj"), kvh * hd, d, qkv_bias)?,
-                o: l.linear(&format!("{p}.self_attn.o_proj"), d, h * hd, false)?,
-                q_norm: if qk_norm {
-                    Some(l.rms(&format!("{p}.self_attn.q_norm.weight"), hd)?)
-                } else {
-                    None
-                },
-                k_norm: if qk_norm {
-                    Some(l.rms(&format!("{p}.self_attn.k_norm.weight"), hd)?)
-                } else {
-                    None
-                },
-            };
-            let mlp = Mlp::Gated {
-                gate: l.linear(&format!("{p}.mlp.gate_proj"), c.intermediate_size, d, false)?,
-                up: l.linear(&format!("{p}.mlp.up_proj"), c.intermediate_size, d, false)?,
-                down: l.linear(&format!("{p}.mlp.down_proj"), d, c.intermediate_size, false)?,
-            };
-            let attn_norm = l.rms(&format!("{p}.input_layernorm.weight"), d)?;
-            let (post_attn_norm, mlp_norm, post_mlp_norm) = if gemma {
-                (
-                    Some(l.rms(&format!("{p}.post_attention_layernorm.weight"), d)?),
-                    l.rms(&format!("{p}.pre_feedforward_layernorm.weight"), d)?,
-                    Some(l.rms(&format!("{p}.post_feedforward_layernorm.weight"), d)?),
-                )
-            } else {
-                (
-                    None,
-                    l.rms(&format!("{p}.post_attention_layernorm.weight"), d)?,
-                    None,
-                )
-            };
-            blocks.push(Block {
-                attn_norm,
-                attn,
-                post_attn_norm,
-                mlp_norm,
-                mlp,
-                post_mlp_norm,
-                sliding: c.sliding_layers.get(i).copied().unwrap_or(false),
-            });
-        }
-        let final_norm = l.rms("model.norm.weight", d)?;
-        let lm_head = match (&embed, untied) {
-            (Embedding::Dense(e), false) => e.clone(),
-            _ => l.t("lm_head.weight", &[v, d])?,
+        let mut spec = spec.clone();
+        spec.tie_word_embeddings = parts.lm_head.is_none();
+        let lm_head = match (parts.lm_head, &parts.embed) {
+            (Some(h), _) => h,
+            (None, Embedding::Dense(e)) => e.clone(),
+            (None, Embedding::Quantized(_)) => {
+                return Err(Error::invalid(
+                    "weights",
+                    "a tied head over a quantized embedding",
+                    "a loader that dequantizes the embedding it shares with the head",
+                ))
+            }
         };
-        let mut cfg = cfg;
-        cfg.tie_word_embeddings = !untied;
         Ok(Transformer {
-            cfg,
-            embed,
-            pos_embed: None,
-            blocks,
-            final_norm,
+            cfg: spec,
+            embed: parts.embed,
+            pos_embed: parts.pos_embed,
+            blocks: parts.blocks,
+            final_norm: parts.final_norm,
             lm_head,
             device: device.clone(),
             dtype,
         })
     }
+}
 
-    fn load_gpt2(
-        cfg: Config,
-        w: &mut Weights,
-        device: &Device,
-        dtype: WeightDtype,
-    ) -> Result<Self> {
-        let c = cfg.clone();
-        let (d, v) = (c.hidden_size, c.vocab_size);
-        // Checkpoints saved from GPT2LMHeadModel prefix names with `transformer.`; the hub's
-        // `gpt2` repo does not.
-        let pre = if w.contains("transformer.wte.weight") {
-            "transformer."
+/// The standard layout (`model.embed_tokens`, `model.layers.{i}.self_attn.q_proj`, …,
+/// `model.norm`, `lm_head`), shaped by the spec: fused projections, q/k norms, norm placement.
+fn load_standard(s: &ArchSpec, l: &mut Loader) -> Result<Parts> {
+    let (d, v, hd) = (s.hidden_size, s.vocab_size, s.head_dim);
+    let (h, kvh, ff) = (
+        s.num_attention_heads,
+        s.num_key_value_heads,
+        s.intermediate_size,
+    );
+    let untied = l.w.contains("lm_head.weight");
+    let embed = if untied && l.dtype == WeightDtype::Quantized && l.device.is_cpu() {
+        let q =
+            l.w.get_quantized("model.embed_tokens.weight", &[v, d], l.device)?;
+        Embedding::Quantized(std::sync::Arc::new(q))
+    } else {
+        Embedding::Dense(l.t("model.embed_tokens.weight", &[v, d])?)
+    };
+    let mut blocks = Vec::with_capacity(s.num_hidden_layers);
+    for i in 0..s.num_hidden_layers {
+        let p = format!("model.layers.{i}");
+        let a = format!("{p}.self_attn");
+        let qkv = if s.fused_qkv {
+            Qkv::Fused(l.linear(&format!("{a}.qkv_proj"), (h + 2 * kvh) * hd, d, s.qkv_bias)?)
         } else {
-            ""
+            Qkv::Separate {
+                q: l.linear(&format!("{a}.q_proj"), h * hd, d, s.qkv_bias)?,
+                k: l.linear(&format!("{a}.k_proj"), kvh * hd, d, s.qkv_bias)?,
+                v: l.linear(&format!("{a}.v_proj"), kvh * hd, d, s.qkv_bias)?,
+            }
         };
-        let mut l = Loader {
-            w,
-            cfg: &c,
-            device,
-            // GPT-2 comes from safetensors only, whose dense weights have no blocks to keep.
-            dtype: match dtype {
-                WeightDtype::Quantized => WeightDtype::F32,
-                d => d,
-            },
+        let (q_width, k_width) = match s.qk_norm {
+            QkNorm::Whole => (h * hd, kvh * hd),
+            _ => (hd, hd),
         };
-        let embed = l.t(&format!("{pre}wte.weight"), &[v, d])?;
-        let pos = l.t(&format!("{pre}wpe.weight"), &[c.max_position_embeddings, d])?;
-        let mut blocks = Vec::with_capacity(c.num_hidden_layers);
-        for i in 0..c.num_hidden_layers {
-            let p = format!("{pre}h.{i}");
-            let qkv = l.conv1d(&format!("{p}.attn.c_attn"), d, 3 * d)?;
-            let (qw, qb) = (qkv.weight(), qkv.bias());
-            let split = |t: &Tensor, k: usize| t.narrow(0, k * d, d).and_then(|x| x.contiguous());
-            let part = |k: usize| -> Result<Proj> {
-                Ok(Proj::Dense(Linear::new(
-                    split(qw, k)?,
-                    qb.map(|b| split(b, k)).transpose()?,
-                )))
-            };
-            let attn = Attention {
-                q: part(0)?,
-                k: part(1)?,
-                v: part(2)?,
-                o: Proj::Dense(l.conv1d(&format!("{p}.attn.c_proj"), d, d)?),
-                q_norm: None,
-                k_norm: None,
-            };
-            blocks.push(Block {
-                attn_norm: l.layer_norm(&format!("{p}.ln_1"), d)?,
-                attn,
-                post_attn_norm: None,
-                mlp_norm: l.layer_norm(&format!("{p}.ln_2"), d)?,
-                mlp: Mlp::Plain {
-                    fc: Proj::Dense(l.conv1d(&format!("{p}.mlp.c_fc"), d, c.intermediate_size)?),
-                    proj: Proj::Dense(l.conv1d(
-                        &format!("{p}.mlp.c_proj"),
-                        c.intermediate_size,
-                        d,
-                    )?),
+        let (q_norm, k_norm) = match s.qk_norm {
+            QkNorm::None => (None, None),
+            _ => (
+                Some(l.norm(&format!("{a}.q_norm"), q_width)?),
+                Some(l.norm(&format!("{a}.k_norm"), k_width)?),
+            ),
+        };
+        let attn = Attention {
+            qkv,
+            o: l.linear(&format!("{a}.o_proj"), d, h * hd, s.o_bias)?,
+            q_norm,
+            k_norm,
+        };
+        let m = format!("{p}.mlp");
+        let mlp =
+            match s.mlp {
+                Mlp::Gated { fused: true, .. } => MlpWeights::GatedFused {
+                    gate_up: l.linear(&format!("{m}.gate_up_proj"), 2 * ff, d, false)?,
+                    down: l.linear(&format!("{m}.down_proj"), d, ff, false)?,
                 },
-                post_mlp_norm: None,
-                sliding: false,
-            });
-        }
-        let final_norm = l.layer_norm(&format!("{pre}ln_f"), d)?;
-        Ok(Transformer {
-            cfg,
-            lm_head: embed.clone(),
-            embed: Embedding::Dense(embed),
-            pos_embed: Some(pos),
-            blocks,
-            final_norm,
-            device: device.clone(),
-            dtype: l.dtype,
-        })
+                Mlp::Gated { fused: false, .. } => MlpWeights::Gated {
+                    gate: l.linear(&format!("{m}.gate_proj"), ff, d, false)?,
+                    up: l.linear(&format!("{m}.up_proj"), ff, d, false)?,
+                    down: l.linear(&format!("{m}.down_proj"), d, ff, false)?,
+                },
+                Mlp::Plain { .. } => return Err(Error::invalid(
+                    "architecture",
+                    s.family,
+                    "a gated MLP in the standard layout (a plain MLP needs its family's loader)",
+                )),
+            };
+        let mut norm = |name: &str| l.norm(&format!("{p}.{name}"), d);
+        let (attn_norm, post_attn_norm, mlp_norm, post_mlp_norm) = match s.norm_placement {
+            NormPlacement::Pre => (
+                Some(norm("input_layernorm")?),
+                None,
+                Some(norm("post_attention_layernorm")?),
+                None,
+            ),
+            NormPlacement::Sandwich => (
+                Some(norm("input_layernorm")?),
+                Some(norm("post_attention_layernorm")?),
+                Some(norm("pre_feedforward_layernorm")?),
+                Some(norm("post_feedforward_layernorm")?),
+            ),
+            NormPlacement::Post => (
+                None,
+                Some(norm("post_attention_layernorm")?),
+                None,
+                Some(norm("post_feedforward_layernorm")?),
+            ),
+        };
+        blocks.push(Block {
+            attn_norm,
+            attn,
+            post_attn_norm,
+            mlp_norm,
+            mlp,
+            post_mlp_norm,
+            sliding: s.sliding_layers.get(i).copied().unwrap_or(false),
+        });
     }
+    let final_norm = l.norm("model.norm", d)?;
+    let lm_head = match (&embed, untied) {
+        (Embedding::Dense(_), false) => None,
+        _ => Some(l.t("lm_head.weight", &[v, d])?),
+    };
+    Ok(Parts {
+        embed,
+        pos_embed: None,
+        blocks,
+        final_norm,
+        lm_head,
+    })
+}
 
+/// Apply an optional norm (identity when the placement has none there).
+fn maybe_norm(n: &Option<Norm>, x: &Tensor) -> Result<Tensor> {
+    match n {
+        Some(n) => n.forward(x),
+        None => Ok(x.clone()),
+    }
+}
+
+impl Transformer {
     /// Run `b` sequences of one length `t` (`ids` row-major, `b·t` ids) through every block,
     /// continuing from `cache` (which is extended). Returns the residual stream after the last
     /// block, before the final norm, `[b, t, d]`.
@@ -424,9 +442,9 @@ impl Transformer {
                 .broadcast_add(&pos.narrow(0, offset, t)?)?
                 .flatten_to(1)?;
         }
-        if self.cfg.family.is_gemma() {
-            // HF multiplies by sqrt(d) rounded to the activations' dtype.
-            let scale = Tensor::new(&[(self.cfg.hidden_size as f32).sqrt()], dev)?
+        if let Some(scale) = self.cfg.embed_scale {
+            // HF multiplies by the scale rounded to the activations' dtype.
+            let scale = Tensor::new(&[scale as f32], dev)?
                 .to_dtype(x.dtype())?
                 .to_dtype(DType::F32)?
                 .to_vec1::<f32>()?[0];
@@ -435,25 +453,27 @@ impl Transformer {
         let mut x = x.reshape((b, t, ()))?;
         visit(hook, Site::Embed, &mut x)?;
         let rope = RopeTables::new(&self.cfg, offset, t, dev, x.dtype())?;
+        let act = self.cfg.mlp.act();
         for (i, block) in self.blocks.iter().enumerate() {
             let l = i + 1;
             if !hook.skip_block(l) {
                 let mut a = block.attn.forward(
-                    &block.attn_norm.forward(&x)?,
+                    &maybe_norm(&block.attn_norm, &x)?,
                     &self.cfg,
                     &rope,
                     block.sliding,
                     cache.layer(i),
                     offset,
+                    l,
+                    hook,
                 )?;
                 if let Some(n) = &block.post_attn_norm {
                     a = n.forward(&a)?;
                 }
                 visit(hook, Site::AttnOut(l), &mut a)?;
                 x = (x + a)?;
-                let mut m = block
-                    .mlp
-                    .forward(&block.mlp_norm.forward(&x)?, self.cfg.hidden_act)?;
+                visit(hook, Site::ResidMid(l), &mut x)?;
+                let mut m = block.mlp.forward(&maybe_norm(&block.mlp_norm, &x)?, act)?;
                 if let Some(n) = &block.post_mlp_norm {
                     m = n.forward(&m)?;
                 }
@@ -496,9 +516,14 @@ impl Transformer {
             None => z,
         })
     }
+
+    /// Number of blocks L.
+    pub fn n_blocks(&self) -> usize {
+        self.blocks.len()
+    }
 }
 
-impl Mlp {
+impl MlpWeights {
     fn forward(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
         let a = |t: Tensor| -> Result<Tensor> {
             Ok(match act {
@@ -508,10 +533,17 @@ impl Mlp {
             })
         };
         Ok(match self {
-            Mlp::Gated { gate, up, down } => {
+            MlpWeights::Gated { gate, up, down } => {
                 down.forward(&(a(gate.forward(x)?)? * up.forward(x)?)?)?
             }
-            Mlp::Plain { fc, proj } => proj.forward(&a(fc.forward(x)?)?)?,
+            MlpWeights::GatedFused { gate_up, down } => {
+                let gu = gate_up.forward(x)?;
+                let ff = gu.dim(D::Minus1)? / 2;
+                let gate = gu.narrow(D::Minus1, 0, ff)?;
+                let up = gu.narrow(D::Minus1, ff, ff)?;
+                down.forward(&(a(gate.contiguous()?)? * up)?)?
+            }
+            MlpWeights::Plain { fc, proj } => proj.forward(&a(fc.forward(x)?)?)?,
         })
     }
 }
@@ -519,30 +551,38 @@ impl Mlp {
 /// Show `x` to the hook at `site`; a replacement is cast to `x`'s dtype and device.
 fn visit(hook: &mut dyn Hook, site: Site, x: &mut Tensor) -> Result<()> {
     if let Some(r) = hook.visit(site, x)? {
+        if r.dims() != x.dims() {
+            return Err(Error::invalid(
+                "hook replacement",
+                format!("{:?} at {site:?}", r.dims()),
+                format!("the shape of the activation it replaces, {:?}", x.dims()),
+            ));
+        }
         *x = r.to_device(x.device())?.to_dtype(x.dtype())?;
     }
     Ok(())
 }
 
-/// cos/sin tables `[t, head_dim/2]` for the global and (Gemma) local RoPE bases.
+/// cos/sin tables `[t, rotary_dim/2]` for the global and (Gemma 3) local RoPE bases.
 struct RopeTables {
     global: Option<(Tensor, Tensor)>,
     local: Option<(Tensor, Tensor)>,
 }
 
 impl RopeTables {
-    fn new(cfg: &Config, offset: usize, t: usize, dev: &Device, dtype: DType) -> Result<Self> {
-        if cfg.family == Family::Gpt2 {
+    fn new(spec: &ArchSpec, offset: usize, t: usize, dev: &Device, dtype: DType) -> Result<Self> {
+        let Some(r) = spec.rotary() else {
             return Ok(Self {
                 global: None,
                 local: None,
             });
-        }
+        };
+        let dim = spec.rotary_dim();
         let table = |base: f64, scale: f64| -> Result<(Tensor, Tensor)> {
-            let half = cfg.head_dim / 2;
+            let half = dim / 2;
             // As transformers computes it: inv_freq in f32, then position × inv_freq in f32.
             let inv: Vec<f32> = (0..half)
-                .map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / cfg.head_dim as f32))
+                .map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / dim as f32))
                 .collect();
             let mut freqs = Vec::with_capacity(t * half);
             for p in offset..offset + t {
@@ -552,8 +592,8 @@ impl RopeTables {
             let f = Tensor::from_vec(freqs, (t, half), dev)?;
             Ok((f.cos()?.to_dtype(dtype)?, f.sin()?.to_dtype(dtype)?))
         };
-        let global = Some(table(cfg.rope_theta, cfg.rope_scaling_factor)?);
-        let local = match cfg.rope_local_base_freq {
+        let global = Some(table(r.theta, r.scaling_factor)?);
+        let local = match r.local_theta {
             Some(b) => Some(table(b, 1.0)?),
             None => None,
         };
@@ -567,17 +607,33 @@ impl RopeTables {
             self.global.as_ref()
         }
     }
+
+    /// Rotate the first `cos`-width·2 dimensions of `x` `[b, heads, t, hd]`; the rest pass.
+    fn apply(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        let hd = x.dim(D::Minus1)?;
+        let rd = 2 * cos.dim(D::Minus1)?;
+        if rd == hd {
+            return Ok(candle_nn::rotary_emb::rope(&x.contiguous()?, cos, sin)?);
+        }
+        let rot = x.narrow(D::Minus1, 0, rd)?.contiguous()?;
+        let rot = candle_nn::rotary_emb::rope(&rot, cos, sin)?;
+        let pass = x.narrow(D::Minus1, rd, hd - rd)?.contiguous()?;
+        Ok(Tensor::cat(&[&rot, &pass], D::Minus1)?)
+    }
 }
 
 impl Attention {
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         x: &Tensor,
-        cfg: &Config,
+        cfg: &ArchSpec,
         rope: &RopeTables,
         sliding: bool,
         cache: &mut Option<(Tensor, Tensor)>,
         offset: usize,
+        layer: usize,
+        hook: &mut dyn Hook,
     ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let (h, kvh, hd) = (
@@ -585,19 +641,39 @@ impl Attention {
             cfg.num_key_value_heads,
             cfg.head_dim,
         );
-        let heads = |y: Tensor, n: usize| y.reshape((b, t, n, hd))?.transpose(1, 2);
-        let mut q = heads(self.q.forward(x)?, h)?;
-        let mut k = heads(self.k.forward(x)?, kvh)?;
-        let v = heads(self.v.forward(x)?, kvh)?.contiguous()?;
-        if let Some(n) = &self.q_norm {
-            q = n.forward(&q)?;
+        let (mut q, mut k, v) = match &self.qkv {
+            Qkv::Separate { q, k, v } => (q.forward(x)?, k.forward(x)?, v.forward(x)?),
+            Qkv::Fused(p) => {
+                let y = p.forward(x)?;
+                (
+                    y.narrow(D::Minus1, 0, h * hd)?,
+                    y.narrow(D::Minus1, h * hd, kvh * hd)?,
+                    y.narrow(D::Minus1, (h + kvh) * hd, kvh * hd)?,
+                )
+            }
+        };
+        let whole = cfg.qk_norm == QkNorm::Whole;
+        if whole {
+            if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+                q = qn.forward(&q)?;
+                k = kn.forward(&k)?;
+            }
         }
-        if let Some(n) = &self.k_norm {
-            k = n.forward(&k)?;
+        let heads = |y: Tensor, n: usize| -> Result<Tensor> {
+            Ok(y.contiguous()?.reshape((b, t, n, hd))?.transpose(1, 2)?)
+        };
+        let mut q = heads(q, h)?;
+        let mut k = heads(k, kvh)?;
+        let v = heads(v, kvh)?.contiguous()?;
+        if !whole {
+            if let (Some(qn), Some(kn)) = (&self.q_norm, &self.k_norm) {
+                q = qn.forward(&q)?;
+                k = kn.forward(&k)?;
+            }
         }
         if let Some((cos, sin)) = rope.get(sliding) {
-            q = candle_nn::rotary_emb::rope(&q.contiguous()?, cos, sin)?;
-            k = candle_nn::rotary_emb::rope(&k.contiguous()?, cos, sin)?;
+            q = RopeTables::apply(&q, cos, sin)?;
+            k = RopeTables::apply(&k, cos, sin)?;
         }
         let (k, v) = match cache.take() {
             Some((ck, cv)) => (Tensor::cat(&[&ck, &k], 2)?, Tensor::cat(&[&cv, &v], 2)?),
@@ -618,9 +694,14 @@ impl Attention {
         let window = if sliding { cfg.sliding_window } else { None };
         let mask = causal_mask(t, total, offset, window, x.device())?;
         let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
-        let p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?
-            .to_dtype(v.dtype())?;
-        let y = p.matmul(&v)?; // [b, kvh, rep*t, hd]
+        let mut p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?;
+        if hook.wants_pattern(layer) {
+            // Head j reads key/value head j / rep, so [b, kvh, rep·t, total] is [b, h, t, total].
+            let mut pattern = p.reshape((b, h, t, total))?;
+            visit(hook, Site::Pattern(layer), &mut pattern)?;
+            p = pattern.reshape((b, kvh, rep * t, total))?;
+        }
+        let y = p.to_dtype(v.dtype())?.matmul(&v)?; // [b, kvh, rep*t, hd]
         let y = y
             .reshape((b, h, t, hd))?
             .transpose(1, 2)?
@@ -649,11 +730,4 @@ fn causal_mask(
         }
     }
     Ok(Tensor::from_vec(m, (t, total), dev)?)
-}
-
-impl Transformer {
-    /// Number of blocks L.
-    pub fn n_blocks(&self) -> usize {
-        self.blocks.len()
-    }
 }

@@ -11,7 +11,8 @@ use candle_core::quantized::{gguf_file, QStorage, QTensor};
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 
-use super::config::Family;
+use super::arch::ArchSpec;
+use super::families::{gguf, Family};
 use crate::{Error, Result};
 
 /// A source of f32 weight tensors addressed by Hugging Face names (`model.layers.0.mlp.up_proj.weight`).
@@ -19,20 +20,20 @@ pub(crate) enum Weights {
     Safetensors {
         st: MmapedSafetensors,
         desc: String,
+        family: Family,
     },
     Gguf {
         content: gguf_file::Content,
         file: File,
         path: PathBuf,
-        family: Family,
-        heads: usize,
-        kv_heads: usize,
+        /// The spec read from the file's metadata: how its names and tensors map to HF's.
+        spec: Box<ArchSpec>,
     },
 }
 
 impl Weights {
     /// Memory-map the `*.safetensors` files of a directory (all shards).
-    pub fn safetensors(paths: &[PathBuf], desc: String) -> Result<Self> {
+    pub fn safetensors(paths: &[PathBuf], desc: String, family: Family) -> Result<Self> {
         for p in paths {
             if !p.exists() {
                 return Err(Error::FileNotFound { path: p.clone() });
@@ -44,7 +45,7 @@ impl Weights {
             path: paths.first().cloned().unwrap_or_default(),
             detail: e.to_string(),
         })?;
-        Ok(Weights::Safetensors { st, desc })
+        Ok(Weights::Safetensors { st, desc, family })
     }
 
     /// A GGUF file whose header has been read. Every tensor's byte range is checked against the
@@ -53,9 +54,7 @@ impl Weights {
         path: &Path,
         file: File,
         content: gguf_file::Content,
-        family: Family,
-        heads: usize,
-        kv_heads: usize,
+        spec: &ArchSpec,
     ) -> Result<Self> {
         let size = file.metadata().map_err(|e| Error::io(path, e))?.len();
         for (name, info) in &content.tensor_infos {
@@ -75,9 +74,7 @@ impl Weights {
             content,
             file,
             path: path.to_path_buf(),
-            family,
-            heads,
-            kv_heads,
+            spec: Box::new(spec.clone()),
         })
     }
 
@@ -92,23 +89,15 @@ impl Weights {
     pub fn contains(&self, name: &str) -> bool {
         match self {
             Weights::Safetensors { st, .. } => st.get(name).is_ok(),
-            Weights::Gguf {
-                content, family, ..
-            } => gguf_name(name, *family)
+            Weights::Gguf { content, spec, .. } => gguf::tensor_name(name, spec)
                 .map(|g| content.tensor_infos.contains_key(&g))
                 .unwrap_or(false),
         }
     }
 
     /// Load one tensor as f32 onto `device` and check its shape.
-    pub fn get(
-        &mut self,
-        name: &str,
-        shape: &[usize],
-        family: Family,
-        device: &Device,
-    ) -> Result<Tensor> {
-        let t = self.load(name, family, device)?;
+    pub fn get(&mut self, name: &str, shape: &[usize], device: &Device) -> Result<Tensor> {
+        let t = self.load(name, device)?;
         if t.dims() != shape {
             return Err(Error::ShapeMismatch {
                 name: name.to_string(),
@@ -132,9 +121,7 @@ impl Weights {
             content,
             file,
             path,
-            family,
-            heads,
-            kv_heads,
+            spec,
         } = self
         else {
             return Err(Error::invalid(
@@ -144,7 +131,7 @@ impl Weights {
                  for safetensors",
             ));
         };
-        let q = read_block(content, file, path, name, *family, device)?;
+        let q = read_block(content, file, path, name, spec, device)?;
         if q.shape().dims() != shape {
             return Err(Error::ShapeMismatch {
                 name: name.to_string(),
@@ -152,89 +139,50 @@ impl Weights {
                 got: q.shape().dims().to_vec(),
             });
         }
-        match family {
-            Family::Llama | Family::Mistral if name.ends_with("q_proj.weight") => {
-                permute_rows(q, *heads, device)
-            }
-            Family::Llama | Family::Mistral if name.ends_with("k_proj.weight") => {
-                permute_rows(q, *kv_heads, device)
-            }
-            _ => Ok(q),
+        if !spec.family.def().gguf_permuted_qk {
+            return Ok(q);
+        }
+        if name.ends_with("q_proj.weight") {
+            permute_rows(q, spec.num_attention_heads, device)
+        } else if name.ends_with("k_proj.weight") {
+            permute_rows(q, spec.num_key_value_heads, device)
+        } else {
+            Ok(q)
         }
     }
 
-    fn missing(&self, name: &str, family: Family) -> Error {
-        Error::MissingTensor {
-            name: name.to_string(),
-            arch: format!("{family:?}").to_lowercase(),
-            source_desc: self.desc(),
-        }
-    }
-
-    fn load(&mut self, name: &str, fam: Family, device: &Device) -> Result<Tensor> {
-        let missing = self.missing(name, fam);
+    fn load(&mut self, name: &str, device: &Device) -> Result<Tensor> {
+        let source_desc = self.desc();
         match self {
-            Weights::Safetensors { st, .. } => {
-                let t = st.load(name, device).map_err(|_| missing)?;
+            Weights::Safetensors { st, family, .. } => {
+                let t = st
+                    .load(name, device)
+                    .map_err(|_| missing(name, *family, source_desc))?;
                 Ok(t.to_dtype(DType::F32)?)
             }
             Weights::Gguf {
                 content,
                 file,
                 path,
-                family,
-                heads,
-                kv_heads,
+                spec,
             } => {
-                let q = read_block(content, file, path, name, *family, device)?;
+                let q = read_block(content, file, path, name, spec, device)?;
                 let t = q.dequantize(device)?;
-                gguf_to_hf(t, name, *family, *heads, *kv_heads)
+                (spec.family.def().gguf_to_hf)(t, name, spec)
             }
         }
     }
 }
 
-fn self_missing(name: &str, family: Family, path: &Path) -> Error {
+fn missing(name: &str, family: Family, source_desc: String) -> Error {
     Error::MissingTensor {
         name: name.to_string(),
-        arch: format!("{family:?}").to_lowercase(),
-        source_desc: path.display().to_string(),
+        arch: family.name().to_string(),
+        source_desc,
     }
 }
 
-/// Undo what llama.cpp's converter did to a tensor, so it equals the Hugging Face tensor:
-/// Llama's (and Mistral's, converted as Llama) q/k rows are permuted for interleaved RoPE;
-/// Gemma 2/3 norm weights are stored as `1 + w`.
-fn gguf_to_hf(
-    t: Tensor,
-    name: &str,
-    family: Family,
-    heads: usize,
-    kv_heads: usize,
-) -> Result<Tensor> {
-    match family {
-        Family::Llama | Family::Mistral if name.ends_with("q_proj.weight") => {
-            reverse_permute(&t, heads)
-        }
-        Family::Llama | Family::Mistral if name.ends_with("k_proj.weight") => {
-            reverse_permute(&t, kv_heads)
-        }
-        Family::Gemma2 | Family::Gemma3 if name.ends_with("norm.weight") => Ok((t - 1.0)?),
-        _ => Ok(t),
-    }
-}
-
-/// Inverse of llama.cpp's `permute`: rows `[heads, 2, half, in]` → `[heads, half, 2, in]`.
-fn reverse_permute(w: &Tensor, heads: usize) -> Result<Tensor> {
-    let (out, inp) = w.dims2()?;
-    let half = out / heads / 2;
-    Ok(w.reshape((heads, half, 2, inp))?
-        .transpose(1, 2)?
-        .contiguous()?
-        .reshape((out, inp))?)
-}
-
-/// [`reverse_permute`] on quantized rows: row `(h, a, j)` of the result is row `(h, j, a)` of
+/// The family's q/k unpermutation on quantized rows: row `(h, a, j)` of the result is row `(h, j, a)` of
 /// the file (`a` ∈ {0, 1}, `j` < half), moved as whole rows of blocks.
 fn permute_rows(q: QTensor, heads: usize, device: &Device) -> Result<QTensor> {
     let (out, inp) = q.shape().dims2()?;
@@ -252,52 +200,19 @@ fn permute_rows(q: QTensor, heads: usize, device: &Device) -> Result<QTensor> {
     Ok(QTensor::new(storage, (out, inp))?)
 }
 
-/// Hugging Face tensor name → GGUF tensor name.
-fn gguf_name(hf: &str, family: Family) -> Option<String> {
-    let top = match hf {
-        "model.embed_tokens.weight" => Some("token_embd.weight"),
-        "model.norm.weight" => Some("output_norm.weight"),
-        "lm_head.weight" => Some("output.weight"),
-        _ => None,
-    };
-    if let Some(t) = top {
-        return Some(t.to_string());
-    }
-    let rest = hf.strip_prefix("model.layers.")?;
-    let (idx, sub) = rest.split_once('.')?;
-    let (module, kind) = sub.rsplit_once('.')?;
-    let g = match (module, family) {
-        ("input_layernorm", _) => "attn_norm",
-        ("self_attn.q_proj", _) => "attn_q",
-        ("self_attn.k_proj", _) => "attn_k",
-        ("self_attn.v_proj", _) => "attn_v",
-        ("self_attn.o_proj", _) => "attn_output",
-        ("self_attn.q_norm", _) => "attn_q_norm",
-        ("self_attn.k_norm", _) => "attn_k_norm",
-        ("post_attention_layernorm", Family::Gemma2 | Family::Gemma3) => "post_attention_norm",
-        ("post_attention_layernorm", _) => "ffn_norm",
-        ("pre_feedforward_layernorm", _) => "ffn_norm",
-        ("post_feedforward_layernorm", _) => "post_ffw_norm",
-        ("mlp.gate_proj", _) => "ffn_gate",
-        ("mlp.up_proj", _) => "ffn_up",
-        ("mlp.down_proj", _) => "ffn_down",
-        _ => return None,
-    };
-    Some(format!("blk.{idx}.{g}.{kind}"))
-}
-
 /// The GGUF tensor holding HF weight `name`, as the file's blocks on `device`.
 fn read_block(
     content: &gguf_file::Content,
     file: &mut File,
     path: &Path,
     name: &str,
-    family: Family,
+    spec: &ArchSpec,
     device: &Device,
 ) -> Result<QTensor> {
-    let g = gguf_name(name, family).ok_or_else(|| self_missing(name, family, path))?;
+    let absent = || missing(name, spec.family, path.display().to_string());
+    let g = gguf::tensor_name(name, spec).ok_or_else(absent)?;
     if !content.tensor_infos.contains_key(&g) {
-        return Err(self_missing(name, family, path));
+        return Err(absent());
     }
     content
         .tensor(file, &g, device)

@@ -121,7 +121,7 @@ fn unknown_architecture() {
     write_gguf(&p, llama_md("mamba"), vec![("token_embd.weight", t)]);
     let err = Lm::from_gguf(&p).unwrap_err();
     assert!(
-        matches!(err, Error::UnknownArchitecture { ref arch } if arch == "mamba"),
+        matches!(err, Error::UnknownArchitecture { ref arch, .. } if arch == "mamba"),
         "{err}"
     );
     let dir = tiny_copy("arch", |d| {

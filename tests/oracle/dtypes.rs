@@ -12,10 +12,6 @@ use entroscope::prelude::*;
 use entroscope::trace::Positions;
 use serde_json::Value;
 
-const FAMILIES: [&str; 7] = [
-    "gpt2", "llama", "qwen2", "qwen3", "gemma3", "gemma2", "mistral",
-];
-
 /// bf16 keeps 8 significant bits: every rounding is a relative error of at most u = 2⁻⁸.
 const BF16_U: f32 = 1.0 / 256.0;
 
@@ -73,7 +69,7 @@ fn bf16_relative_errors(family: &str) -> (Vec<(f32, f32)>, usize) {
 
 #[test]
 fn bf16_tiny_models_match_transformers_within_the_derived_tolerance() {
-    for family in FAMILIES {
+    for family in entroscope::model::Family::all().map(|f| f.name()) {
         let (errors, n_layers) = bf16_relative_errors(family);
         for (i, (resid, logits)) in errors.into_iter().enumerate() {
             eprintln!(

@@ -1,16 +1,19 @@
 //! Our forward pass against Hugging Face transformers on tiny random-weight models of every
-//! family (written by `scripts/make_fixtures.py`): every layer's residual stream, every
-//! sub-block's output and the logits within 1e-4.
+//! registered family (written by `scripts/make_fixtures.py`): every layer's residual stream,
+//! every sub-block's output, the stream between them, the attention patterns and the logits
+//! within 1e-4.
 
 use crate::common::{fixture, max_abs_diff};
 use candle_core::{DType, Device, Tensor};
 use entroscope::prelude::*;
 use entroscope::trace::Positions;
 
-const FAMILIES: [&str; 7] = [
-    "gpt2", "llama", "qwen2", "qwen3", "gemma3", "gemma2", "mistral",
-];
 const TOL: f32 = 1e-4;
+
+/// Every family in the registry; each must have its fixture `tiny-<name>`.
+fn families() -> Vec<&'static str> {
+    entroscope::model::Family::all().map(|f| f.name()).collect()
+}
 
 fn reference(family: &str) -> std::collections::HashMap<String, Tensor> {
     let path = fixture(&format!("tiny-{family}/reference.safetensors"));
@@ -43,11 +46,12 @@ fn check_family(family: &str) {
             .collect();
         let d_attn = max_abs_diff(tr.attn_out.as_ref().unwrap(), r("attn_out"));
         let d_mlp = max_abs_diff(tr.mlp_out.as_ref().unwrap(), r("mlp_out"));
+        let d_mid = max_abs_diff(tr.resid_mid.as_ref().unwrap(), r("resid_mid"));
         let d_logits = max_abs_diff(&tr.logits, r("logits"));
         let last = tr.layer(lm.n_layers()).unwrap();
         let d_norm = max_abs_diff(&lm.final_norm(&last).unwrap(), r("normed_last"));
         eprintln!(
-            "{family} input {i} ({} tokens): resid {d_resid:.2e} attn {d_attn:.2e} mlp {d_mlp:.2e} normed {d_norm:.2e} logits {d_logits:.2e}; resid per layer [{}]",
+            "{family} input {i} ({} tokens): resid {d_resid:.2e} attn {d_attn:.2e} mid {d_mid:.2e} mlp {d_mlp:.2e} normed {d_norm:.2e} logits {d_logits:.2e}; resid per layer [{}]",
             ids.len(),
             per_layer.join(", ")
         );
@@ -55,6 +59,7 @@ fn check_family(family: &str) {
             ("resid", d_resid),
             ("attn_out", d_attn),
             ("mlp_out", d_mlp),
+            ("resid_mid", d_mid),
             ("normed_last", d_norm),
             ("logits", d_logits),
         ] {
@@ -66,44 +71,78 @@ fn check_family(family: &str) {
 }
 
 #[test]
-fn gpt2_matches_transformers() {
-    check_family("gpt2");
+fn every_family_matches_transformers() {
+    for family in families() {
+        check_family(family);
+    }
 }
 
-#[test]
-fn llama_matches_transformers() {
-    check_family("llama");
+/// Records the two sites TransformerLens users reach for beyond the four of a trace:
+/// `hook_resid_mid` and `hook_pattern` (asked for explicitly).
+#[derive(Default)]
+struct MidAndPattern {
+    resid_mid: Vec<Tensor>,
+    pattern: Vec<Tensor>,
 }
 
-#[test]
-fn qwen2_matches_transformers() {
-    check_family("qwen2");
+impl Hook for MidAndPattern {
+    fn visit(&mut self, site: Site, x: &Tensor) -> entroscope::Result<Option<Tensor>> {
+        match site {
+            Site::ResidMid(_) => self.resid_mid.push(x.squeeze(0)?),
+            Site::Pattern(_) => self.pattern.push(x.squeeze(0)?),
+            _ => {}
+        }
+        Ok(None)
+    }
+    fn wants_pattern(&self, _layer: usize) -> bool {
+        true
+    }
 }
 
+/// `Site::ResidMid` and `Site::Pattern` equal transformers' stream between attention and MLP
+/// and its `output_attentions` on every family; without `wants_pattern` no pattern is shown.
 #[test]
-fn qwen3_matches_transformers() {
-    check_family("qwen3");
-}
-
-#[test]
-fn gemma3_matches_transformers() {
-    check_family("gemma3");
-}
-
-#[test]
-fn gemma2_matches_transformers() {
-    check_family("gemma2");
-}
-
-#[test]
-fn mistral_matches_transformers() {
-    check_family("mistral");
+fn resid_mid_and_pattern_match_transformers() {
+    for family in families() {
+        let lm = Lm::from_hf_dir(fixture(&format!("tiny-{family}"))).unwrap();
+        let refs = reference(family);
+        for i in 0..2 {
+            let ids = ids_of(&refs[&format!("ids_{i}")]);
+            let mut rec = MidAndPattern::default();
+            lm.forward(&ids, &mut lm.new_cache(), &mut rec).unwrap();
+            let mid = Tensor::stack(&rec.resid_mid, 0).unwrap();
+            let pattern = Tensor::stack(&rec.pattern, 0).unwrap();
+            let d_mid = max_abs_diff(&mid, &refs[&format!("resid_mid_{i}")]);
+            let d_pat = max_abs_diff(&pattern, &refs[&format!("pattern_{i}")]);
+            eprintln!("{family} input {i}: resid_mid {d_mid:.2e} pattern {d_pat:.2e}");
+            assert!(
+                d_mid <= TOL,
+                "{family} input {i}: resid_mid differs by {d_mid}"
+            );
+            assert!(
+                d_pat <= TOL,
+                "{family} input {i}: pattern differs by {d_pat}"
+            );
+        }
+    }
+    struct Count(usize);
+    impl Hook for Count {
+        fn visit(&mut self, site: Site, _x: &Tensor) -> entroscope::Result<Option<Tensor>> {
+            self.0 += usize::from(matches!(site, Site::Pattern(_)));
+            Ok(None)
+        }
+    }
+    let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
+    let mut count = Count(0);
+    lm.forward(&[3, 4, 5], &mut lm.new_cache(), &mut count)
+        .unwrap();
+    assert_eq!(count.0, 0, "patterns are shown only when asked for");
 }
 
 /// Decoding one token at a time with the KV cache gives the logits of the full-sequence pass.
 #[test]
 fn kv_cache_steps_equal_full_sequence() {
-    for family in FAMILIES {
+    for family in families() {
         let lm = Lm::from_hf_dir(fixture(&format!("tiny-{family}"))).unwrap();
         let refs = reference(family);
         let ids = ids_of(&refs["ids_2"]);
@@ -138,7 +177,7 @@ fn kv_cache_steps_equal_full_sequence() {
 /// sequence's transformers residual stream: a prefix in one pass, then one token at a time.
 #[test]
 fn batched_forward_matches_transformers() {
-    for family in FAMILIES {
+    for family in families() {
         let lm = Lm::from_hf_dir(fixture(&format!("tiny-{family}"))).unwrap();
         let refs = reference(family);
         let seqs: Vec<Vec<u32>> = (0..3)
@@ -179,7 +218,7 @@ fn batched_forward_matches_transformers() {
 /// The 4.x spelling of the configs (`rope_theta`, `rope_local_base_freq`) loads the same model.
 #[test]
 fn transformers4_config_spelling_loads_the_same_model() {
-    for family in FAMILIES {
+    for family in families() {
         let dir = tempdir(&format!("tf4-{family}"));
         let src = fixture(&format!("tiny-{family}"));
         for f in ["model.safetensors", "tokenizer.json"] {
