@@ -85,7 +85,7 @@ def parts(model):
         blocks = list(model.transformer.h)
         return blocks, model.transformer.ln_f, [b.attn for b in blocks], [b.mlp for b in blocks]
     blocks = list(model.model.layers)
-    if mt.startswith("gemma"):  # gemma2, gemma3: the post-norms' outputs are what is added
+    if mt.startswith("gemma") or mt == "olmo2":  # the post-norms' outputs are what is added
         return (blocks, model.model.norm, [b.post_attention_layernorm for b in blocks],
                 [b.post_feedforward_layernorm for b in blocks])
     return blocks, model.model.norm, [b.self_attn for b in blocks], [b.mlp for b in blocks]
@@ -170,7 +170,7 @@ def tiny_tokenizer(specials, bos=None):
 def tiny_specs():
     """family -> (config, special tokens (ids 0..), BOS the tokenizer prepends or None, their roles)."""
     from transformers import (GPT2Config, Gemma2Config, Gemma3TextConfig, LlamaConfig, MistralConfig,
-                              Phi3Config, Qwen2Config, Qwen3Config)
+                              Olmo2Config, Phi3Config, Qwen2Config, Qwen3Config)
     V = TINY_VOCAB
     common = dict(vocab_size=V, initializer_range=INIT_STD)
     return {
@@ -246,6 +246,14 @@ def tiny_specs():
                             pad_token_id=0, **common),
                  ["<unk>", "<s>", "</s>"], "<s>",
                  {"unk_token": "<unk>", "bos_token": "<s>", "eos_token": "</s>"}),
+        "olmo2": (Olmo2Config(hidden_size=32, intermediate_size=64, num_hidden_layers=3,
+                              num_attention_heads=4, num_key_value_heads=2,
+                              max_position_embeddings=64, rms_norm_eps=1e-6,
+                              rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
+                              tie_word_embeddings=False, bos_token_id=None, eos_token_id=0,
+                              pad_token_id=0, **common),
+                  ["<|endoftext|>", "<|pad|>"], None,
+                  {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|pad|>"}),
     }
 
 
@@ -647,7 +655,7 @@ def make_peer(names, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("part", choices=["all", "tiny", "tiny-tf4", "real", "peer"])
-    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3,gemma2,mistral,phi3")
+    ap.add_argument("--families", default="gpt2,llama,qwen2,qwen3,gemma3,gemma2,mistral,phi3,olmo2")
     ap.add_argument("--models", default=",".join(REAL_MODELS))
     ap.add_argument("--threads", type=int, default=2, help="peer: lens_peer.py --threads")
     a = ap.parse_args()

@@ -18,6 +18,7 @@ mod gpt2;
 pub(crate) mod hf;
 mod llama;
 mod mistral;
+mod olmo2;
 mod phi3;
 mod qwen2;
 mod qwen3;
@@ -32,6 +33,7 @@ const REGISTRY: &[&FamilyDef] = &[
     &gemma2::DEF,
     &gemma3::DEF,
     &phi3::DEF,
+    &olmo2::DEF,
 ];
 
 /// What a family file provides.
