@@ -108,8 +108,8 @@ pub trait Hook {
         false
     }
 
-    /// Return `true` to be shown [`Site::Pattern`] of block `l` (1-based). Off by default:
-    /// reshaping the probabilities for a hook costs a copy per block.
+    /// Return `true` to be shown [`Site::Pattern`] of block `l` (1-based). Off by default, so
+    /// hooks that keep every site they see do not keep `[b, heads, t, t]` per block.
     fn wants_pattern(&self, _layer: usize) -> bool {
         false
     }

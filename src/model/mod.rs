@@ -1,193 +1,40 @@
-//! `Lm`: weights + tokenizer + config, loaded from a GGUF file, a Hugging Face directory or the
-//! hub, and run by our own forward pass (`transformer`) so every block is visible.
+//! `Lm`: weights, tokenizer and [`ArchSpec`], loaded from a bundled model, a GGUF file, a Hugging
+//! Face directory or the hub ([`ModelSource`]), and run by our own forward pass so every block is
+//! visible.
 
 pub mod arch;
+mod bundled;
 mod chat;
 mod device;
 pub mod families;
 pub mod gguf_tokenizer;
 mod kv_cache;
 pub mod sgemm;
+mod source;
 mod transformer;
 mod weights;
 
 use std::fmt;
-use std::fs::File;
-use std::io::Read;
-use std::path::{Path, PathBuf};
 
-use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 use tokenizers::Tokenizer;
 
 pub use arch::{Activation, ArchSpec};
+pub use bundled::{
+    bundled_models, default_model_path, models_dir, short_name, Bundled, DEFAULT_MODEL_FILE,
+    GEMMA_MODEL_FILE,
+};
 pub use chat::{ChatTemplate, Message};
 pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
 pub use families::Family;
 pub use kv_cache::KvCache;
+pub use source::{LmBuilder, ModelSource};
 
 use crate::hook::{Hook, NoHook};
 use crate::trace::{CaptureSpec, Recorder, Trace};
 use crate::{Error, Result};
 use transformer::Transformer;
 pub use transformer::DEQUANTIZE_FROM_ROWS;
-use weights::Weights;
-
-/// File name of the default model (SmolLM2-135M-Instruct, Q4_1), fetched by `make models`.
-pub const DEFAULT_MODEL_FILE: &str = Bundled::SmolLm2_135mInstruct.file();
-/// File name of the second real model (Gemma-3-270M base, Q4_K_M).
-pub const GEMMA_MODEL_FILE: &str = Bundled::Gemma3_270m.file();
-
-/// The real models `make models` fetches (`scripts/fetch-models.sh`, `shared/MODELS.md`), by the
-/// names users give them: `"qwen2.5-coder-1.5b-instruct"` works wherever a model path does
-/// ([`Lm::load`], `--model`, the papers' `models`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Bundled {
-    /// SmolLM2-135M-Instruct, Q4_1 (llama family, 30 blocks): the default model.
-    SmolLm2_135mInstruct,
-    /// Gemma-3-270M base, Q4_K_M (18 blocks); no chat template.
-    Gemma3_270m,
-    /// Qwen2.5-Coder-0.5B-Instruct, Q4_K_M (qwen2, 24 blocks, vocab 151936), with its chat template.
-    QwenCoder0_5bInstruct,
-    /// Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (qwen2, 28 blocks, d 1536): the paper-scale model.
-    QwenCoder1_5bInstruct,
-}
-
-impl Bundled {
-    /// Every bundled model, smallest first.
-    pub const ALL: [Bundled; 4] = [
-        Bundled::SmolLm2_135mInstruct,
-        Bundled::Gemma3_270m,
-        Bundled::QwenCoder0_5bInstruct,
-        Bundled::QwenCoder1_5bInstruct,
-    ];
-
-    /// The name users type (lower case, as on the hub without the organisation).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Bundled::SmolLm2_135mInstruct => "smollm2-135m-instruct",
-            Bundled::Gemma3_270m => "gemma-3-270m",
-            Bundled::QwenCoder0_5bInstruct => "qwen2.5-coder-0.5b-instruct",
-            Bundled::QwenCoder1_5bInstruct => "qwen2.5-coder-1.5b-instruct",
-        }
-    }
-
-    /// The GGUF file's name in [`models_dir`].
-    pub const fn file(self) -> &'static str {
-        match self {
-            Bundled::SmolLm2_135mInstruct => "SmolLM2-135M-Instruct.Q4_1.gguf",
-            Bundled::Gemma3_270m => "gemma-3-270m-q4_k_m.gguf",
-            Bundled::QwenCoder0_5bInstruct => "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-            Bundled::QwenCoder1_5bInstruct => "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        }
-    }
-
-    /// Where `make models` puts the file (it may not exist yet).
-    pub fn path(self) -> PathBuf {
-        models_dir().join(self.file())
-    }
-
-    /// [`Bundled::path`] as an [`Lm::load`] argument.
-    pub fn path_string(self) -> String {
-        self.path().display().to_string()
-    }
-
-    /// The bundled model called `name` (its [`Bundled::name`], case-insensitive, or its file name).
-    ///
-    /// ```
-    /// use entroscope::model::Bundled;
-    /// assert_eq!(Bundled::from_name("Qwen2.5-Coder-1.5B-Instruct"), Some(Bundled::QwenCoder1_5bInstruct));
-    /// assert_eq!(Bundled::from_name("gpt2"), None);
-    /// ```
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|b| b.name().eq_ignore_ascii_case(name) || b.file() == name)
-    }
-
-    /// The names of all bundled models, comma-separated (for help texts and errors).
-    pub fn names() -> String {
-        Self::ALL.map(Bundled::name).join(", ")
-    }
-}
-
-impl std::str::FromStr for Bundled {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        Self::from_name(s).ok_or_else(|| Error::UnknownModel {
-            name: s.to_string(),
-            known: Self::names(),
-        })
-    }
-}
-
-impl fmt::Display for Bundled {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Directory of the fetched GGUF models: `$ENTROSCOPE_MODELS`, else `~/.cache/entroscope/models`.
-pub fn models_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("ENTROSCOPE_MODELS") {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_default();
-    home.join(".cache").join("entroscope").join("models")
-}
-
-/// Path of the default model file (it may not exist yet: run `make models`).
-pub fn default_model_path() -> String {
-    Bundled::SmolLm2_135mInstruct.path_string()
-}
-
-/// The default model set of every reproduction (SmolLM2-135M-Instruct, Gemma-3-270M), as
-/// [`Lm::load`] arguments; [`Bundled::ALL`] lists every fetched model.
-pub fn bundled_models() -> Vec<String> {
-    vec![
-        Bundled::SmolLm2_135mInstruct.path_string(),
-        Bundled::Gemma3_270m.path_string(),
-    ]
-}
-
-/// A model's short label: the last path or repo component without its quantisation suffix
-/// (`"HuggingFaceTB/SmolLM2-135M-Instruct"` and `"SmolLM2-135M-Instruct.Q4_1"` →
-/// `"SmolLM2-135M-Instruct"`, `"gemma-3-270m-q4_k_m"` → `"gemma-3-270m"`).
-///
-/// ```
-/// use entroscope::model::short_name;
-/// assert_eq!(short_name("models/SmolLM2-135M-Instruct.Q4_1"), "SmolLM2-135M-Instruct");
-/// assert_eq!(short_name("gemma-3-270m-q4_k_m"), "gemma-3-270m");
-/// assert_eq!(short_name("qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"), "qwen2.5-coder-1.5b-instruct");
-/// assert_eq!(short_name("Qwen/Qwen2.5-0.5B"), "Qwen2.5-0.5B");
-/// assert_eq!(short_name("Llama-3.2-1B.IQ4_XS"), "Llama-3.2-1B");
-/// assert_eq!(short_name("phi-2"), "phi-2");
-/// ```
-pub fn short_name(name: &str) -> String {
-    let m = name.trim_end_matches('/');
-    let m = m.rsplit('/').next().unwrap_or(m);
-    let m = m.strip_suffix(".gguf").unwrap_or(m);
-    // A quantisation or dtype tag after the last `.` or `-` (`.Q4_1`, `-q4_k_m`, `.IQ4_XS`,
-    // `.bf16`) is dropped; a dot inside a name (`qwen2.5`) is kept.
-    let is_tag = |t: &str| {
-        let t = t.to_ascii_lowercase();
-        let t = t.strip_prefix('i').unwrap_or(&t);
-        let t = t.strip_prefix('t').unwrap_or(t);
-        (t.starts_with('q') && t[1..].starts_with(|c: char| c.is_ascii_digit()))
-            || matches!(t, "bf16" | "f16" | "f32" | "fp16" | "fp32")
-    };
-    let m = match m.rsplit_once('.') {
-        Some((stem, tag)) if is_tag(tag) => stem,
-        _ => m,
-    };
-    let m = match m.rsplit_once('-') {
-        Some((stem, tag)) if is_tag(tag) => stem,
-        _ => m,
-    };
-    m.to_string()
-}
 
 /// A decoder-only language model with its tokenizer.
 ///
@@ -238,242 +85,7 @@ impl fmt::Display for Lm {
     }
 }
 
-const GGUF_MAGIC: u32 = 0x4655_4747; // "GGUF" little-endian
-
 impl Lm {
-    /// Load from a `.gguf` file, a Hugging Face model directory, a bundled model's name
-    /// ([`Bundled`], e.g. `"qwen2.5-coder-1.5b-instruct"`) or a hub repo id
-    /// (e.g. `"HuggingFaceTB/SmolLM2-135M"`), whichever `model` names.
-    pub fn load(model: &str) -> Result<Self> {
-        Self::load_with(model, &LoadOptions::default())
-    }
-
-    /// [`Lm::load`] on a device and with a weight dtype ([`LoadOptions`]).
-    pub fn load_with(model: &str, opts: &LoadOptions) -> Result<Self> {
-        let p = Path::new(model);
-        if !p.exists() {
-            if let Some(b) = Bundled::from_name(model) {
-                return Self::from_gguf_with(b.path(), opts);
-            }
-        }
-        if p.is_dir() {
-            return Self::from_hf_dir_with(p, opts);
-        }
-        if p.is_file() {
-            return Self::from_gguf_with(p, opts);
-        }
-        let looks_like_repo = !model.is_empty()
-            && !model.starts_with(['.', '/', '~'])
-            && model.matches('/').count() <= 1
-            && !model.ends_with(".gguf")
-            && !model.contains('\\');
-        if looks_like_repo {
-            let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
-            Self::hub(model, hf_hub::Cache::from_env().path(), offline, opts)
-        } else {
-            Err(Error::FileNotFound {
-                path: p.to_path_buf(),
-            })
-        }
-    }
-
-    /// Load a GGUF file: architecture, hyper-parameters, weights (dequantized to f32) and the
-    /// tokenizer all come from the file.
-    pub fn from_gguf(path: impl AsRef<Path>) -> Result<Self> {
-        Self::from_gguf_with(path, &LoadOptions::default())
-    }
-
-    /// [`Lm::from_gguf`] with [`LoadOptions`]; [`WeightDtype::Quantized`] keeps the file's blocks.
-    pub fn from_gguf_with(path: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self> {
-        let path = path.as_ref();
-        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut magic = [0u8; 4];
-        file.read_exact(&mut magic).map_err(|_| Error::Corrupt {
-            path: path.to_path_buf(),
-            detail: "shorter than a GGUF header".into(),
-        })?;
-        let magic = u32::from_le_bytes(magic);
-        if magic != GGUF_MAGIC {
-            return Err(Error::BadMagic {
-                path: path.to_path_buf(),
-                magic,
-            });
-        }
-        // Buffered: the metadata is thousands of small reads (Gemma: 0.57 s unbuffered, 0.11 s).
-        let mut header = std::io::BufReader::new(File::open(path).map_err(|e| Error::io(path, e))?);
-        let content = gguf_file::Content::read(&mut header).map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })?;
-        let vocab = match content.metadata.get("tokenizer.ggml.tokens") {
-            Some(gguf_file::Value::Array(a)) => a.len(),
-            _ => content
-                .tensor_infos
-                .get("token_embd.weight")
-                .and_then(|t| t.shape.dims().first().copied())
-                .ok_or_else(|| Error::Config {
-                    key: "tokenizer.ggml.tokens".into(),
-                    detail: "missing, and no token_embd.weight to infer the vocabulary from".into(),
-                })?,
-        };
-        let cfg = ArchSpec::from_gguf(&content.metadata, vocab)?;
-        let tokenizer = gguf_tokenizer::tokenizer_from_gguf(&content)?;
-        let chat_template = match content.metadata.get("tokenizer.chat_template") {
-            Some(gguf_file::Value::String(t)) => Some(ChatTemplate::new(
-                t.clone(),
-                token_text(&tokenizer, cfg.bos_token_id),
-                token_text(&tokenizer, cfg.eos_token_ids.first().copied()),
-            )),
-            _ => None,
-        };
-        let mut w = Weights::gguf(path, header.into_inner(), content, &cfg)?;
-        let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
-        Ok(Self {
-            name: file_stem(path),
-            model,
-            tokenizer,
-            chat_template,
-            head_bf16: Default::default(),
-        })
-    }
-
-    /// Load a Hugging Face model directory: `config.json`, `tokenizer.json` and one or more
-    /// `*.safetensors` files.
-    pub fn from_hf_dir(dir: impl AsRef<Path>) -> Result<Self> {
-        Self::from_hf_dir_with(dir, &LoadOptions::default())
-    }
-
-    /// [`Lm::from_hf_dir`] with [`LoadOptions`] (not [`WeightDtype::Quantized`]: safetensors
-    /// hold no blocks).
-    pub fn from_hf_dir_with(dir: impl AsRef<Path>, opts: &LoadOptions) -> Result<Self> {
-        let dir = dir.as_ref();
-        let files = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-        let mut shards: Vec<PathBuf> = files
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-            .collect();
-        shards.sort();
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| dir.display().to_string());
-        Self::from_files(
-            &name,
-            &dir.join("config.json"),
-            &dir.join("tokenizer.json"),
-            &shards,
-            opts,
-        )
-    }
-
-    /// Load from the Hugging Face hub through `hf-hub`; files already in the local hub cache
-    /// (`$HF_HOME/hub`, default `~/.cache/huggingface/hub`) are used without the network, and
-    /// with `HF_HUB_OFFLINE=1` only the cache is used.
-    pub fn from_hub(repo: &str) -> Result<Self> {
-        let offline = std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
-        Self::from_hub_cache(repo, hf_hub::Cache::from_env().path(), offline)
-    }
-
-    /// [`Lm::from_hub`] with an explicit hub cache directory (the `hub/` folder holding
-    /// `models--org--name/snapshots/<rev>/…`); with `offline`, only that cache is read.
-    pub fn from_hub_cache(repo: &str, cache_dir: &Path, offline: bool) -> Result<Self> {
-        Self::hub(repo, cache_dir, offline, &LoadOptions::default())
-    }
-
-    fn hub(repo: &str, cache_dir: &Path, offline: bool, opts: &LoadOptions) -> Result<Self> {
-        let cache = hf_hub::Cache::new(cache_dir.to_path_buf());
-        let cached = cache.model(repo.to_string());
-        let hub_err = |detail: String| Error::Hub {
-            repo: repo.to_string(),
-            detail,
-        };
-        let get = |file: &str| -> Result<PathBuf> {
-            if let Some(p) = cached.get(file) {
-                return Ok(p);
-            }
-            if offline {
-                return Err(hub_err(format!(
-                    "`{file}` is not in the local hub cache and HF_HUB_OFFLINE is set"
-                )));
-            }
-            let api = hf_hub::api::sync::ApiBuilder::from_cache(cache.clone())
-                .build()
-                .map_err(|e| hub_err(e.to_string()))?;
-            api.model(repo.to_string())
-                .get(file)
-                .map_err(|e| hub_err(format!("`{file}`: {e}")))
-        };
-        let config = get("config.json")?;
-        let tokenizer = get("tokenizer.json")?;
-        // Optional: the chat template lives in one of these (newer repos: the .jinja file).
-        for optional in ["tokenizer_config.json", "chat_template.jinja"] {
-            let _ = get(optional);
-        }
-        let shards = match get("model.safetensors.index.json") {
-            Ok(index) => {
-                let text = std::fs::read_to_string(&index).map_err(|e| Error::io(&index, e))?;
-                let j: serde_json::Value = serde_json::from_str(&text)?;
-                let mut names: Vec<String> = j
-                    .get("weight_map")
-                    .and_then(|m| m.as_object())
-                    .map(|m| {
-                        m.values()
-                            .filter_map(|v| v.as_str().map(String::from))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                names.sort();
-                names.dedup();
-                names.iter().map(|n| get(n)).collect::<Result<Vec<_>>>()?
-            }
-            Err(_) => vec![get("model.safetensors")?],
-        };
-        Self::from_files(repo, &config, &tokenizer, &shards, opts)
-    }
-
-    fn from_files(
-        name: &str,
-        config: &Path,
-        tokenizer: &Path,
-        shards: &[PathBuf],
-        opts: &LoadOptions,
-    ) -> Result<Self> {
-        if opts.dtype == WeightDtype::Quantized {
-            return Err(Error::invalid(
-                "dtype",
-                "quantized",
-                "a GGUF file (only GGUF holds quantized blocks); use --dtype f32, bf16 or f16 \
-                 for safetensors",
-            ));
-        }
-        let text = std::fs::read_to_string(config).map_err(|e| Error::io(config, e))?;
-        let j: serde_json::Value = serde_json::from_str(&text)?;
-        let cfg = ArchSpec::from_hf_json(&j)?;
-        if !tokenizer.exists() {
-            return Err(Error::FileNotFound {
-                path: tokenizer.to_path_buf(),
-            });
-        }
-        let chat_template = ChatTemplate::from_tokenizer_config(
-            &tokenizer.with_file_name("tokenizer_config.json"),
-        )?;
-        let tokenizer = Tokenizer::from_file(tokenizer)?;
-        if shards.is_empty() {
-            return Err(Error::FileNotFound {
-                path: config.with_file_name("model.safetensors"),
-            });
-        }
-        let mut w = Weights::safetensors(shards, name.to_string(), cfg.family)?;
-        let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
-        Ok(Self {
-            name: name.to_string(),
-            model,
-            tokenizer,
-            chat_template,
-            head_bf16: Default::default(),
-        })
-    }
-
     /// Model name (file stem, directory name or repo id).
     pub fn name(&self) -> &str {
         &self.name
@@ -841,16 +453,4 @@ impl Lm {
         let last = h.narrow(0, ids.len() - 1, 1)?;
         Ok(self.logits(&last)?.flatten_all()?.to_vec1::<f32>()?)
     }
-}
-
-fn file_stem(p: &Path) -> String {
-    p.file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| p.display().to_string())
-}
-
-/// The spelling of a special token, empty when the model has none.
-fn token_text(tokenizer: &Tokenizer, id: Option<u32>) -> String {
-    id.and_then(|i| tokenizer.id_to_token(i))
-        .unwrap_or_default()
 }
