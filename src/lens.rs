@@ -7,7 +7,7 @@
 //! scale — TransformerLens bug #1076), or `W_U · h_l` with [`LensKind::Raw`] (Hugging Face's
 //! `lm_head(hidden_states[l])`, the DoLa/END early exit: neither norm nor soft-cap).
 //! [`LogitLens::early_exit`] is the one place a residual row becomes logits below layer `L` (the
-//! CPU f32 profile computes the same product into a buffer, [`Lm::unembed_raw_into`]).
+//! CPU f32 profile computes the same product into a buffer, [`Head::unembed_into`](crate::model::Head::unembed_into)).
 //! Layer `L` is always the model's own final logits. Relative to Hugging Face's
 //! `hidden_states`: ours `[0..L-1]` = HF `[0..L-1]`; HF's last entry is already normed.
 //!
@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{Tensor, D};
 
 use crate::entropy::{self, Metric, Request, Units};
 use crate::profile::LayerProfile;
@@ -288,8 +288,8 @@ impl LogitLens {
     /// no two of them project a layer differently.
     pub fn early_exit(&self, lm: &Lm, h: &Tensor) -> Result<Tensor> {
         match self.kind {
-            LensKind::Normed => lm.unembed(&lm.final_norm(h)?),
-            LensKind::Raw => lm.unembed_raw(h),
+            LensKind::Normed => lm.logits(h),
+            LensKind::Raw => lm.head().unembed(h),
         }
     }
 
@@ -363,8 +363,7 @@ impl LogitLens {
             n_pos,
             values: &mut values,
         };
-        let head = lm.lm_head();
-        if !want_kl && !self.on_device(lm) && head.dtype() == DType::F32 && head.is_contiguous() {
+        if !want_kl && !self.on_device(lm) && lm.head().fills_buffers() {
             self.profile_stacked(lm, trace, &req, &mut out)?;
         } else {
             self.profile_by_layer(lm, trace, &req, want_kl, &mut out)?;
@@ -412,7 +411,7 @@ impl LogitLens {
         let last = n_layers * n_pos; // first row of layer L: the model's own logits
         let block = self.rows_per_chunk(vocab, total);
         let mut z = vec![0f32; block * vocab];
-        let bf16 = self.precision.effective() == Precision::Bf16;
+        let head = lm.head();
         for s in (0..total).step_by(block) {
             let m = block.min(total - s);
             let h = resid.narrow(0, s, m)?;
@@ -424,18 +423,14 @@ impl LogitLens {
             let h = if normed_from == m {
                 h
             } else if normed_from == 0 {
-                lm.final_norm(&h)?
+                head.norm(&h)?
             } else {
-                let normed = lm.final_norm(&h.narrow(0, normed_from, m - normed_from)?)?;
+                let normed = head.norm(&h.narrow(0, normed_from, m - normed_from)?)?;
                 Tensor::cat(&[&h.narrow(0, 0, normed_from)?, &normed], 0)?
             };
             let z = &mut z[..m * vocab];
-            if bf16 {
-                lm.unembed_raw_into_bf16(&h, z)?;
-            } else {
-                lm.unembed_raw_into(&h, z)?;
-            }
-            lm.softcap_in_place(&mut z[normed_from * vocab..]);
+            head.unembed_into(&h, self.precision, z)?;
+            head.softcap_in_place(&mut z[normed_from * vocab..]);
             let targets = out.targets_of(s, m);
             let stats = entropy::reduce_rows(z, vocab, req, targets.as_deref())?;
             out.write(s, &stats, None);

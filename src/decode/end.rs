@@ -184,7 +184,7 @@ pub(crate) fn candidates(z: &[f32], alpha: f32) -> Vec<u32> {
 /// only those columns of the unembedding when the set is small, the full product otherwise.
 pub(crate) fn candidate_logits(lm: &Lm, rows: &Tensor, cands: &[u32]) -> Result<Vec<f32>> {
     if cands.len() * 4 < lm.vocab_size() {
-        rows_f32(&lm.unembed_rows(rows, cands)?)
+        rows_f32(&lm.head().unembed_ids(rows, cands)?)
     } else {
         let full = rows_f32(&LogitLens::raw().early_exit(lm, rows)?)?;
         let v = lm.vocab_size();

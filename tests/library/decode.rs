@@ -391,7 +391,8 @@ fn end_step_matches_trace() {
     let last = prompt.len() - 1;
     let fin: Vec<f32> = tr.logits.flatten_all().unwrap().to_vec1().unwrap();
     let head: Vec<Vec<f32>> = lm
-        .lm_head()
+        .head()
+        .weight()
         .to_dtype(DType::F32)
         .unwrap()
         .to_vec2()

@@ -228,7 +228,7 @@ fn early_exit_by_hand() {
         .trace_text("the cat sat", &CaptureSpec::default())
         .unwrap();
     let h = tr.layer(1).unwrap();
-    let w = lm.lm_head().t().unwrap();
+    let w = lm.head().weight().t().unwrap();
     let raw = LogitLens::raw().early_exit(&lm, &h).unwrap();
     assert!(common::max_abs_diff(&raw, &h.broadcast_matmul(&w).unwrap()) < 1e-5);
     let z = lm

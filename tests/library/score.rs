@@ -180,7 +180,8 @@ fn end_mc_with_final_layer_by_hand() {
     let tr = lm.trace(&all, &spec, &mut NoHook).unwrap();
     let fin: Vec<Vec<f32>> = tr.logits.to_vec2().unwrap();
     let head: Vec<Vec<f32>> = lm
-        .lm_head()
+        .head()
+        .weight()
         .to_dtype(candle_core::DType::F32)
         .unwrap()
         .to_vec2()

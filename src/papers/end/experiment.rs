@@ -534,7 +534,8 @@ pub fn candidate_dynamics(
     // cross-layer entropy over C (raw logits of the candidate columns)
     let c_rows: Vec<Tensor> = set.iter().map(|&l| rows[l].clone()).collect();
     let zc = lm
-        .unembed_rows(&Tensor::cat(&c_rows, 0)?, &cands)?
+        .head()
+        .unembed_ids(&Tensor::cat(&c_rows, 0)?, &cands)?
         .flatten_all()?
         .to_vec1::<f32>()?;
     let hs = cross_layer_entropy(&zc, set.len(), cands.len())?;
@@ -692,7 +693,7 @@ fn sweep_continuation(
         .flatten_all()?
         .to_vec1::<f32>()?;
     let mut fin = early.split_off(rows.len() * n * v);
-    lm.softcap_in_place(&mut fin);
+    lm.head().softcap_in_place(&mut fin);
     let mut totals = vec![0f64; pos.len() * lambdas.len()];
     let mut zl = Vec::new();
     let mut s = vec![0f32; v];

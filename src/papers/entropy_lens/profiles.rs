@@ -7,12 +7,13 @@
 //! unembedded together, `chunk_bytes` of logits at a time. The final layer's entropies come from
 //! the logits the sampler already has (no second matmul).
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use indicatif::ProgressBar;
 
 use crate::decode::{LogitsProcessor, Sampling};
 use crate::entropy::{self, Metric, Renyi, Request, Units};
 use crate::hook::{Hook, Site};
+use crate::lens::Precision;
 use crate::profile::LayerProfile;
 use crate::{Error, Lm, Result};
 
@@ -163,19 +164,17 @@ impl Queue<'_> {
         }
         let h = Tensor::cat(&self.rows, 0)?;
         let vocab = self.lm.vocab_size();
-        let head = self.lm.lm_head();
-        let stats =
-            if self.lm.device().is_cpu() && head.dtype() == DType::F32 && head.is_contiguous() {
-                // The CPU f32 hot path: one direct product into a reused buffer.
-                let z = &mut self.z;
-                z.resize(self.tags.len() * vocab, 0.0);
-                self.lm.unembed_raw_into(&self.lm.final_norm(&h)?, z)?;
-                self.lm.softcap_in_place(z);
-                entropy::reduce_rows(z, vocab, &self.req, None)?
-            } else {
-                let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
-                entropy::reduce_rows(&z, vocab, &self.req, None)?
-            };
+        let head = self.lm.head();
+        let stats = if head.fills_buffers() {
+            // The CPU f32 hot path: one direct product into a reused buffer.
+            let z = &mut self.z;
+            z.resize(self.tags.len() * vocab, 0.0);
+            head.logits_into(&h, Precision::F32, z)?;
+            entropy::reduce_rows(z, vocab, &self.req, None)?
+        } else {
+            let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
+            entropy::reduce_rows(&z, vocab, &self.req, None)?
+        };
         for (&(p, layer, step), st) in self.tags.iter().zip(&stats) {
             write_stats(&mut out[p], layer * self.n_steps + step, st, &self.slot);
         }
