@@ -6,8 +6,9 @@
 //! convention: the model's *own* final norm recomputed on each layer's state, never a cached
 //! scale — TransformerLens bug #1076), or `W_U · h_l` with [`LensKind::Raw`] (Hugging Face's
 //! `lm_head(hidden_states[l])`, the DoLa/END early exit: neither norm nor soft-cap).
-//! [`LogitLens::early_exit`] is the one place a residual row becomes logits below layer `L` (the
-//! CPU f32 profile computes the same product into a buffer, [`Head::unembed_into`](crate::model::Head::unembed_into)).
+//! A [`Lens`] says how a layer's rows become logits through the model's [`Head`]; the two kinds
+//! ([`LensKind::lens`]) are [`NormedLens`] and [`RawLens`], and every early exit (the profile's
+//! CPU fast path, [`LogitLens::early_exit`], DoLa, END, the scorer) goes through one of them.
 //! Layer `L` is always the model's own final logits. Relative to Hugging Face's
 //! `hidden_states`: ours `[0..L-1]` = HF `[0..L-1]`; HF's last entry is already normed.
 //!
@@ -19,6 +20,7 @@ use std::fmt;
 use candle_core::{Tensor, D};
 
 use crate::entropy::{self, Metric, Request, Units};
+use crate::model::Head;
 use crate::profile::LayerProfile;
 use crate::trace::{CaptureSpec, Trace};
 use crate::{Error, Lm, Result};
@@ -32,6 +34,90 @@ pub enum LensKind {
     /// The unembedding alone, without norm or soft-cap (the DoLa/END early exit, as Hugging
     /// Face's DoLa computes it); layer L is the model's own output.
     Raw,
+}
+
+impl LensKind {
+    /// The lens of this kind.
+    pub fn lens(self) -> &'static dyn Lens {
+        match self {
+            LensKind::Normed => &NormedLens,
+            LensKind::Raw => &RawLens,
+        }
+    }
+}
+
+/// How rows of the residual stream taken below the last block become logits through the model's
+/// [`Head`]. One trait so that no two users project a layer differently, and so that a learned
+/// lens (a tuned lens) can be added beside the two logit lenses. Layer `L` is never projected
+/// by a lens: it is the model's own output, [`Head::logits`].
+pub trait Lens: fmt::Debug + Send + Sync {
+    /// Early-exit logits of rows `[rows, d]` → `[rows, vocab]`, f32. The rows may come from
+    /// several layers at once (DoLa and END stack their layers into one product).
+    fn early_exit(&self, head: Head<'_>, h: &Tensor) -> Result<Tensor>;
+
+    /// [`Lens::early_exit`] written into `out` (`[rows, vocab]`, row-major) by one direct product
+    /// on the CPU ([`Head::unembed_into`]): the profile's fast path.
+    fn early_exit_into(
+        &self,
+        head: Head<'_>,
+        h: &Tensor,
+        precision: Precision,
+        out: &mut [f32],
+    ) -> Result<()>;
+
+    /// [`Lens::early_exit`] of some vocabulary entries only: `[rows, d]` → `[rows, ids.len()]`
+    /// (END reads only its candidates).
+    fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor>;
+}
+
+/// The normed logit lens: the model's own head (final norm, unembedding, soft-cap) at every
+/// layer, the final norm recomputed on each layer's state (the Entropy-Lens convention).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NormedLens;
+
+impl Lens for NormedLens {
+    fn early_exit(&self, head: Head<'_>, h: &Tensor) -> Result<Tensor> {
+        head.logits(h)
+    }
+
+    fn early_exit_into(
+        &self,
+        head: Head<'_>,
+        h: &Tensor,
+        precision: Precision,
+        out: &mut [f32],
+    ) -> Result<()> {
+        head.logits_into(h, precision, out)
+    }
+
+    fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        head.softcap(head.unembed_ids(&head.norm(h)?, ids)?)
+    }
+}
+
+/// The raw logit lens: the bare unembedding `W_U · h`, without norm or soft-cap (Hugging Face's
+/// `lm_head(hidden_states[l])`, the DoLa/END early exit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawLens;
+
+impl Lens for RawLens {
+    fn early_exit(&self, head: Head<'_>, h: &Tensor) -> Result<Tensor> {
+        head.unembed(h)
+    }
+
+    fn early_exit_into(
+        &self,
+        head: Head<'_>,
+        h: &Tensor,
+        precision: Precision,
+        out: &mut [f32],
+    ) -> Result<()> {
+        head.unembed_into(h, precision, out)
+    }
+
+    fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        head.unembed_ids(h, ids)
+    }
 }
 
 impl std::str::FromStr for LensKind {
@@ -282,15 +368,9 @@ impl LogitLens {
     }
 
     /// Early-exit logits of rows taken below the last block, `[rows, d]` → `[rows, vocab]`:
-    /// normed = the model's own head (final norm, unembedding, soft-cap); raw = the bare
-    /// unembedding. The rows may come from several layers at once (DoLa and END stack their
-    /// candidate layers into one product). The lens, DoLa, END and the scorer all come here, so
-    /// no two of them project a layer differently.
+    /// [`Lens::early_exit`] of this lens's kind.
     pub fn early_exit(&self, lm: &Lm, h: &Tensor) -> Result<Tensor> {
-        match self.kind {
-            LensKind::Normed => lm.logits(h),
-            LensKind::Raw => lm.head().unembed(h),
-        }
+        self.kind.lens().early_exit(lm.head(), h)
     }
 
     /// Logits of layer `l` at the trace's kept positions, `[P, vocab]`. Materialises one
@@ -393,10 +473,11 @@ impl LogitLens {
             .collect())
     }
 
-    /// The CPU f32 path: the rows of all layers stacked layer-major (the layout of the
-    /// profile's values) and unembedded in blocks of [`LogitLens::chunk_bytes`] straight into one
-    /// reused buffer, so each product gets as many rows as the memory bound allows whatever the
-    /// prompt length, and no tensor is copied out.
+    /// The CPU path: the rows of all layers stacked layer-major (the layout of the profile's
+    /// values) and projected in blocks of [`LogitLens::chunk_bytes`] straight into one reused
+    /// buffer ([`Lens::early_exit_into`], and [`Head::logits_into`] for layer `L`), so each
+    /// product gets as many rows as the memory bound allows whatever the prompt length, and no
+    /// tensor is copied out.
     fn profile_stacked(
         &self,
         lm: &Lm,
@@ -411,26 +492,20 @@ impl LogitLens {
         let last = n_layers * n_pos; // first row of layer L: the model's own logits
         let block = self.rows_per_chunk(vocab, total);
         let mut z = vec![0f32; block * vocab];
-        let head = lm.head();
+        let (head, lens) = (lm.head(), self.kind.lens());
         for s in (0..total).step_by(block) {
             let m = block.min(total - s);
             let h = resid.narrow(0, s, m)?;
-            // Rows from `normed_from` on go through the final norm (and soft-cap).
-            let normed_from = match self.kind {
-                LensKind::Normed => 0,
-                LensKind::Raw => last.saturating_sub(s).min(m),
-            };
-            let h = if normed_from == m {
-                h
-            } else if normed_from == 0 {
-                head.norm(&h)?
-            } else {
-                let normed = head.norm(&h.narrow(0, normed_from, m - normed_from)?)?;
-                Tensor::cat(&[&h.narrow(0, 0, normed_from)?, &normed], 0)?
-            };
             let z = &mut z[..m * vocab];
-            head.unembed_into(&h, self.precision, z)?;
-            head.softcap_in_place(&mut z[normed_from * vocab..]);
+            // rows before `below` are early exits; the rest are layer L
+            let below = last.saturating_sub(s).min(m);
+            let (early, fin) = z.split_at_mut(below * vocab);
+            if below > 0 {
+                lens.early_exit_into(head, &h.narrow(0, 0, below)?, self.precision, early)?;
+            }
+            if below < m {
+                head.logits_into(&h.narrow(0, below, m - below)?, self.precision, fin)?;
+            }
             let targets = out.targets_of(s, m);
             let stats = entropy::reduce_rows(z, vocab, req, targets.as_deref())?;
             out.write(s, &stats, None);
