@@ -33,7 +33,7 @@ use candle_core::Tensor;
 
 use crate::decode::{cross_layer_entropy, log_softmax, DolaParams, EndParams, Layers, RowCapture};
 use crate::entropy::target_stats;
-use crate::lens::LogitLens;
+use crate::lens::LensKind;
 use crate::model::{KvCache, Lm};
 use crate::{Error, Result};
 use std::cell::RefCell;
@@ -121,7 +121,7 @@ impl ScoreMethod {
             "end" => Ok(ScoreMethod::End(end_for(bench))),
             // the labelled ablation: early exits through the final norm
             "end-normed" => Ok(ScoreMethod::End(EndParams {
-                normed: true,
+                lens: LensKind::Normed,
                 ..end_for(bench)
             })),
             "dola" => Ok(ScoreMethod::Dola(match bench {
@@ -140,7 +140,7 @@ impl ScoreMethod {
     pub fn name(&self) -> &'static str {
         match self {
             ScoreMethod::Baseline => "greedy",
-            ScoreMethod::End(p) if p.normed => "end-normed",
+            ScoreMethod::End(p) if p.lens == LensKind::Normed => "end-normed",
             ScoreMethod::End(_) => "end",
             ScoreMethod::Dola(_) => "dola",
         }
@@ -198,8 +198,8 @@ pub struct ContinuationScore {
 pub struct Scorer<'a> {
     /// Each method with its resolved layers and their slots in `runs.layers`.
     methods: Vec<Scoring>,
-    /// Early exits through the final norm (END's `normed` ablation) rather than raw.
-    normed: bool,
+    /// How the early exits become logits (raw, or normed for END's `end-normed` ablation).
+    lens: LensKind,
     runs: TeacherForcing<'a>,
 }
 
@@ -418,11 +418,14 @@ impl<'a> Scorer<'a> {
                 "at least one scoring method",
             ));
         }
-        let normed_of = |m: &ScoreMethod| matches!(m, ScoreMethod::End(p) if p.normed);
-        let normed = normed_of(&methods[0]);
+        let lens_of = |m: &ScoreMethod| match m {
+            ScoreMethod::End(p) => p.lens,
+            _ => LensKind::Raw,
+        };
+        let lens = lens_of(&methods[0]);
         if methods
             .iter()
-            .any(|m| m.layers().is_some() && normed_of(m) != normed)
+            .any(|m| m.layers().is_some() && lens_of(m) != lens)
         {
             return Err(Error::invalid(
                 "methods",
@@ -455,7 +458,7 @@ impl<'a> Scorer<'a> {
         }
         Ok(Self {
             methods: scorings,
-            normed,
+            lens,
             runs: TeacherForcing::new(lm, union),
         })
     }
@@ -548,12 +551,7 @@ impl<'a> Scorer<'a> {
                 rows.extend(runs.iter().map(|r| &r.rows[l]));
             }
             let rows = Tensor::cat(&rows, 0)?;
-            let lens = if self.normed {
-                LogitLens::normed()
-            } else {
-                LogitLens::raw()
-            };
-            let z = lens.early_exit(lm, &rows)?;
+            let z = self.lens.lens().early_exit(lm.head(), &rows)?;
             z.flatten_all()?.to_vec1::<f32>()?
         };
         let mut out: Vec<Vec<ContinuationScore>> = self

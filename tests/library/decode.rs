@@ -333,7 +333,7 @@ fn end_lambda_zero_is_greedy() {
                 lambda: 0.0,
                 alpha,
                 layers: Layers::List(vec![0, 1, 2]),
-                normed: false,
+                lens: LensKind::Raw,
                 with_final: false,
                 mask_others: false,
             })
@@ -376,7 +376,7 @@ fn end_step_matches_trace() {
         lambda,
         alpha,
         layers: Layers::List(layers.clone()),
-        normed: false,
+        lens: LensKind::Raw,
         with_final: false,
         mask_others: false,
     })

@@ -133,7 +133,13 @@ fn reference_settings_per_bench() {
     assert!(!fa.with_final && fa.alpha == 0.1 && fa.lambda == 0.25);
     let normed = ScoreMethod::for_bench("end-normed", Bench::FactorNews).unwrap();
     assert_eq!(normed.name(), "end-normed");
-    assert_eq!(normed, ScoreMethod::End(EndParams { normed: true, ..fa }));
+    assert_eq!(
+        normed,
+        ScoreMethod::End(EndParams {
+            lens: LensKind::Normed,
+            ..fa
+        })
+    );
     let ScoreMethod::Dola(d) = ScoreMethod::for_bench("dola", Bench::FactorExpert).unwrap() else {
         panic!("dola is DoLa")
     };
