@@ -608,6 +608,7 @@ fn position_scores(
             let k = early.len() + usize::from(p.with_final);
             let mut out = Vec::with_capacity(n);
             let mut zl = vec![0f32; k * v];
+            let mut s = Vec::with_capacity(v);
             for (i, &t) in targets.iter().enumerate() {
                 let lp = log_softmax(row(i));
                 for (l, e) in early.iter().enumerate() {
@@ -616,12 +617,9 @@ fn position_scores(
                 if p.with_final {
                     zl[(k - 1) * v..].copy_from_slice(row(i));
                 }
-                let mut s = lp.clone();
                 if p.alpha <= 0.0 {
                     let hv = cross_layer_entropy(&zl, k, v)?;
-                    for (x, hv) in s.iter_mut().zip(&hv) {
-                        *x -= p.lambda * hv;
-                    }
+                    out.push(end_log_score(&lp, None, &hv, p.lambda, t, &mut s));
                 } else {
                     let cands = crate::decode::end_candidates(row(i), p.alpha);
                     let mut zc = Vec::with_capacity(k * cands.len());
@@ -629,11 +627,8 @@ fn position_scores(
                         zc.extend(cands.iter().map(|&c| zl[l * v + c as usize]));
                     }
                     let hv = cross_layer_entropy(&zc, k, cands.len())?;
-                    for (&c, hv) in cands.iter().zip(&hv) {
-                        s[c as usize] -= p.lambda * hv;
-                    }
+                    out.push(end_log_score(&lp, Some(&cands), &hv, p.lambda, t, &mut s));
                 }
-                out.push(log_softmax(&s)[t as usize]);
             }
             Ok((out, Vec::new()))
         }
@@ -670,9 +665,59 @@ fn position_scores(
     }
 }
 
+/// END's log-score of target `t` at one position, `log_softmax(lp − λ·H)[t]`: `lp` are the
+/// final log-probabilities and `h[j]` the cross-layer entropy of candidate `cands[j]` (of token
+/// `j` when `cands` is `None`, every token a candidate). The scorer and END's λ sweep both score
+/// here, so they cannot disagree. `s` is scratch space; NaN for a target outside `lp`.
+pub(crate) fn end_log_score(
+    lp: &[f32],
+    cands: Option<&[u32]>,
+    h: &[f32],
+    lambda: f32,
+    t: u32,
+    s: &mut Vec<f32>,
+) -> f32 {
+    s.clear();
+    s.extend_from_slice(lp);
+    match cands {
+        None => s.iter_mut().zip(h).for_each(|(x, hv)| *x -= lambda * hv),
+        Some(c) => {
+            for (&c, hv) in c.iter().zip(h) {
+                if let Some(x) = s.get_mut(c as usize) {
+                    *x -= lambda * hv;
+                }
+            }
+        }
+    }
+    let Some(&st) = s.get(t as usize) else {
+        return f32::NAN;
+    };
+    // log-sum-exp with an f64 sum, as `log_softmax`, without materialising the vector
+    let m = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = s.iter().map(|&x| f64::from((x - m).exp())).sum();
+    st - (m + sum.ln() as f32)
+}
+
 /// The baseline log-likelihood of `continuation` after `prefix` (sum over its tokens, nats).
 pub fn log_likelihood(lm: &Lm, prefix: &str, continuation: &str) -> Result<f64> {
     Ok(Scorer::new(lm, ScoreMethod::Baseline)?
         .score(prefix, continuation)?
         .total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_log_score_by_hand() {
+        // λ·H shifts token 0 by −ln 3: s = (0, ln 3) → softmax (1/4, 3/4)
+        let lp = [3f32.ln(), 3f32.ln()];
+        let mut s = Vec::new();
+        let got = end_log_score(&lp, None, &[1.0, 0.0], 3f32.ln(), 1, &mut s);
+        assert!((got - 0.75f32.ln()).abs() < 1e-6);
+        let got = end_log_score(&lp, Some(&[0]), &[1.0], 3f32.ln(), 1, &mut s);
+        assert!((got - 0.75f32.ln()).abs() < 1e-6);
+        assert!(end_log_score(&lp, None, &[0.0, 0.0], 1.0, 2, &mut s).is_nan());
+    }
 }
