@@ -271,23 +271,15 @@ impl BlockWriter<'_> {
         for (mi, m) in self.metrics.iter().enumerate() {
             let out = &mut self.values[mi][start..start + stats.len()];
             for (r, (o, st)) in out.iter_mut().zip(stats).enumerate() {
-                let has_target = self
-                    .targets
-                    .is_some_and(|t| t[(start + r) % self.n_pos].is_some());
-                let nats = match m {
-                    Metric::Shannon => st.shannon.unwrap_or(f32::NAN),
-                    Metric::Renyi(_) => st.renyi[self.renyi_slot[mi]],
-                    Metric::KlToFinal => kl.map_or(f32::NAN, |k| k[r]),
-                    Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
-                        match (has_target, st.target) {
-                            (true, Some(t)) => match m {
-                                Metric::CrossEntropy => t.cross_entropy(),
-                                Metric::TargetRank => t.rank as f32,
-                                _ => t.prob(),
-                            },
-                            _ => f32::NAN,
-                        }
-                    }
+                // a position without a target was reduced against id 0: no value
+                let no_target = m.needs_target()
+                    && self
+                        .targets
+                        .is_none_or(|t| t[(start + r) % self.n_pos].is_none());
+                let nats = if no_target {
+                    f32::NAN
+                } else {
+                    m.value(st, self.renyi_slot[mi], kl.map(|k| k[r]))
                 };
                 *o = m.convert(nats, self.units);
             }
@@ -421,18 +413,7 @@ impl LogitLens {
             }
         }
         // One fused request for all entropies.
-        let mut req = Request::new();
-        let mut renyi_slot = vec![usize::MAX; metrics.len()];
-        for (i, m) in metrics.iter().enumerate() {
-            match m {
-                Metric::Shannon => req.shannon = true,
-                Metric::Renyi(a) => {
-                    renyi_slot[i] = req.renyi.len();
-                    req.renyi.push(*a);
-                }
-                _ => {}
-            }
-        }
+        let (req, renyi_slot) = Request::for_metrics(metrics);
         let want_kl = metrics.iter().any(|m| m.needs_reference());
         let mut values = vec![vec![f32::NAN; (n_layers + 1) * n_pos]; metrics.len()];
         let mut out = BlockWriter {

@@ -103,30 +103,23 @@ fn request(metrics: &[Metric]) -> Result<(Request, Vec<usize>)> {
             "at least one entropy metric",
         ));
     }
-    let mut req = Request::new();
-    let mut slot = vec![usize::MAX; metrics.len()];
-    for (i, m) in metrics.iter().enumerate() {
-        match m {
-            Metric::Shannon => req.shannon = true,
-            Metric::Renyi(a) => {
-                slot[i] = req.renyi.len();
-                req.renyi.push(*a);
-            }
-            other => {
-                return Err(Error::invalid(
-                    "metrics",
-                    other,
-                    "entropies only (shannon, renyi:<α>): a generation has no targets",
-                ))
-            }
-        }
+    if let Some(other) = metrics
+        .iter()
+        .find(|m| !matches!(m, Metric::Shannon | Metric::Renyi(_)))
+    {
+        return Err(Error::invalid(
+            "metrics",
+            other,
+            "entropies only (shannon, renyi:<α>): a generation has no targets",
+        ));
     }
-    Ok((req, slot))
+    Ok(Request::for_metrics(metrics))
 }
 
 /// Rows waiting for the lens, tagged `(prompt, layer, step)`: blocks `[k, d]` with `k` tags each.
 struct Queue<'a> {
     lm: &'a Lm,
+    metrics: &'a [Metric],
     req: Request,
     slot: Vec<usize>,
     n_steps: usize,
@@ -176,7 +169,8 @@ impl Queue<'_> {
             entropy::reduce_rows(&z, vocab, &self.req, None)?
         };
         for (&(p, layer, step), st) in self.tags.iter().zip(&stats) {
-            write_stats(&mut out[p], layer * self.n_steps + step, st, &self.slot);
+            let at = layer * self.n_steps + step;
+            write_stats(&mut out[p], at, st, self.metrics, &self.slot);
         }
         self.rows.clear();
         self.tags.clear();
@@ -185,15 +179,16 @@ impl Queue<'_> {
 }
 
 /// Write one row's entropies at flat index `at` of every metric's buffer.
-fn write_stats(out: &mut [Vec<f32>], at: usize, st: &entropy::RowStats, slot: &[usize]) {
-    for (buf, &s) in out.iter_mut().zip(slot) {
-        let v = if s == usize::MAX {
-            st.shannon.unwrap_or(f32::NAN)
-        } else {
-            st.renyi.get(s).copied().unwrap_or(f32::NAN)
-        };
+fn write_stats(
+    out: &mut [Vec<f32>],
+    at: usize,
+    st: &entropy::RowStats,
+    metrics: &[Metric],
+    slot: &[usize],
+) {
+    for ((buf, m), &s) in out.iter_mut().zip(metrics).zip(slot) {
         if let Some(c) = buf.get_mut(at) {
-            *c = v;
+            *c = m.value(st, s, None);
         }
     }
 }
@@ -266,6 +261,7 @@ pub fn generation_profiles(
         vec![vec![vec![f32::NAN; (n_layers + 1) * n]; opts.metrics.len()]; prompts.len()];
     let mut queue = Queue {
         lm,
+        metrics: &opts.metrics,
         req: req.clone(),
         slot: slot.clone(),
         n_steps: n,
@@ -305,7 +301,7 @@ pub fn generation_profiles(
                 let row = &mut logits[r * vocab..(r + 1) * vocab];
                 // Layer L: the final logits themselves.
                 let st = entropy::reduce_row(row, &req, None)?;
-                write_stats(&mut out[pi], n_layers * n + step, &st, &slot);
+                write_stats(&mut out[pi], n_layers * n + step, &st, &opts.metrics, &slot);
                 for &e in &eos {
                     if let Some(z) = row.get_mut(e as usize) {
                         *z = f32::NEG_INFINITY;
