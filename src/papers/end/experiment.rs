@@ -11,7 +11,7 @@ use crate::decode::{
     cross_layer_entropy, generate, log_softmax, softmax, Baseline, Decoder, Dola, End,
     GenerateOptions, Layers, RowCapture,
 };
-use crate::lens::LogitLens;
+use crate::lens::{LensKind, LogitLens};
 use crate::model::Lm;
 use crate::score::{
     end_log_score, mc_scores, run_bench, score_factor_each, Bench, BenchOptions, BenchReport,
@@ -533,9 +533,9 @@ pub fn candidate_dynamics(
     }
     // cross-layer entropy over C (raw logits of the candidate columns)
     let c_rows: Vec<Tensor> = set.iter().map(|&l| rows[l].clone()).collect();
-    let zc = lm
-        .head()
-        .unembed_ids(&Tensor::cat(&c_rows, 0)?, &cands)?
+    let zc = LensKind::Raw
+        .lens()
+        .early_exit_ids(lm.head(), &Tensor::cat(&c_rows, 0)?, &cands)?
         .flatten_all()?
         .to_vec1::<f32>()?;
     let hs = cross_layer_entropy(&zc, set.len(), cands.len())?;

@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 use crate::decode::{LogitsProcessor, Sampling};
 use crate::entropy::{self, Metric, Renyi, Request, Units};
 use crate::hook::{Hook, Site};
-use crate::lens::Precision;
+use crate::lens::{LensKind, Precision};
 use crate::profile::LayerProfile;
 use crate::{Error, Lm, Result};
 
@@ -149,23 +149,23 @@ impl Queue<'_> {
         Ok(())
     }
 
-    /// Unembed the queued rows in one matmul and write their entropies into `out`
-    /// (`out[prompt][metric]` is `[L+1, steps]` row-major).
+    /// Project the queued rows (layers below `L`) through the normed lens in one matmul and
+    /// write their entropies into `out` (`out[prompt][metric]` is `[L+1, steps]` row-major).
     fn flush(&mut self, out: &mut [Vec<Vec<f32>>]) -> Result<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
         let h = Tensor::cat(&self.rows, 0)?;
         let vocab = self.lm.vocab_size();
-        let head = self.lm.head();
+        let (head, lens) = (self.lm.head(), LensKind::Normed.lens());
         let stats = if head.fills_buffers() {
             // The CPU f32 hot path: one direct product into a reused buffer.
             let z = &mut self.z;
             z.resize(self.tags.len() * vocab, 0.0);
-            head.logits_into(&h, Precision::F32, z)?;
+            lens.early_exit_into(head, &h, Precision::F32, z)?;
             entropy::reduce_rows(z, vocab, &self.req, None)?
         } else {
-            let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
+            let z = lens.early_exit(head, &h)?.flatten_all()?.to_vec1::<f32>()?;
             entropy::reduce_rows(&z, vocab, &self.req, None)?
         };
         for (&(p, layer, step), st) in self.tags.iter().zip(&stats) {
