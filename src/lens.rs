@@ -6,8 +6,9 @@
 //! convention: the model's *own* final norm recomputed on each layer's state, never a cached
 //! scale — TransformerLens bug #1076), or `W_U · h_l` with [`LensKind::Raw`] (Hugging Face's
 //! `lm_head(hidden_states[l])`, the DoLa/END early exit: neither norm nor soft-cap).
-//! [`LogitLens::early_exit`] is the one place a residual row becomes logits below layer `L` (the
-//! CPU f32 profile computes the same product into a buffer, [`Lm::unembed_raw_into`]).
+//! A [`Lens`] says how a layer's rows become logits through the model's [`Head`]; the two kinds
+//! ([`LensKind::lens`]) are [`NormedLens`] and [`RawLens`], and every early exit (the profile's
+//! CPU fast path, [`LogitLens::early_exit`], DoLa, END, the scorer) goes through one of them.
 //! Layer `L` is always the model's own final logits. Relative to Hugging Face's
 //! `hidden_states`: ours `[0..L-1]` = HF `[0..L-1]`; HF's last entry is already normed.
 //!
@@ -16,9 +17,10 @@
 
 use std::fmt;
 
-use candle_core::{DType, Tensor, D};
+use candle_core::{Tensor, D};
 
 use crate::entropy::{self, Metric, Request, Units};
+use crate::model::Head;
 use crate::profile::LayerProfile;
 use crate::trace::{CaptureSpec, Trace};
 use crate::{Error, Lm, Result};
@@ -32,6 +34,90 @@ pub enum LensKind {
     /// The unembedding alone, without norm or soft-cap (the DoLa/END early exit, as Hugging
     /// Face's DoLa computes it); layer L is the model's own output.
     Raw,
+}
+
+impl LensKind {
+    /// The lens of this kind.
+    pub fn lens(self) -> &'static dyn Lens {
+        match self {
+            LensKind::Normed => &NormedLens,
+            LensKind::Raw => &RawLens,
+        }
+    }
+}
+
+/// How rows of the residual stream taken below the last block become logits through the model's
+/// [`Head`]. One trait so that no two users project a layer differently, and so that a learned
+/// lens (a tuned lens) can be added beside the two logit lenses. Layer `L` is never projected
+/// by a lens: it is the model's own output, [`Head::logits`].
+pub trait Lens: fmt::Debug + Send + Sync {
+    /// Early-exit logits of rows `[rows, d]` → `[rows, vocab]`, f32. The rows may come from
+    /// several layers at once (DoLa and END stack their layers into one product).
+    fn early_exit(&self, head: Head<'_>, h: &Tensor) -> Result<Tensor>;
+
+    /// [`Lens::early_exit`] written into `out` (`[rows, vocab]`, row-major) by one direct product
+    /// on the CPU ([`Head::unembed_into`]): the profile's fast path.
+    fn early_exit_into(
+        &self,
+        head: Head<'_>,
+        h: &Tensor,
+        precision: Precision,
+        out: &mut [f32],
+    ) -> Result<()>;
+
+    /// [`Lens::early_exit`] of some vocabulary entries only: `[rows, d]` → `[rows, ids.len()]`
+    /// (END reads only its candidates).
+    fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor>;
+}
+
+/// The normed logit lens: the model's own head (final norm, unembedding, soft-cap) at every
+/// layer, the final norm recomputed on each layer's state (the Entropy-Lens convention).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NormedLens;
+
+impl Lens for NormedLens {
+    fn early_exit(&self, head: Head<'_>, h: &Tensor) -> Result<Tensor> {
+        head.logits(h)
+    }
+
+    fn early_exit_into(
+        &self,
+        head: Head<'_>,
+        h: &Tensor,
+        precision: Precision,
+        out: &mut [f32],
+    ) -> Result<()> {
+        head.logits_into(h, precision, out)
+    }
+
+    fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        head.softcap(head.unembed_ids(&head.norm(h)?, ids)?)
+    }
+}
+
+/// The raw logit lens: the bare unembedding `W_U · h`, without norm or soft-cap (Hugging Face's
+/// `lm_head(hidden_states[l])`, the DoLa/END early exit).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RawLens;
+
+impl Lens for RawLens {
+    fn early_exit(&self, head: Head<'_>, h: &Tensor) -> Result<Tensor> {
+        head.unembed(h)
+    }
+
+    fn early_exit_into(
+        &self,
+        head: Head<'_>,
+        h: &Tensor,
+        precision: Precision,
+        out: &mut [f32],
+    ) -> Result<()> {
+        head.unembed_into(h, precision, out)
+    }
+
+    fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor> {
+        head.unembed_ids(h, ids)
+    }
 }
 
 impl std::str::FromStr for LensKind {
@@ -185,23 +271,15 @@ impl BlockWriter<'_> {
         for (mi, m) in self.metrics.iter().enumerate() {
             let out = &mut self.values[mi][start..start + stats.len()];
             for (r, (o, st)) in out.iter_mut().zip(stats).enumerate() {
-                let has_target = self
-                    .targets
-                    .is_some_and(|t| t[(start + r) % self.n_pos].is_some());
-                let nats = match m {
-                    Metric::Shannon => st.shannon.unwrap_or(f32::NAN),
-                    Metric::Renyi(_) => st.renyi[self.renyi_slot[mi]],
-                    Metric::KlToFinal => kl.map_or(f32::NAN, |k| k[r]),
-                    Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
-                        match (has_target, st.target) {
-                            (true, Some(t)) => match m {
-                                Metric::CrossEntropy => t.cross_entropy(),
-                                Metric::TargetRank => t.rank as f32,
-                                _ => t.prob(),
-                            },
-                            _ => f32::NAN,
-                        }
-                    }
+                // a position without a target was reduced against id 0: no value
+                let no_target = m.needs_target()
+                    && self
+                        .targets
+                        .is_none_or(|t| t[(start + r) % self.n_pos].is_none());
+                let nats = if no_target {
+                    f32::NAN
+                } else {
+                    m.value(st, self.renyi_slot[mi], kl.map(|k| k[r]))
                 };
                 *o = m.convert(nats, self.units);
             }
@@ -282,15 +360,9 @@ impl LogitLens {
     }
 
     /// Early-exit logits of rows taken below the last block, `[rows, d]` → `[rows, vocab]`:
-    /// normed = the model's own head (final norm, unembedding, soft-cap); raw = the bare
-    /// unembedding. The rows may come from several layers at once (DoLa and END stack their
-    /// candidate layers into one product). The lens, DoLa, END and the scorer all come here, so
-    /// no two of them project a layer differently.
+    /// [`Lens::early_exit`] of this lens's kind.
     pub fn early_exit(&self, lm: &Lm, h: &Tensor) -> Result<Tensor> {
-        match self.kind {
-            LensKind::Normed => lm.unembed(&lm.final_norm(h)?),
-            LensKind::Raw => lm.unembed_raw(h),
-        }
+        self.kind.lens().early_exit(lm.head(), h)
     }
 
     /// Logits of layer `l` at the trace's kept positions, `[P, vocab]`. Materialises one
@@ -341,18 +413,7 @@ impl LogitLens {
             }
         }
         // One fused request for all entropies.
-        let mut req = Request::new();
-        let mut renyi_slot = vec![usize::MAX; metrics.len()];
-        for (i, m) in metrics.iter().enumerate() {
-            match m {
-                Metric::Shannon => req.shannon = true,
-                Metric::Renyi(a) => {
-                    renyi_slot[i] = req.renyi.len();
-                    req.renyi.push(*a);
-                }
-                _ => {}
-            }
-        }
+        let (req, renyi_slot) = Request::for_metrics(metrics);
         let want_kl = metrics.iter().any(|m| m.needs_reference());
         let mut values = vec![vec![f32::NAN; (n_layers + 1) * n_pos]; metrics.len()];
         let mut out = BlockWriter {
@@ -363,8 +424,7 @@ impl LogitLens {
             n_pos,
             values: &mut values,
         };
-        let head = lm.lm_head();
-        if !want_kl && !self.on_device(lm) && head.dtype() == DType::F32 && head.is_contiguous() {
+        if !want_kl && !self.on_device(lm) && lm.head().fills_buffers() {
             self.profile_stacked(lm, trace, &req, &mut out)?;
         } else {
             self.profile_by_layer(lm, trace, &req, want_kl, &mut out)?;
@@ -394,10 +454,11 @@ impl LogitLens {
             .collect())
     }
 
-    /// The CPU f32 path: the rows of all layers stacked layer-major (the layout of the
-    /// profile's values) and unembedded in blocks of [`LogitLens::chunk_bytes`] straight into one
-    /// reused buffer, so each product gets as many rows as the memory bound allows whatever the
-    /// prompt length, and no tensor is copied out.
+    /// The CPU path: the rows of all layers stacked layer-major (the layout of the profile's
+    /// values) and projected in blocks of [`LogitLens::chunk_bytes`] straight into one reused
+    /// buffer ([`Lens::early_exit_into`], and [`Head::logits_into`] for layer `L`), so each
+    /// product gets as many rows as the memory bound allows whatever the prompt length, and no
+    /// tensor is copied out.
     fn profile_stacked(
         &self,
         lm: &Lm,
@@ -412,30 +473,20 @@ impl LogitLens {
         let last = n_layers * n_pos; // first row of layer L: the model's own logits
         let block = self.rows_per_chunk(vocab, total);
         let mut z = vec![0f32; block * vocab];
-        let bf16 = self.precision.effective() == Precision::Bf16;
+        let (head, lens) = (lm.head(), self.kind.lens());
         for s in (0..total).step_by(block) {
             let m = block.min(total - s);
             let h = resid.narrow(0, s, m)?;
-            // Rows from `normed_from` on go through the final norm (and soft-cap).
-            let normed_from = match self.kind {
-                LensKind::Normed => 0,
-                LensKind::Raw => last.saturating_sub(s).min(m),
-            };
-            let h = if normed_from == m {
-                h
-            } else if normed_from == 0 {
-                lm.final_norm(&h)?
-            } else {
-                let normed = lm.final_norm(&h.narrow(0, normed_from, m - normed_from)?)?;
-                Tensor::cat(&[&h.narrow(0, 0, normed_from)?, &normed], 0)?
-            };
             let z = &mut z[..m * vocab];
-            if bf16 {
-                lm.unembed_raw_into_bf16(&h, z)?;
-            } else {
-                lm.unembed_raw_into(&h, z)?;
+            // rows before `below` are early exits; the rest are layer L
+            let below = last.saturating_sub(s).min(m);
+            let (early, fin) = z.split_at_mut(below * vocab);
+            if below > 0 {
+                lens.early_exit_into(head, &h.narrow(0, 0, below)?, self.precision, early)?;
             }
-            lm.softcap_in_place(&mut z[normed_from * vocab..]);
+            if below < m {
+                head.logits_into(&h.narrow(0, below, m - below)?, self.precision, fin)?;
+            }
             let targets = out.targets_of(s, m);
             let stats = entropy::reduce_rows(z, vocab, req, targets.as_deref())?;
             out.write(s, &stats, None);

@@ -32,7 +32,7 @@ use super::{
     MAX_RECORDED_CANDIDATES,
 };
 use crate::entropy::fast_exp;
-use crate::lens::LogitLens;
+use crate::lens::LensKind;
 use crate::model::Lm;
 use crate::{Error, Result};
 
@@ -48,9 +48,10 @@ pub struct EndParams {
     pub alpha: f32,
     /// The layer set `C` (default: [`Layers::High`]).
     pub layers: Layers,
-    /// Apply the final norm before the early-exit unembedding (the reference does not). An
-    /// ablation: on models whose raw early exits are flat (Gemma-3) it makes `H` informative.
-    pub normed: bool,
+    /// How the early exits of `C` become logits: [`LensKind::Raw`] as the reference does, or
+    /// [`LensKind::Normed`] (through the model's head), an ablation: on models whose raw early
+    /// exits are flat (Gemma-3) it makes `H` informative.
+    pub lens: LensKind,
     /// Add the final layer (final norm + head, i.e. the model's own logits) to `C`, as the
     /// reference's TruthfulQA MC script does (its layer `-1`).
     pub with_final: bool,
@@ -74,7 +75,7 @@ impl EndParams {
             lambda: 1.0,
             alpha: 0.01,
             layers: Layers::High,
-            normed: false,
+            lens: LensKind::Raw,
             with_final: false,
             mask_others: false,
         }
@@ -87,7 +88,7 @@ impl EndParams {
             lambda: 0.25,
             alpha: 0.0,
             layers: Layers::High,
-            normed: false,
+            lens: LensKind::Raw,
             with_final: true,
             mask_others: false,
         }
@@ -180,13 +181,20 @@ pub(crate) fn candidates(z: &[f32], alpha: f32) -> Vec<u32> {
         .collect()
 }
 
-/// The early-exit logits of `cands` at every row of `rows` (`[n, d]`), `[n, |cands|]` row-major:
-/// only those columns of the unembedding when the set is small, the full product otherwise.
-pub(crate) fn candidate_logits(lm: &Lm, rows: &Tensor, cands: &[u32]) -> Result<Vec<f32>> {
+/// The early-exit logits under `lens` of `cands` at every row of `rows` (`[n, d]`),
+/// `[n, |cands|]` row-major: only those columns of the unembedding when the set is small, the
+/// full product otherwise.
+pub(crate) fn candidate_logits(
+    lm: &Lm,
+    lens: LensKind,
+    rows: &Tensor,
+    cands: &[u32],
+) -> Result<Vec<f32>> {
+    let (lens, head) = (lens.lens(), lm.head());
     if cands.len() * 4 < lm.vocab_size() {
-        rows_f32(&lm.unembed_rows(rows, cands)?)
+        rows_f32(&lens.early_exit_ids(head, rows, cands)?)
     } else {
-        let full = rows_f32(&LogitLens::raw().early_exit(lm, rows)?)?;
+        let full = rows_f32(&lens.early_exit(head, rows)?)?;
         let v = lm.vocab_size();
         let n = full.len() / v.max(1);
         let mut out = Vec::with_capacity(n * cands.len());
@@ -284,13 +292,8 @@ impl Decoder for End {
         let rows = input.hidden.ok_or_else(|| {
             Error::NotEnoughData("END needs the early-exit rows of its layers".into())
         })?;
-        let rows = if self.params.normed {
-            input.lm.final_norm(rows)?
-        } else {
-            rows.clone()
-        };
         let cands = candidates(z, self.params.alpha);
-        let mut zl = candidate_logits(input.lm, &rows, &cands)?;
+        let mut zl = candidate_logits(input.lm, self.params.lens, rows, &cands)?;
         let mut n_layers = self.layers.len();
         if self.params.with_final {
             zl.extend(cands.iter().map(|&c| z[c as usize]));

@@ -298,24 +298,40 @@ impl Metric {
                 })?;
                 kl_div(logits, q)
             }
-            Metric::Shannon => Ok(reduce_row(logits, &Request::new().shannon(), None)?
-                .shannon
-                .unwrap_or(f32::NAN)),
-            Metric::Renyi(r) => Ok(reduce_row(logits, &Request::new().renyi(*r), None)?.renyi[0]),
+            Metric::Shannon | Metric::Renyi(_) => {
+                Ok(self.value(&reduce_row(logits, &self.request(), None)?, 0, None))
+            }
             Metric::CrossEntropy | Metric::TargetRank | Metric::TargetProb => {
                 let t = target.ok_or_else(|| {
                     Error::invalid("target", "none", format!("{self} needs a target token id"))
                 })?;
-                let st = reduce_row(logits, &Request::new(), Some(t))?;
-                let ts = st
-                    .target
-                    .ok_or_else(|| Error::invalid("target", t, "a token id"))?;
-                Ok(match self {
-                    Metric::CrossEntropy => ts.cross_entropy(),
-                    Metric::TargetRank => ts.rank as f32,
-                    _ => ts.prob(),
-                })
+                Ok(self.value(&reduce_row(logits, &Request::new(), Some(t))?, 0, None))
             }
+        }
+    }
+
+    /// The [`Request`] that computes this metric's entropy (empty for the others).
+    fn request(&self) -> Request {
+        match self {
+            Metric::Shannon => Request::new().shannon(),
+            Metric::Renyi(r) => Request::new().renyi(*r),
+            _ => Request::new(),
+        }
+    }
+
+    /// This metric's value in a row's statistics, in nats (rank as a float): the one map from
+    /// [`RowStats`] to a metric, shared by [`Metric::eval_row`] and the lens. `renyi` is the index
+    /// of this metric's order in [`RowStats::renyi`], `kl` the row's KL to the final layer; NaN
+    /// where the statistic is missing (no target, no reference).
+    pub fn value(&self, st: &RowStats, renyi: usize, kl: Option<f32>) -> f32 {
+        let target = |f: fn(&TargetStats) -> f32| st.target.as_ref().map_or(f32::NAN, f);
+        match self {
+            Metric::Shannon => st.shannon.unwrap_or(f32::NAN),
+            Metric::Renyi(_) => st.renyi.get(renyi).copied().unwrap_or(f32::NAN),
+            Metric::KlToFinal => kl.unwrap_or(f32::NAN),
+            Metric::CrossEntropy => target(TargetStats::cross_entropy),
+            Metric::TargetRank => target(|t| t.rank as f32),
+            Metric::TargetProb => target(TargetStats::prob),
         }
     }
     /// Evaluate the metric on every row of a row-major `[rows, vocab]` block, in parallel
@@ -562,6 +578,25 @@ impl Request {
     pub fn top_k(mut self, k: usize) -> Self {
         self.top_k = k;
         self
+    }
+
+    /// One request for the entropies of all `metrics`, and where each metric's Rényi order sits
+    /// in [`RowStats::renyi`] (the `renyi` argument of [`Metric::value`]; `usize::MAX` for the
+    /// others).
+    pub fn for_metrics(metrics: &[Metric]) -> (Self, Vec<usize>) {
+        let mut req = Self::new();
+        let mut slot = vec![usize::MAX; metrics.len()];
+        for (i, m) in metrics.iter().enumerate() {
+            match m {
+                Metric::Shannon => req.shannon = true,
+                Metric::Renyi(a) => {
+                    slot[i] = req.renyi.len();
+                    req.renyi.push(*a);
+                }
+                _ => {}
+            }
+        }
+        (req, slot)
     }
 }
 

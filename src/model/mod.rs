@@ -290,106 +290,85 @@ impl Lm {
             .to_dtype(DType::F32)?)
     }
 
-    /// Final logits of pre-norm hidden states `[.., d]` → `[.., vocab]` (final norm, unembedding,
-    /// soft-cap), f32 on [`Lm::device`].
+    /// The model's head: how a residual row becomes logits (final norm, unembedding, soft-cap).
+    /// The lens, the decoders and the scorer all project through it.
+    pub fn head(&self) -> Head<'_> {
+        Head {
+            model: &self.model,
+            bf16: &self.head_bf16,
+        }
+    }
+
+    /// Final logits of pre-norm hidden states `[.., d]` → `[.., vocab]`: [`Head::logits`].
+    pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.head().logits(hidden)
+    }
+
+    /// The model's final norm of hidden states `[.., d]`: [`Head::norm`].
+    pub fn final_norm(&self, hidden: &Tensor) -> Result<Tensor> {
+        self.head().norm(hidden)
+    }
+}
+
+/// The model's head, borrowed from an [`Lm`] ([`Lm::head`]): the one type that says how a
+/// residual row `h` becomes logits, `softcap(W_U · norm_f(h))`, and offers each part on its own
+/// (the raw lens and END need the bare `W_U · h`). Every product returns f32.
+#[derive(Clone, Copy)]
+pub struct Head<'a> {
+    model: &'a Transformer,
+    /// The unembedding in bf16 for [`Precision::Bf16`](crate::lens::Precision), converted on
+    /// first use and kept by the [`Lm`].
+    bf16: &'a std::sync::OnceLock<Vec<half::bf16>>,
+}
+
+impl fmt::Debug for Head<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Head")
+            .field("unembedding", &self.model.lm_head.shape())
+            .field("softcap", &self.model.cfg.final_logit_softcapping)
+            .finish()
+    }
+}
+
+impl Head<'_> {
+    /// Final logits of pre-norm hidden states `[.., d]` → `[.., vocab]`: final norm,
+    /// unembedding, soft-cap; f32 on the model's device.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         self.model.logits(hidden)
     }
 
-    /// The model's final norm applied to hidden states `[.., d]`.
-    pub fn final_norm(&self, hidden: &Tensor) -> Result<Tensor> {
+    /// The final norm of hidden states `[.., d]`, f32.
+    pub fn norm(&self, hidden: &Tensor) -> Result<Tensor> {
         let h = self.model.to_compute(hidden)?;
         Ok(self.model.final_norm.forward(&h)?.to_dtype(DType::F32)?)
     }
 
-    /// Unembedding of hidden states `[.., d]` (no norm) → `[.., vocab]`, with the soft-cap.
-    pub fn unembed(&self, hidden: &Tensor) -> Result<Tensor> {
-        self.model.project(hidden)
-    }
-
     /// The bare unembedding `W_U · h` of hidden states `[.., d]` → `[.., vocab]`: no norm and no
     /// soft-cap, as Hugging Face's `lm_head(hidden_states[l])` (the DoLa/END early exit).
-    pub fn unembed_raw(&self, hidden: &Tensor) -> Result<Tensor> {
+    pub fn unembed(&self, hidden: &Tensor) -> Result<Tensor> {
         self.model.unembed_raw(hidden)
     }
 
-    /// [`Lm::unembed_raw`] of `rows` f32 hidden states on the CPU, written into `out`
-    /// (`[rows, vocab]`, row-major) by one direct matrix product ([`sgemm::matmul_nt`]): the CPU
-    /// lens's hot path, with no logits tensor to copy out. Needs an f32 unembedding on the CPU.
-    pub fn unembed_raw_into(&self, hidden: &Tensor, out: &mut [f32]) -> Result<()> {
+    /// [`Head::unembed`] restricted to some vocabulary entries: `[.., d]` → `[.., ids.len()]`
+    /// (END needs only its candidates' columns).
+    pub fn unembed_ids(&self, hidden: &Tensor, ids: &[u32]) -> Result<Tensor> {
         let w = &self.model.lm_head;
-        let (vocab, d) = w.dims2()?;
-        let h = hidden
-            .to_dtype(DType::F32)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let (storage, layout) = w.storage_and_layout();
-        let (candle_core::Storage::Cpu(cpu), true) = (&*storage, layout.is_contiguous()) else {
-            return Err(Error::invalid(
-                "unembed_raw_into",
-                device_name(w.device()),
-                "a model on the CPU (use unembed_raw elsewhere)",
-            ));
-        };
-        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
-        sgemm::matmul_nt(&h, w, h.len() / d.max(1), vocab, d, out)
-    }
-
-    /// [`Lm::unembed_raw_into`] with the hidden rows and the unembedding rounded to bf16 and
-    /// multiplied into f32 accumulators ([`sgemm::matmul_nt_bf16`]: AMX or AVX512-BF16 through
-    /// MKL), for the lens's [`Precision::Bf16`](crate::lens::Precision). Errors where
-    /// [`sgemm::has_bf16_product`] is false, or off the CPU.
-    pub fn unembed_raw_into_bf16(&self, hidden: &Tensor, out: &mut [f32]) -> Result<()> {
-        let w = &self.model.lm_head;
-        let (vocab, d) = w.dims2()?;
-        let head = match self.head_bf16.get() {
-            Some(h) => h,
-            None => {
-                if !w.device().is_cpu() {
-                    return Err(Error::invalid(
-                        "unembed_raw_into_bf16",
-                        device_name(w.device()),
-                        "a model on the CPU (use unembed_raw elsewhere)",
-                    ));
-                }
-                let h = w
-                    .to_dtype(DType::BF16)?
-                    .flatten_all()?
-                    .to_vec1::<half::bf16>()?;
-                self.head_bf16.get_or_init(|| h)
-            }
-        };
-        let h = hidden
-            .to_dtype(DType::BF16)?
-            .flatten_all()?
-            .to_vec1::<half::bf16>()?;
-        sgemm::matmul_nt_bf16(&h, head, h.len() / d.max(1), vocab, d, out)
-    }
-
-    /// Unembedding restricted to some vocabulary rows: `[.., d]` → `[.., ids.len()]`, without
-    /// soft-cap: the columns of [`Lm::unembed_raw`] (END needs only its candidates' columns).
-    pub fn unembed_rows(&self, hidden: &Tensor, ids: &[u32]) -> Result<Tensor> {
-        let vocab = self.vocab_size();
+        let vocab = w.dim(0)?;
         if let Some(&id) = ids.iter().find(|&&i| i as usize >= vocab) {
             return Err(Error::TokenOutOfVocab { id, vocab });
         }
-        let idx = Tensor::new(ids, self.device())?;
-        let rows = self.model.lm_head.index_select(&idx, 0)?;
+        let idx = Tensor::new(ids, w.device())?;
+        let rows = w.index_select(&idx, 0)?;
         let h = self.model.to_compute(hidden)?;
         Ok(h.broadcast_matmul(&rows.t()?)?.to_dtype(DType::F32)?)
     }
 
-    /// The unembedding matrix `[vocab, d]`, in the model's compute dtype on its device.
-    pub fn lm_head(&self) -> &Tensor {
-        &self.model.lm_head
-    }
-
-    /// Apply the final logit soft-cap (identity when the model has none).
+    /// The final logit soft-cap `c·tanh(z/c)` (identity when the model has none).
     pub fn softcap(&self, logits: Tensor) -> Result<Tensor> {
         self.model.softcap(logits)
     }
 
-    /// [`Lm::softcap`] on logits in a buffer, in place.
+    /// [`Head::softcap`] on logits in a buffer, in place.
     pub fn softcap_in_place(&self, logits: &mut [f32]) {
         if let Some(c) = self.model.cfg.final_logit_softcapping.map(|c| c as f32) {
             for z in logits {
@@ -398,6 +377,85 @@ impl Lm {
         }
     }
 
+    /// The unembedding matrix `[vocab, d]`, in the model's compute dtype on its device.
+    pub fn weight(&self) -> &Tensor {
+        &self.model.lm_head
+    }
+
+    /// Whether the `_into` products run: an f32, contiguous unembedding on the CPU.
+    pub fn fills_buffers(&self) -> bool {
+        let w = &self.model.lm_head;
+        w.device().is_cpu() && w.dtype() == DType::F32 && w.is_contiguous()
+    }
+
+    /// [`Head::logits`] of `rows` hidden states written into `out` (`[rows, vocab]`,
+    /// row-major); see [`Head::unembed_into`].
+    pub fn logits_into(
+        &self,
+        hidden: &Tensor,
+        precision: crate::lens::Precision,
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.unembed_into(&self.norm(hidden)?, precision, out)?;
+        self.softcap_in_place(out);
+        Ok(())
+    }
+
+    /// [`Head::unembed`] of `rows` hidden states written into `out` (`[rows, vocab]`, row-major)
+    /// by one direct matrix product: the CPU lens's hot path, with no logits tensor to copy out.
+    /// [`Precision::Bf16`](crate::lens::Precision) rounds rows and unembedding to bf16 and
+    /// accumulates in f32 where [`sgemm::has_bf16_product`] holds, else runs in f32. Errors off
+    /// the CPU or (f32) where [`Head::fills_buffers`] is false.
+    pub fn unembed_into(
+        &self,
+        hidden: &Tensor,
+        precision: crate::lens::Precision,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let w = &self.model.lm_head;
+        let (vocab, d) = w.dims2()?;
+        if !w.device().is_cpu() {
+            return Err(Error::invalid(
+                "Head::unembed_into",
+                device_name(w.device()),
+                "a model on the CPU (use Head::unembed elsewhere)",
+            ));
+        }
+        if precision.effective() == crate::lens::Precision::Bf16 {
+            let head = match self.bf16.get() {
+                Some(h) => h,
+                None => {
+                    let h = w
+                        .to_dtype(DType::BF16)?
+                        .flatten_all()?
+                        .to_vec1::<half::bf16>()?;
+                    self.bf16.get_or_init(|| h)
+                }
+            };
+            let h = hidden
+                .to_dtype(DType::BF16)?
+                .flatten_all()?
+                .to_vec1::<half::bf16>()?;
+            return sgemm::matmul_nt_bf16(&h, head, h.len() / d.max(1), vocab, d, out);
+        }
+        let h = hidden
+            .to_dtype(DType::F32)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let (storage, layout) = w.storage_and_layout();
+        let (candle_core::Storage::Cpu(cpu), true) = (&*storage, layout.is_contiguous()) else {
+            return Err(Error::invalid(
+                "Head::unembed_into",
+                format!("{:?} unembedding", w.dtype()),
+                "a contiguous f32 unembedding (use Head::unembed elsewhere)",
+            ));
+        };
+        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
+        sgemm::matmul_nt(&h, w, h.len() / d.max(1), vocab, d, out)
+    }
+}
+
+impl Lm {
     /// Full-sequence forward that keeps the residual stream of every layer at the positions of
     /// `spec` (and the final logits), with `hook` able to change the run.
     pub fn trace(&self, ids: &[u32], spec: &CaptureSpec, hook: &mut dyn Hook) -> Result<Trace> {

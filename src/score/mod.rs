@@ -33,7 +33,7 @@ use candle_core::Tensor;
 
 use crate::decode::{cross_layer_entropy, log_softmax, DolaParams, EndParams, Layers, RowCapture};
 use crate::entropy::target_stats;
-use crate::lens::LogitLens;
+use crate::lens::LensKind;
 use crate::model::{KvCache, Lm};
 use crate::{Error, Result};
 use std::cell::RefCell;
@@ -121,7 +121,7 @@ impl ScoreMethod {
             "end" => Ok(ScoreMethod::End(end_for(bench))),
             // the labelled ablation: early exits through the final norm
             "end-normed" => Ok(ScoreMethod::End(EndParams {
-                normed: true,
+                lens: LensKind::Normed,
                 ..end_for(bench)
             })),
             "dola" => Ok(ScoreMethod::Dola(match bench {
@@ -140,7 +140,7 @@ impl ScoreMethod {
     pub fn name(&self) -> &'static str {
         match self {
             ScoreMethod::Baseline => "greedy",
-            ScoreMethod::End(p) if p.normed => "end-normed",
+            ScoreMethod::End(p) if p.lens == LensKind::Normed => "end-normed",
             ScoreMethod::End(_) => "end",
             ScoreMethod::Dola(_) => "dola",
         }
@@ -198,8 +198,8 @@ pub struct ContinuationScore {
 pub struct Scorer<'a> {
     /// Each method with its resolved layers and their slots in `runs.layers`.
     methods: Vec<Scoring>,
-    /// Early exits through the final norm (END's `normed` ablation) rather than raw.
-    normed: bool,
+    /// How the early exits become logits (raw, or normed for END's `end-normed` ablation).
+    lens: LensKind,
     runs: TeacherForcing<'a>,
 }
 
@@ -418,11 +418,14 @@ impl<'a> Scorer<'a> {
                 "at least one scoring method",
             ));
         }
-        let normed_of = |m: &ScoreMethod| matches!(m, ScoreMethod::End(p) if p.normed);
-        let normed = normed_of(&methods[0]);
+        let lens_of = |m: &ScoreMethod| match m {
+            ScoreMethod::End(p) => p.lens,
+            _ => LensKind::Raw,
+        };
+        let lens = lens_of(&methods[0]);
         if methods
             .iter()
-            .any(|m| m.layers().is_some() && normed_of(m) != normed)
+            .any(|m| m.layers().is_some() && lens_of(m) != lens)
         {
             return Err(Error::invalid(
                 "methods",
@@ -455,7 +458,7 @@ impl<'a> Scorer<'a> {
         }
         Ok(Self {
             methods: scorings,
-            normed,
+            lens,
             runs: TeacherForcing::new(lm, union),
         })
     }
@@ -548,12 +551,7 @@ impl<'a> Scorer<'a> {
                 rows.extend(runs.iter().map(|r| &r.rows[l]));
             }
             let rows = Tensor::cat(&rows, 0)?;
-            let lens = if self.normed {
-                LogitLens::normed()
-            } else {
-                LogitLens::raw()
-            };
-            let z = lens.early_exit(lm, &rows)?;
+            let z = self.lens.lens().early_exit(lm.head(), &rows)?;
             z.flatten_all()?.to_vec1::<f32>()?
         };
         let mut out: Vec<Vec<ContinuationScore>> = self
@@ -610,6 +608,7 @@ fn position_scores(
             let k = early.len() + usize::from(p.with_final);
             let mut out = Vec::with_capacity(n);
             let mut zl = vec![0f32; k * v];
+            let mut s = Vec::with_capacity(v);
             for (i, &t) in targets.iter().enumerate() {
                 let lp = log_softmax(row(i));
                 for (l, e) in early.iter().enumerate() {
@@ -618,12 +617,9 @@ fn position_scores(
                 if p.with_final {
                     zl[(k - 1) * v..].copy_from_slice(row(i));
                 }
-                let mut s = lp.clone();
                 if p.alpha <= 0.0 {
                     let hv = cross_layer_entropy(&zl, k, v)?;
-                    for (x, hv) in s.iter_mut().zip(&hv) {
-                        *x -= p.lambda * hv;
-                    }
+                    out.push(end_log_score(&lp, None, &hv, p.lambda, t, &mut s));
                 } else {
                     let cands = crate::decode::end_candidates(row(i), p.alpha);
                     let mut zc = Vec::with_capacity(k * cands.len());
@@ -631,11 +627,8 @@ fn position_scores(
                         zc.extend(cands.iter().map(|&c| zl[l * v + c as usize]));
                     }
                     let hv = cross_layer_entropy(&zc, k, cands.len())?;
-                    for (&c, hv) in cands.iter().zip(&hv) {
-                        s[c as usize] -= p.lambda * hv;
-                    }
+                    out.push(end_log_score(&lp, Some(&cands), &hv, p.lambda, t, &mut s));
                 }
-                out.push(log_softmax(&s)[t as usize]);
             }
             Ok((out, Vec::new()))
         }
@@ -672,9 +665,59 @@ fn position_scores(
     }
 }
 
+/// END's log-score of target `t` at one position, `log_softmax(lp − λ·H)[t]`: `lp` are the
+/// final log-probabilities and `h[j]` the cross-layer entropy of candidate `cands[j]` (of token
+/// `j` when `cands` is `None`, every token a candidate). The scorer and END's λ sweep both score
+/// here, so they cannot disagree. `s` is scratch space; NaN for a target outside `lp`.
+pub(crate) fn end_log_score(
+    lp: &[f32],
+    cands: Option<&[u32]>,
+    h: &[f32],
+    lambda: f32,
+    t: u32,
+    s: &mut Vec<f32>,
+) -> f32 {
+    s.clear();
+    s.extend_from_slice(lp);
+    match cands {
+        None => s.iter_mut().zip(h).for_each(|(x, hv)| *x -= lambda * hv),
+        Some(c) => {
+            for (&c, hv) in c.iter().zip(h) {
+                if let Some(x) = s.get_mut(c as usize) {
+                    *x -= lambda * hv;
+                }
+            }
+        }
+    }
+    let Some(&st) = s.get(t as usize) else {
+        return f32::NAN;
+    };
+    // log-sum-exp with an f64 sum, as `log_softmax`, without materialising the vector
+    let m = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = s.iter().map(|&x| f64::from((x - m).exp())).sum();
+    st - (m + sum.ln() as f32)
+}
+
 /// The baseline log-likelihood of `continuation` after `prefix` (sum over its tokens, nats).
 pub fn log_likelihood(lm: &Lm, prefix: &str, continuation: &str) -> Result<f64> {
     Ok(Scorer::new(lm, ScoreMethod::Baseline)?
         .score(prefix, continuation)?
         .total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn end_log_score_by_hand() {
+        // λ·H shifts token 0 by −ln 3: s = (0, ln 3) → softmax (1/4, 3/4)
+        let lp = [3f32.ln(), 3f32.ln()];
+        let mut s = Vec::new();
+        let got = end_log_score(&lp, None, &[1.0, 0.0], 3f32.ln(), 1, &mut s);
+        assert!((got - 0.75f32.ln()).abs() < 1e-6);
+        let got = end_log_score(&lp, Some(&[0]), &[1.0], 3f32.ln(), 1, &mut s);
+        assert!((got - 0.75f32.ln()).abs() < 1e-6);
+        assert!(end_log_score(&lp, None, &[0.0, 0.0], 1.0, 2, &mut s).is_nan());
+    }
 }

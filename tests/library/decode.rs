@@ -333,7 +333,7 @@ fn end_lambda_zero_is_greedy() {
                 lambda: 0.0,
                 alpha,
                 layers: Layers::List(vec![0, 1, 2]),
-                normed: false,
+                lens: LensKind::Raw,
                 with_final: false,
                 mask_others: false,
             })
@@ -376,7 +376,7 @@ fn end_step_matches_trace() {
         lambda,
         alpha,
         layers: Layers::List(layers.clone()),
-        normed: false,
+        lens: LensKind::Raw,
         with_final: false,
         mask_others: false,
     })
@@ -391,7 +391,8 @@ fn end_step_matches_trace() {
     let last = prompt.len() - 1;
     let fin: Vec<f32> = tr.logits.flatten_all().unwrap().to_vec1().unwrap();
     let head: Vec<Vec<f32>> = lm
-        .lm_head()
+        .head()
+        .weight()
         .to_dtype(DType::F32)
         .unwrap()
         .to_vec2()

@@ -4,6 +4,7 @@ use crate::common;
 
 use crate::common::fixture;
 use entroscope::entropy::Metric;
+use entroscope::lens::Precision;
 use entroscope::prelude::*;
 
 fn tiny() -> Lm {
@@ -228,7 +229,7 @@ fn early_exit_by_hand() {
         .trace_text("the cat sat", &CaptureSpec::default())
         .unwrap();
     let h = tr.layer(1).unwrap();
-    let w = lm.lm_head().t().unwrap();
+    let w = lm.head().weight().t().unwrap();
     let raw = LogitLens::raw().early_exit(&lm, &h).unwrap();
     assert!(common::max_abs_diff(&raw, &h.broadcast_matmul(&w).unwrap()) < 1e-5);
     let z = lm
@@ -255,6 +256,45 @@ fn early_exit_by_hand() {
         let want = 5.0 * (z / 5.0).tanh();
         assert!((got - want).abs() < 1e-4, "{got} vs {want}");
     }
+}
+
+/// Each lens's products agree: END's candidate columns and the CPU profile's into-buffer product
+/// are the columns and the values of its early exit (tiny-gemma3 has a soft-cap, so the normed
+/// columns must be capped too).
+#[test]
+fn lens_products_agree() {
+    let lm = tiny();
+    let tr = lm
+        .trace_text("the cat sat", &CaptureSpec::default())
+        .unwrap();
+    let h = tr.layer(1).unwrap();
+    let (head, rows, vocab) = (lm.head(), h.dim(0).unwrap(), lm.vocab_size());
+    assert!(head.fills_buffers());
+    let ids = [3u32, 0, 7];
+    for kind in [LensKind::Normed, LensKind::Raw] {
+        let lens = kind.lens();
+        let full: Vec<Vec<f32>> = lens.early_exit(head, &h).unwrap().to_vec2().unwrap();
+        let cols: Vec<Vec<f32>> = lens
+            .early_exit_ids(head, &h, &ids)
+            .unwrap()
+            .to_vec2()
+            .unwrap();
+        let mut buf = vec![0f32; rows * vocab];
+        lens.early_exit_into(head, &h, Precision::F32, &mut buf)
+            .unwrap();
+        for r in 0..rows {
+            for (j, &c) in ids.iter().enumerate() {
+                assert!((cols[r][j] - full[r][c as usize]).abs() < 1e-4, "{kind}");
+            }
+            for (a, b) in buf[r * vocab..(r + 1) * vocab].iter().zip(&full[r]) {
+                assert!((a - b).abs() < 1e-4, "{kind}: {a} vs {b}");
+            }
+        }
+    }
+    assert!(matches!(
+        head.unembed_ids(&h, &[vocab as u32]),
+        Err(Error::TokenOutOfVocab { .. })
+    ));
 }
 
 /// `profile_texts` numbers the texts in order and gives each the profile of its own trace.

@@ -133,7 +133,13 @@ fn reference_settings_per_bench() {
     assert!(!fa.with_final && fa.alpha == 0.1 && fa.lambda == 0.25);
     let normed = ScoreMethod::for_bench("end-normed", Bench::FactorNews).unwrap();
     assert_eq!(normed.name(), "end-normed");
-    assert_eq!(normed, ScoreMethod::End(EndParams { normed: true, ..fa }));
+    assert_eq!(
+        normed,
+        ScoreMethod::End(EndParams {
+            lens: LensKind::Normed,
+            ..fa
+        })
+    );
     let ScoreMethod::Dola(d) = ScoreMethod::for_bench("dola", Bench::FactorExpert).unwrap() else {
         panic!("dola is DoLa")
     };
@@ -180,7 +186,8 @@ fn end_mc_with_final_layer_by_hand() {
     let tr = lm.trace(&all, &spec, &mut NoHook).unwrap();
     let fin: Vec<Vec<f32>> = tr.logits.to_vec2().unwrap();
     let head: Vec<Vec<f32>> = lm
-        .lm_head()
+        .head()
+        .weight()
         .to_dtype(candle_core::DType::F32)
         .unwrap()
         .to_vec2()

@@ -11,11 +11,11 @@ use crate::decode::{
     cross_layer_entropy, generate, log_softmax, softmax, Baseline, Decoder, Dola, End,
     GenerateOptions, Layers, RowCapture,
 };
-use crate::lens::LogitLens;
+use crate::lens::{LensKind, LogitLens};
 use crate::model::Lm;
 use crate::score::{
-    mc_scores, run_bench, score_factor_each, Bench, BenchOptions, BenchReport, Continuation,
-    McScores, ScoreMethod, TeacherForcing,
+    end_log_score, mc_scores, run_bench, score_factor_each, Bench, BenchOptions, BenchReport,
+    Continuation, McScores, ScoreMethod, TeacherForcing,
 };
 use crate::stats::summary::mean_se;
 use crate::stats::text::max_rouge_l_text;
@@ -533,8 +533,9 @@ pub fn candidate_dynamics(
     }
     // cross-layer entropy over C (raw logits of the candidate columns)
     let c_rows: Vec<Tensor> = set.iter().map(|&l| rows[l].clone()).collect();
-    let zc = lm
-        .unembed_rows(&Tensor::cat(&c_rows, 0)?, &cands)?
+    let zc = LensKind::Raw
+        .lens()
+        .early_exit_ids(lm.head(), &Tensor::cat(&c_rows, 0)?, &cands)?
         .flatten_all()?
         .to_vec1::<f32>()?;
     let hs = cross_layer_entropy(&zc, set.len(), cands.len())?;
@@ -685,17 +686,19 @@ fn sweep_continuation(
     // every layer's rows and the final rows in one matmul (one pass over the unembedding),
     // layer-major: layer u, position i at (u·n + i)·v; the final logits after them
     let n = targets.len();
+    // (the raw early exits and the head's norm of the final rows; the soft-cap after)
+    let head = lm.head();
     let mut stacked: Vec<Tensor> = rows.to_vec();
-    stacked.push(lm.final_norm(h)?);
-    let mut early = LogitLens::raw()
-        .early_exit(lm, &Tensor::cat(&stacked, 0)?)?
+    stacked.push(head.norm(h)?);
+    let mut early = head
+        .unembed(&Tensor::cat(&stacked, 0)?)?
         .flatten_all()?
         .to_vec1::<f32>()?;
     let mut fin = early.split_off(rows.len() * n * v);
-    lm.softcap_in_place(&mut fin);
+    head.softcap_in_place(&mut fin);
     let mut totals = vec![0f64; pos.len() * lambdas.len()];
     let mut zl = Vec::new();
-    let mut s = vec![0f32; v];
+    let mut s = Vec::with_capacity(v);
     for (i, &t) in targets.iter().enumerate() {
         let lp = log_softmax(&fin[i * v..(i + 1) * v]);
         for (si, idx) in pos.iter().enumerate() {
@@ -707,26 +710,12 @@ fn sweep_continuation(
             zl.extend_from_slice(&fin[i * v..(i + 1) * v]);
             let hv = cross_layer_entropy(&zl, idx.len() + 1, v)?;
             for (li, &lambda) in lambdas.iter().enumerate() {
-                let score = if lambda == 0.0 {
-                    lp[t as usize]
-                } else {
-                    for ((x, &a), &b) in s.iter_mut().zip(&lp).zip(&hv) {
-                        *x = a - lambda * b;
-                    }
-                    log_softmax_at(&s, t as usize)
-                };
+                let score = end_log_score(&lp, None, &hv, lambda, t, &mut s);
                 totals[si * lambdas.len() + li] += f64::from(score);
             }
         }
     }
     Ok(totals)
-}
-
-/// `log_softmax(s)[t]` without materialising the vector.
-fn log_softmax_at(s: &[f32], t: usize) -> f32 {
-    let m = s.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f32 = s.iter().map(|&x| (x - m).exp()).sum();
-    s[t] - m - sum.ln()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -824,12 +813,5 @@ mod tests {
         let picked = pick_layer_sets(&["high".into(), "last_2".into()], 30).unwrap(); // ok: test-only
         assert_eq!(picked[0].0, DEFAULT_LAYER_SET);
         assert_eq!(picked[1].1, Layers::List(vec![28, 29]));
-    }
-
-    #[test]
-    fn log_softmax_at_matches_hand() {
-        // s = (0, ln 3): softmax = (1/4, 3/4) → log = ln 3/4
-        let s = [0.0f32, 3f32.ln()];
-        assert!((log_softmax_at(&s, 1) - 0.75f32.ln()).abs() < 1e-6);
     }
 }

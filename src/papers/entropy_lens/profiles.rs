@@ -7,12 +7,13 @@
 //! unembedded together, `chunk_bytes` of logits at a time. The final layer's entropies come from
 //! the logits the sampler already has (no second matmul).
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use indicatif::ProgressBar;
 
 use crate::decode::{LogitsProcessor, Sampling};
 use crate::entropy::{self, Metric, Renyi, Request, Units};
 use crate::hook::{Hook, Site};
+use crate::lens::{LensKind, Precision};
 use crate::profile::LayerProfile;
 use crate::{Error, Lm, Result};
 
@@ -102,30 +103,23 @@ fn request(metrics: &[Metric]) -> Result<(Request, Vec<usize>)> {
             "at least one entropy metric",
         ));
     }
-    let mut req = Request::new();
-    let mut slot = vec![usize::MAX; metrics.len()];
-    for (i, m) in metrics.iter().enumerate() {
-        match m {
-            Metric::Shannon => req.shannon = true,
-            Metric::Renyi(a) => {
-                slot[i] = req.renyi.len();
-                req.renyi.push(*a);
-            }
-            other => {
-                return Err(Error::invalid(
-                    "metrics",
-                    other,
-                    "entropies only (shannon, renyi:<α>): a generation has no targets",
-                ))
-            }
-        }
+    if let Some(other) = metrics
+        .iter()
+        .find(|m| !matches!(m, Metric::Shannon | Metric::Renyi(_)))
+    {
+        return Err(Error::invalid(
+            "metrics",
+            other,
+            "entropies only (shannon, renyi:<α>): a generation has no targets",
+        ));
     }
-    Ok((req, slot))
+    Ok(Request::for_metrics(metrics))
 }
 
 /// Rows waiting for the lens, tagged `(prompt, layer, step)`: blocks `[k, d]` with `k` tags each.
 struct Queue<'a> {
     lm: &'a Lm,
+    metrics: &'a [Metric],
     req: Request,
     slot: Vec<usize>,
     n_steps: usize,
@@ -155,29 +149,28 @@ impl Queue<'_> {
         Ok(())
     }
 
-    /// Unembed the queued rows in one matmul and write their entropies into `out`
-    /// (`out[prompt][metric]` is `[L+1, steps]` row-major).
+    /// Project the queued rows (layers below `L`) through the normed lens in one matmul and
+    /// write their entropies into `out` (`out[prompt][metric]` is `[L+1, steps]` row-major).
     fn flush(&mut self, out: &mut [Vec<Vec<f32>>]) -> Result<()> {
         if self.rows.is_empty() {
             return Ok(());
         }
         let h = Tensor::cat(&self.rows, 0)?;
         let vocab = self.lm.vocab_size();
-        let head = self.lm.lm_head();
-        let stats =
-            if self.lm.device().is_cpu() && head.dtype() == DType::F32 && head.is_contiguous() {
-                // The CPU f32 hot path: one direct product into a reused buffer.
-                let z = &mut self.z;
-                z.resize(self.tags.len() * vocab, 0.0);
-                self.lm.unembed_raw_into(&self.lm.final_norm(&h)?, z)?;
-                self.lm.softcap_in_place(z);
-                entropy::reduce_rows(z, vocab, &self.req, None)?
-            } else {
-                let z = self.lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
-                entropy::reduce_rows(&z, vocab, &self.req, None)?
-            };
+        let (head, lens) = (self.lm.head(), LensKind::Normed.lens());
+        let stats = if head.fills_buffers() {
+            // The CPU f32 hot path: one direct product into a reused buffer.
+            let z = &mut self.z;
+            z.resize(self.tags.len() * vocab, 0.0);
+            lens.early_exit_into(head, &h, Precision::F32, z)?;
+            entropy::reduce_rows(z, vocab, &self.req, None)?
+        } else {
+            let z = lens.early_exit(head, &h)?.flatten_all()?.to_vec1::<f32>()?;
+            entropy::reduce_rows(&z, vocab, &self.req, None)?
+        };
         for (&(p, layer, step), st) in self.tags.iter().zip(&stats) {
-            write_stats(&mut out[p], layer * self.n_steps + step, st, &self.slot);
+            let at = layer * self.n_steps + step;
+            write_stats(&mut out[p], at, st, self.metrics, &self.slot);
         }
         self.rows.clear();
         self.tags.clear();
@@ -186,15 +179,16 @@ impl Queue<'_> {
 }
 
 /// Write one row's entropies at flat index `at` of every metric's buffer.
-fn write_stats(out: &mut [Vec<f32>], at: usize, st: &entropy::RowStats, slot: &[usize]) {
-    for (buf, &s) in out.iter_mut().zip(slot) {
-        let v = if s == usize::MAX {
-            st.shannon.unwrap_or(f32::NAN)
-        } else {
-            st.renyi.get(s).copied().unwrap_or(f32::NAN)
-        };
+fn write_stats(
+    out: &mut [Vec<f32>],
+    at: usize,
+    st: &entropy::RowStats,
+    metrics: &[Metric],
+    slot: &[usize],
+) {
+    for ((buf, m), &s) in out.iter_mut().zip(metrics).zip(slot) {
         if let Some(c) = buf.get_mut(at) {
-            *c = v;
+            *c = m.value(st, s, None);
         }
     }
 }
@@ -267,6 +261,7 @@ pub fn generation_profiles(
         vec![vec![vec![f32::NAN; (n_layers + 1) * n]; opts.metrics.len()]; prompts.len()];
     let mut queue = Queue {
         lm,
+        metrics: &opts.metrics,
         req: req.clone(),
         slot: slot.clone(),
         n_steps: n,
@@ -306,7 +301,7 @@ pub fn generation_profiles(
                 let row = &mut logits[r * vocab..(r + 1) * vocab];
                 // Layer L: the final logits themselves.
                 let st = entropy::reduce_row(row, &req, None)?;
-                write_stats(&mut out[pi], n_layers * n + step, &st, &slot);
+                write_stats(&mut out[pi], n_layers * n + step, &st, &opts.metrics, &slot);
                 for &e in &eos {
                     if let Some(z) = row.get_mut(e as usize) {
                         *z = f32::NEG_INFINITY;
