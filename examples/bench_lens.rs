@@ -111,7 +111,7 @@ fn main() -> entroscope::Result<()> {
         "device": entroscope::model::device_name(lm.device()),
         "dtype": lm.dtype().to_string(),
         "lens_precision": lens.precision.effective().to_string(),
-        "matmul_backend": entroscope::model::sgemm::BACKEND,
+        "matmul_backend": entroscope::model::MATMUL_BACKEND,
         "shape": format!("{}x{}", rows.len(), rows.first().map_or(0, |r| r.len())),
         "tokens": tokens,
         "layers": layers,

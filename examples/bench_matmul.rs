@@ -20,7 +20,8 @@
 use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
-use entroscope::model::sgemm;
+use entroscope::model::kernels as sgemm;
+use entroscope::model::{bf16_hardware, MATMUL_BACKEND};
 use entroscope::prelude::*;
 
 fn best_of_3(mut f: impl FnMut() -> entroscope::Result<()>) -> entroscope::Result<f64> {
@@ -89,8 +90,8 @@ fn main() -> entroscope::Result<()> {
     println!(
         "{} threads, matmul_nt backend {}, bf16 hardware {}",
         rayon::current_num_threads(),
-        sgemm::BACKEND,
-        sgemm::bf16_hardware().unwrap_or("none")
+        MATMUL_BACKEND,
+        bf16_hardware().unwrap_or("none")
     );
     for Shape { what, k, n, ms } in shapes {
         println!();
@@ -98,7 +99,7 @@ fn main() -> entroscope::Result<()> {
         let bf16_col = if bf16 { " mkl bf16 |" } else { "" };
         println!(
             "| M | candle + copy | gemm into buffer | {} |{bf16_col}",
-            sgemm::BACKEND
+            MATMUL_BACKEND
         );
         println!("|---|---|---|---|{}", if bf16 { "---|" } else { "" });
         let w = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu)?;

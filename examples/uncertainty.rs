@@ -15,10 +15,7 @@ use entroscope::papers::Report as _;
 
 fn main() -> entroscope::Result<()> {
     entroscope::runtime::init_cpu();
-    let mut opts = Options {
-        progress: true,
-        ..Options::full()
-    };
+    let mut opts = Options { ..Options::full() };
     let mut out = PathBuf::from("figures/uncertainty");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {

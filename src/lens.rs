@@ -156,11 +156,11 @@ pub enum Precision {
 }
 
 impl Precision {
-    /// What runs here: `Bf16` only where [`sgemm::has_bf16_product`](crate::model::sgemm::has_bf16_product)
+    /// What runs here: `Bf16` only where [`sgemm::has_bf16_product`](crate::model::has_bf16_product)
     /// holds (an `mkl` build on a CPU with AMX-BF16 or AVX512-BF16), else `F32`.
     pub fn effective(self) -> Self {
         match self {
-            Precision::Bf16 if crate::model::sgemm::has_bf16_product() => Precision::Bf16,
+            Precision::Bf16 if crate::model::has_bf16_product() => Precision::Bf16,
             _ => Precision::F32,
         }
     }
@@ -396,9 +396,6 @@ impl LogitLens {
         if metrics.is_empty() {
             return Err(Error::invalid("metrics", "[]", "at least one metric"));
         }
-        for m in metrics {
-            m.validate()?;
-        }
         let n_pos = trace.positions.len();
         let n_layers = trace.n_layers();
         let vocab = lm.vocab_size();
@@ -598,7 +595,11 @@ impl LogitLens {
         metrics: &[Metric],
     ) -> Result<Vec<LayerProfile>> {
         let targets = Targets::for_metrics(metrics);
-        let bar = crate::progress::progress_bar(texts.len() >= 8, texts.len(), "profile");
+        let bar = if texts.len() >= 8 {
+            crate::progress::progress_bar(texts.len(), "profile")
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         let mut out = Vec::with_capacity(texts.len() * metrics.len());
         for (i, text) in texts.iter().enumerate() {
             let trace = lm.trace_text(text.as_ref(), &CaptureSpec::default())?;

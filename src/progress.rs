@@ -5,6 +5,7 @@
 //! most one every [`LOG_EVERY`], and the last one when the count is complete.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,11 +14,30 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 /// The least time between two progress lines in a log.
 pub const LOG_EVERY: Duration = Duration::from_secs(15);
 
-/// A progress bar over `n` steps on stderr, labelled `label` (`on = false`: a hidden one, so
-/// callers need no branches). `set_message` adds a running status after the counts (e.g. the
-/// accuracy so far). A bar on a terminal, progress lines in a log (see the module docs).
-pub fn progress_bar(on: bool, n: usize, label: impl Into<String>) -> ProgressBar {
-    if !on {
+/// The one progress setting: 0 = not set (the environment decides), 1 = on, 2 = off.
+static SETTING: AtomicU8 = AtomicU8::new(0);
+
+/// Show (or hide) the progress of every long run in this process. The default is on, unless
+/// the environment sets `ENTROSCOPE_PROGRESS=0`.
+pub fn set_enabled(on: bool) {
+    SETTING.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+/// Whether long runs show their progress (see [`set_enabled`]).
+pub fn enabled() -> bool {
+    match SETTING.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => std::env::var("ENTROSCOPE_PROGRESS").map_or(true, |v| v != "0"),
+    }
+}
+
+/// A progress bar over `n` steps on stderr, labelled `label`; hidden when progress is off
+/// ([`enabled`]), so callers need no branches. `set_message` adds a running status after the
+/// counts (e.g. the accuracy so far). A bar on a terminal, progress lines in a log (see the
+/// module docs).
+pub fn progress_bar(n: usize, label: impl Into<String>) -> ProgressBar {
+    if !enabled() {
         return ProgressBar::hidden();
     }
     if std::io::stderr().is_terminal() {

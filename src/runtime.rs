@@ -3,9 +3,8 @@
 
 /// Spin iterations candle's element-wise worker threads wait before parking, unless the user set
 /// `CANDLE_BARRIER_POOL_SPIN_LIMIT`. Candle's default (25 000, ≈ 0.7 ms) keeps the workers
-/// spinning into the next matrix product, whose own threads then share the cores with them: on
-/// 2 cores the SmolLM2 forward took 2.9 s per 1024 tokens with it and 2.0 s with this value, with
-/// greedy decoding unchanged (`examples/bench_lens.rs`, `examples/bench_decode.rs`).
+/// spinning into the next matrix product, whose own threads then share the cores with them; a
+/// short spin gives the cores back (`examples/bench_lens.rs` measures the forward either way).
 pub const SPIN_LIMIT: &str = "2000";
 
 /// Apply entroscope's CPU settings ([`SPIN_LIMIT`]); variables the user set are kept. Call it

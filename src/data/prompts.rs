@@ -27,7 +27,7 @@
 //! let prompts = load_prompts("prompts.jsonl")?;
 //! let lm = Lm::load(&entroscope::model::default_model_path())?;
 //! let shard = Shard::parse("2/3")?; // prompts 1, 4, 7, …
-//! let df = profile_prompts(&lm, &LogitLens::normed(), &[Metric::Shannon], &shard.select(&prompts), false, false)?;
+//! let df = profile_prompts(&lm, &LogitLens::normed(), &[Metric::Shannon], &shard.select(&prompts), false)?;
 //! entroscope::frame::write_parquet(&df, format!("parts/{}", shard.file_name()))?;
 //! // … once every shard has run:
 //! let all = merge_parts("parts")?;
@@ -453,23 +453,19 @@ impl FromStr for Shard {
 /// Target metrics (cross-entropy, rank, probability) use the next token of the prompt. No prompts
 /// give the columns with 0 rows, so an empty shard still writes a part that merges. With `chat`
 /// each prompt is one user turn of the model's chat template ([`Lm::encode_request`]);
-/// `progress` draws a bar on stderr.
+/// progress goes to stderr ([`crate::progress`]).
 pub fn profile_prompts(
     lm: &Lm,
     lens: &LogitLens,
     metrics: &[Metric],
     prompts: &[(usize, &Prompt)],
     chat: bool,
-    progress: bool,
 ) -> Result<DataFrame> {
     if metrics.is_empty() {
         return Err(Error::invalid("metrics", "[]", "at least one metric"));
     }
-    for m in metrics {
-        m.validate()?;
-    }
     let targets = Targets::for_metrics(metrics);
-    let bar = crate::progress::progress_bar(progress, prompts.len(), "profile");
+    let bar = crate::progress::progress_bar(prompts.len(), "profile");
     let mut frames = vec![with_prompt_columns(
         Vec::<LayerProfile>::new().to_frame()?,
         "",

@@ -102,8 +102,6 @@ pub struct GenerateOptions {
     pub stop_strings: Vec<String>,
     /// Stop after an end-of-sequence token (kept in the ids, as HF does). Default true.
     pub stop_at_eos: bool,
-    /// Show a progress bar over the prompts of [`generate_batch`].
-    pub progress: bool,
     /// Text prompts as one user turn of the model's chat template ([`Lm::encode_request`]);
     /// off by default, as in the papers' protocols.
     pub chat: bool,
@@ -116,7 +114,6 @@ impl Default for GenerateOptions {
             min_new_tokens: 0,
             stop_strings: Vec::new(),
             stop_at_eos: true,
-            progress: false,
             chat: false,
         }
     }
@@ -378,11 +375,8 @@ pub fn generate_batch(
     opts: &GenerateOptions,
 ) -> Result<Vec<Generation>> {
     opts.validate()?;
-    let bar = crate::progress::progress_bar(
-        opts.progress,
-        prompts.len(),
-        format!("generate ({})", decoder.name()),
-    );
+    let bar =
+        crate::progress::progress_bar(prompts.len(), format!("generate ({})", decoder.name()));
     let mut out = Vec::with_capacity(prompts.len());
     for (i, p) in prompts.iter().enumerate() {
         let ids = lm.encode_request(p, opts.chat)?;

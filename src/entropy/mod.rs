@@ -22,7 +22,7 @@
 //!
 //! The vectorised block loops that produce the sums live in `kernels.rs` (portable, plus an
 //! AVX2 + FMA copy chosen at run time on x86-64: results differ by float rounding only), and
-//! the fast `exp` / `ln` polynomials they use in `fastmath.rs` ([`fast_exp`], [`fast_expm1`],
+//! the fast `exp` / `ln` polynomials they use in `fastmath.rs` (`fast_exp`, `expm1`,
 //! [`fast_ln`]). Results are accurate to ~1e-6 relative.
 //!
 //! Conventions: values are in **nats** (convert with [`Units`]); a logit of `-inf` means a masked
@@ -53,9 +53,9 @@ mod fastmath;
 mod kernels;
 mod tensor_ops;
 
-pub use fastmath::{fast_exp, fast_expm1, fast_ln};
+pub(crate) use fastmath::{fast_exp, fast_ln};
 pub use kernels::Logit;
-pub use tensor_ops::{kl_rows_tensor, reduce_rows_tensor};
+pub(crate) use tensor_ops::{kl_rows_tensor, reduce_rows_tensor};
 
 use kernels::{base_sums, js_sum, kl_sums, scan_row, stream_row, RowSums};
 
@@ -261,13 +261,6 @@ impl Metric {
         matches!(self, Metric::KlToFinal)
     }
 
-    /// Check the parameters once, before a long run. Always `Ok` today: a [`Renyi`] order is
-    /// validated when it is built; kept so that callers need not know which metrics have
-    /// parameters.
-    pub fn validate(&self) -> Result<()> {
-        Ok(())
-    }
-
     /// Convert a value of this metric from nats into `units` (identity for rank / probability).
     pub fn convert(&self, nats: f32, units: Units) -> f32 {
         if self.is_information() {
@@ -356,7 +349,6 @@ impl Metric {
         reference: Option<&[T]>,
         units: Units,
     ) -> Result<Vec<f32>> {
-        self.validate()?;
         let rows = check_block(logits, vocab, "logits")?;
         let targets = check_targets(targets, rows)?;
         if self.needs_target() && targets.is_none() {

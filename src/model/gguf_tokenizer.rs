@@ -71,7 +71,7 @@ const SPIECE: char = '\u{2581}';
 /// # Example
 /// ```no_run
 /// use candle_core::quantized::gguf_file;
-/// use entroscope::model::gguf_tokenizer::tokenizer_from_gguf;
+/// use entroscope::model::tokenizer_from_gguf;
 /// use entroscope::Error;
 ///
 /// let path = "gemma-3-270m-q4_k_m.gguf";

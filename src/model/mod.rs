@@ -7,9 +7,9 @@ mod bundled;
 mod chat;
 mod device;
 pub mod families;
-pub mod gguf_tokenizer;
+mod gguf_tokenizer;
 mod kv_cache;
-pub mod sgemm;
+mod sgemm;
 mod source;
 mod transformer;
 mod weights;
@@ -27,7 +27,15 @@ pub use bundled::{
 pub use chat::{ChatTemplate, Message};
 pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
 pub use families::Family;
+pub use gguf_tokenizer::tokenizer_from_gguf;
 pub use kv_cache::KvCache;
+pub use sgemm::{bf16_hardware, has_bf16_product, BACKEND as MATMUL_BACKEND};
+
+/// The matrix products behind the lens, for `examples/bench_matmul.rs`; not part of the API.
+#[doc(hidden)]
+pub mod kernels {
+    pub use super::sgemm::{gemm_nt, matmul_nt, matmul_nt_bf16};
+}
 pub use source::{LmBuilder, ModelSource};
 
 use crate::hook::{Hook, NoHook};

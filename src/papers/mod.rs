@@ -7,7 +7,8 @@
 //! Every paper has the same shape: `papers::X::{Options, Report, run}`. `Options` has the
 //! `quick` / `full` / `paper` presets, `run(&Options)` does the work, and its `Report` implements
 //! the [`Report`] trait below: tables, charts drawn from those tables, a Markdown summary, and a
-//! `write(dir)` that puts them all in one folder.
+//! `write(dir)` that puts them all in one folder. Each paper's folder splits the same way:
+//! `experiment.rs` (options, run), `report.rs` (rows, frames, Markdown), `figures.rs` (charts).
 
 use std::path::{Path, PathBuf};
 

@@ -132,8 +132,6 @@ pub struct BenchOptions {
     /// the shards merge into the unsharded one ([`crate::data::merge_parts`]); the means of a
     /// shard are over its own items.
     pub shard: Option<Shard>,
-    /// Show a progress bar (stderr).
-    pub progress: bool,
 }
 
 impl BenchOptions {
@@ -205,11 +203,8 @@ pub fn score_truthfulqa(
             "no TruthfulQA question to score".into(),
         ));
     }
-    let bar = crate::progress::progress_bar(
-        opts.progress,
-        items.len(),
-        format!("truthfulqa-mc ({})", method.name()),
-    );
+    let bar =
+        crate::progress::progress_bar(items.len(), format!("truthfulqa-mc ({})", method.name()));
     let mut out = Vec::with_capacity(items.len());
     let mut sums = [0f64; 3];
     for it in &items {
@@ -317,7 +312,6 @@ pub fn score_factor_each(
     }
     let names: Vec<&str> = methods.iter().map(ScoreMethod::name).collect();
     let bar = crate::progress::progress_bar(
-        opts.progress,
         items.len(),
         format!("factor-{split} ({})", names.join(", ")),
     );

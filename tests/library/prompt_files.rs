@@ -289,15 +289,8 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     ];
     let lens = LogitLens::normed();
     let metrics = [Metric::Shannon, Metric::CrossEntropy];
-    let whole = profile_prompts(
-        &lm,
-        &lens,
-        &metrics,
-        &Shard::WHOLE.select(&prompts),
-        false,
-        false,
-    )
-    .unwrap();
+    let whole =
+        profile_prompts(&lm, &lens, &metrics, &Shard::WHOLE.select(&prompts), false).unwrap();
     let columns: Vec<&str> = whole
         .get_column_names()
         .iter()
@@ -352,8 +345,7 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     let dir = tempdir("parts");
     for i in 1..=3 {
         let shard = Shard::new(i, 3).unwrap();
-        let df =
-            profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false, false).unwrap();
+        let df = profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false).unwrap();
         frame::write_parquet(&df, dir.join(shard.file_name())).unwrap();
     }
     std::fs::write(dir.join("notes.txt"), "not a part").unwrap();
@@ -364,8 +356,7 @@ fn sharded_runs_merge_into_the_unsharded_table() {
     let dir6 = tempdir("parts6");
     for i in 1..=6 {
         let shard = Shard::new(i, 6).unwrap();
-        let df =
-            profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false, false).unwrap();
+        let df = profile_prompts(&lm, &lens, &metrics, &shard.select(&prompts), false).unwrap();
         if i == 6 {
             assert_eq!(df.height(), 0);
         }
@@ -423,7 +414,6 @@ fn sharded_scores_merge_into_the_unsharded_table() {
         let opts = BenchOptions {
             limit: Some(5),
             shard,
-            progress: false,
         };
         score_factor(
             &lm,

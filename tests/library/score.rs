@@ -381,7 +381,6 @@ fn factor_end_to_end_tiny() {
     let opts = BenchOptions {
         limit: Some(1),
         shard: None,
-        progress: false,
     };
     let r = score_factor(
         &lm,
@@ -496,7 +495,6 @@ fn smollm2_truthfulqa_baseline_matches_hf() {
     let opts = BenchOptions {
         limit: Some(want.len()),
         shard: None,
-        progress: false,
     };
     let r = score_truthfulqa(
         &lm,

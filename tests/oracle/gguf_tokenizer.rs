@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::quantized::gguf_file::{self, Content, Value as GgufValue};
-use entroscope::model::gguf_tokenizer::tokenizer_from_gguf;
+use entroscope::model::tokenizer_from_gguf;
 use serde_json::Value;
 use tokenizers::Tokenizer;
 

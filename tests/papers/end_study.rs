@@ -39,7 +39,7 @@ fn sweep_equals_scorer_on_smollm2() {
     let pick = |name: &str| named.iter().find(|s| s.0 == name).unwrap().clone();
     let sets = [pick(DEFAULT_LAYER_SET), pick("last 2")];
     let lambdas = [0.0f32, 0.25, 1.0];
-    let sweep = truthfulqa_sweep(&lm, &items, &lambdas, &sets, false).unwrap();
+    let sweep = truthfulqa_sweep(&lm, &items, &lambdas, &sets).unwrap();
     assert_eq!(sweep.len(), 6);
     let opts = BenchOptions::default();
     let base = score_truthfulqa(&lm, &items, &ScoreMethod::Baseline, &opts).unwrap();
@@ -76,7 +76,7 @@ fn sweep_standard_errors_by_hand() {
     let items: Vec<_> = entroscope::data::truthfulqa().unwrap()[..3].to_vec();
     let named = layer_sets(lm.n_layers()).unwrap();
     let sets = [named[0].clone()];
-    let sweep = truthfulqa_sweep(&lm, &items, &[0.0], &sets, false).unwrap();
+    let sweep = truthfulqa_sweep(&lm, &items, &[0.0], &sets).unwrap();
     let base = score_truthfulqa(
         &lm,
         &items,
@@ -187,8 +187,8 @@ fn bad_options() {
     let lm = Lm::from_hf_dir(fixture("tiny-llama")).unwrap();
     let last2 = layer_sets(lm.n_layers()).unwrap()[..1].to_vec();
     assert_eq!(last2[0].0, "last 2");
-    assert!(truthfulqa_sweep(&lm, &[item()], &[], &last2, false).is_err());
-    assert!(truthfulqa_sweep(&lm, &[item()], &[-1.0], &last2, false).is_err());
+    assert!(truthfulqa_sweep(&lm, &[item()], &[], &last2).is_err());
+    assert!(truthfulqa_sweep(&lm, &[item()], &[-1.0], &last2).is_err());
     let p = FactPrompt {
         source: "ours".into(),
         label: "t".into(),

@@ -19,6 +19,7 @@ use entroscope::papers::entropy_lens::prompts::{
 use entroscope::papers::entropy_lens::{run, Experiment, Options};
 use entroscope::prelude::*;
 use entroscope::stats::knn::KnnError;
+use entroscope::stats::knn::{cross_validate, KnnParams, StratifiedKFold};
 use ndarray::{array, Array2};
 
 fn tiny() -> Lm {

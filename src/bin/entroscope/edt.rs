@@ -60,7 +60,6 @@ pub fn run(args: Args) -> Result<()> {
         o.max_new_tokens = n;
     }
     o.seed = args.seed;
-    o.progress = true;
     crate::papers::run_paper("edt", &args.out, || edt::run(&o))?;
     Ok(())
 }

@@ -81,7 +81,6 @@ pub fn run(args: Args) -> Result<()> {
         }
         o.candidates = has("candidates");
     }
-    o.progress = true;
     crate::papers::run_paper("end", &args.out, || end::run(&o))?;
     Ok(())
 }

@@ -75,7 +75,6 @@ pub fn run(args: Args) -> Result<()> {
     if !args.skip_k.is_empty() {
         opts.skip_ks = args.skip_k;
     }
-    opts.progress = true;
     opts.chat_template = args.chat_template;
     opts.load = args.load.options()?;
     opts.experiments = match args.which {

@@ -162,7 +162,6 @@ pub fn run(args: Args) -> Result<()> {
     let lm = crate::load_model(args.model.clone(), &args.load)?;
     let mut opts = GenerateOptions::new(args.max_new_tokens);
     opts.stop_strings = args.stop.clone();
-    opts.progress = args.prompt.len() > 1;
     opts.chat = args.chat;
     let prompts: Vec<&str> = args.prompt.iter().map(String::as_str).collect();
     let gens = generate_batch(&lm, &prompts, &mut dec, &opts)?;

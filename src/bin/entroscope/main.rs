@@ -245,14 +245,12 @@ fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) ->
             ),
             "uncertainty" => {
                 let mut o: uncertainty::Options = size.pick();
-                o.progress = true;
                 o.load = load.clone();
                 o.models = models(o.models);
                 figure_part(&dir, || uncertainty::run(&o))?
             }
             "entropy-lens" => {
                 let mut o: entropy_lens::Options = size.pick();
-                o.progress = true;
                 o.load = load.clone();
                 o.models = models(o.models);
                 o.chat_template = run.chat_template;
@@ -260,14 +258,12 @@ fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) ->
             }
             "end" => {
                 let mut o: end::Options = size.pick();
-                o.progress = true;
                 o.load = load.clone();
                 o.models = models(o.models);
                 figure_part(&dir, || end::run(&o))?
             }
             _ => {
                 let mut o: edt::Options = size.pick();
-                o.progress = true;
                 o.load = load.clone();
                 o.models = models(o.models);
                 figure_part(&dir, || edt::run(&o))?
@@ -326,7 +322,7 @@ fn figures_cmd(
         Metric::renyi(f32::INFINITY)?,
     ];
     let lens = LogitLens::normed();
-    let pb = entroscope::progress::progress_bar(true, prompts.len(), "figures");
+    let pb = entroscope::progress::progress_bar(prompts.len(), "figures");
     let mut all = vec![];
     let mut first_trace = None;
     for (id, text) in prompts.iter().enumerate() {

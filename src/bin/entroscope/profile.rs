@@ -65,9 +65,6 @@ pub fn run(args: Args) -> Result<()> {
                 .map_err(|e| Error::invalid("metric", m, e.to_string()))
         })
         .collect::<Result<_>>()?;
-    for m in &metrics {
-        m.validate()?;
-    }
     let units = &args.units;
     let lens = LogitLens {
         kind: args.lens.parse()?,
@@ -83,7 +80,7 @@ pub fn run(args: Args) -> Result<()> {
         eprintln!(
             "note: no bf16 matrix product here (needs a build with --features mkl on a CPU with \
              AMX-BF16 or AVX512-BF16; this CPU: {}): the lens runs in f32",
-            entroscope::model::sgemm::bf16_hardware().unwrap_or("neither")
+            entroscope::model::bf16_hardware().unwrap_or("neither")
         );
     }
     let out = match args.shard {
@@ -111,7 +108,7 @@ pub fn run(args: Args) -> Result<()> {
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let selected = shard.select(&prompts);
     let lm = crate::load_model(args.model, &args.load)?;
-    let df = profile_prompts(&lm, &lens, &metrics, &selected, args.chat, true)?;
+    let df = profile_prompts(&lm, &lens, &metrics, &selected, args.chat)?;
     frame::write_table(&df, &out)?;
     eprintln!(
         "wrote {} rows ({} of {} prompts) to {}",

@@ -56,7 +56,6 @@ pub fn run(args: Args) -> Result<()> {
     let opts = BenchOptions {
         limit: args.limit.or(args.quick.then_some(50)),
         shard: args.shard,
-        progress: true,
     };
     let mut out = OutputDir::create(&args.out)?;
     let stem = lm.name().replace(['/', ' '], "_");

@@ -37,7 +37,6 @@ pub fn run(args: Args) -> Result<()> {
     }
     opts.n_samples = args.samples;
     opts.seed = args.seed;
-    opts.progress = true;
     opts.load = args.load.options()?;
     let report = crate::papers::run_paper("uncertainty", &args.out, || uncertainty::run(&opts))?;
     eprintln!("skipped idiom lines: {}", report.skipped.len());

@@ -254,8 +254,6 @@ pub struct Options {
     pub settings: Vec<Setting>,
     /// Base seed.
     pub seed: u64,
-    /// Progress bars on stderr.
-    pub progress: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
 }
@@ -293,7 +291,6 @@ impl Options {
             max_new_tokens: 16,
             settings: full_grid(),
             seed: 0,
-            progress: false,
         }
     }
 
@@ -384,7 +381,6 @@ pub fn run_task(
         .map(|(p, _)| prefill(lm, p))
         .collect::<Result<Vec<_>>>()?;
     let bar = crate::progress::progress_bar(
-        opts.progress,
         opts.settings.len(),
         format!("EDT {} {}", lm.name(), task.name()),
     );

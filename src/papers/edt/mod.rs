@@ -2,14 +2,6 @@
 //! Temperature Sampling* (Zhang et al., arXiv 2403.14541) on our small models: quality and
 //! diversity of sampling at fixed temperatures against EDT (token level and instance level).
 //!
-//! The shape every paper shares: [`Options`] (presets [`Options::quick`], [`Options::full`],
-//! [`Options::paper`]), [`run`], and a [`Report`] that implements [`crate::papers::Report`]
-//! (tables, charts drawn from them, a Markdown summary `summary.md`, `write(dir)`). The files:
-//! - `experiment.rs`: the options, the run, the tasks, the settings and the shared-prefix
-//!   sampler;
-//! - `report.rs`: the result rows, their frames, the Pareto flags and the Markdown;
-//! - `figures.rs`: the charts ([`Report::pareto_chart`], [`Report::trace_chart`]).
-//!
 //! Protocol (every reduction of the paper's is a field of [`Options`]):
 //! - **Tasks** ([`Task`]): TruthfulQA (the 6-shot QA prompt, reference = the best answer, stop at
 //!   a newline or `"Q:"`) and FACTOR news (prompt = the news prefix, reference = the true

@@ -163,8 +163,6 @@ pub struct Options {
     pub n_open: usize,
     /// New tokens per open-ended answer (the issue: 50).
     pub max_new_tokens: usize,
-    /// Progress bars on stderr.
-    pub progress: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
 }
@@ -187,7 +185,6 @@ impl Options {
             layer_sets: LAYER_SETS.iter().map(|s| s.to_string()).collect(),
             n_open: 12,
             max_new_tokens: 50,
-            progress: false,
         }
     }
 
@@ -304,7 +301,7 @@ pub fn run(opts: &Options) -> Result<Report> {
             let t0 = Instant::now();
             report
                 .open
-                .extend(open_ended(&lm, &items, opts.max_new_tokens, opts.progress)?);
+                .extend(open_ended(&lm, &items, opts.max_new_tokens)?);
             report.timings.push((
                 name.clone(),
                 "open-ended".into(),
@@ -328,7 +325,7 @@ fn truthfulqa_methods(
     let items = data::take_first(tqa, Some(opts.n_mc));
     let sets = pick_layer_sets(&opts.layer_sets, lm.n_layers())?;
     let t0 = Instant::now();
-    let sweep = truthfulqa_sweep(lm, &items, &opts.lambdas, &sets, opts.progress)?;
+    let sweep = truthfulqa_sweep(lm, &items, &opts.lambdas, &sets)?;
     let secs = t0.elapsed().as_secs_f64();
     report.timings.push((name.clone(), "sweep".into(), secs));
     let greedy = sweep.iter().find(|p| p.lambda == 0.0);
@@ -357,7 +354,6 @@ fn truthfulqa_methods(
         &BenchOptions {
             limit: Some(opts.n_mc),
             shard: None,
-            progress: opts.progress,
         },
     )?;
     let secs = t0.elapsed().as_secs_f64();
@@ -389,7 +385,6 @@ fn factor_methods(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()> {
             &BenchOptions {
                 limit: Some(opts.n_factor),
                 shard: None,
-                progress: opts.progress,
             },
         )?;
         let secs = t0.elapsed().as_secs_f64();
@@ -582,7 +577,6 @@ pub fn truthfulqa_sweep(
     items: &[TruthfulQaItem],
     lambdas: &[f32],
     sets: &[(&str, Layers)],
-    progress: bool,
 ) -> Result<Vec<SweepPoint>> {
     if lambdas.is_empty() || sets.is_empty() || items.is_empty() {
         return Err(Error::NotEnoughData(
@@ -612,8 +606,7 @@ pub fn truthfulqa_sweep(
     // scores[g]: every question's MC scores at grid point g
     let mut scores: Vec<Vec<McScores>> = vec![Vec::with_capacity(items.len()); n_grid];
     let runs = TeacherForcing::new(lm, union);
-    let bar =
-        crate::progress::progress_bar(progress, items.len(), format!("END sweep {}", lm.name()));
+    let bar = crate::progress::progress_bar(items.len(), format!("END sweep {}", lm.name()));
     for it in items {
         let prefix = data::truthfulqa_prompt(&it.question);
         let p = runs.prefix(&prefix)?;
@@ -755,13 +748,11 @@ pub fn open_ended(
     lm: &Lm,
     items: &[TruthfulQaItem],
     max_new_tokens: usize,
-    progress: bool,
 ) -> Result<Vec<OpenAnswer>> {
     let opts = GenerateOptions::new(max_new_tokens).stop("Q:");
     let mut out = Vec::new();
     let mut methods = open_methods();
     let bar = crate::progress::progress_bar(
-        progress,
         items.len() * methods.len(),
         format!("END open-ended {}", lm.name()),
     );

@@ -2,15 +2,6 @@
 //! Language Models* (END, arXiv 2502.03199) on any model [`Lm::load`](crate::Lm::load) accepts
 //! (by default the two bundled ones, SmolLM2-135M-Instruct and Gemma-3-270M).
 //!
-//! The shape every paper shares: [`Options`] (presets [`Options::quick`], [`Options::full`],
-//! [`Options::paper`]), [`run`], and a [`Report`] that implements [`crate::papers::Report`]
-//! (tables, charts drawn from them, a Markdown summary, `write(dir)`, and `merge` for runs of
-//! single parts). The files:
-//! - `experiment.rs`: the options, the run, the sweep's named layer sets and the three parts;
-//! - `report.rs`: the measured rows, their frames (`ToFrame` on each row slice), the summaries
-//!   and the Markdown;
-//! - `figures.rs`: the charts, drawn from the report's rows.
-//!
 //! The three parts:
 //! 1. **Candidate dynamics** ([`candidate_dynamics`]): for factual prompts (a dozen of ours,
 //!    [`FACT_PROMPTS`], plus TruthfulQA questions in the 6-shot QA prompt) the per-layer

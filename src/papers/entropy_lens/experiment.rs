@@ -123,8 +123,6 @@ pub struct Options {
     pub depth_points: usize,
     /// Base seed (sampling, folds, shuffles, random layer draws).
     pub seed: u64,
-    /// Progress bars on stderr.
-    pub progress: bool,
     /// Tasks, formats and interventions: each request as one user turn of the model's chat
     /// template ([`Lm::encode_request`]). Off by default: the reference encodes plain text.
     /// Instruct models answer in the asked format only inside their template.
@@ -163,7 +161,6 @@ impl Options {
             folds: 10,
             depth_points: 32,
             seed: 0,
-            progress: false,
             chat_template: false,
         }
     }
@@ -320,7 +317,6 @@ fn profile_prompts(
 ) -> Result<Vec<Sample>> {
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| p.0.clone()).collect();
     let b = crate::progress::progress_bar(
-        opts.progress,
         ids.len(),
         format!("{} {}", experiment.name(), lm.short_name()),
     );
@@ -427,7 +423,7 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
             Experiment::Interventions => run_interventions(lm, opts, report)?,
         }
         let secs = t0.elapsed().as_secs_f64();
-        if opts.progress {
+        if crate::progress::enabled() {
             eprintln!("{} {}: {secs:.1} s", e.name(), lm.short_name());
         }
         report.timings.push((e.name().into(), name.clone(), secs));
@@ -459,11 +455,7 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
         .filter(|&k| k >= 1 && k + first <= lm.n_layers() + 1)
         .collect();
     let total = 1 + ks.len() * (2 + opts.random_draws);
-    let b = crate::progress::progress_bar(
-        opts.progress,
-        total,
-        format!("interventions {}", lm.short_name()),
-    );
+    let b = crate::progress::progress_bar(total, format!("interventions {}", lm.short_name()));
     let mut push = |strategy: &str, draw: usize, layers: Vec<usize>| -> Result<()> {
         let s = mc_score(lm, &prompts, &qs, &letters, &layers)?;
         report.interventions.push(InterventionRow {

@@ -2,19 +2,6 @@
 //! 2502.16570) on any model [`Lm::load`](crate::Lm::load) accepts (by default the two bundled
 //! ones, SmolLM2-135M-Instruct and Gemma-3-270M).
 //!
-//! The shape every paper shares: [`Options`] (presets [`Options::quick`], [`Options::full`],
-//! [`Options::paper`], and the [`Experiment`]s to run), [`run`], and a [`Report`] that implements
-//! [`crate::papers::Report`] (tables, charts drawn from them, a Markdown summary, `write(dir)`).
-//! The files:
-//! - `experiment.rs`: the options, the run and one driver per experiment;
-//! - `report.rs`: the measured rows, their frames, the headline lookups and the Markdown;
-//! - `figures.rs`: the charts, drawn from the report's rows;
-//! - [`profiles`]: generation entropy profiles (the lens at every layer of every generated step);
-//! - [`features`]: profiles → kNN feature rows (depth rescaling, step windows, PCA);
-//! - [`classify`]: stratified kNN cross-validation beside a stratified dummy;
-//! - [`intervene`]: choosing the blocks to skip and scoring lettered multiple choice;
-//! - [`prompts`]: the task, format and multiple-choice prompt sets.
-//!
 //! **Profile** of one generation ([`profiles::generation_profiles`]): the normed logit lens
 //! (final norm at every layer) at the last position of every generation step, every layer,
 //! reduced to Shannon entropy (α = 1) and Rényi α = 0.5 and 5, in nats. Features use the block

@@ -321,8 +321,6 @@ pub struct Options {
     pub n_samples: usize,
     /// Base seed ([`sample_seed`]). Default 0.
     pub seed: u64,
-    /// A progress bar on stderr.
-    pub progress: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
 }
@@ -337,7 +335,6 @@ impl Options {
             limit: None,
             n_samples: 5,
             seed: 0,
-            progress: false,
         }
     }
 
@@ -385,11 +382,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         let lm = Lm::load_with(model, &opts.load)?;
         for set in &sets {
             let n = opts.limit.unwrap_or(usize::MAX).min(set.idioms.len());
-            let bar = crate::progress::progress_bar(
-                opts.progress,
-                n,
-                format!("{} {}", lm.short_name(), set.name),
-            );
+            let bar = crate::progress::progress_bar(n, format!("{} {}", lm.short_name(), set.name));
             let start = report.records.len();
             for (i, idiom) in set.idioms[..n].iter().enumerate() {
                 let recs = run_idiom(&lm, &set.name, i, idiom, opts.n_samples, opts.seed)?;

@@ -2,14 +2,6 @@
 //! 2412.05768): idiom completion, per-layer cross-entropy through the logit lens, and the ROC AUC
 //! of "the generation is wrong" against the final cross-entropy to the sampled token.
 //!
-//! The shape every paper shares: [`Options`] (presets [`Options::quick`], [`Options::full`],
-//! [`Options::paper`]), [`run`], and a [`Report`] that implements [`crate::papers::Report`]
-//! (tables, charts drawn from them, a Markdown summary, `write(dir)`). The files:
-//! - `experiment.rs`: the options, the run, one idiom's prompt, statistics and generations, and
-//!   the scores of a group of generations ([`Summary`]);
-//! - `report.rs`: the report, its frames (`ToFrame` on `[Summary]` and `[Record]`) and Markdown;
-//! - `figures.rs`: the charts, drawn from the report's sampled generations.
-//!
 //! No code was published with the paper, so every choice below is ours:
 //! - **Data**: the EPIE idiom lists, read and cleaned by [`crate::data::load_idioms`] (one idiom
 //!   per line; empty lines and one-word idioms are skipped *and counted* in
