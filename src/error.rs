@@ -42,6 +42,20 @@ pub enum Error {
         /// What the parser found wrong.
         detail: String,
     },
+    #[error("{model} needs about {need_gib:.1} GiB at dtype {dtype} but {available_gib:.1} GiB is available; {hint}, or load it anyway (--force-load, LoadOptions::memory(MemoryCheck::Force))")]
+    /// A model that would not fit in the memory available (checked before loading).
+    InsufficientMemory {
+        /// The model.
+        model: String,
+        /// The weight dtype asked for.
+        dtype: String,
+        /// The estimate, GiB.
+        need_gib: f64,
+        /// What the process may still use, GiB.
+        available_gib: f64,
+        /// The cheaper choice.
+        hint: String,
+    },
     #[error("unknown architecture `{arch}`; supported: {supported} (CONTRIBUTING.md says how to add a family)")]
     /// A model family this crate does not implement.
     UnknownArchitecture {

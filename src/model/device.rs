@@ -138,6 +138,8 @@ pub struct LoadOptions {
     pub device: Device,
     /// How weights are stored.
     pub dtype: WeightDtype,
+    /// Whether a model that may not fit in memory is refused before loading.
+    pub memory: super::memory::MemoryCheck,
 }
 
 impl Default for LoadOptions {
@@ -145,13 +147,16 @@ impl Default for LoadOptions {
         Self {
             device: Device::Cpu,
             dtype: WeightDtype::F32,
+            memory: Default::default(),
         }
     }
 }
 
 impl PartialEq for LoadOptions {
     fn eq(&self, other: &Self) -> bool {
-        self.dtype == other.dtype && self.device.same_device(&other.device)
+        self.dtype == other.dtype
+            && self.memory == other.memory
+            && self.device.same_device(&other.device)
     }
 }
 
@@ -161,7 +166,14 @@ impl LoadOptions {
         Ok(Self {
             device: parse_device(device)?,
             dtype: dtype.parse()?,
+            memory: Default::default(),
         })
+    }
+
+    /// These options with `memory` as the check before loading.
+    pub fn memory(mut self, memory: super::memory::MemoryCheck) -> Self {
+        self.memory = memory;
+        self
     }
 
     /// These options on `device`.

@@ -9,6 +9,7 @@ mod device;
 pub mod families;
 mod gguf_tokenizer;
 mod kv_cache;
+mod memory;
 mod sgemm;
 mod source;
 mod transformer;
@@ -29,6 +30,7 @@ pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
 pub use families::Family;
 pub use gguf_tokenizer::tokenizer_from_gguf;
 pub use kv_cache::KvCache;
+pub use memory::{available_memory, MemoryCheck, MemoryEstimate};
 pub use sgemm::{bf16_hardware, has_bf16_product, BACKEND as MATMUL_BACKEND};
 
 /// The matrix products behind the lens, for `examples/bench_matmul.rs`; not part of the API.

@@ -8,6 +8,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::Device;
 use tokenizers::Tokenizer;
 
+use super::memory::{self, MemoryEstimate};
 use super::transformer::Transformer;
 use super::weights::Weights;
 use super::{gguf_tokenizer, ArchSpec, Bundled, ChatTemplate, Lm, LoadOptions, WeightDtype};
@@ -195,6 +196,8 @@ impl Lm {
             )),
             _ => None,
         };
+        let need = MemoryEstimate::gguf(&content, opts.dtype, opts.device.is_cpu());
+        memory::check(&path.display().to_string(), &need, opts, true)?;
         let mut w = Weights::gguf(path, header.into_inner(), content, &cfg)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
@@ -333,6 +336,7 @@ impl Lm {
             });
         }
         let mut w = Weights::safetensors(shards, name.to_string(), cfg.family)?;
+        memory::check(name, &w.estimate(opts.dtype), opts, false)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: name.to_string(),

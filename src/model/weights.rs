@@ -78,6 +78,20 @@ impl Weights {
         })
     }
 
+    /// What the tensors take in memory at `dtype` (safetensors; a GGUF file is estimated from
+    /// its header before this exists).
+    pub fn estimate(&self, dtype: super::WeightDtype) -> super::MemoryEstimate {
+        match self {
+            Weights::Safetensors { st, .. } => super::MemoryEstimate::dense(
+                st.tensors()
+                    .into_iter()
+                    .map(|(_, v)| v.shape().iter().product()),
+                dtype,
+            ),
+            Weights::Gguf { content, .. } => super::MemoryEstimate::gguf(content, dtype, true),
+        }
+    }
+
     fn desc(&self) -> String {
         match self {
             Weights::Safetensors { desc, .. } => desc.clone(),

@@ -256,3 +256,45 @@ fn cli_refuses_bad_device_and_dtype() {
     assert!(stderr.contains("cuda:N"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A model larger than the memory allowed is refused before loading, with the need, what is
+/// available and the cheaper choice; forcing loads it. The need of SmolLM2-135M in f32 is at
+/// least its 134.5M parameters × 4 bytes (the file's own tensor count), and quantized it is
+/// smaller.
+#[test]
+fn model_too_large_for_memory() {
+    use entroscope::model::{LoadOptions, MemoryCheck, WeightDtype};
+    let path = common::real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let path = path.display().to_string();
+    let budget = LoadOptions::default().memory(MemoryCheck::Budget(300 << 20));
+    let err = Lm::load_with(&path, &budget).unwrap_err();
+    let Error::InsufficientMemory {
+        need_gib,
+        available_gib,
+        ref hint,
+        ..
+    } = err
+    else {
+        panic!("expected InsufficientMemory, got {err}");
+    };
+    assert!(
+        need_gib * (1u64 << 30) as f64 >= 134.5e6 * 4.0,
+        "{need_gib}"
+    );
+    assert!((available_gib - 300.0 / 1024.0).abs() < 1e-9);
+    assert!(hint.contains("--dtype quantized"), "{err}");
+    let quantized = budget.clone().dtype(WeightDtype::Quantized);
+    let err_q = Lm::load_with(&path, &quantized.clone().memory(MemoryCheck::Budget(1)));
+    match err_q {
+        Err(Error::InsufficientMemory { need_gib: q, .. }) => assert!(q < need_gib, "{q}"),
+        other => panic!("expected InsufficientMemory, got {other:?}"),
+    }
+    assert!(Lm::load_with(&path, &budget.memory(MemoryCheck::Force)).is_ok());
+    // safetensors directories are checked too
+    let tiny = fixture("tiny-llama").display().to_string();
+    let one_byte = LoadOptions::default().memory(MemoryCheck::Budget(1));
+    assert!(matches!(
+        Lm::load_with(&tiny, &one_byte),
+        Err(Error::InsufficientMemory { .. })
+    ));
+}

@@ -49,12 +49,20 @@ pub struct LoadArgs {
     /// Weights: f32 | bf16 | f16 | quantized (GGUF blocks kept as they are); statistics stay f32.
     #[arg(long, global = true, default_value = "f32")]
     dtype: String,
+    /// Load a model even when it may not fit in the memory available (checked before loading).
+    #[arg(long, global = true)]
+    force_load: bool,
 }
 
 impl LoadArgs {
     /// The parsed options (an unknown device or dtype, or CUDA on a CPU build, is an error).
     pub fn options(&self) -> Result<entroscope::model::LoadOptions> {
-        entroscope::model::LoadOptions::parse(&self.device, &self.dtype)
+        let opts = entroscope::model::LoadOptions::parse(&self.device, &self.dtype)?;
+        Ok(if self.force_load {
+            opts.memory(entroscope::model::MemoryCheck::Force)
+        } else {
+            opts
+        })
     }
 }
 

@@ -1,0 +1,211 @@
+//! Whether a model fits before it is loaded: what its weights take at the chosen dtype, plus the
+//! transient copy loading makes and a margin for the analysis, against the memory this process
+//! may still use. A model too large is a typed error that names the cheaper choice, instead of
+//! the kernel's OOM killer half-way through.
+
+use candle_core::quantized::gguf_file;
+
+use super::{LoadOptions, WeightDtype};
+use crate::{Error, Result};
+
+/// What to do when a model may not fit in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MemoryCheck {
+    /// Refuse with [`Error::InsufficientMemory`] when the estimate exceeds the memory available
+    /// (`MemAvailable`, lowered by a cgroup limit where one is set). The default.
+    #[default]
+    Refuse,
+    /// Load whatever the estimate says (`--force-load`).
+    Force,
+    /// Refuse above this many bytes, whatever the machine has (a share of a node, tests).
+    Budget(u64),
+}
+
+/// Beyond the weights: activations, one lens chunk of logits, a prompt's KV cache, the
+/// tokenizer. The lens keeps its chunks near 64 MiB, so this covers ordinary runs; batched
+/// scoring at paper scale takes more (the README's measurements).
+const ANALYSIS_MARGIN: u64 = 512 << 20;
+
+/// Bytes a model needs in memory, estimated from its tensors before any is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryEstimate {
+    /// The weights as they will be held.
+    pub weights: u64,
+    /// The largest tensor as f32 while it is converted to a narrower dtype (one at a time).
+    pub transient: u64,
+}
+
+impl MemoryEstimate {
+    /// Weights, the transient copy and [`ANALYSIS_MARGIN`].
+    pub fn total(&self) -> u64 {
+        self.weights + self.transient + ANALYSIS_MARGIN
+    }
+
+    /// A GGUF file's tensors at `dtype`. Quantized: linear layers keep the file's blocks (which
+    /// candle's CPU kernel repacks once, a second copy), embeddings and the head are f32.
+    pub(crate) fn gguf(content: &gguf_file::Content, dtype: WeightDtype, cpu: bool) -> Self {
+        // With an untied head, a quantized model on the CPU keeps the embedding's blocks too.
+        let untied = content.tensor_infos.contains_key("output.weight");
+        let mut weights = 0u64;
+        let mut largest = 0u64;
+        for (name, info) in &content.tensor_infos {
+            let elems = info.shape.elem_count() as u64;
+            let blocks =
+                elems / info.ggml_dtype.block_size() as u64 * info.ggml_dtype.type_size() as u64;
+            largest = largest.max(elems * 4);
+            let embedding = name.starts_with("token_embd");
+            let dense = name.starts_with("output.") || (embedding && !(untied && cpu));
+            weights += match dtype {
+                WeightDtype::F32 => elems * 4,
+                WeightDtype::Bf16 | WeightDtype::F16 => elems * 2,
+                WeightDtype::Quantized if dense || info.shape.rank() < 2 => elems * 4,
+                WeightDtype::Quantized => 2 * blocks,
+            };
+        }
+        // A tied head is the embedding's storage; an untied one is its own tensor, counted above.
+        Self {
+            weights,
+            // f32 and quantized tensors are read as they are held; bf16/f16 pass through f32.
+            transient: match dtype {
+                WeightDtype::Bf16 | WeightDtype::F16 => largest,
+                WeightDtype::F32 | WeightDtype::Quantized => 0,
+            },
+        }
+    }
+
+    /// Safetensors files' tensors (`(elements, bytes per element in the file)`) at `dtype`:
+    /// every tensor is read as f32 and then converted.
+    pub(crate) fn dense(tensors: impl Iterator<Item = usize>, dtype: WeightDtype) -> Self {
+        let per = match dtype {
+            WeightDtype::Bf16 | WeightDtype::F16 => 2,
+            _ => 4,
+        };
+        let (mut weights, mut largest) = (0u64, 0u64);
+        for elems in tensors {
+            weights += elems as u64 * per;
+            largest = largest.max(elems as u64 * 4);
+        }
+        Self {
+            weights,
+            transient: largest,
+        }
+    }
+}
+
+/// Bytes this process may still allocate: `MemAvailable` from `/proc/meminfo`, lowered by a
+/// cgroup limit (v2 `memory.max − memory.current`, v1 `limit − usage`) where one is set. `None`
+/// where neither can be read (not Linux): then nothing is refused.
+pub fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
+    let host = meminfo.as_deref().and_then(|m| {
+        m.lines()
+            .find_map(|l| l.strip_prefix("MemAvailable:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+    });
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let cgroup = match (
+        read("/sys/fs/cgroup/memory.max"),
+        read("/sys/fs/cgroup/memory.current"),
+    ) {
+        (Some(max), Some(cur)) => Some(max.saturating_sub(cur)),
+        _ => match (
+            read("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+            read("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+        ) {
+            // v1 reports "no limit" as a huge number, which the min below ignores.
+            (Some(max), Some(cur)) => Some(max.saturating_sub(cur)),
+            _ => None,
+        },
+    };
+    match (host, cgroup) {
+        (Some(h), Some(c)) => Some(h.min(c)),
+        (h, c) => h.or(c),
+    }
+}
+
+/// Refuse `model` when `need` exceeds what `opts` allows, naming the cheaper choice. Only the
+/// CPU is checked: candle does not report a GPU's free memory.
+pub(crate) fn check(
+    model: &str,
+    need: &MemoryEstimate,
+    opts: &LoadOptions,
+    quantizable: bool,
+) -> Result<()> {
+    if !opts.device.is_cpu() {
+        return Ok(());
+    }
+    let available = match opts.memory {
+        MemoryCheck::Force => return Ok(()),
+        MemoryCheck::Budget(b) => b,
+        MemoryCheck::Refuse => match available_memory() {
+            Some(a) => a,
+            None => return Ok(()),
+        },
+    };
+    if need.total() <= available {
+        return Ok(());
+    }
+    let hint = match opts.dtype {
+        WeightDtype::F32 | WeightDtype::Bf16 | WeightDtype::F16 if quantizable => {
+            "--dtype quantized keeps the file's blocks (a fraction of the size)"
+        }
+        WeightDtype::F32 => "--dtype bf16 halves the weights",
+        _ => "a smaller model, or a machine with more memory",
+    };
+    Err(Error::InsufficientMemory {
+        model: model.to_string(),
+        dtype: opts.dtype.to_string(),
+        need_gib: need.total() as f64 / GIB,
+        available_gib: available as f64 / GIB,
+        hint: hint.to_string(),
+    })
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dense_estimate_by_hand() {
+        // two tensors of 10 and 1000 elements: f32 4040 bytes, bf16 2020, transient 4000
+        let f32 = MemoryEstimate::dense([10, 1000].into_iter(), WeightDtype::F32);
+        assert_eq!((f32.weights, f32.transient), (4040, 4000));
+        let bf16 = MemoryEstimate::dense([10, 1000].into_iter(), WeightDtype::Bf16);
+        assert_eq!((bf16.weights, bf16.transient), (2020, 4000));
+        assert_eq!(bf16.total(), 2020 + 4000 + ANALYSIS_MARGIN);
+    }
+
+    #[test]
+    fn budget_and_force() {
+        let need = MemoryEstimate {
+            weights: 1 << 30,
+            transient: 0,
+        };
+        let opts = |memory| LoadOptions {
+            memory,
+            ..LoadOptions::default()
+        };
+        let err = check("m", &need, &opts(MemoryCheck::Budget(1 << 30)), true);
+        let msg = err.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            msg.contains("--dtype quantized") && msg.contains("1.5 GiB"),
+            "{msg}"
+        );
+        assert!(check("m", &need, &opts(MemoryCheck::Budget(2 << 30)), true).is_ok());
+        assert!(check("m", &need, &opts(MemoryCheck::Force), true).is_ok());
+    }
+
+    #[test]
+    fn this_machine_reports_memory() {
+        if cfg!(target_os = "linux") {
+            assert!(available_memory().is_some_and(|b| b > 0));
+        }
+    }
+}
