@@ -23,9 +23,9 @@ pub struct Args {
     /// Each prompt as one user turn of the model's chat template (an error for a model without one).
     #[arg(long)]
     chat: bool,
-    /// greedy | sample | edt | end | dola.
-    #[arg(long, default_value = "greedy")]
-    method: String,
+    /// The decoder.
+    #[arg(long, value_enum, default_value_t = Method::Greedy)]
+    method: Method,
     #[arg(long, default_value_t = 32)]
     max_new_tokens: usize,
     /// Stop when the text contains this (repeatable).
@@ -55,9 +55,9 @@ pub struct Args {
     /// EDT: base N ∈ (0, 1).
     #[arg(long, default_value_t = 0.8)]
     n: f64,
-    /// EDT: token | instance.
-    #[arg(long, default_value = "token")]
-    level: String,
+    /// EDT: one temperature per token or per sample.
+    #[arg(long, value_enum, default_value_t = Level::Token)]
+    level: Level,
     /// END: entropy penalty λ.
     #[arg(long, default_value_t = 1.0)]
     lambda: f32,
@@ -67,6 +67,30 @@ pub struct Args {
     /// Per-step table (token, probabilities, entropy, temperature, layer): .parquet or .csv.
     #[arg(long)]
     out: Option<PathBuf>,
+}
+
+/// `--method`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Method {
+    /// The most likely token.
+    Greedy,
+    /// Temperature sampling (with --top-k / --top-p).
+    Sample,
+    /// Entropy-based dynamic temperature.
+    Edt,
+    /// Cross-layer entropy enhanced decoding.
+    End,
+    /// Decoding by contrasting layers.
+    Dola,
+}
+
+/// `--level` (EDT).
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Level {
+    /// A temperature per generated token.
+    Token,
+    /// One temperature per sample, from its first step.
+    Instance,
 }
 
 fn sampling(a: &Args, default_temperature: Option<f64>) -> Sampling {
@@ -82,19 +106,16 @@ fn sampling(a: &Args, default_temperature: Option<f64>) -> Sampling {
 }
 
 fn decoder(a: &Args) -> Result<Box<dyn Decoder>> {
-    let d: Box<dyn Decoder> = match a.method.trim().to_ascii_lowercase().as_str() {
-        "greedy" => Box::new(penalised_baseline(Baseline::greedy(), a)?),
-        "sample" => Box::new(penalised_baseline(
+    let d: Box<dyn Decoder> = match a.method {
+        Method::Greedy => Box::new(penalised_baseline(Baseline::greedy(), a)?),
+        Method::Sample => Box::new(penalised_baseline(
             Baseline::sampling(a.seed, sampling(a, Some(1.0)))?,
             a,
         )?),
-        "edt" => {
-            let level = match a.level.as_str() {
-                "token" => EdtLevel::Token,
-                "instance" => EdtLevel::Instance,
-                other => {
-                    return Err(Error::invalid("level", other, "`token` or `instance`"));
-                }
+        Method::Edt => {
+            let level = match a.level {
+                Level::Token => EdtLevel::Token,
+                Level::Instance => EdtLevel::Instance,
             };
             let mut e = Edt::new(EdtParams {
                 t0: a.t0,
@@ -114,7 +135,7 @@ fn decoder(a: &Args) -> Result<Box<dyn Decoder>> {
             }
             Box::new(e)
         }
-        "end" => {
+        Method::End => {
             let mut e = End::new(EndParams {
                 lambda: a.lambda,
                 alpha: a.alpha,
@@ -128,7 +149,7 @@ fn decoder(a: &Args) -> Result<Box<dyn Decoder>> {
             }
             Box::new(e)
         }
-        "dola" => {
+        Method::Dola => {
             let mut d = Dola::new();
             if a.temperature.is_some() {
                 d = d.sampling(a.seed, sampling(a, None))?;
@@ -137,13 +158,6 @@ fn decoder(a: &Args) -> Result<Box<dyn Decoder>> {
                 d = d.repetition_penalty(r)?;
             }
             Box::new(d)
-        }
-        other => {
-            return Err(Error::invalid(
-                "method",
-                other,
-                "`greedy`, `sample`, `edt`, `end` or `dola`",
-            ))
         }
     };
     Ok(d)
