@@ -14,10 +14,7 @@ mod truthfulqa;
 
 pub use prompts::{load_prompts, merge_parts, profile_prompts, Prompt, PromptFileError, Shard};
 
-pub use epie::{
-    epie_paths, load_idioms, parse_idioms, split_idiom, Idiom, IdiomSet, SkipReason, EPIE_DIR,
-    EPIE_SETS,
-};
+pub use epie::{epie_paths, load_idioms, split_idiom, Idiom, IdiomSet, SkipReason, EPIE_SETS};
 pub use factor::{factor, load_factor, FactorItem, FactorSplit};
 pub use truthfulqa::{
     format_best, load_truthfulqa, split_multi_answer, truthfulqa, truthfulqa_demo,
@@ -83,7 +80,7 @@ fn read_text_columns<const N: usize>(path: &Path, names: [&str; N]) -> Result<[V
 }
 
 /// First `n` items (all when `n` is `None` or larger): the `--quick` limit of the benchmarks.
-pub fn take_first<T: Clone>(items: &[T], n: Option<usize>) -> Vec<T> {
+pub(crate) fn take_first<T: Clone>(items: &[T], n: Option<usize>) -> Vec<T> {
     match n {
         Some(n) => items.iter().take(n).cloned().collect(),
         None => items.to_vec(),

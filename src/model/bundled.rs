@@ -5,11 +5,6 @@ use std::path::PathBuf;
 
 use crate::{Error, Result};
 
-/// File name of the default model (SmolLM2-135M-Instruct, Q4_1), fetched by `make models`.
-pub const DEFAULT_MODEL_FILE: &str = Bundled::SmolLm2_135mInstruct.file();
-/// File name of the second real model (Gemma-3-270M base, Q4_K_M).
-pub const GEMMA_MODEL_FILE: &str = Bundled::Gemma3_270m.file();
-
 /// The real models `make models` fetches (`scripts/fetch-models.sh`, `shared/MODELS.md`), by the
 /// names users give them: `"qwen2.5-coder-1.5b-instruct"` works wherever a model path does
 /// ([`Lm::load`](crate::Lm::load), `--model`, the papers' `models`).

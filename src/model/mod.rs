@@ -21,16 +21,14 @@ use candle_core::{DType, Device, Tensor};
 use tokenizers::Tokenizer;
 
 pub use arch::{Activation, ArchSpec};
-pub use bundled::{
-    bundled_models, default_model_path, models_dir, short_name, Bundled, DEFAULT_MODEL_FILE,
-    GEMMA_MODEL_FILE,
-};
+pub use bundled::{bundled_models, default_model_path, models_dir, short_name, Bundled};
 pub use chat::{ChatTemplate, Message};
 pub use device::{device_name, parse_device, LoadOptions, WeightDtype};
 pub use families::Family;
 pub use gguf_tokenizer::tokenizer_from_gguf;
 pub use kv_cache::KvCache;
-pub use memory::{available_memory, MemoryCheck, MemoryEstimate};
+pub(crate) use memory::MemoryEstimate;
+pub use memory::{available_memory, MemoryCheck};
 pub use sgemm::{bf16_hardware, has_bf16_product, BACKEND as MATMUL_BACKEND};
 
 /// The matrix products behind the lens, for `examples/bench_matmul.rs`; not part of the API.

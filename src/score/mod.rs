@@ -236,7 +236,7 @@ pub(crate) struct Continuation {
 
 /// Most logits (rows × vocabulary × (1 + early layers)) unembedded in one group: 64 Mi floats =
 /// 256 MiB.
-pub const UNEMBED_BATCH_FLOATS: usize = 64 << 20;
+pub(crate) const UNEMBED_BATCH_FLOATS: usize = 64 << 20;
 
 /// Most continuations of one prefix run through the model in one batch.
 const CONTINUATION_BATCH: usize = 16;

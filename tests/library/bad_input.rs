@@ -105,7 +105,7 @@ fn truncated_gguf() {
     }
     // The real model, truncated, when it is there.
     {
-        let real = common::real_model(entroscope::model::DEFAULT_MODEL_FILE);
+        let real = common::real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file());
         let data = std::fs::read(real).unwrap();
         let q = tmp("smol-cut.gguf");
         std::fs::write(&q, &data[..data.len() / 2]).unwrap();
@@ -264,7 +264,7 @@ fn cli_refuses_bad_device_and_dtype() {
 #[test]
 fn model_too_large_for_memory() {
     use entroscope::model::{LoadOptions, MemoryCheck, WeightDtype};
-    let path = common::real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let path = common::real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file());
     let path = path.display().to_string();
     let budget = LoadOptions::default().memory(MemoryCheck::Budget(300 << 20));
     let err = Lm::load_with(&path, &budget).unwrap_err();

@@ -5,12 +5,13 @@
 use crate::common::{self, fixture};
 use candle_core::{DType, Device, Tensor};
 use entroscope::entropy::Metric;
-use entroscope::model::{
-    LoadOptions, WeightDtype, DEFAULT_MODEL_FILE, DEQUANTIZE_FROM_ROWS, GEMMA_MODEL_FILE,
-};
+use entroscope::model::{LoadOptions, WeightDtype, DEQUANTIZE_FROM_ROWS};
 use entroscope::prelude::*;
 use entroscope::trace::Positions;
 use serde_json::Value;
+
+const DEFAULT_MODEL_FILE: &str = entroscope::model::Bundled::SmolLm2_135mInstruct.file();
+const GEMMA_MODEL_FILE: &str = entroscope::model::Bundled::Gemma3_270m.file();
 
 /// bf16 keeps 8 significant bits: every rounding is a relative error of at most u = 2⁻⁸.
 const BF16_U: f32 = 1.0 / 256.0;

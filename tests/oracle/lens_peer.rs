@@ -7,7 +7,10 @@ use crate::common;
 
 use entroscope::entropy::Metric;
 use entroscope::lens::Reducer;
-use entroscope::model::{DEFAULT_MODEL_FILE, GEMMA_MODEL_FILE};
+use entroscope::model::Bundled;
+
+const DEFAULT_MODEL_FILE: &str = Bundled::SmolLm2_135mInstruct.file();
+const GEMMA_MODEL_FILE: &str = Bundled::Gemma3_270m.file();
 use entroscope::prelude::*;
 use serde_json::Value;
 

@@ -162,7 +162,7 @@ fn merge_recomputes_the_front_and_names_the_files() {
 /// hold the 6-shot TruthfulQA prompt): one prompt, two settings, two samples of at most 4 tokens.
 #[test]
 fn small_run_writes_its_files() {
-    let m = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let m = real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file());
     let o = Options {
         models: vec![m.display().to_string()],
         tasks: vec![Task::TruthfulQa],

@@ -438,7 +438,7 @@ fn generation_profiles_match_full_trace_tiny() {
 
 #[test]
 fn generation_profiles_match_full_trace_smollm2() {
-    let path = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let path = real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file());
     let lm = Lm::load(&path.display().to_string()).unwrap();
     profiles_match_trace(&lm, "Once upon a time", 3, 2e-3);
 }
@@ -450,7 +450,7 @@ fn generation_profiles_match_full_trace_smollm2() {
 fn greedy_profiles_follow_greedy_generate() {
     let tiny = tiny();
     let smol = Lm::load(
-        &real_model(entroscope::model::DEFAULT_MODEL_FILE)
+        &real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file())
             .display()
             .to_string(),
     )
@@ -543,7 +543,7 @@ fn generation_profile_bad_input() {
 #[test]
 fn run_writes_the_same_files() {
     use entroscope::papers::Report as _;
-    let path = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let path = real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file());
     let opts = Options {
         models: vec![path.display().to_string()],
         family_samples: 4,

@@ -243,7 +243,7 @@ fn tiny_end_to_end_writes_outputs() {
 
 #[test]
 fn real_smollm_three_idioms() {
-    let p = real_model(entroscope::model::DEFAULT_MODEL_FILE);
+    let p = real_model(entroscope::model::Bundled::SmolLm2_135mInstruct.file());
     let lm = Lm::load(&p.display().to_string()).unwrap();
     // ids from HF transformers' AutoTokenizer on the same GGUF (encode(w, add_special_tokens=False)):
     // " thumb" = [13124]; " diem" = [801 " di", 391 "em"]; " merrier" = [5083 " mer", 7887 "rier"]
