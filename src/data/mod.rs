@@ -7,12 +7,17 @@
 //! loader picks its columns by name and a bad file is an [`Error::Corrupt`] naming the file and
 //! column. The EPIE idiom lists (one idiom per line) are parsed by [`load_idioms`].
 
+mod checkpoint;
 mod epie;
 mod factor;
 pub mod prompts;
 mod truthfulqa;
 
-pub use prompts::{load_prompts, merge_parts, profile_prompts, Prompt, PromptFileError, Shard};
+pub use checkpoint::Checkpoint;
+pub use prompts::{
+    load_prompts, merge_parts, profile_prompts, profile_prompts_kept, Prompt, PromptFileError,
+    Shard,
+};
 
 pub use epie::{epie_paths, load_idioms, split_idiom, Idiom, IdiomSet, SkipReason, EPIE_SETS};
 pub use factor::{factor, load_factor, FactorItem, FactorSplit};

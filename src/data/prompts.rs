@@ -461,6 +461,20 @@ pub fn profile_prompts(
     prompts: &[(usize, &Prompt)],
     chat: bool,
 ) -> Result<DataFrame> {
+    profile_prompts_kept(lm, lens, metrics, prompts, chat, None)
+}
+
+/// [`profile_prompts`] that keeps each prompt's table in `checkpoint` as it is made and takes
+/// the tables a killed run already kept from there, so a rerun does only what is left; the
+/// result equals an uninterrupted run's row for row.
+pub fn profile_prompts_kept(
+    lm: &Lm,
+    lens: &LogitLens,
+    metrics: &[Metric],
+    prompts: &[(usize, &Prompt)],
+    chat: bool,
+    checkpoint: Option<&super::Checkpoint>,
+) -> Result<DataFrame> {
     if metrics.is_empty() {
         return Err(Error::invalid("metrics", "[]", "at least one metric"));
     }
@@ -472,18 +486,22 @@ pub fn profile_prompts(
         None,
     )?];
     for &(index, prompt) in prompts {
+        if let Some(df) = checkpoint.and_then(|c| c.load(index)) {
+            frames.push(df);
+            bar.inc(1);
+            continue;
+        }
         let ids = lm.encode_request(&prompt.text, chat)?;
         let trace = lm.trace(&ids, &CaptureSpec::default(), &mut NoHook)?;
         let mut profiles = lens.profile(lm, &trace, metrics, &targets)?;
         for p in &mut profiles {
             p.prompt_id = index;
         }
-        let df = profiles.to_frame()?;
-        frames.push(with_prompt_columns(
-            df,
-            &prompt.id,
-            prompt.label.as_deref(),
-        )?);
+        let df = with_prompt_columns(profiles.to_frame()?, &prompt.id, prompt.label.as_deref())?;
+        if let Some(c) = checkpoint {
+            c.save(index, &df)?;
+        }
+        frames.push(df);
         bar.inc(1);
     }
     bar.finish_and_clear();

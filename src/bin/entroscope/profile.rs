@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use entroscope::data::{load_prompts, merge_parts, profile_prompts, Shard};
+use entroscope::data::{load_prompts, merge_parts, profile_prompts_kept, Checkpoint, Shard};
 use entroscope::frame;
 use entroscope::prelude::*;
 
@@ -39,9 +39,14 @@ pub struct Args {
     /// then a directory and the shard writes part-i-of-n.parquet into it.
     #[arg(long)]
     shard: Option<Shard>,
-    /// Output table (.csv or .parquet); with --shard, the directory of the parts.
+    /// Output table (.csv or .parquet); with --shard, the directory of the parts. Each prompt's
+    /// rows are kept in `<out>.items/` as they are made, so a killed run resumes when run again
+    /// with the same arguments; the folder is removed once the table is written.
     #[arg(long)]
     out: PathBuf,
+    /// Discard what a killed run of these arguments kept, and start again.
+    #[arg(long)]
+    fresh: bool,
 }
 
 /// `entroscope merge`.
@@ -107,9 +112,45 @@ pub fn run(args: Args) -> Result<()> {
     let prompts = load_prompts(&args.text_file)?;
     let shard = args.shard.unwrap_or(Shard::WHOLE);
     let selected = shard.select(&prompts);
-    let lm = crate::load_model(args.model, &args.load)?;
-    let df = profile_prompts(&lm, &lens, &metrics, &selected, args.chat)?;
+    let lm = crate::load_model(args.model.clone(), &args.load)?;
+    // What makes two runs' items interchangeable: everything that changes a row.
+    let run = format!(
+        "{} {} dtype {} lens {} units {} precision {:?} chat {} metrics {:?} prompts {} ({} of them) shard {}",
+        lm.name(),
+        lm.config().family,
+        lm.dtype(),
+        lens.kind,
+        lens.units,
+        lens.precision,
+        args.chat,
+        args.metric,
+        args.text_file.display(),
+        prompts.len(),
+        shard.file_name(),
+    );
+    let items = PathBuf::from(format!("{}.items", out.display()));
+    if args.fresh && items.exists() {
+        std::fs::remove_dir_all(&items).map_err(|e| Error::io(&items, e))?;
+    }
+    let checkpoint = Checkpoint::open(&items, &run)?;
+    if !checkpoint.is_empty() {
+        eprintln!(
+            "resuming: {} of {} prompts kept in {} (--fresh starts again)",
+            checkpoint.len(),
+            selected.len(),
+            items.display()
+        );
+    }
+    let df = profile_prompts_kept(
+        &lm,
+        &lens,
+        &metrics,
+        &selected,
+        args.chat,
+        Some(&checkpoint),
+    )?;
     frame::write_table(&df, &out)?;
+    checkpoint.remove()?;
     eprintln!(
         "wrote {} rows ({} of {} prompts) to {}",
         df.height(),

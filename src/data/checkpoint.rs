@@ -1,0 +1,143 @@
+//! Per-item results kept on disk as a run makes them, so a run that is killed (a preempted
+//! node, a closed laptop) resumes where it stopped instead of starting again.
+//!
+//! Each item's table is written to `item-<k>.parquet` through a temporary file and a rename, so
+//! a file under that name is always whole; a temporary left by a kill is deleted, and an item
+//! file that does not read back is redone, never merged. `run.txt` holds what the run is (model,
+//! metrics, options): a checkpoint of another run is refused rather than mixed in.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::DataFrame;
+
+use crate::frame;
+use crate::{Error, Result};
+
+/// A directory of per-item tables for one run.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    dir: PathBuf,
+}
+
+const RUN_FILE: &str = "run.txt";
+
+impl Checkpoint {
+    /// Open (or start) the checkpoint of the run described by `run` in `dir`. Temporaries of a
+    /// killed run are removed. Errors: `dir` holds another run's items (delete it, or write
+    /// elsewhere), or cannot be created.
+    pub fn open(dir: impl AsRef<Path>, run: &str) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        let unwritable = |e: std::io::Error| Error::Unwritable {
+            path: dir.clone(),
+            detail: e.to_string(),
+        };
+        std::fs::create_dir_all(&dir).map_err(unwritable)?;
+        let run_file = dir.join(RUN_FILE);
+        match std::fs::read_to_string(&run_file) {
+            Ok(existing) if existing != run => {
+                return Err(Error::invalid(
+                    "checkpoint",
+                    dir.display(),
+                    format!(
+                        "a checkpoint of this run; it holds another ({}): delete it to start \
+                         again, or write the output elsewhere",
+                        existing.lines().next().unwrap_or("")
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::write(&run_file, run).map_err(unwritable)?,
+        }
+        for entry in std::fs::read_dir(&dir).map_err(unwritable)?.flatten() {
+            if entry.path().extension().is_some_and(|e| e == "tmp") {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+        Ok(Self { dir })
+    }
+
+    fn item_path(&self, key: usize) -> PathBuf {
+        self.dir.join(format!("item-{key}.parquet"))
+    }
+
+    /// Item `key`'s table when a previous run finished it; `None` when it did not, or when its
+    /// file does not read back (then it is deleted, to be redone).
+    pub fn load(&self, key: usize) -> Option<DataFrame> {
+        let path = self.item_path(key);
+        if !path.exists() {
+            return None;
+        }
+        match frame::read_parquet(&path) {
+            Ok(df) => Some(df),
+            Err(_) => {
+                let _ = std::fs::remove_file(&path);
+                None
+            }
+        }
+    }
+
+    /// Keep item `key`'s table: written whole under a temporary name, then renamed.
+    pub fn save(&self, key: usize, df: &DataFrame) -> Result<()> {
+        let path = self.item_path(key);
+        let tmp = path.with_extension("parquet.tmp");
+        frame::write_parquet(df, &tmp)?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::Unwritable {
+            path: path.clone(),
+            detail: e.to_string(),
+        })
+    }
+
+    /// How many items are kept.
+    pub fn len(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with("item-"))
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// No item kept yet?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Delete the checkpoint once the run's output is written.
+    pub fn remove(self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::Unwritable {
+            path: self.dir.clone(),
+            detail: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use polars::prelude::Column;
+
+    #[test]
+    fn save_load_corrupt_and_foreign_runs() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("entroscope-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = Checkpoint::open(&dir, "run A")?;
+        assert!(c.load(0).is_none() && c.is_empty());
+        let df = DataFrame::new(2, vec![Column::new("x".into(), [1.5f32, 2.5])])?;
+        c.save(0, &df)?;
+        assert_eq!(c.load(0), Some(df));
+        // a half-written item (a kill inside the writer) is redone, a stray temporary removed
+        let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes);
+        write("item-1.parquet", b"PAR1 not a whole file").map_err(|e| Error::io(&dir, e))?;
+        write("item-2.parquet.tmp", b"partial").map_err(|e| Error::io(&dir, e))?;
+        let c = Checkpoint::open(&dir, "run A")?;
+        assert!(c.load(1).is_none() && !dir.join("item-1.parquet").exists());
+        assert!(!dir.join("item-2.parquet.tmp").exists());
+        assert_eq!(c.len(), 1);
+        assert!(Checkpoint::open(&dir, "run B").is_err());
+        c.remove()?;
+        assert!(!dir.exists());
+        Ok(())
+    }
+}
