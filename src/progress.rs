@@ -18,7 +18,7 @@ pub const LOG_EVERY: Duration = Duration::from_secs(15);
 static SETTING: AtomicU8 = AtomicU8::new(0);
 
 /// Show (or hide) the progress of every long run in this process. The default is on, unless
-/// the environment sets `ENTROSCOPE_PROGRESS=0`.
+/// the environment sets `ENTROSCOPE_PROGRESS=0` (or `false`, `off`, `no`).
 pub fn set_enabled(on: bool) {
     SETTING.store(if on { 1 } else { 2 }, Ordering::Relaxed);
 }
@@ -28,7 +28,9 @@ pub fn enabled() -> bool {
     match SETTING.load(Ordering::Relaxed) {
         1 => true,
         2 => false,
-        _ => std::env::var("ENTROSCOPE_PROGRESS").map_or(true, |v| v != "0"),
+        _ => std::env::var("ENTROSCOPE_PROGRESS").map_or(true, |v| {
+            !matches!(v.as_str(), "0" | "false" | "off" | "no")
+        }),
     }
 }
 

@@ -33,6 +33,13 @@ impl Checkpoint {
         };
         std::fs::create_dir_all(&dir).map_err(unwritable)?;
         let run_file = dir.join(RUN_FILE);
+        if !run_file.exists() {
+            // Items without a run file are left from a run whose table was written (the run file
+            // is removed last): they belong to no run that can resume.
+            for entry in std::fs::read_dir(&dir).map_err(unwritable)?.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
         match std::fs::read_to_string(&run_file) {
             Ok(existing) if existing != run => {
                 return Err(Error::invalid(
@@ -46,7 +53,11 @@ impl Checkpoint {
                 ))
             }
             Ok(_) => {}
-            Err(_) => std::fs::write(&run_file, run).map_err(unwritable)?,
+            Err(_) => {
+                let tmp = dir.join("run.txt.tmp");
+                std::fs::write(&tmp, run).map_err(unwritable)?;
+                std::fs::rename(&tmp, &run_file).map_err(unwritable)?;
+            }
         }
         for entry in std::fs::read_dir(&dir).map_err(unwritable)?.flatten() {
             if entry.path().extension().is_some_and(|e| e == "tmp") {
@@ -104,12 +115,15 @@ impl Checkpoint {
         self.len() == 0
     }
 
-    /// Delete the checkpoint once the run's output is written.
+    /// Delete the checkpoint once the run's output is written: the run file first, so a kill
+    /// half-way leaves items that [`Checkpoint::open`] knows to discard.
     pub fn remove(self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).map_err(|e| Error::Unwritable {
+        let unwritable = |e: std::io::Error| Error::Unwritable {
             path: self.dir.clone(),
             detail: e.to_string(),
-        })
+        };
+        std::fs::remove_file(self.dir.join(RUN_FILE)).map_err(unwritable)?;
+        std::fs::remove_dir_all(&self.dir).map_err(unwritable)
     }
 }
 
@@ -136,6 +150,10 @@ mod tests {
         assert!(!dir.join("item-2.parquet.tmp").exists());
         assert_eq!(c.len(), 1);
         assert!(Checkpoint::open(&dir, "run B").is_err());
+        // items whose run file is gone (a kill inside `remove`) belong to no run: discarded
+        std::fs::remove_file(dir.join(RUN_FILE)).map_err(|e| Error::io(&dir, e))?;
+        let c = Checkpoint::open(&dir, "run B")?;
+        assert!(c.is_empty());
         c.remove()?;
         assert!(!dir.exists());
         Ok(())

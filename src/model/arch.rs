@@ -192,7 +192,63 @@ impl Activation {
     }
 }
 
+/// The sizes every family's config states, each in its own words.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sizes {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_key_value_heads: usize,
+    pub head_dim: usize,
+    pub intermediate_size: usize,
+    pub max_position_embeddings: usize,
+}
+
 impl ArchSpec {
+    /// The Llama layout at these sizes (pre-norm RMSNorm with ε = 1e-6, full rotary at base
+    /// 10000, a SiLU-gated MLP, no biases, caps or windows, a tied head); family files change
+    /// what differs.
+    pub(crate) fn llama_like(family: Family, s: Sizes) -> Self {
+        ArchSpec {
+            family,
+            vocab_size: s.vocab_size,
+            hidden_size: s.hidden_size,
+            num_hidden_layers: s.num_hidden_layers,
+            num_attention_heads: s.num_attention_heads,
+            num_key_value_heads: s.num_key_value_heads,
+            head_dim: s.head_dim,
+            intermediate_size: s.intermediate_size,
+            max_position_embeddings: s.max_position_embeddings,
+            norm: NormKind::Rms,
+            norm_eps: 1e-6,
+            norm_placement: NormPlacement::Pre,
+            qk_norm: QkNorm::None,
+            qkv_bias: false,
+            o_bias: false,
+            fused_qkv: false,
+            mlp: Mlp::Gated {
+                act: Activation::Silu,
+                fused: false,
+            },
+            positions: Positions::Rotary(Rotary {
+                theta: 10000.0,
+                local_theta: None,
+                scaling_factor: 1.0,
+                fraction: 1.0,
+            }),
+            embed_scale: None,
+            query_pre_attn_scalar: None,
+            attn_logit_softcapping: None,
+            final_logit_softcapping: None,
+            sliding_window: None,
+            sliding_layers: vec![false; s.num_hidden_layers],
+            tie_word_embeddings: true,
+            bos_token_id: None,
+            eos_token_ids: vec![],
+        }
+    }
+
     /// Attention score scale.
     pub fn attn_scale(&self) -> f64 {
         match self.query_pre_attn_scalar {

@@ -3,7 +3,7 @@
 //! may still use. A model too large is a typed error that names the cheaper choice, instead of
 //! the kernel's OOM killer half-way through.
 
-use candle_core::quantized::gguf_file;
+use candle_core::quantized::{gguf_file, GgmlDType};
 
 use super::{LoadOptions, WeightDtype};
 use crate::{Error, Result};
@@ -41,8 +41,9 @@ impl MemoryEstimate {
         self.weights + self.transient + ANALYSIS_MARGIN
     }
 
-    /// A GGUF file's tensors at `dtype`. Quantized: linear layers keep the file's blocks (which
-    /// candle's CPU kernel repacks once, a second copy), embeddings and the head are f32.
+    /// A GGUF file's tensors at `dtype`. Quantized: linear layers keep the file's blocks (plus
+    /// the second copy candle's x86 kernel makes of Q4_K, Q6_K and Q8_0 blocks), the head is
+    /// f32, and so is the embedding unless an untied head lets it keep its blocks.
     pub(crate) fn gguf(content: &gguf_file::Content, dtype: WeightDtype, cpu: bool) -> Self {
         // With an untied head, a quantized model on the CPU keeps the embedding's blocks too.
         let untied = content.tensor_infos.contains_key("output.weight");
@@ -55,11 +56,19 @@ impl MemoryEstimate {
             largest = largest.max(elems * 4);
             let embedding = name.starts_with("token_embd");
             let dense = name.starts_with("output.") || (embedding && !(untied && cpu));
+            let repacked = cfg!(target_arch = "x86_64")
+                && cpu
+                && !embedding
+                && matches!(
+                    info.ggml_dtype,
+                    GgmlDType::Q4K | GgmlDType::Q6K | GgmlDType::Q8_0
+                );
             weights += match dtype {
                 WeightDtype::F32 => elems * 4,
                 WeightDtype::Bf16 | WeightDtype::F16 => elems * 2,
                 WeightDtype::Quantized if dense || info.shape.rank() < 2 => elems * 4,
-                WeightDtype::Quantized => 2 * blocks,
+                WeightDtype::Quantized if repacked => 2 * blocks,
+                WeightDtype::Quantized => blocks,
             };
         }
         // A tied head is the embedding's storage; an untied one is its own tensor, counted above.
@@ -108,17 +117,34 @@ pub fn available_memory() -> Option<u64> {
             .ok()
             .and_then(|s| s.trim().parse::<u64>().ok())
     };
+    // Page cache the kernel can reclaim (a model file just downloaded) is not in use: subtract
+    // it from the usage, as docker and the kubelet do.
+    let inactive_file = |path: &str, key: &str| {
+        std::fs::read_to_string(path).ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+    };
     let cgroup = match (
         read("/sys/fs/cgroup/memory.max"),
         read("/sys/fs/cgroup/memory.current"),
     ) {
-        (Some(max), Some(cur)) => Some(max.saturating_sub(cur)),
+        (Some(max), Some(cur)) => {
+            let cache = inactive_file("/sys/fs/cgroup/memory.stat", "inactive_file ").unwrap_or(0);
+            Some(max.saturating_sub(cur.saturating_sub(cache)))
+        }
         _ => match (
             read("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
             read("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
         ) {
             // v1 reports "no limit" as a huge number, which the min below ignores.
-            (Some(max), Some(cur)) => Some(max.saturating_sub(cur)),
+            (Some(max), Some(cur)) => {
+                let cache =
+                    inactive_file("/sys/fs/cgroup/memory/memory.stat", "total_inactive_file ")
+                        .unwrap_or(0);
+                Some(max.saturating_sub(cur.saturating_sub(cache)))
+            }
             _ => None,
         },
     };

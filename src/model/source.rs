@@ -30,8 +30,8 @@ pub enum ModelSource {
 
 impl ModelSource {
     /// What a string names, in this order: a bundled model's name; an existing directory (HF)
-    /// or file (GGUF); a hub repo id (`org/name`: one slash, no file extension, not a path
-    /// that starts with `.`, `/` or `~`). Anything else is [`Error::FileNotFound`].
+    /// or file (GGUF); a hub repo id (`org/name` or `name`: at most one slash, no `.gguf`, not
+    /// a path that starts with `.`, `/` or `~`). Anything else is [`Error::FileNotFound`].
     ///
     /// ```
     /// use entroscope::model::{Bundled, ModelSource};
@@ -53,7 +53,7 @@ impl ModelSource {
         }
         let looks_like_repo = !model.is_empty()
             && !model.starts_with(['.', '/', '~'])
-            && model.matches('/').count() == 1
+            && model.matches('/').count() <= 1
             && !model.ends_with('/')
             && !model.ends_with(".gguf")
             && !model.contains('\\');
@@ -75,7 +75,15 @@ impl ModelSource {
             ModelSource::Hub(repo) => {
                 let offline =
                     std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1" || v == "true");
-                Lm::hub(repo, hf_hub::Cache::from_env().path(), offline, opts)
+                Lm::hub(repo, hf_hub::Cache::from_env().path(), offline, opts).map_err(
+                    |e| match e {
+                        Error::Hub { repo, detail } => Error::Hub {
+                            detail: format!("{detail}; nor is `{repo}` a file or directory here"),
+                            repo,
+                        },
+                        e => e,
+                    },
+                )
             }
         }
     }

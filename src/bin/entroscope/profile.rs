@@ -115,18 +115,21 @@ pub fn run(args: Args) -> Result<()> {
     let lm = crate::load_model(args.model.clone(), &args.load)?;
     // What makes two runs' items interchangeable: everything that changes a row.
     let run = format!(
-        "{} {} dtype {} lens {} units {} precision {:?} chat {} metrics {:?} prompts {} ({} of them) shard {}",
+        "{} {} ({}) on {} dtype {} lens {} units {} precision {:?} chat {} metrics {:?} \
+         prompts {} shard {} entroscope {}",
         lm.name(),
         lm.config().family,
+        model_identity(args.model.as_deref()),
+        entroscope::model::device_name(lm.device()),
         lm.dtype(),
         lens.kind,
         lens.units,
-        lens.precision,
+        lens.precision.effective(),
         args.chat,
         args.metric,
-        args.text_file.display(),
-        prompts.len(),
+        prompts_digest(&prompts),
         shard.file_name(),
+        env!("CARGO_PKG_VERSION"),
     );
     let items = PathBuf::from(format!("{}.items", out.display()));
     if args.fresh && items.exists() {
@@ -159,6 +162,44 @@ pub fn run(args: Args) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The model file or directory as found on disk (canonical path, size, modification time), so
+/// a different or rewritten model under the same name is not taken for the same run.
+fn model_identity(model: Option<&str>) -> String {
+    let path = match model {
+        Some(m) => PathBuf::from(m),
+        None => PathBuf::from(entroscope::model::default_model_path()),
+    };
+    let Ok(path) = path.canonicalize() else {
+        return "not a local path".into();
+    };
+    let file = if path.is_dir() {
+        path.join("config.json")
+    } else {
+        path.clone()
+    };
+    let meta = std::fs::metadata(&file).ok();
+    let mtime = meta
+        .as_ref()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{} {} bytes, modified {mtime}",
+        path.display(),
+        meta.map_or(0, |m| m.len())
+    )
+}
+
+/// A digest of the prompts (ids, texts, labels): an edited prompt file is another run.
+fn prompts_digest(prompts: &[entroscope::data::Prompt]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for p in prompts {
+        (&p.id, &p.text, &p.label).hash(&mut h);
+    }
+    format!("{} prompts, digest {:016x}", prompts.len(), h.finish())
 }
 
 /// Join the parts of a sharded run into one table.

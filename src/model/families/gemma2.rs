@@ -39,13 +39,12 @@ pub(super) fn pattern_sliding(s: &mut ArchSpec, j: &Json, default_pattern: usize
     if hf::layer_types(j).is_some() {
         return;
     }
-    let use_sliding = hf::opt_bool(j, "use_sliding_window").unwrap_or(true);
     let pattern = hf::opt_usize(j, "sliding_window_pattern")
         .or_else(|| hf::opt_usize(j, "_sliding_window_pattern"))
         .unwrap_or(default_pattern)
         .max(1);
     s.sliding_layers = (0..s.num_hidden_layers)
-        .map(|i| use_sliding && (i + 1) % pattern != 0)
+        .map(|i| (i + 1) % pattern != 0)
         .collect();
 }
 

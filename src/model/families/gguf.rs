@@ -6,9 +6,7 @@ use std::collections::HashMap;
 use candle_core::quantized::gguf_file::Value;
 
 use super::Family;
-use crate::model::arch::{
-    Activation, ArchSpec, Mlp, NormKind, NormPlacement, Positions, QkNorm, Rotary,
-};
+use crate::model::arch::{ArchSpec, Positions, Rotary, Sizes};
 use crate::{Error, Result};
 
 /// A GGUF file's metadata, with its architecture's key prefix.
@@ -54,6 +52,14 @@ impl<'a> Metadata<'a> {
         self.md.get(&self.key(s)).and_then(|v| gguf_f64(v).ok())
     }
 
+    /// `{arch}.{s}` as a string, when present and a string.
+    pub fn opt_str(&self, s: &str) -> Option<&str> {
+        self.md
+            .get(&self.key(s))
+            .and_then(|v| v.to_string().ok())
+            .map(String::as_str)
+    }
+
     /// A token id under a full key (`tokenizer.ggml.bos_token_id`).
     fn token(&self, key: &str) -> Option<u32> {
         self.md
@@ -67,6 +73,18 @@ impl<'a> Metadata<'a> {
 /// [`super::hf::base`] has it. `tie_word_embeddings` is corrected by the loader when the file
 /// has an `output.weight`.
 pub(crate) fn base(md: &Metadata, family: Family, vocab_size: usize) -> Result<ArchSpec> {
+    // As on the Hugging Face side: a scaling other than linear would put positions wrong.
+    if let Some(kind) = md.opt_str("rope.scaling.type") {
+        if !matches!(kind, "none" | "linear") {
+            return Err(Error::Config {
+                key: format!("{}.rope.scaling.type", md.arch()),
+                detail: format!(
+                    "rope scaling `{kind}` is not supported (none and linear are); the positions \
+                     would be wrong"
+                ),
+            });
+        }
+    }
     let hidden_size = md.usize("embedding_length")?;
     let heads = md.usize("attention.head_count")?;
     let layers = md.usize("block_count")?;
@@ -74,49 +92,35 @@ pub(crate) fn base(md: &Metadata, family: Family, vocab_size: usize) -> Result<A
         .opt_usize("attention.key_length")
         .or_else(|| md.opt_usize("rope.dimension_count"))
         .unwrap_or(hidden_size / heads.max(1));
-    Ok(ArchSpec {
+    let mut spec = ArchSpec::llama_like(
         family,
-        vocab_size,
-        hidden_size,
-        num_hidden_layers: layers,
-        num_attention_heads: heads,
-        num_key_value_heads: md.opt_usize("attention.head_count_kv").unwrap_or(heads),
-        head_dim,
-        intermediate_size: md.usize("feed_forward_length")?,
-        max_position_embeddings: md.opt_usize("context_length").unwrap_or(2048),
-        norm: NormKind::Rms,
-        norm_eps: md
-            .opt_f64("attention.layer_norm_rms_epsilon")
-            .or_else(|| md.opt_f64("attention.layer_norm_epsilon"))
-            .unwrap_or(1e-6),
-        norm_placement: NormPlacement::Pre,
-        qk_norm: QkNorm::None,
-        qkv_bias: false,
-        o_bias: false,
-        fused_qkv: false,
-        mlp: Mlp::Gated {
-            act: Activation::Silu,
-            fused: false,
+        Sizes {
+            vocab_size,
+            hidden_size,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: md.opt_usize("attention.head_count_kv").unwrap_or(heads),
+            head_dim,
+            intermediate_size: md.usize("feed_forward_length")?,
+            max_position_embeddings: md.opt_usize("context_length").unwrap_or(2048),
         },
-        positions: Positions::Rotary(Rotary {
-            theta: md.opt_f64("rope.freq_base").unwrap_or(10000.0),
-            local_theta: None,
-            scaling_factor: md.opt_f64("rope.scaling.factor").unwrap_or(1.0),
-            fraction: 1.0,
-        }),
-        embed_scale: None,
-        query_pre_attn_scalar: None,
-        attn_logit_softcapping: None,
-        final_logit_softcapping: None,
-        sliding_window: None,
-        sliding_layers: vec![false; layers],
-        tie_word_embeddings: true,
-        bos_token_id: md.token("tokenizer.ggml.bos_token_id"),
-        eos_token_ids: md
-            .token("tokenizer.ggml.eos_token_id")
-            .into_iter()
-            .collect(),
-    })
+    );
+    spec.norm_eps = md
+        .opt_f64("attention.layer_norm_rms_epsilon")
+        .or_else(|| md.opt_f64("attention.layer_norm_epsilon"))
+        .unwrap_or(1e-6);
+    spec.positions = Positions::Rotary(Rotary {
+        theta: md.opt_f64("rope.freq_base").unwrap_or(10000.0),
+        local_theta: None,
+        scaling_factor: md.opt_f64("rope.scaling.factor").unwrap_or(1.0),
+        fraction: 1.0,
+    });
+    spec.bos_token_id = md.token("tokenizer.ggml.bos_token_id");
+    spec.eos_token_ids = md
+        .token("tokenizer.ggml.eos_token_id")
+        .into_iter()
+        .collect();
+    Ok(spec)
 }
 
 /// Give the layers `sliding(i)` the file's `attention.sliding_window` (none without one).

@@ -4,7 +4,7 @@
 use serde_json::Value as Json;
 
 use super::{hf, Family, FamilyDef};
-use crate::model::arch::{Activation, ArchSpec, Mlp, NormKind, NormPlacement, Positions, QkNorm};
+use crate::model::arch::{Activation, ArchSpec, Mlp, NormKind, Positions, Sizes};
 use crate::model::transformer::{Attention, Block, Embedding, Loader, MlpWeights, Parts, Qkv};
 use crate::Result;
 
@@ -27,37 +27,29 @@ fn from_hf(j: &Json) -> Result<ArchSpec> {
         .get("activation_function")
         .and_then(Json::as_str)
         .unwrap_or("gelu_new");
-    Ok(ArchSpec {
-        family: Family(&DEF),
-        vocab_size: hf::usize_key(j, "vocab_size")?,
-        hidden_size: d,
-        num_hidden_layers: layers,
-        num_attention_heads: heads,
-        num_key_value_heads: heads,
-        head_dim: d / heads.max(1),
-        intermediate_size: hf::opt_usize(j, "n_inner").unwrap_or(4 * d),
-        max_position_embeddings: hf::usize_key(j, "n_positions")?,
-        norm: NormKind::Layer,
-        norm_eps: hf::opt_f64(j, "layer_norm_epsilon").unwrap_or(1e-5),
-        norm_placement: NormPlacement::Pre,
-        qk_norm: QkNorm::None,
-        qkv_bias: true,
-        o_bias: true,
-        fused_qkv: true,
-        mlp: Mlp::Plain {
-            act: Activation::parse(act)?,
+    let mut spec = ArchSpec::llama_like(
+        Family(&DEF),
+        Sizes {
+            vocab_size: hf::usize_key(j, "vocab_size")?,
+            hidden_size: d,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: heads,
+            head_dim: d / heads.max(1),
+            intermediate_size: hf::opt_usize(j, "n_inner").unwrap_or(4 * d),
+            max_position_embeddings: hf::usize_key(j, "n_positions")?,
         },
-        positions: Positions::Learned,
-        embed_scale: None,
-        query_pre_attn_scalar: None,
-        attn_logit_softcapping: None,
-        final_logit_softcapping: None,
-        sliding_window: None,
-        sliding_layers: vec![false; layers],
-        tie_word_embeddings: true,
-        bos_token_id: hf::opt_usize(j, "bos_token_id").map(|v| v as u32),
-        eos_token_ids: hf::eos_ids(j),
-    })
+    );
+    spec.norm = NormKind::Layer;
+    spec.norm_eps = hf::opt_f64(j, "layer_norm_epsilon").unwrap_or(1e-5);
+    (spec.qkv_bias, spec.o_bias, spec.fused_qkv) = (true, true, true);
+    spec.mlp = Mlp::Plain {
+        act: Activation::parse(act)?,
+    };
+    spec.positions = Positions::Learned;
+    spec.bos_token_id = hf::opt_usize(j, "bos_token_id").map(|v| v as u32);
+    spec.eos_token_ids = hf::eos_ids(j);
+    Ok(spec)
 }
 
 fn load(s: &ArchSpec, l: &mut Loader) -> Result<Parts> {

@@ -4,9 +4,7 @@
 use serde_json::Value as Json;
 
 use super::Family;
-use crate::model::arch::{
-    Activation, ArchSpec, Mlp, NormKind, NormPlacement, Positions, QkNorm, Rotary,
-};
+use crate::model::arch::{Activation, ArchSpec, Mlp, Positions, Rotary, Sizes};
 use crate::{Error, Result};
 
 /// A family's class defaults for keys a config may leave out (its `…Config.__init__`).
@@ -43,41 +41,35 @@ pub(crate) fn base(j: &Json, family: Family, defaults: &Defaults) -> Result<Arch
         .or_else(|| j.get("hidden_act"))
         .and_then(Json::as_str)
         .unwrap_or(defaults.act);
-    Ok(ArchSpec {
+    let mut spec = ArchSpec::llama_like(
         family,
-        vocab_size: usize_key(j, "vocab_size")?,
-        hidden_size,
-        num_hidden_layers: layers,
-        num_attention_heads: heads,
-        num_key_value_heads: opt_usize(j, "num_key_value_heads").unwrap_or(heads),
-        head_dim,
-        intermediate_size: usize_key(j, "intermediate_size")?,
-        max_position_embeddings: opt_usize(j, "max_position_embeddings").unwrap_or(2048),
-        norm: NormKind::Rms,
-        norm_eps: opt_f64(j, "rms_norm_eps").unwrap_or(defaults.norm_eps),
-        norm_placement: NormPlacement::Pre,
-        qk_norm: QkNorm::None,
-        qkv_bias: false,
-        o_bias: false,
-        fused_qkv: false,
-        mlp: Mlp::Gated {
-            act: Activation::parse(act)?,
-            fused: false,
+        Sizes {
+            vocab_size: usize_key(j, "vocab_size")?,
+            hidden_size,
+            num_hidden_layers: layers,
+            num_attention_heads: heads,
+            num_key_value_heads: opt_usize(j, "num_key_value_heads").unwrap_or(heads),
+            head_dim,
+            intermediate_size: usize_key(j, "intermediate_size")?,
+            max_position_embeddings: opt_usize(j, "max_position_embeddings").unwrap_or(2048),
         },
-        positions: Positions::Rotary(rope),
-        embed_scale: None,
-        query_pre_attn_scalar: opt_f64(j, "query_pre_attn_scalar"),
-        attn_logit_softcapping: opt_f64(j, "attn_logit_softcapping"),
-        final_logit_softcapping: opt_f64(j, "final_logit_softcapping"),
-        sliding_window,
-        sliding_layers,
-        tie_word_embeddings: j
-            .get("tie_word_embeddings")
-            .and_then(Json::as_bool)
-            .unwrap_or(defaults.tie_word_embeddings),
-        bos_token_id: opt_usize(j, "bos_token_id").map(|v| v as u32),
-        eos_token_ids: eos_ids(j),
-    })
+    );
+    spec.norm_eps = opt_f64(j, "rms_norm_eps").unwrap_or(defaults.norm_eps);
+    spec.mlp = Mlp::Gated {
+        act: Activation::parse(act)?,
+        fused: false,
+    };
+    spec.positions = Positions::Rotary(rope);
+    spec.query_pre_attn_scalar = opt_f64(j, "query_pre_attn_scalar");
+    spec.attn_logit_softcapping = opt_f64(j, "attn_logit_softcapping");
+    spec.final_logit_softcapping = opt_f64(j, "final_logit_softcapping");
+    spec.sliding_window = sliding_window;
+    spec.sliding_layers = sliding_layers;
+    spec.tie_word_embeddings =
+        opt_bool(j, "tie_word_embeddings").unwrap_or(defaults.tie_word_embeddings);
+    spec.bos_token_id = opt_usize(j, "bos_token_id").map(|v| v as u32);
+    spec.eos_token_ids = eos_ids(j);
+    Ok(spec)
 }
 
 /// `layer_types` (transformers ≥ 4.53): which layers are `sliding_attention`.
