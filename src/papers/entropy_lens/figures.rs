@@ -151,13 +151,28 @@ impl Report {
         if series.is_empty() {
             return Ok(None);
         }
+        // The axis shows every AUC, below chance too (a floor at 0.4 hid them), and chance itself.
+        let finite = || {
+            series
+                .iter()
+                .flat_map(|c| c.y.iter().copied())
+                .filter(|v| v.is_finite())
+        };
+        let low = finite().fold(0.4f64, f64::min);
+        let floor = ((low - 0.05) * 10.0).floor().max(0.0) / 10.0;
+        let xs = || series.iter().flat_map(|c| c.x.iter().copied());
+        let (x0, x1) = (
+            xs().fold(f64::INFINITY, f64::min),
+            xs().fold(f64::NEG_INFINITY, f64::max),
+        );
+        series.push(Curve::new("chance (0.5)", vec![x0, x1], vec![0.5, 0.5]));
         Ok(Some(
             plot::lines(&series)?
                 .markers(plot::Markers::Dots)
                 .title("kNN ROC AUC (OvR macro, CV mean) vs Rényi order α")
                 .x_label("Rényi order α (1 = Shannon)")
                 .y_label("ROC AUC")
-                .y_range(0.4, 1.02),
+                .y_range(floor, 1.02),
         ))
     }
 
