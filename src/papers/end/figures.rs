@@ -118,11 +118,35 @@ impl Report {
                 )
             })
             .collect();
-        Ok(plot::lines(&series)?
+        // The axis spans at least the points' standard error beyond them, so differences smaller
+        // than the noise of the question sample do not fill the plot.
+        let se = self
+            .sweep
+            .iter()
+            .map(|p| p.se.mc2)
+            .filter(|v| v.is_finite())
+            .fold(0.0f64, f64::max);
+        let ys = || {
+            series
+                .iter()
+                .flat_map(|c| c.y.iter().copied())
+                .filter(|v| v.is_finite())
+        };
+        let (lo, hi) = (
+            ys().fold(f64::INFINITY, f64::min),
+            ys().fold(f64::NEG_INFINITY, f64::max),
+        );
+        let mut chart = plot::lines(&series)?
             .markers(plot::Markers::Dots)
             .x_label("λ (0 = greedy; default 0.25)")
             .y_label("TruthfulQA MC2")
-            .title("END: λ and layer-set sweep"))
+            .title(format!(
+                "END: λ and layer-set sweep (MC2 standard error up to {se:.3})"
+            ));
+        if lo.is_finite() && hi.is_finite() && se > 0.0 {
+            chart = chart.y_range((lo - se).max(0.0), (hi + se).min(1.0));
+        }
+        Ok(chart)
     }
 }
 
