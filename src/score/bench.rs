@@ -97,6 +97,16 @@ pub enum Bench {
     FactorExpert,
 }
 
+impl Bench {
+    /// The FACTOR benchmark of a split.
+    pub fn factor(split: FactorSplit) -> Self {
+        match split {
+            FactorSplit::News => Bench::FactorNews,
+            FactorSplit::Expert => Bench::FactorExpert,
+        }
+    }
+}
+
 impl fmt::Display for Bench {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -334,7 +334,7 @@ fn truthfulqa_methods(
         if let Some(p) = p {
             report.methods.push(MethodRow {
                 model: name.clone(),
-                bench: Bench::TruthfulQaMc.to_string(),
+                bench: Bench::TruthfulQaMc,
                 method: m.into(),
                 n: p.n,
                 mc1_or_acc: p.mean.mc1,
@@ -405,7 +405,7 @@ fn method_row(r: &BenchReport, seconds: f64) -> MethodRow {
     match r {
         BenchReport::TruthfulQa(t) => MethodRow {
             model: t.model.clone(),
-            bench: Bench::TruthfulQaMc.to_string(),
+            bench: Bench::TruthfulQaMc,
             method: t.method.clone(),
             n: t.items.len(),
             mc1_or_acc: t.mean.mc1,
@@ -416,7 +416,7 @@ fn method_row(r: &BenchReport, seconds: f64) -> MethodRow {
         },
         BenchReport::Factor(f) => MethodRow {
             model: f.model.clone(),
-            bench: format!("factor-{}", f.split),
+            bench: Bench::factor(f.split),
             method: f.method.clone(),
             n: f.items.len(),
             mc1_or_acc: f.accuracy,

@@ -5,7 +5,7 @@
 use crate::frame::{self, DataFrame, ToFrame};
 use crate::papers::{self, output::model_file_stem};
 use crate::plot::Chart;
-use crate::score::McScores;
+use crate::score::{Bench, McScores};
 use crate::stats::summary::mean_std;
 use crate::Result;
 
@@ -68,8 +68,8 @@ impl SweepPoint {
 pub struct MethodRow {
     /// Model name.
     pub model: String,
-    /// `truthfulqa-mc`, `factor-news`, `factor-expert`.
-    pub bench: String,
+    /// The benchmark.
+    pub bench: Bench,
     /// `greedy`, `dola`, `end`.
     pub method: String,
     /// Items scored.
@@ -281,7 +281,7 @@ impl ToFrame for [MethodRow] {
     fn to_frame(&self) -> Result<DataFrame> {
         frame::from_rows(self, |r, row| {
             row.str("model", &r.model)
-                .str("bench", &r.bench)
+                .str("bench", r.bench.to_string())
                 .str("method", &r.method)
                 .usize("n", r.n)
                 .f64("mc1_or_accuracy", r.mc1_or_acc)
@@ -357,10 +357,10 @@ fn pm(mean: f64, se: f64) -> String {
 impl papers::Report for Report {
     /// Per model and bench: MC1 / accuracy of greedy, DoLa and END.
     fn headline(&self) -> String {
-        let mut groups: Vec<(&str, &str)> = Vec::new();
+        let mut groups: Vec<(&str, Bench)> = Vec::new();
         for r in &self.methods {
-            if !groups.contains(&(r.model.as_str(), r.bench.as_str())) {
-                groups.push((r.model.as_str(), r.bench.as_str()));
+            if !groups.contains(&(r.model.as_str(), r.bench)) {
+                groups.push((r.model.as_str(), r.bench));
             }
         }
         groups
