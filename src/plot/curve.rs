@@ -17,6 +17,9 @@ pub struct Curve {
     pub x: Vec<f64>,
     /// y coordinates, one per point (as many as `x`).
     pub y: Vec<f64>,
+    /// Drawn in the colour of this earlier curve (by index), thin and light, without a legend
+    /// entry: the quartiles beside a median, a bound beside an estimate.
+    pub companion_of: Option<usize>,
 }
 
 impl Curve {
@@ -26,7 +29,14 @@ impl Curve {
             name: name.into(),
             x,
             y,
+            companion_of: None,
         }
+    }
+
+    /// This curve as a companion of curve `index` ([`Curve::companion_of`]).
+    pub fn companion(mut self, index: usize) -> Self {
+        self.companion_of = Some(index);
+        self
     }
 
     /// `y` against `0, 1, 2, …` (e.g. a value per layer, per step).

@@ -429,12 +429,24 @@ impl Chart {
 
         let many = series.len() > MAX_LEGEND_SERIES;
         let faint = many || (band != Band::None && series.len() > 3);
+        // Colours go to the curves with a legend entry, in order; a companion takes its lead's.
+        let rank: Vec<usize> = series
+            .iter()
+            .scan(0, |n, s| {
+                let r = *n;
+                *n += usize::from(s.companion_of.is_none());
+                Some(r)
+            })
+            .collect();
         for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
             if p.is_empty() {
                 continue;
             }
-            let c = color(i);
-            let style = if faint && band != Band::None {
+            let lead = s.companion_of.filter(|&j| j < series.len()).unwrap_or(i);
+            let c = color(rank[lead]);
+            let style = if lead != i {
+                c.mix(0.45).stroke_width(1)
+            } else if faint && band != Band::None {
                 c.mix(0.35).stroke_width(1)
             } else if many {
                 c.mix(0.6).stroke_width(1)
@@ -449,7 +461,7 @@ impl Chart {
             let drawn = chart
                 .draw_series(LineSeries::new(p.iter().copied(), style))
                 .map_err(perr)?;
-            if !many {
+            if !many && lead == i {
                 drawn.label(label.clone()).legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
                 });

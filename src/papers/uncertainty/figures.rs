@@ -28,12 +28,10 @@ pub fn ce_layers_chart(report: &Report, summary: &Summary) -> Result<Chart> {
             continue;
         }
         let (med, q1, q3) = median_iqr(&rows);
-        series.push(Curve::from_y(
-            format!("{name} median (n={})", rows.len()),
-            med,
-        ));
-        series.push(Curve::from_y(format!("{name} 25%"), q1));
-        series.push(Curve::from_y(format!("{name} 75%"), q3));
+        let at = series.len();
+        series.push(Curve::from_y(format!("{name} (n={})", rows.len()), med));
+        series.push(Curve::from_y(format!("{name} 25%"), q1).companion(at));
+        series.push(Curve::from_y(format!("{name} 75%"), q3).companion(at));
     }
     if series.is_empty() {
         return Err(Error::NotEnoughData(format!(
@@ -48,11 +46,8 @@ pub fn ce_layers_chart(report: &Report, summary: &Summary) -> Result<Chart> {
         .fold(0.0f64, |a, &b| a.max(b));
     Ok(plot::lines(&series)?
         .y_range(0.0, (top * 1.15).max(1.0))
-        .title(format!(
-            "{}: CE to sampled token (layers 0–1 clipped)",
-            summary.label()
-        ))
-        .x_label("layer")
+        .title(format!("{}: CE to the sampled token", summary.label()))
+        .x_label("layer (median bold, quartiles thin; layers 0–1 clipped)")
         .y_label("cross-entropy (nats)"))
 }
 
