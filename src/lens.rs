@@ -68,6 +68,11 @@ pub trait Lens: fmt::Debug + Send + Sync {
     /// [`Lens::early_exit`] of some vocabulary entries only: `[rows, d]` → `[rows, ids.len()]`
     /// (END reads only its candidates).
     fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor>;
+
+    /// Whether the early exit is the model's own head, so layer L needs no product of its own.
+    fn is_head(&self) -> bool {
+        false
+    }
 }
 
 /// The normed logit lens: the model's own head (final norm, unembedding, soft-cap) at every
@@ -92,6 +97,10 @@ impl Lens for NormedLens {
 
     fn early_exit_ids(&self, head: Head<'_>, h: &Tensor, ids: &[u32]) -> Result<Tensor> {
         head.softcap(head.unembed_ids(&head.norm(h)?, ids)?)
+    }
+
+    fn is_head(&self) -> bool {
+        true
     }
 }
 
@@ -467,7 +476,13 @@ impl LogitLens {
         let total = (n_layers + 1) * n_pos;
         let d = trace.resid.dim(2)?;
         let resid = trace.resid.reshape((total, d))?;
-        let last = n_layers * n_pos; // first row of layer L: the model's own logits
+        // First row of layer L, the model's own logits (past the end when the lens is the head:
+        // then every row goes through one product).
+        let last = if self.kind.lens().is_head() {
+            total
+        } else {
+            n_layers * n_pos
+        };
         let block = self.rows_per_chunk(vocab, total);
         let mut z = vec![0f32; block * vocab];
         let (head, lens) = (lm.head(), self.kind.lens());

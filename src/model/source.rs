@@ -8,7 +8,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::Device;
 use tokenizers::Tokenizer;
 
-use super::memory::{self, MemoryEstimate};
+use super::memory;
 use super::transformer::Transformer;
 use super::weights::Weights;
 use super::{gguf_tokenizer, ArchSpec, Bundled, ChatTemplate, Lm, LoadOptions, WeightDtype};
@@ -204,9 +204,9 @@ impl Lm {
             )),
             _ => None,
         };
-        let need = MemoryEstimate::gguf(&content, opts.dtype, opts.device.is_cpu());
-        memory::check(&path.display().to_string(), &need, opts, true)?;
         let mut w = Weights::gguf(path, header.into_inner(), content, &cfg)?;
+        let need = w.estimate(opts.dtype, opts.device.is_cpu());
+        memory::check(&path.display().to_string(), &need, opts, true)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: file_stem(path),
@@ -344,7 +344,8 @@ impl Lm {
             });
         }
         let mut w = Weights::safetensors(shards, name.to_string(), cfg.family)?;
-        memory::check(name, &w.estimate(opts.dtype), opts, false)?;
+        let need = w.estimate(opts.dtype, opts.device.is_cpu());
+        memory::check(name, &need, opts, false)?;
         let model = Transformer::load(cfg, &mut w, &opts.device, opts.dtype)?;
         Ok(Self {
             name: name.to_string(),

@@ -11,7 +11,7 @@ use candle_core::quantized::{gguf_file, QStorage, QTensor};
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
 
-use super::arch::ArchSpec;
+use super::arch::{ArchSpec, NormKind};
 use super::families::{gguf, Family};
 use crate::{Error, Result};
 
@@ -78,9 +78,9 @@ impl Weights {
         })
     }
 
-    /// What the tensors take in memory at `dtype` (safetensors; a GGUF file is estimated from
-    /// its header before this exists).
-    pub fn estimate(&self, dtype: super::WeightDtype) -> super::MemoryEstimate {
+    /// What the tensors take in memory at `dtype` (on the CPU, `cpu`), from shapes and block
+    /// sizes alone: no tensor is read.
+    pub fn estimate(&self, dtype: super::WeightDtype, cpu: bool) -> super::MemoryEstimate {
         match self {
             Weights::Safetensors { st, .. } => super::MemoryEstimate::dense(
                 st.tensors()
@@ -88,7 +88,7 @@ impl Weights {
                     .map(|(_, v)| v.shape().iter().product()),
                 dtype,
             ),
-            Weights::Gguf { content, .. } => super::MemoryEstimate::gguf(content, dtype, true),
+            Weights::Gguf { content, .. } => super::MemoryEstimate::gguf(content, dtype, cpu),
         }
     }
 
@@ -181,11 +181,30 @@ impl Weights {
                 spec,
             } => {
                 let q = read_block(content, file, path, name, spec, device)?;
-                let t = q.dequantize(device)?;
-                (spec.family.def().gguf_to_hf)(t, name, spec)
+                gguf_to_hf(q.dequantize(device)?, name, spec)
             }
         }
     }
+}
+
+/// Undo what llama.cpp's converter did to a tensor, so it equals the Hugging Face tensor:
+/// permuted q/k rows (`[heads, 2, half, in]` in the file, `[heads, half, 2, in]` in HF) where
+/// the family says so, and norm weights stored as `1 + w` for `(1 + w)` norms.
+fn gguf_to_hf(t: Tensor, name: &str, spec: &ArchSpec) -> Result<Tensor> {
+    if spec.norm == NormKind::RmsOffset && name.ends_with("norm.weight") {
+        return Ok((t - 1.0)?);
+    }
+    let heads = match spec.family.def().gguf_permuted_qk {
+        true if name.ends_with("q_proj.weight") => spec.num_attention_heads,
+        true if name.ends_with("k_proj.weight") => spec.num_key_value_heads,
+        _ => return Ok(t),
+    };
+    let (out, inp) = t.dims2()?;
+    let half = out / heads / 2;
+    Ok(t.reshape((heads, half, 2, inp))?
+        .transpose(1, 2)?
+        .contiguous()?
+        .reshape((out, inp))?)
 }
 
 fn missing(name: &str, family: Family, source_desc: String) -> Error {
@@ -196,7 +215,7 @@ fn missing(name: &str, family: Family, source_desc: String) -> Error {
     }
 }
 
-/// The family's q/k unpermutation on quantized rows: row `(h, a, j)` of the result is row `(h, j, a)` of
+/// [`gguf_to_hf`]'s q/k unpermutation on quantized rows: row `(h, a, j)` of the result is row `(h, j, a)` of
 /// the file (`a` ∈ {0, 1}, `j` < half), moved as whole rows of blocks.
 fn permute_rows(q: QTensor, heads: usize, device: &Device) -> Result<QTensor> {
     let (out, inp) = q.shape().dims2()?;

@@ -1,7 +1,6 @@
 //! Gemma 2: sandwich norms scaling by `1 + w`, the embedding scaled by `√d`, soft-capped
 //! attention scores and logits, sliding-window and full layers alternating.
 
-use candle_core::Tensor;
 use serde_json::Value as Json;
 
 use super::{gguf, hf, Family, FamilyDef};
@@ -15,7 +14,6 @@ pub(super) static DEF: FamilyDef = FamilyDef {
     from_hf,
     from_gguf: Some(from_gguf),
     load: None,
-    gguf_to_hf: norm_minus_one,
     gguf_permuted_qk: false,
 };
 
@@ -79,13 +77,4 @@ fn from_gguf(md: &gguf::Metadata, vocab: usize) -> Result<ArchSpec> {
     });
     gguf::set_sliding(&mut s, md, |i| i % 2 == 0);
     Ok(s)
-}
-
-/// llama.cpp stores Gemma's norm weights as `1 + w`.
-pub(super) fn norm_minus_one(t: Tensor, name: &str, _spec: &ArchSpec) -> Result<Tensor> {
-    if name.ends_with("norm.weight") {
-        Ok((t - 1.0)?)
-    } else {
-        Ok(t)
-    }
 }

@@ -15,7 +15,6 @@ pub(super) static DEF: FamilyDef = FamilyDef {
     from_hf,
     from_gguf: Some(from_gguf),
     load: None,
-    gguf_to_hf: super::gemma2::norm_minus_one,
     gguf_permuted_qk: false,
 };
 

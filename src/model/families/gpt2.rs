@@ -15,7 +15,6 @@ pub(super) static DEF: FamilyDef = FamilyDef {
     from_hf,
     from_gguf: None,
     load: Some(load),
-    gguf_to_hf: super::gguf_as_is,
     gguf_permuted_qk: false,
 };
 

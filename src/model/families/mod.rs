@@ -6,8 +6,6 @@
 
 use std::fmt;
 
-use candle_core::Tensor;
-
 use super::arch::ArchSpec;
 use crate::{Error, Result};
 
@@ -53,10 +51,8 @@ pub(crate) struct FamilyDef {
     /// [`crate::model::transformer`] reads from the spec alone.
     pub load:
         Option<fn(&ArchSpec, &mut super::transformer::Loader) -> Result<super::transformer::Parts>>,
-    /// Undo what llama.cpp's converter did to a tensor (named the Hugging Face way), so it
-    /// equals the Hugging Face tensor.
-    pub gguf_to_hf: fn(Tensor, &str, &ArchSpec) -> Result<Tensor>,
-    /// llama.cpp permuted the q/k rows of this family's GGUF files for interleaved RoPE.
+    /// llama.cpp permuted the q/k rows of this family's GGUF files for interleaved RoPE (its
+    /// other change, `1 + w` norm weights, follows from [`NormKind::RmsOffset`](super::arch::NormKind)).
     pub gguf_permuted_qk: bool,
 }
 
@@ -137,11 +133,6 @@ impl serde::Serialize for Family {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(self.0.name)
     }
-}
-
-/// The identity conversion, for families whose GGUF tensors equal Hugging Face's.
-pub(crate) fn gguf_as_is(t: Tensor, _name: &str, _spec: &ArchSpec) -> Result<Tensor> {
-    Ok(t)
 }
 
 #[cfg(test)]

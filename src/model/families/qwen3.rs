@@ -13,7 +13,6 @@ pub(super) static DEF: FamilyDef = FamilyDef {
     from_hf,
     from_gguf: Some(from_gguf),
     load: None,
-    gguf_to_hf: super::gguf_as_is,
     gguf_permuted_qk: false,
 };
 
