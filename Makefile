@@ -17,7 +17,7 @@ CARGO ?= cargo
 HOST = $(or $(shell $(CARGO) -vV 2>/dev/null | sed -n 's/^host: //p'),$(error `$(CARGO) -vV` names no host: is a Rust toolchain installed?))
 SHARED_BUILD = CARGO_BUILD_TARGET=$(HOST) RUSTFLAGS=-Cprefer-dynamic
 
-.PHONY: models build test figures notebooks-setup notebooks lint fixtures check-cuda gpu-bundle
+.PHONY: models build test figures notebooks-setup notebooks lint fixtures check-cuda gpu-bundle fuzz slurm-check
 
 models:
 	@bash scripts/fetch-models.sh
@@ -33,11 +33,13 @@ test: models
 # progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).
 # MODEL=qwen2.5-coder-1.5b-instruct (or any model) runs every paper on it; CHAT=1 puts
 # Entropy-Lens's requests in the model's chat template; ONLY=uncertainty (etc.) runs one part.
+# A full run (no MODEL, no ONLY) then refreshes each docs/<paper>.md's results section.
 SIZE ?= $(if $(QUICK),quick,default)
 OUT ?= figures
 FIGURE_ARGS = $(if $(MODEL),--model $(MODEL)) $(if $(CHAT),--chat-template) $(foreach o,$(ONLY),--only $(o)) $(if $(DTYPE),--dtype $(DTYPE))
 figures: models
 	$(SHARED_BUILD) $(CARGO) run --bin entroscope -- figures --out $(OUT) --size $(SIZE) $(FIGURE_ARGS)
+	$(if $(MODEL)$(ONLY),,bash scripts/docs-results.sh $(OUT) $(SIZE))
 
 notebooks-setup:
 	bash scripts/setup-notebooks.sh
@@ -46,6 +48,16 @@ notebooks-setup:
 # cells' own displays); copies with outputs go to notebooks/executed/.
 notebooks:
 	ENTROSCOPE_SIZE=$(SIZE) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
+
+# Fuzz one parser with AFL++ (cargo-afl, stable Rust): TARGET=gguf|hf_config|prompts|chat_template.
+TARGET ?= gguf
+SECONDS ?= 600
+fuzz: models
+	bash scripts/fuzz.sh $(TARGET) $(SECONDS)
+
+# The README's sharded runs as SLURM job arrays on a one-node cluster started here (needs root).
+slurm-check: models
+	bash scripts/slurm-check.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

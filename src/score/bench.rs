@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{ScoreMethod, Scorer};
-use crate::data::{self, FactorItem, FactorSplit, Shard, TruthfulQaItem};
+use crate::data::{self, Checkpoint, FactorItem, FactorSplit, Shard, TruthfulQaItem};
 use crate::frame::{self, ColumnData, DataFrame, ToFrame};
 use crate::model::Lm;
 use crate::{Error, Result};
@@ -134,7 +134,7 @@ impl FromStr for Bench {
 }
 
 /// Options of the benchmark runners.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct BenchOptions {
     /// Score only the first `n` items (`--quick`).
     pub limit: Option<usize>,
@@ -142,9 +142,45 @@ pub struct BenchOptions {
     /// the shards merge into the unsharded one ([`crate::data::merge_parts`]); the means of a
     /// shard are over its own items.
     pub shard: Option<Shard>,
+    /// Keep each item's scores here as they are computed, and read back those a killed run of
+    /// the same benchmark and method kept (one checkpoint per report; `None`: keep nothing).
+    pub checkpoint: Option<Checkpoint>,
 }
 
 impl BenchOptions {
+    /// One item's scores (`[methods][continuations]`): read back from the checkpoint when a
+    /// killed run kept them whole, else computed by `score` and kept. Scores are f64 and
+    /// round-trip exactly, so a resumed report equals an uninterrupted one.
+    fn kept(
+        &self,
+        key: usize,
+        score: impl FnOnce() -> Result<Vec<Vec<f64>>>,
+    ) -> Result<Vec<Vec<f64>>> {
+        let Some(cp) = &self.checkpoint else {
+            return score();
+        };
+        let read = |df: DataFrame| -> Result<Vec<Vec<f64>>> {
+            df.get_column_names()
+                .iter()
+                .map(|n| frame::column_f64(&df, n.as_str()))
+                .collect()
+        };
+        if let Some(v) = cp.load(key).and_then(|df| read(df).ok()) {
+            return Ok(v);
+        }
+        let v = score()?;
+        let names: Vec<String> = (0..v.len()).map(|i| format!("method_{i}")).collect();
+        let df = frame::frame_from_columns(
+            names
+                .iter()
+                .zip(&v)
+                .map(|(n, c)| (n.as_str(), ColumnData::F64(c.clone())))
+                .collect(),
+        )?;
+        cp.save(key, &df)?;
+        Ok(v)
+    }
+
     /// The items to score: the first [`limit`](Self::limit), then this [`shard`](Self::shard)'s.
     /// A shard left without items is an error: the run has more shards than items.
     fn select<T: Clone>(&self, items: &[T]) -> Result<Vec<T>> {
@@ -225,9 +261,24 @@ pub fn score_truthfulqa(
             .chain(&it.incorrect_answers)
             .map(|a| format!(" {a}"))
             .collect();
-        let s = scorer.score_many(&prefix, &conts)?;
         let nt = it.correct_answers.len();
-        let scores: Vec<f64> = s.iter().map(|c| c.total).collect();
+        let scores = opts
+            .kept(it.index, || {
+                Ok(vec![scorer
+                    .score_many(&prefix, &conts)?
+                    .iter()
+                    .map(|c| c.total)
+                    .collect()])
+            })?
+            .swap_remove(0);
+        if scores.len() != conts.len() {
+            return Err(Error::NotEnoughData(format!(
+                "question {}: {} scores for {} answers",
+                it.index,
+                scores.len(),
+                conts.len()
+            )));
+        }
         let (st, sf) = scores.split_at(nt);
         let mc = mc_scores(st, sf, it.best_index)?;
         sums[0] += mc.mc1;
@@ -334,14 +385,22 @@ pub fn score_factor_each(
             format!(" {}", it.contradictions[1]),
             format!(" {}", it.contradictions[2]),
         ];
-        for ((s, o), r) in scorer
-            .score_many_each(&it.prefix, &conts)?
-            .into_iter()
-            .zip(&mut out)
-            .zip(&mut right)
-        {
-            let t = s[0].total;
-            let f = [s[1].total, s[2].total, s[3].total];
+        let scores = opts.kept(it.index, || {
+            Ok(scorer
+                .score_many_each(&it.prefix, &conts)?
+                .iter()
+                .map(|s| s.iter().map(|c| c.total).collect())
+                .collect())
+        })?;
+        if scores.len() != methods.len() || scores.iter().any(|s| s.len() != conts.len()) {
+            return Err(Error::NotEnoughData(format!(
+                "FACTOR item {}: kept scores of another shape",
+                it.index
+            )));
+        }
+        for ((s, o), r) in scores.into_iter().zip(&mut out).zip(&mut right) {
+            let t = s[0];
+            let f = [s[1], s[2], s[3]];
             let correct = f
                 .iter()
                 .all(|x| x.partial_cmp(&t) != Some(std::cmp::Ordering::Greater));

@@ -22,7 +22,7 @@
 //! use entroscope::score::{run_bench, Bench, BenchOptions, ScoreMethod};
 //! # fn main() -> entroscope::Result<()> {
 //! let lm = Lm::load(&entroscope::model::default_model_path())?;
-//! let opts = BenchOptions { limit: Some(20), shard: None };
+//! let opts = BenchOptions { limit: Some(20), ..Default::default() };
 //! let report = run_bench(&lm, Bench::TruthfulQaMc, &ScoreMethod::end(), &opts)?;
 //! println!("{}", report.summary());
 //! let df = report.to_frame()?; // one row per question

@@ -414,6 +414,7 @@ fn sharded_scores_merge_into_the_unsharded_table() {
         let opts = BenchOptions {
             limit: Some(5),
             shard,
+            ..Default::default()
         };
         score_factor(
             &lm,

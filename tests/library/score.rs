@@ -381,6 +381,7 @@ fn factor_end_to_end_tiny() {
     let opts = BenchOptions {
         limit: Some(1),
         shard: None,
+        ..Default::default()
     };
     let r = score_factor(
         &lm,
@@ -495,6 +496,7 @@ fn smollm2_truthfulqa_baseline_matches_hf() {
     let opts = BenchOptions {
         limit: Some(want.len()),
         shard: None,
+        ..Default::default()
     };
     let r = score_truthfulqa(
         &lm,
@@ -521,4 +523,76 @@ fn smollm2_truthfulqa_baseline_matches_hf() {
     }
     let df = r.to_frame().unwrap();
     assert_eq!(df.height(), want.len());
+}
+
+/// A `score` run killed part-way (SIGKILL to the child) resumes when run again: the items it kept
+/// are read back, one cut short is scored again, and the per-item table equals an uninterrupted
+/// run's byte for byte.
+#[test]
+fn killed_score_resumes_to_the_same_table() {
+    use std::process::{Command, Stdio};
+    let bin = env!("CARGO_BIN_EXE_entroscope");
+    let dir = std::env::temp_dir().join(format!("entroscope-score-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |out: &std::path::Path| {
+        let mut c = Command::new(bin);
+        c.args(["score", "--bench", "factor-news", "--limit", "24", "--out"])
+            .arg(out)
+            .env("ENTROSCOPE_PROGRESS", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    let table = |out: &std::path::Path| {
+        std::fs::read_dir(out)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .unwrap()
+    };
+    let full = dir.join("full");
+    let o = run(&full).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    let out = dir.join("resumed");
+    let kept = || {
+        std::fs::read_dir(&out)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "items"))
+            .flat_map(|e| std::fs::read_dir(e.path()).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .collect::<Vec<_>>()
+    };
+    let mut child = run(&out).spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    while kept().len() < 4 && t0.elapsed().as_secs() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = kept();
+    assert!(
+        (4..24).contains(&before.len()),
+        "{} items kept",
+        before.len()
+    );
+    let bytes = std::fs::read(&before[0]).unwrap();
+    std::fs::write(&before[0], &bytes[..bytes.len() / 2]).unwrap();
+
+    let resumed = run(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    assert_eq!(
+        std::fs::read(table(&full)).unwrap(),
+        std::fs::read(table(&out)).unwrap(),
+        "the resumed table differs from the uninterrupted one"
+    );
+    assert!(kept().is_empty());
+    std::fs::remove_dir_all(&dir).ok();
 }

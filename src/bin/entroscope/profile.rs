@@ -166,7 +166,7 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The model file or directory as found on disk (canonical path, size, modification time), so
 /// a different or rewritten model under the same name is not taken for the same run.
-fn model_identity(model: Option<&str>) -> String {
+pub(crate) fn model_identity(model: Option<&str>) -> String {
     let path = match model {
         Some(m) => PathBuf::from(m),
         None => PathBuf::from(entroscope::model::default_model_path()),

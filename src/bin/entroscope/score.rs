@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::data::Shard;
+use entroscope::data::{Checkpoint, Shard};
 use entroscope::frame::{self, ToFrame};
 use entroscope::papers::output::OutputDir;
 use entroscope::prelude::*;
@@ -34,8 +34,13 @@ pub struct Args {
     #[arg(long)]
     shard: Option<Shard>,
     /// Directory for the per-item tables (`<model>-<bench>-<method>.parquet`) and `summary.csv`.
+    /// Each table's items are kept in `<table>.items/` as they are scored, so a killed run
+    /// resumes when run again.
     #[arg(long, default_value = "figures/score")]
     out: PathBuf,
+    /// Start again: drop the items a killed run kept.
+    #[arg(long)]
+    fresh: bool,
 }
 
 /// Scores every (bench, method) pair, writes one per-item table each and a summary table, and
@@ -52,10 +57,12 @@ pub fn run(args: Args) -> Result<()> {
             ScoreMethod::for_bench(m, *b)?;
         }
     }
+    let model = args.model.clone();
     let lm = crate::load_model(args.model, &args.load)?;
     let opts = BenchOptions {
         limit: args.limit.or(args.quick.then_some(50)),
         shard: args.shard,
+        ..Default::default()
     };
     let mut out = OutputDir::create(&args.out)?;
     let stem = lm.name().replace(['/', ' '], "_");
@@ -63,16 +70,45 @@ pub fn run(args: Args) -> Result<()> {
     for bench in &benches {
         for m in &args.method {
             let method = ScoreMethod::for_bench(m, *bench)?;
-            let t0 = std::time::Instant::now();
-            let report = run_bench(&lm, *bench, &method, &opts)?;
-            let secs = t0.elapsed().as_secs_f64();
-            println!("{}  ({secs:.0} s)", report.summary());
             let table = format!("{stem}-{bench}-{}", method.name());
             let table = match args.shard {
                 Some(shard) => format!("{table}/{}", shard.file_name()),
                 None => format!("{table}.parquet"),
             };
+            // What makes two runs' items interchangeable: everything that changes a score.
+            let run = format!(
+                "{} ({}) on {} dtype {} bench {bench} method {} limit {:?} shard {:?} entroscope {}",
+                lm.name(),
+                crate::profile::model_identity(model.as_deref()),
+                entroscope::model::device_name(lm.device()),
+                lm.dtype(),
+                method.name(),
+                opts.limit,
+                args.shard.map(|s| s.file_name()),
+                env!("CARGO_PKG_VERSION"),
+            );
+            let items = args.out.join(format!("{table}.items"));
+            if args.fresh && items.exists() {
+                std::fs::remove_dir_all(&items).map_err(|e| Error::io(&items, e))?;
+            }
+            let checkpoint = Checkpoint::open(&items, &run)?;
+            if !checkpoint.is_empty() {
+                eprintln!(
+                    "resuming: {} items kept in {} (--fresh starts again)",
+                    checkpoint.len(),
+                    items.display()
+                );
+            }
+            let opts = BenchOptions {
+                checkpoint: Some(checkpoint.clone()),
+                ..opts.clone()
+            };
+            let t0 = std::time::Instant::now();
+            let report = run_bench(&lm, *bench, &method, &opts)?;
+            let secs = t0.elapsed().as_secs_f64();
+            println!("{}  ({secs:.0} s)", report.summary());
             out.table(&table, &report.to_frame()?)?;
+            checkpoint.remove()?;
             summary.push(report.summary_frame(secs)?);
         }
     }

@@ -354,6 +354,7 @@ fn truthfulqa_methods(
         &BenchOptions {
             limit: Some(opts.n_mc),
             shard: None,
+            ..Default::default()
         },
     )?;
     let secs = t0.elapsed().as_secs_f64();
@@ -385,6 +386,7 @@ fn factor_methods(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()> {
             &BenchOptions {
                 limit: Some(opts.n_factor),
                 shard: None,
+                ..Default::default()
             },
         )?;
         let secs = t0.elapsed().as_secs_f64();

@@ -10,6 +10,7 @@ use crate::entropy::Metric;
 use crate::{Error, Lm, Result};
 
 use super::classify::{evaluate, EvalSpec, GENERATION, STEP0};
+use super::families::{self, Labels};
 use super::features::{block_means, block_windows, feature_matrix, Rescale};
 use super::intervene::{
     entropy_changes, letter_ids, mc_score, prompt_profile, select_layers, Strategy,
@@ -358,6 +359,7 @@ fn profile_prompts(
             Ok(Sample {
                 experiment: experiment.name().into(),
                 model: lm.name().into(),
+                family: lm.config().family.to_string(),
                 id: i,
                 class: *class,
                 class_name: class_name.clone(),
@@ -513,7 +515,8 @@ fn rows_of(samples: &[&Sample], mi: usize, f: Features) -> (Vec<Vec<f32>>, Vec<u
 }
 
 /// Cross-validate every classified experiment's features: per model without rescaling, and
-/// pooled over the models under both rescalings (families: pooled only, needs ≥ 2 models).
+/// pooled over the models under both rescalings (families: pooled only, by family, needs ≥ 2
+/// families; with the held-out-model check and the profile distances).
 /// Sets `report.classification`; a note says when families could not be classified.
 fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
     let models: Vec<String> = {
@@ -522,7 +525,7 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
         m
     };
     let rescales = [Rescale::Linear(opts.depth_points), Rescale::PadZeros];
-    let mut rows = Vec::new();
+    let (mut rows, mut held_out, mut distances) = (Vec::new(), Vec::new(), Vec::new());
     for e in [Experiment::Families, Experiment::Tasks, Experiment::Formats] {
         let all: Vec<&Sample> = report
             .samples
@@ -560,10 +563,31 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
                     }
                     continue;
                 }
-                let (r, y) = rows_of(&all, mi, Features::Means);
+                let (r, _) = rows_of(&all, mi, Features::Means);
+                let labels = Labels::new(all.iter().map(|s| (s.model.as_str(), s.family.as_str())));
+                if labels.families.len() < 2 {
+                    if mi == 0 {
+                        report.notes.push(format!(
+                            "families: every model is of one family ({}), so no family \
+                             classification (needs ≥ 2 families)",
+                            labels.families.join(", ")
+                        ));
+                    }
+                    continue;
+                }
                 for rs in rescales {
                     spec.rescale = rs;
-                    rows.extend(evaluate(&spec, &feature_matrix(&r, 1, rs)?, &y)?);
+                    let x = feature_matrix(&r, 1, rs)?;
+                    rows.extend(evaluate(&spec, &x, &labels.y)?);
+                    let name = rs.to_string();
+                    held_out.extend(families::held_out(
+                        &x,
+                        &labels,
+                        &opts.knn_ks,
+                        spec.alpha,
+                        &name,
+                    )?);
+                    distances.extend(families::distances(&x, &labels, spec.alpha, &name));
                 }
                 continue;
             }
@@ -595,6 +619,8 @@ fn classify_samples(report: &mut Report, opts: &Options) -> Result<()> {
         }
     }
     report.classification = rows;
+    report.held_out = held_out;
+    report.distances = distances;
     Ok(())
 }
 

@@ -9,7 +9,10 @@
 //!
 //! The experiments and the choices that are ours where the paper is silent:
 //! - **Families**: samples from the BOS token alone (EOS for a model without BOS,
-//!   [`prompts::bos_prompt`]); the class is the model.
+//!   [`prompts::bos_prompt`]); the class is the model's family (its architecture), which is the
+//!   model itself when no two models share one. Where two do (Qwen2.5 0.5B and 1.5B), each is
+//!   also held out and classified by a kNN trained on the others ([`HeldOutRow`]), and the
+//!   distances between mean profiles are reported ([`DistanceRow`]).
 //! - **Tasks**: FACTOR news openings stand in for TinyStories. Story then instruction,
 //!   instruction then story, and the story's words shuffled (seeded) then instruction; every
 //!   story appears in every task and variant, so the class is the task only.
@@ -43,6 +46,7 @@
 //! ```
 
 pub mod classify;
+pub mod families;
 pub mod features;
 pub mod intervene;
 pub mod profiles;
@@ -54,5 +58,6 @@ mod report;
 
 pub use classify::ClassRow;
 pub use experiment::{run, Experiment, Options};
+pub use families::{DistanceRow, HeldOutRow};
 pub use figures::ProfileLines;
 pub use report::{InterventionRow, Report, Sample, SkipEffect, PAPER_FORMAT_AUC, PAPER_TASK_AUC};

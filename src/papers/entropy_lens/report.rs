@@ -10,6 +10,7 @@ use crate::stats::summary::mean_std;
 use crate::Result;
 
 use super::classify::{ClassRow, GENERATION, STEP0};
+use super::families::{DistanceRow, HeldOutRow};
 use super::figures::ProfileLines;
 use super::Experiment;
 
@@ -28,9 +29,12 @@ pub struct Sample {
     pub experiment: String,
     /// Model name.
     pub model: String,
+    /// The model's family (architecture name: `llama`, `qwen2`, `gemma3`, …).
+    pub family: String,
     /// Index within the experiment and model.
     pub id: usize,
-    /// Class index (model index for families, task, format).
+    /// Class index (model index for families, task, format; the families experiment classifies
+    /// by [`family`](Self::family)).
     pub class: usize,
     /// Class name.
     pub class_name: String,
@@ -101,6 +105,10 @@ pub struct Report {
     pub samples: Vec<Sample>,
     /// Cross-validation results.
     pub classification: Vec<ClassRow>,
+    /// Families: each model whose family has another model, classified by a kNN that never saw it.
+    pub held_out: Vec<HeldOutRow>,
+    /// Families: distances between the models' mean profiles.
+    pub distances: Vec<DistanceRow>,
     /// Intervention results.
     pub interventions: Vec<InterventionRow>,
     /// Per model: mean Shannon profile `[L+1]` of the MC prompts (its block changes pick the
@@ -114,6 +122,35 @@ pub struct Report {
     pub notes: Vec<String>,
     /// Rényi orders of the metrics, in order (1 = Shannon).
     pub alphas: Vec<f32>,
+}
+
+/// Held-out families: `model, family, alpha, rescale, k, n_samples, accuracy, chance`.
+impl ToFrame for [HeldOutRow] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        frame::from_rows(self, |r, row| {
+            row.str("model", &r.model)
+                .str("family", &r.family)
+                .f64("alpha", r.alpha)
+                .str("rescale", &r.rescale)
+                .usize("k", r.k)
+                .usize("n_samples", r.n_samples)
+                .f64("accuracy", r.accuracy)
+                .f64("chance", r.chance);
+        })
+    }
+}
+
+/// Profile distances: `alpha, rescale, model_a, model_b, distance`.
+impl ToFrame for [DistanceRow] {
+    fn to_frame(&self) -> Result<DataFrame> {
+        frame::from_rows(self, |r, row| {
+            row.f64("alpha", r.alpha)
+                .str("rescale", &r.rescale)
+                .str("model_a", &r.model_a)
+                .str("model_b", &r.model_b)
+                .f64("distance", r.distance);
+        })
+    }
 }
 
 /// Classification results: `experiment, model, alpha, rescale, features, classifier, k, folds, n_samples,
@@ -164,6 +201,7 @@ impl ToFrame for [Sample] {
         frame::from_rows(self, |s, row| {
             row.str("experiment", &s.experiment)
                 .str("model", &s.model)
+                .str("family", &s.family)
                 .usize("sample", s.id)
                 .str("class_name", &s.class_name)
                 .str("detail", &s.detail)
@@ -173,6 +211,81 @@ impl ToFrame for [Sample] {
 }
 
 impl Report {
+    /// Held-out families (Shannon, the largest `k` per model and rescaling) and the Shannon
+    /// distances between mean profiles under linear rescaling; empty without such rows.
+    fn families_markdown(&self) -> String {
+        let mut s = String::new();
+        let shannon = |a: f32| (a - 1.0).abs() < 1e-6;
+        let mut best: Vec<&HeldOutRow> = Vec::new();
+        for r in self.held_out.iter().filter(|r| shannon(r.alpha)) {
+            match best
+                .iter_mut()
+                .find(|b| b.model == r.model && b.rescale == r.rescale)
+            {
+                Some(b) if b.k < r.k => *b = r,
+                Some(_) => {}
+                None => best.push(r),
+            }
+        }
+        if !best.is_empty() {
+            s += "\nFamilies, each model held out (Shannon; a kNN trained on the other models \
+                  classifies its samples by family):\n\n| held-out model | family | rescaling | kNN k | \
+                  in its family % | chance % |\n|---|---|---|---|---|---|\n";
+            for r in best {
+                s += &format!(
+                    "| {} | {} | {} | {} | {} | {} |\n",
+                    short_name(&r.model),
+                    r.family,
+                    r.rescale,
+                    r.k,
+                    pct(r.accuracy),
+                    pct(r.chance)
+                );
+            }
+        }
+        let d: Vec<&DistanceRow> = self
+            .distances
+            .iter()
+            .filter(|r| shannon(r.alpha) && r.rescale.starts_with("linear"))
+            .collect();
+        if !d.is_empty() {
+            s += "\nDistances between mean Shannon profiles (linear depth rescaling, nats; the \
+                  diagonal is each model's spread, the mean distance of its samples to their mean):\n\n";
+            let mut names: Vec<&str> = Vec::new();
+            for r in &d {
+                for m in [r.model_a.as_str(), r.model_b.as_str()] {
+                    if !names.contains(&m) {
+                        names.push(m);
+                    }
+                }
+            }
+            s += &format!(
+                "| | {} |\n|---|{}\n",
+                names
+                    .iter()
+                    .map(|m| short_name(m))
+                    .collect::<Vec<_>>()
+                    .join(" | "),
+                "---|".repeat(names.len())
+            );
+            for a in &names {
+                let cells: Vec<String> = names
+                    .iter()
+                    .map(|b| {
+                        d.iter()
+                            .find(|r| {
+                                (r.model_a == *a && r.model_b == *b)
+                                    || (r.model_a == *b && r.model_b == *a)
+                            })
+                            .map_or(String::new(), |r| format!("{:.2}", r.distance))
+                    })
+                    .collect();
+                s += &format!("| {} | {} |\n", short_name(a), cells.join(" | "));
+            }
+        }
+        s
+    }
+
     /// Profiles in long form: `experiment, model, sample, class, class_name, detail, alpha,
     /// window (−1 = mean over all steps), layer (1..=L), depth, entropy`. No samples give an
     /// empty frame.
@@ -315,10 +428,10 @@ impl Report {
     }
 }
 
-/// A label for a model column: the short model name, `both (pooled)` for the pooled rows.
+/// A label for a model column: the short model name, `all models (pooled)` for the pooled rows.
 fn model_label(m: &str) -> String {
     if m == "pooled" {
-        "both (pooled)".to_string()
+        "all models (pooled)".to_string()
     } else {
         short_name(m)
     }
@@ -370,14 +483,21 @@ impl papers::Report for Report {
         out.join("\n")
     }
 
-    /// `classification.parquet` and `.csv`, `profiles.parquet`, `generations.parquet`,
-    /// `interventions.parquet`: those the report has rows for.
+    /// `classification.parquet` and `.csv`, `families_held_out.csv`, `families_distances.csv`,
+    /// `profiles.parquet`, `generations.parquet`, `interventions.parquet`: those the report has
+    /// rows for.
     fn frames(&self) -> Result<Vec<(String, DataFrame)>> {
         let mut out = Vec::new();
         if !self.classification.is_empty() {
             let df = self.classification.to_frame()?;
             out.push(("classification.parquet".into(), df.clone()));
             out.push(("classification.csv".into(), df));
+        }
+        if !self.held_out.is_empty() {
+            out.push(("families_held_out.csv".into(), self.held_out.to_frame()?));
+        }
+        if !self.distances.is_empty() {
+            out.push(("families_distances.csv".into(), self.distances.to_frame()?));
         }
         if !self.samples.is_empty() {
             out.push(("profiles.parquet".into(), self.profiles_frame()?));
@@ -451,6 +571,7 @@ impl papers::Report for Report {
                 }
             }
         }
+        s += &self.families_markdown();
         for k in [4usize, 1] {
             let drops = self.drops(k);
             if drops.is_empty() {
@@ -493,6 +614,8 @@ impl papers::Report for Report {
     fn merge(&mut self, other: Self) {
         self.samples.extend(other.samples);
         self.classification.extend(other.classification);
+        self.held_out.extend(other.held_out);
+        self.distances.extend(other.distances);
         self.interventions.extend(other.interventions);
         self.mc_profiles.extend(other.mc_profiles);
         for p in other.params {
