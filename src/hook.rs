@@ -3,7 +3,8 @@
 //! A hook is passed as an argument to a single call ([`crate::Lm::trace`],
 //! [`crate::Lm::forward`]); there is no global hook state to forget to clear.
 
-use candle_core::Tensor;
+/// The tensor a hook receives and returns (candle's), re-exported so a hook needs no candle dependency.
+pub use candle_core::Tensor;
 
 use crate::Result;
 
@@ -86,7 +87,7 @@ impl Site {
 ///
 /// ```
 /// use entroscope::{Hook, Site, Result};
-/// use candle_core::Tensor;
+/// use entroscope::hook::Tensor;
 /// /// Counts the blocks it has seen.
 /// struct Count(usize);
 /// impl Hook for Count {
