@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Executes notebooks headless with the Rust (evcxr) kernel and writes executed copies whose
-# outputs are trimmed to what a reader needs (small enough to commit and diff).
+# outputs are cleaned of what a reader does not need (timing metadata, compile noise).
 # Exits non-zero as soon as a cell fails (compile error, panic, `?` error) or times out.
 #
 #   scripts/run-notebooks.sh                       every notebooks/*.ipynb
@@ -14,7 +14,7 @@
 #                         the input notebooks)
 #   NOTEBOOK_TIMEOUT      seconds one cell may take (default 3600: without `make test` first, the
 #                         first `:dep` compiles every dependency, optimised, on 2 cores)
-#   NOTEBOOK_STRIP        1 (default) trims outputs (see execute_notebook below); 0 keeps them all
+#   NOTEBOOK_STRIP        1 (default) cleans outputs (see execute_notebook below); 0 keeps them as run
 #   EVCXR_TMPDIR          evcxr's crate directory (default $ENTROSCOPE_CACHE/evcxr-build), kept
 #                         between runs; the compiled dependencies are those of `make test`, in the
 #                         shared target directory (setup-notebooks.sh). See notebooks/README.md.
@@ -49,8 +49,8 @@ fi
 # Executes one notebook with nbclient (what `jupyter nbconvert --execute` runs inside), stopping at
 # the first failing cell, printing each cell's time as it finishes, and on failure evcxr's error
 # (compile errors arrive only as an `error` output, not in nbconvert's exception text). Then, with
-# NOTEBOOK_STRIP=1, trims outputs: no timing metadata or compile noise, images and values kept,
-# long printed text cut to MAX_LINES.
+# NOTEBOOK_STRIP=1, cleans outputs: no timing metadata or compile noise; images, values and
+# printed text kept whole (a summary is never cut).
 execute_notebook() { # src dest timeout strip
   "$ENTROSCOPE_JUPYTER_VENV/bin/python" - "$@" <<'PY'
 import os, re, sys, time
@@ -59,7 +59,6 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
 src, dest, timeout, strip = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
-MAX_LINES = 40
 NOISE = re.compile(r"^\s*(Compiling|Checking|Finished|Updating|Downloaded|Downloading|Locking|Adding|Blocking|Fresh)\b")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -136,8 +135,6 @@ if strip:
                 lines = [l for l in o.text.splitlines() if not NOISE.match(l)]
                 if not lines:
                     continue
-                if len(lines) > MAX_LINES:
-                    lines = lines[:MAX_LINES] + [f"... ({len(lines) - MAX_LINES} more lines trimmed by run-notebooks.sh)"]
                 o.text = "\n".join(lines) + "\n"
             elif o.output_type in ("display_data", "execute_result"):
                 o.metadata = {k: v for k, v in o.get("metadata", {}).items() if k in ("image/png", "image/svg+xml")}

@@ -699,6 +699,25 @@ pub struct TopTokens {
 }
 
 impl TopTokens {
+    /// The top-1 token of every layer at every position, row-major `[L + 1, positions]` (row =
+    /// layer, as [`crate::plot::heatmap`] draws a profile), for a heatmap's
+    /// [`cell_labels`](crate::plot::Chart::cell_labels): tuned-lens's layer × position picture.
+    pub fn grid(&self) -> Vec<String> {
+        let n_pos = self
+            .entries
+            .iter()
+            .map(|e| e.position + 1)
+            .max()
+            .unwrap_or(0);
+        let mut out = vec![String::new(); (self.n_layers + 1) * n_pos];
+        for e in self.entries.iter().filter(|e| e.rank == 0) {
+            if let Some(cell) = out.get_mut(e.layer * n_pos + e.position) {
+                cell.clone_from(&e.token);
+            }
+        }
+        out
+    }
+
     /// The top-1 entry of each layer at `position`, layer 0..=L.
     pub fn top1_at(&self, position: usize) -> Vec<&TopToken> {
         self.entries

@@ -38,31 +38,19 @@ let lm = Lm::load(&model)?;
 println!("{lm}");
 """),
 ("markdown", """
-## Top token, layer × position
-The normed logit lens's most likely next token at every layer (rows, last layer on top) and
-position (columns). Look for the layer where the final answer first shows up.
+## Top token and entropy, layer × position
+Every cell is one layer (rows, embeddings at the bottom) at one position (columns): its colour is
+the Shannon entropy of the normed logit lens (dark = confident), its text the most likely next
+token. Look for the layer where the final answer first shows up, and how late the entropy falls.
 """),
 ("code", """
 let trace = lm.trace_text(prompt, &CaptureSpec::default())?;
 let lens = LogitLens::normed();
 let top = lens.top_k(&lm, &trace, 1)?;
-print!("{:>5} ", "layer");
-for t in &trace.tokens { print!("{:>11}", plot::token_label(t, 10)); }
-println!();
-for layer in (0..=top.n_layers).rev() {
-    print!("{layer:>5} ");
-    for e in top.entries.iter().filter(|e| e.layer == layer) { print!("{:>11}", plot::token_label(&e.token, 10)); }
-    println!();
-}
-"""),
-("markdown", """
-## Shannon entropy, layer × position
-Dark = confident. Entropy usually stays high through the early layers and falls late; the
-columns of tokens that are easy to continue fall first.
-"""),
-("code", """
 let shannon = lens.profile(&lm, &trace, &[Metric::Shannon], &Targets::None)?;
-let heat = plot::heatmap(&shannon[0])?.title(format!("Shannon entropy, layer × token ({})", lm.short_name()));
+let heat = plot::heatmap(&shannon[0])?
+    .cell_labels(top.grid())?
+    .title(format!("Shannon entropy and top token ({})", lm.short_name()));
 heat.save(format!("{out}/heatmap.png"))?;
 heat
 """),
@@ -128,9 +116,10 @@ let (tok1, p1, h1) = last_token(&lm, &ablated)?;
 let (e0, e1) = (h0.values[h0.values.len() - 1], h1.values[h1.values.len() - 1]);
 println!("clean:                   top {tok0:?} p={p0:.3}  H={e0:.3}");
 println!("attention of block {block} = 0: top {tok1:?} p={p1:.3}  H={e1:.3}");
-let mut curves = vec![Curve::from_profile(&h0, Some(0))?, Curve::from_profile(&h1, Some(0))?];
-curves[0].name = "clean".into();
-curves[1].name = format!("AttnOut({block}) = 0");
+let curves = [
+    Curve::from_profile(&h0, Some(0))?.named("clean"),
+    Curve::from_profile(&h1, Some(0))?.named(format!("AttnOut({block}) = 0")),
+];
 let abl = plot::entropy_vs_depth(&curves, Band::None)?.title("last-token entropy, clean vs ablated");
 abl.save(format!("{out}/ablation.png"))?;
 abl
@@ -184,9 +173,8 @@ candidate rises late and steeply.
 let mut cand_curves = Vec::new();
 for c in g.steps[0].candidates.iter().take(6) {
     let p = lens.profile(&lm, &clean, &[Metric::TargetProb], &Targets::Ids(vec![c.id]))?;
-    let mut curve = Curve::from_profile(&p[0], Some(0))?;
-    curve.name = format!("{:?} H={:.2}", lm.decode(&[c.id])?, c.entropy);
-    cand_curves.push(curve);
+    let name = format!("{:?} H={:.2}", lm.decode(&[c.id])?, c.entropy);
+    cand_curves.push(Curve::from_profile(&p[0], Some(0))?.named(name));
 }
 let dynamics = plot::entropy_vs_depth(&cand_curves, Band::None)?
     .y_label("p(candidate), normed lens").title("END candidates of step 0");

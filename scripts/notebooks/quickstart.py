@@ -41,14 +41,17 @@ println!("{top}");
 """),
 ("markdown", """
 ## Entropy, layer × token
-Shannon entropy (nats) of every layer's distribution at every position.
+Shannon entropy (nats) of every layer's distribution at every position, with the layer's top
+token written in each cell (tuned-lens's picture). Dark = confident; the colour scale spans the
+2nd–98th percentile of the cells, so the embeddings row does not wash out the rest.
 """),
 ("code", """
 let lens = LogitLens::normed();
 let metrics = [Metric::Shannon, Metric::renyi(0.5)?, Metric::renyi(2.0)?, Metric::renyi(f32::INFINITY)?];
 let profiles = lens.profile(&lm, &trace, &metrics, &Targets::None)?;
 std::fs::create_dir_all("../figures/quickstart").ok();
-let heat = plot::heatmap(&profiles[0])?.title("Shannon entropy, layer × token");
+let tops = lens.top_k(&lm, &trace, 1)?;
+let heat = plot::heatmap(&profiles[0])?.cell_labels(tops.grid())?.title("Shannon entropy and top token, layer × token");
 heat.save("../figures/quickstart/heatmap.png")?;
 heat
 """),
@@ -73,7 +76,7 @@ Order α weighs the distribution's head (large α) or tail (small α); α → 1 
 """),
 ("code", """
 let series: Vec<plot::Curve> = profiles.iter()
-    .map(|p| plot::Curve::from_profile(p, None).map(|mut s| { s.name = p.metric.to_string(); s }))
+    .map(|p| Ok(plot::Curve::from_profile(p, None)?.named(p.metric.to_string())))
     .collect::<Result<_>>()?;
 let renyi = plot::entropy_vs_depth(&series, Band::None)?.title("Rényi entropies (mean over tokens)");
 renyi.save("../figures/quickstart/renyi.png")?;

@@ -40,6 +40,8 @@ pub(super) enum Kind {
         col_labels: Vec<String>,
         row_labels: Vec<String>,
         value_label: String,
+        /// Text written in each cell (row-major like `values`; empty = none).
+        cell_labels: Vec<String>,
     },
     /// Overlaid histograms of named groups over shared bins.
     Histogram {
@@ -163,6 +165,33 @@ impl Chart {
         self.y_range = Some((min, max));
         self
     }
+    /// Heatmaps: text written in each cell, row-major like the values (e.g. each layer's top
+    /// token at each position, [`crate::lens::TopTokens::grid`]); drawn where a cell is large
+    /// enough to hold a few characters, in white on dark cells and black on light ones.
+    ///
+    /// Errors: not a heatmap, or not one label per cell ([`Error::InvalidParameter`]).
+    pub fn cell_labels(mut self, labels: Vec<String>) -> Result<Self> {
+        match &mut self.kind {
+            Kind::Heatmap {
+                values,
+                cell_labels,
+                ..
+            } if values.len() == labels.len() => {
+                *cell_labels = labels;
+                Ok(self)
+            }
+            Kind::Heatmap { values, .. } => Err(Error::invalid(
+                "cell labels",
+                format!("{} labels", labels.len()),
+                format!("one per cell ({})", values.len()),
+            )),
+            _ => Err(Error::invalid(
+                "cell labels",
+                "a chart that is not a heatmap",
+                "a heatmap (plot::heatmap, plot::heatmap_matrix)",
+            )),
+        }
+    }
     /// Summary band for line charts (ignored by other kinds).
     pub fn band(mut self, band: Band) -> Self {
         if let Kind::Lines { band: b, .. } = &mut self.kind {
@@ -222,7 +251,18 @@ impl Chart {
                 col_labels,
                 row_labels,
                 value_label,
-            } => self.draw_heatmap(&area, values, *n_rows, col_labels, row_labels, value_label),
+                cell_labels,
+            } => self.draw_heatmap(
+                &area,
+                &super::draw::Heat {
+                    values,
+                    n_rows: *n_rows,
+                    col_labels,
+                    row_labels,
+                    value_label,
+                    cell_labels,
+                },
+            ),
             Kind::Histogram {
                 groups,
                 bins,

@@ -138,7 +138,10 @@ pub fn roc(curves: &[Curve]) -> Result<Chart> {
 /// Layer × position heatmap of a profile: layer 0 (embeddings) at the bottom, the token
 /// strings on the x axis (spaces shown as `␣`, newlines as `↵`, long tokens cut with `…`,
 /// thinned out when they would overlap), a viridis colour scale with a colour bar labelled with
-/// the metric and units. [`Chart::y_range`] fixes the colour range (to compare heatmaps).
+/// the metric and units. The colour scale spans the 2nd–98th percentile of the cells, so one
+/// extreme row or column (the embeddings, the first token) does not wash out the rest; cells
+/// beyond take the end colours. [`Chart::y_range`] fixes the colour range (to compare heatmaps),
+/// [`Chart::cell_labels`] writes each cell's top token (tuned-lens's picture).
 pub fn heatmap(profile: &LayerProfile) -> Result<Chart> {
     let n_pos = profile.positions.len();
     if profile.tokens.len() != n_pos {
@@ -189,6 +192,7 @@ pub fn heatmap_matrix<S: AsRef<str>>(
             col_labels: col_labels.iter().map(|s| s.as_ref().to_owned()).collect(),
             row_labels: (0..n_rows).map(|r| r.to_string()).collect(),
             value_label: "value".into(),
+            cell_labels: Vec::new(),
         },
         "token (position →)",
         "layer",

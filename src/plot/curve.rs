@@ -33,6 +33,12 @@ impl Curve {
         }
     }
 
+    /// This curve under another legend name.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = name.into();
+        self
+    }
+
     /// This curve as a companion of curve `index` ([`Curve::companion_of`]).
     pub fn companion(mut self, index: usize) -> Self {
         self.companion_of = Some(index);
@@ -47,7 +53,8 @@ impl Curve {
 
     /// A profile against relative depth `layer / n_layers` (`n_layers + 1` points in [0, 1]):
     /// `column = Some(j)` takes position column `j` (`profile.positions[j]`), `None` the mean over
-    /// all positions (NaN values skipped). Named `"{model} #{prompt_id}"`.
+    /// all positions (NaN values skipped). Named `"{short model name} #{prompt_id}"` (rename
+    /// with [`Curve::named`] for a legend).
     ///
     /// Errors: [`Error::InvalidParameter`] when `j` is out of range or the profile is
     /// inconsistent; [`Error::NotEnoughData`] when it has no positions.
@@ -91,7 +98,11 @@ impl Curve {
             })
             .collect();
         Ok(Curve::new(
-            format!("{} #{}", profile.model, profile.prompt_id),
+            format!(
+                "{} #{}",
+                crate::model::short_name(&profile.model),
+                profile.prompt_id
+            ),
             x,
             y,
         ))

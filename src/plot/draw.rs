@@ -175,6 +175,17 @@ fn tick_formatter(range: (f64, f64), n: usize) -> impl Fn(&f64) -> String {
 }
 
 /// Estimated pixel size of the legend box (plotters: text + 30 px sample + 2 × 10 px margin).
+/// What a heatmap draws (the fields of its chart kind).
+#[derive(Clone, Copy)]
+pub(super) struct Heat<'a> {
+    pub values: &'a [f64],
+    pub n_rows: usize,
+    pub col_labels: &'a [String],
+    pub row_labels: &'a [String],
+    pub value_label: &'a str,
+    pub cell_labels: &'a [String],
+}
+
 struct LegendFit {
     w: i32,
     h: i32,
@@ -518,18 +529,32 @@ impl Chart {
         self.draw_legend(&mut chart, &legend_labels, &pixels)
     }
 
-    /// Heatmaps: one cell per value, token labels rotated under the x axis, a colour bar.
+    /// Heatmaps: one cell per value, token labels rotated under the x axis, a colour bar; the
+    /// colour range is the 2nd–98th percentile of the cells unless fixed.
     pub(super) fn draw_heatmap<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
-        values: &[f64],
-        n_rows: usize,
-        col_labels: &[String],
-        row_labels: &[String],
-        value_label: &str,
+        heat: &Heat<'_>,
     ) -> Result<()> {
+        let Heat {
+            values,
+            n_rows,
+            col_labels,
+            row_labels,
+            value_label,
+            cell_labels,
+        } = *heat;
         let n_cols = col_labels.len();
-        let (vmin, vmax) = axis_range(self.y_range, values.iter().copied(), 0.0, "no finite cell")?;
+        let (vmin, vmax) = match self.y_range {
+            Some(r) => r,
+            None => {
+                let mut finite: Vec<f64> =
+                    values.iter().copied().filter(|v| v.is_finite()).collect();
+                finite.sort_by(f64::total_cmp);
+                let (lo, hi) = (quantile(&finite, 0.02), quantile(&finite, 0.98));
+                axis_range(None, [lo, hi].into_iter(), 0.0, "no finite cell")?
+            }
+        };
         // Colour-bar ticks first: their width sets the width of the colour-bar panel.
         let cb_ticks = key_points((vmin, vmax), 6);
         let cb_fmt = tick_formatter((vmin, vmax), 6);
@@ -611,6 +636,37 @@ impl Chart {
         // x tick labels: every `step`-th token so that rotated labels (≈ 15 px) do not overlap.
         let plot_w = chart.plotting_area().dim_in_pixel().0 as f64;
         let cell_w = plot_w / n_cols as f64;
+        let cell_h = plot_h as f64 / n_rows as f64;
+        if !cell_labels.is_empty() && cell_w >= 24.0 && cell_h >= 9.0 {
+            let size = (cell_h * 0.75).min(13.0);
+            let chars = ((cell_w - 4.0) / (size * 0.6)).floor().max(1.0) as usize;
+            for r in 0..n_rows {
+                for c in 0..n_cols {
+                    let v = values[r * n_cols + c];
+                    let t = if vmax > vmin {
+                        (v - vmin) / (vmax - vmin)
+                    } else {
+                        0.5
+                    };
+                    let colour = if v.is_finite() && t < 0.6 {
+                        WHITE
+                    } else {
+                        BLACK
+                    };
+                    let style = (FONT, size)
+                        .into_font()
+                        .color(&colour)
+                        .pos(Pos::new(HPos::Center, VPos::Center));
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            token_label(&cell_labels[r * n_cols + c], chars),
+                            (c as f64, r as f64),
+                            style,
+                        )))
+                        .map_err(perr)?;
+                }
+            }
+        }
         let step = (16.0 / cell_w).ceil().max(1.0) as usize;
         let (bx, by) = main.get_base_pixel();
         let style = label_font

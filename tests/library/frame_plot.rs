@@ -478,3 +478,40 @@ fn display_helper_shows_all_nine_columns() {
     }
     assert!(s.contains("(60, 9)"), "{s}");
 }
+
+/// A heatmap writes one label per cell (tuned-lens's top-token picture): the labels must match
+/// the cells, only heatmaps take them, and the grid of a `TopTokens` is layer-major like the
+/// heatmap's values.
+#[test]
+fn heatmap_cell_labels() {
+    use entroscope::lens::{TopToken, TopTokens};
+    let top = TopTokens {
+        model: "m".into(),
+        n_layers: 1,
+        k: 1,
+        entries: [(0, 0, "a"), (0, 1, "b"), (1, 0, " Paris"), (1, 1, "c")]
+            .iter()
+            .map(|&(layer, position, t)| TopToken {
+                layer,
+                position,
+                rank: 0,
+                id: 0,
+                token: t.into(),
+                prob: 0.5,
+            })
+            .collect(),
+    };
+    let grid = top.grid();
+    assert_eq!(grid, vec!["a", "b", " Paris", "c"]);
+    let chart = plot::heatmap_matrix(&[1.0, 2.0, 3.0, 40.0], 2, &["x", "y"]).unwrap();
+    assert!(chart.clone().cell_labels(vec!["a".into()]).is_err());
+    let labelled = chart.cell_labels(grid).unwrap();
+    let png = labelled.png().unwrap();
+    assert!(png.len() > 1000);
+    let lines = plot::entropy_vs_depth(
+        &[Curve::new("a", vec![0.0, 1.0], vec![1.0, 2.0])],
+        Band::None,
+    )
+    .unwrap();
+    assert!(lines.cell_labels(vec![]).is_err());
+}
