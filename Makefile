@@ -33,13 +33,13 @@ test: models
 # progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).
 # MODEL=qwen2.5-coder-1.5b-instruct (or any model) runs every paper on it; CHAT=1 puts
 # Entropy-Lens's requests in the model's chat template; ONLY=uncertainty (etc.) runs one part.
-# A full run (no MODEL, no ONLY) then refreshes each docs/<paper>.md's results section.
+# A whole run (no MODEL, no ONLY, not SIZE=quick) then refreshes each docs/<paper>.md's results.
 SIZE ?= $(if $(QUICK),quick,default)
 OUT ?= figures
 FIGURE_ARGS = $(if $(MODEL),--model $(MODEL)) $(if $(CHAT),--chat-template) $(foreach o,$(ONLY),--only $(o)) $(if $(DTYPE),--dtype $(DTYPE))
 figures: models
 	$(SHARED_BUILD) $(CARGO) run --bin entroscope -- figures --out $(OUT) --size $(SIZE) $(FIGURE_ARGS)
-	$(if $(MODEL)$(ONLY),,bash scripts/docs-results.sh $(OUT) $(SIZE))
+	$(if $(MODEL)$(ONLY)$(filter quick,$(SIZE)),,bash scripts/docs-results.sh $(OUT) $(SIZE))
 
 notebooks-setup:
 	bash scripts/setup-notebooks.sh
@@ -49,11 +49,12 @@ notebooks-setup:
 notebooks:
 	ENTROSCOPE_SIZE=$(SIZE) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
 
-# Fuzz one parser with AFL++ (cargo-afl, stable Rust): TARGET=gguf|hf_config|prompts|chat_template.
-TARGET ?= gguf
-SECONDS ?= 600
+# Fuzz one parser with AFL++ (cargo-afl, stable Rust):
+#   make fuzz FUZZ_TARGET=gguf|hf_config|prompts|chat_template FUZZ_SECONDS=600
+FUZZ_TARGET ?= gguf
+FUZZ_SECONDS ?= 600
 fuzz: models
-	bash scripts/fuzz.sh $(TARGET) $(SECONDS)
+	bash scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
 
 # The README's sharded runs as SLURM job arrays on a one-node cluster started here (needs root).
 slurm-check: models

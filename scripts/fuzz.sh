@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzz one parser with AFL++ through cargo-afl (stable Rust): `make fuzz TARGET=gguf SECONDS=600`.
+# Fuzz one parser with AFL++ through cargo-afl (stable Rust): `make fuzz FUZZ_TARGET=gguf FUZZ_SECONDS=600`.
 # Targets (fuzz/targets/): gguf (reader, tokenizer assembly, full load), hf_config, prompts
 # (txt/jsonl/csv/parquet), chat_template. Installs cargo-afl and builds AFL++ on first use, builds
 # the targets with AFL's instrumentation into their own target directory, starts from the
@@ -25,11 +25,12 @@ OUT="$CACHE/fuzz/$TARGET"
 mkdir -p "$OUT"
 BIN="$CARGO_TARGET_DIR/release/$TARGET"
 # the coverage map the (large) instrumented binary needs, which afl-fuzz asks for up front
-AFL_MAP_SIZE="$(AFL_DUMP_MAP_SIZE=1 "$BIN" 2>/dev/null || true)"
+AFL_MAP_SIZE="$(AFL_DUMP_MAP_SIZE=1 "$BIN" </dev/null 2>/dev/null || true)"
 export AFL_MAP_SIZE
 # afl-fuzz itself, not `cargo afl fuzz`: that adds -c0 (CMPLOG), which a stable-Rust build has no
 # instrumentation for, and every seed then times out
-AFL_FUZZ="$(ls -d "$HOME"/.local/share/afl.rs/rustc-*/afl.rs-*/afl/bin/afl-fuzz | tail -1)"
+AFL_FUZZ="$(ls -td "${XDG_DATA_HOME:-$HOME/.local/share}"/afl.rs/rustc-*/afl.rs-*/afl/bin/afl-fuzz 2>/dev/null | head -1 || true)"
+[ -x "$AFL_FUZZ" ] || { echo "fuzz: no afl-fuzz under ~/.local/share/afl.rs (run: cargo afl config --build)" >&2; exit 1; }
 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_AUTORESUME=1 \
 AFL_NO_AFFINITY=1 ENTROSCOPE_PROGRESS=0 \
   "$AFL_FUZZ" -i "seeds/$TARGET" -o "$OUT" -V "$SECS" -t 5000 -- "$BIN" \

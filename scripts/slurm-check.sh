@@ -7,6 +7,7 @@
 # needs root); `make slurm-check` runs it. Needs the models (`make models`).
 #   scripts/slurm-check.sh            WORK=/tmp/dir to keep the run's files somewhere else
 set -euo pipefail
+shopt -s nullglob
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${ENTROSCOPE_CACHE:-$HOME/.cache/entroscope}"
 WORK="${WORK:-$(mktemp -d /tmp/entroscope-slurm.XXXXXX)}"
@@ -37,9 +38,12 @@ BIN="$WORK/bin/entroscope"
 # 3. A one-node cluster: munged, slurmctld and slurmd with a generated slurm.conf.
 NODE="$(hostname -s)"
 mkdir -p "$WORK/state" "$WORK/spool" /run/munge
-[ -s /etc/munge/munge.key ] || { mungekey --create --keyfile /etc/munge/munge.key 2>/dev/null \
-  || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null; }
-chown munge:munge /etc/munge/munge.key /run/munge && chmod 400 /etc/munge/munge.key
+if [ ! -s /etc/munge/munge.key ]; then
+  mungekey --create --keyfile /etc/munge/munge.key 2>/dev/null \
+    || dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 2>/dev/null
+  chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+fi
+chown munge:munge /run/munge
 pgrep -x munged >/dev/null || runuser -u munge -- /usr/sbin/munged
 cat > "$WORK/slurm.conf" <<EOF
 ClusterName=entroscope
@@ -71,7 +75,10 @@ stop_cluster() {
   for p in slurmd slurmctld; do [ -f "$WORK/$p.pid" ] && kill "$(cat "$WORK/$p.pid")" 2>/dev/null || true; done
 }
 trap stop_cluster EXIT
-pkill -x slurmctld 2>/dev/null || true; pkill -x slurmd 2>/dev/null || true; sleep 1
+# never touch a cluster this script did not start
+if pgrep -x slurmctld >/dev/null || pgrep -x slurmd >/dev/null; then
+  die "slurmctld or slurmd is already running here; stop it first (this script starts its own)"
+fi
 slurmctld -f "$SLURM_CONF" && slurmd -f "$SLURM_CONF"
 for _ in $(seq 30); do sinfo -h -o %T 2>/dev/null | grep -q idle && break; sleep 1; done
 sinfo -h -o %T | grep -q idle || die "the node did not come up (see $WORK/slurmd.log)"
@@ -115,7 +122,7 @@ wait_done() {  # wait until every job id given has left PENDING/RUNNING
 A=$(sbatch --parsable profile.sh)
 say "profile array $A submitted (tasks 1-$N)"
 for _ in $(seq 600); do
-  kept=$(ls parts/part-2-of-$N.parquet.items/*.parquet 2>/dev/null | wc -l)
+  kept_files=(parts/part-2-of-$N.parquet.items/*.parquet); kept=${#kept_files[@]}
   [ "${kept:-0}" -ge 3 ] && break; sleep 0.2
 done
 [ "${kept:-0}" -ge 3 ] || die "task 2 kept no items (see $WORK/profile-${A}_2.log)"
@@ -124,7 +131,8 @@ wait_done "${A}_2"
 [ "$(state "${A}_2")" = CANCELLED ] || die "task ${A}_2 ended $(state "${A}_2"), not CANCELLED"
 # (the run creates its table empty up front, to fail early when it cannot write it)
 [ -s "parts/part-2-of-$N.parquet" ] && die "task 2 finished before it was cancelled; raise PROMPTS"
-say "task ${A}_2 cancelled mid-run with $(ls parts/part-2-of-$N.parquet.items/*.parquet | wc -l) items kept"
+kept_files=(parts/part-2-of-$N.parquet.items/*.parquet)
+say "task ${A}_2 cancelled mid-run with ${#kept_files[@]} items kept"
 R=$(sbatch --parsable --array=2 profile.sh)
 S=$(sbatch --parsable score.sh)
 M=$(sbatch --parsable --dependency="afterany:$A,afterok:$R:$S" merge.sh)

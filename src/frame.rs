@@ -925,11 +925,44 @@ pub fn read_csv_text(path: impl AsRef<Path>) -> Result<DataFrame> {
         .map_err(corrupt)
 }
 
-/// Read a Parquet file.
+/// Read a Parquet file. A file whose pages contradict its footer makes polars' decoder panic
+/// (found by fuzzing); that is caught and returned as [`Error::Corrupt`].
 pub fn read_parquet(path: impl AsRef<Path>) -> Result<DataFrame> {
     let path = path.as_ref();
     let f = File::open(path).map_err(|e| Error::io(path, e))?;
-    Ok(ParquetReader::new(f).finish()?)
+    let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ParquetReader::new(f).finish()
+    }));
+    let corrupt = |detail: String| Error::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    match read {
+        Ok(df) => {
+            let df = df?;
+            // a malformed file can also decode into columns of different lengths
+            match df.columns().iter().find(|c| c.len() != df.height()) {
+                Some(c) => Err(corrupt(format!(
+                    "column `{}` has {} rows, the table {}",
+                    c.name(),
+                    c.len(),
+                    df.height()
+                ))),
+                None => Ok(df),
+            }
+        }
+        Err(panic) => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the Parquet decoder failed: {}",
+                panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("malformed pages")
+            ),
+        }),
+    }
 }
 
 /// Read a CSV or Parquet file, chosen by the extension as in [`write_table`].

@@ -703,15 +703,18 @@ impl TopTokens {
     /// layer, as [`crate::plot::heatmap`] draws a profile), for a heatmap's
     /// [`cell_labels`](crate::plot::Chart::cell_labels): tuned-lens's layer × position picture.
     pub fn grid(&self) -> Vec<String> {
-        let n_pos = self
-            .entries
-            .iter()
-            .map(|e| e.position + 1)
-            .max()
-            .unwrap_or(0);
+        // columns in the order the trace kept its positions (all, the last, or a list)
+        let mut columns: Vec<usize> = Vec::new();
+        for e in self.entries.iter().filter(|e| e.layer == 0 && e.rank == 0) {
+            if !columns.contains(&e.position) {
+                columns.push(e.position);
+            }
+        }
+        let n_pos = columns.len();
         let mut out = vec![String::new(); (self.n_layers + 1) * n_pos];
         for e in self.entries.iter().filter(|e| e.rank == 0) {
-            if let Some(cell) = out.get_mut(e.layer * n_pos + e.position) {
+            let column = columns.iter().position(|&p| p == e.position);
+            if let Some(cell) = column.and_then(|c| out.get_mut(e.layer * n_pos + c)) {
                 cell.clone_from(&e.token);
             }
         }

@@ -9,7 +9,7 @@ fn main() {
         Message::assistant("Horns in the rain."),
         Message::user("Another, please."),
     ];
-    afl::fuzz!(|data: &[u8]| {
+    afl::fuzz_nohook!(|data: &[u8]| {
         let Ok(source) = std::str::from_utf8(data) else {
             return;
         };

@@ -8,7 +8,7 @@ use entroscope::model::{tokenizer_from_gguf, ArchSpec};
 
 fn main() {
     let path = std::env::temp_dir().join(format!("entroscope-fuzz-{}.gguf", std::process::id()));
-    afl::fuzz!(|data: &[u8]| {
+    afl::fuzz_nohook!(|data: &[u8]| {
         if let Ok(content) = Content::read(&mut Cursor::new(data)) {
             if let Ok(tok) = tokenizer_from_gguf(&content) {
                 let _ = tok.encode("The capital of France is Paris.", true);

@@ -2,7 +2,7 @@
 use entroscope::model::ArchSpec;
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
+    afl::fuzz_nohook!(|data: &[u8]| {
         if let Ok(j) = serde_json::from_slice::<serde_json::Value>(data) {
             let _ = ArchSpec::from_hf_json(&j);
         }

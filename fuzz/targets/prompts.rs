@@ -3,7 +3,7 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("entroscope-fuzz-prompts-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let exts = ["txt", "jsonl", "csv", "parquet"];
-    afl::fuzz!(|data: &[u8]| {
+    afl::fuzz_nohook!(|data: &[u8]| {
         let Some((&k, body)) = data.split_first() else {
             return;
         };

@@ -108,6 +108,12 @@ pub enum PromptFileError {
         /// polars' message.
         detail: String,
     },
+    /// A Parquet file polars cannot read (truncated, or pages that contradict its footer).
+    #[error("not a readable Parquet file ({detail}); write it again, e.g. with polars or pandas")]
+    BadParquet {
+        /// What the reader found wrong.
+        detail: String,
+    },
     /// Two prompts share an id (the output table's `prompt` column would be ambiguous).
     #[error("id `{id}` is used twice; give every prompt its own id")]
     DuplicateId {
@@ -183,7 +189,16 @@ pub fn load_prompts(path: impl AsRef<Path>) -> Result<Vec<Prompt>> {
             })?;
             from_frame(&df).map_err(bad)?
         }
-        Format::Parquet => from_frame(&frame::read_parquet(path)?).map_err(bad)?,
+        Format::Parquet => {
+            let df = frame::read_parquet(path).map_err(|e| match e {
+                Error::Corrupt { detail, .. } => bad(PromptFileError::BadParquet { detail }),
+                Error::Polars(p) => bad(PromptFileError::BadParquet {
+                    detail: p.to_string(),
+                }),
+                e => e,
+            })?;
+            from_frame(&df).map_err(bad)?
+        }
     };
     check(prompts).map_err(bad)
 }
@@ -290,7 +305,7 @@ fn from_frame(df: &DataFrame) -> std::result::Result<Vec<Prompt>, PromptFileErro
     let labels = optional_str(df, LABEL, true)?;
     let cell = |col: &Option<Vec<Option<String>>>, i: usize| {
         col.as_ref()
-            .and_then(|c| c[i].clone())
+            .and_then(|c| c.get(i).cloned().flatten())
             .filter(|s| !s.is_empty())
     };
     Ok(text

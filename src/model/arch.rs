@@ -314,6 +314,27 @@ impl ArchSpec {
                 detail,
             })
         };
+        // Far above any released model: a larger value is a corrupt file, which would otherwise
+        // allocate per-layer state by the gigabyte before a tensor is found missing (fuzzing).
+        for (key, value, max) in [
+            ("num_hidden_layers", self.num_hidden_layers, 1 << 10),
+            ("hidden_size", self.hidden_size, 1 << 18),
+            ("intermediate_size", self.intermediate_size, 1 << 20),
+            ("num_attention_heads", self.num_attention_heads, 1 << 12),
+            ("vocab_size", self.vocab_size, 1 << 24),
+        ] {
+            if value > max {
+                return bad(
+                    key,
+                    format!(
+                        "{value} is not a plausible model (at most {max}); the file is corrupt"
+                    ),
+                );
+            }
+        }
+        if self.num_hidden_layers == 0 {
+            return bad("num_hidden_layers", "a model with no blocks".into());
+        }
         let (h, kvh) = (self.num_attention_heads, self.num_key_value_heads);
         if h == 0 || kvh == 0 || h % kvh != 0 {
             return bad(

@@ -174,7 +174,6 @@ fn tick_formatter(range: (f64, f64), n: usize) -> impl Fn(&f64) -> String {
     }
 }
 
-/// Estimated pixel size of the legend box (plotters: text + 30 px sample + 2 × 10 px margin).
 /// What a heatmap draws (the fields of its chart kind).
 #[derive(Clone, Copy)]
 pub(super) struct Heat<'a> {
@@ -186,6 +185,7 @@ pub(super) struct Heat<'a> {
     pub cell_labels: &'a [String],
 }
 
+/// Estimated pixel size of the legend box (plotters: text + 30 px sample + 2 × 10 px margin).
 struct LegendFit {
     w: i32,
     h: i32,

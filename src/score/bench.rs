@@ -148,12 +148,13 @@ pub struct BenchOptions {
 }
 
 impl BenchOptions {
-    /// One item's scores (`[methods][continuations]`): read back from the checkpoint when a
-    /// killed run kept them whole, else computed by `score` and kept. Scores are f64 and
+    /// One item's scores (`[methods][continuations]`, of `shape`): read back from the checkpoint
+    /// when a killed run kept them whole and of that shape, else computed by `score` and kept. Scores are f64 and
     /// round-trip exactly, so a resumed report equals an uninterrupted one.
-    fn kept(
+    fn load_or_score(
         &self,
         key: usize,
+        shape: (usize, usize),
         score: impl FnOnce() -> Result<Vec<Vec<f64>>>,
     ) -> Result<Vec<Vec<f64>>> {
         let Some(cp) = &self.checkpoint else {
@@ -165,7 +166,8 @@ impl BenchOptions {
                 .map(|n| frame::column_f64(&df, n.as_str()))
                 .collect()
         };
-        if let Some(v) = cp.load(key).and_then(|df| read(df).ok()) {
+        let fits = |v: &Vec<Vec<f64>>| v.len() == shape.0 && v.iter().all(|c| c.len() == shape.1);
+        if let Some(v) = cp.load(key).and_then(|df| read(df).ok()).filter(fits) {
             return Ok(v);
         }
         let v = score()?;
@@ -263,7 +265,7 @@ pub fn score_truthfulqa(
             .collect();
         let nt = it.correct_answers.len();
         let scores = opts
-            .kept(it.index, || {
+            .load_or_score(it.index, (1, conts.len()), || {
                 Ok(vec![scorer
                     .score_many(&prefix, &conts)?
                     .iter()
@@ -271,14 +273,6 @@ pub fn score_truthfulqa(
                     .collect()])
             })?
             .swap_remove(0);
-        if scores.len() != conts.len() {
-            return Err(Error::NotEnoughData(format!(
-                "question {}: {} scores for {} answers",
-                it.index,
-                scores.len(),
-                conts.len()
-            )));
-        }
         let (st, sf) = scores.split_at(nt);
         let mc = mc_scores(st, sf, it.best_index)?;
         sums[0] += mc.mc1;
@@ -385,19 +379,13 @@ pub fn score_factor_each(
             format!(" {}", it.contradictions[1]),
             format!(" {}", it.contradictions[2]),
         ];
-        let scores = opts.kept(it.index, || {
+        let scores = opts.load_or_score(it.index, (methods.len(), conts.len()), || {
             Ok(scorer
                 .score_many_each(&it.prefix, &conts)?
                 .iter()
                 .map(|s| s.iter().map(|c| c.total).collect())
                 .collect())
         })?;
-        if scores.len() != methods.len() || scores.iter().any(|s| s.len() != conts.len()) {
-            return Err(Error::NotEnoughData(format!(
-                "FACTOR item {}: kept scores of another shape",
-                it.index
-            )));
-        }
         for ((s, o), r) in scores.into_iter().zip(&mut out).zip(&mut right) {
             let t = s[0];
             let f = [s[1], s[2], s[3]];

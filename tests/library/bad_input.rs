@@ -298,3 +298,36 @@ fn model_too_large_for_memory() {
         Err(Error::InsufficientMemory { .. })
     ));
 }
+
+/// Inputs the `prompts` fuzzer found (`make fuzz TARGET=prompts`): malformed Parquet files that
+/// made polars' decoder panic, or decoded into columns of different lengths (which indexed past
+/// a column in our prompt reader). Each must be a typed prompt-file error, never a panic.
+#[test]
+fn fuzzed_parquet_prompt_files_are_typed_errors() {
+    let dir = fixture("fuzz/prompts");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let err =
+            entroscope::data::load_prompts(&path).expect_err(&format!("{} loaded", path.display()));
+        assert!(
+            matches!(err, Error::PromptFile { .. }),
+            "{}: {err}",
+            path.display()
+        );
+        n += 1;
+    }
+    assert!(n >= 10, "{n} fuzzed files in {}", dir.display());
+}
+
+/// A GGUF the `gguf` fuzzer found: Gemma-3 metadata whose `block_count` is 520 million. It
+/// took 46 s and 8.4 GB before a tensor was found missing; now the implausible depth is refused
+/// up front (a missing-tensor error here would mean it was not).
+#[test]
+fn fuzzed_gguf_with_absurd_depth_is_refused_up_front() {
+    let err = Lm::from_gguf(fixture("fuzz/gguf-block-count.gguf")).unwrap_err();
+    assert!(
+        matches!(&err, Error::Config { key, .. } if key == "num_hidden_layers"),
+        "{err}"
+    );
+}

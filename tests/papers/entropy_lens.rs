@@ -618,7 +618,10 @@ fn run_writes_the_same_files() {
     let prof = entroscope::frame::read_table(dir.join("profiles.parquet")).unwrap();
     assert_eq!(prof.shape(), ((4 + 24 + 6 * 3) * 3 * 30, 11));
     let gens = entroscope::frame::read_table(dir.join("generations.parquet")).unwrap();
-    assert_eq!(gens.shape(), (4 + 24 + 6, 6));
+    assert_eq!(gens.shape(), (4 + 24 + 6, 7));
+    // SmolLM2 is a Llama: every sample carries its model's family
+    let fam = entroscope::frame::column_str(&gens, "family").unwrap();
+    assert!(fam.iter().all(|f| f == "llama"), "{fam:?}");
     // interventions: none + (expansion, pruning, 1 random draw) at k = 1, block 1 never
     // skipped by default
     let iv = entroscope::frame::read_table(dir.join("interventions.parquet")).unwrap();

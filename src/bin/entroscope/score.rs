@@ -75,14 +75,16 @@ pub fn run(args: Args) -> Result<()> {
                 Some(shard) => format!("{table}/{}", shard.file_name()),
                 None => format!("{table}.parquet"),
             };
-            // What makes two runs' items interchangeable: everything that changes a score.
+            // What makes two runs' items interchangeable: everything that changes a score (the
+            // method with its parameters, and the benchmark's data).
             let run = format!(
-                "{} ({}) on {} dtype {} bench {bench} method {} limit {:?} shard {:?} entroscope {}",
+                "{} ({}) on {} dtype {} bench {bench} ({}) method {method:?} limit {:?} shard {:?} \
+                 entroscope {}",
                 lm.name(),
                 crate::profile::model_identity(model.as_deref()),
                 entroscope::model::device_name(lm.device()),
                 lm.dtype(),
-                method.name(),
+                bench_digest(*bench)?,
                 opts.limit,
                 args.shard.map(|s| s.file_name()),
                 env!("CARGO_PKG_VERSION"),
@@ -124,4 +126,18 @@ pub fn run(args: Args) -> Result<()> {
         args.out.display()
     );
     Ok(())
+}
+
+/// A digest of a benchmark's items: an edited data file is another run.
+fn bench_digest(bench: Bench) -> Result<String> {
+    use entroscope::data::{self, FactorSplit};
+    use std::hash::{Hash, Hasher};
+    let items = match bench {
+        Bench::TruthfulQaMc => format!("{:?}", data::truthfulqa()?),
+        Bench::FactorNews => format!("{:?}", data::factor(FactorSplit::News)?),
+        Bench::FactorExpert => format!("{:?}", data::factor(FactorSplit::Expert)?),
+    };
+    let mut h = std::hash::DefaultHasher::new();
+    items.hash(&mut h);
+    Ok(format!("data digest {:016x}", h.finish()))
 }
