@@ -25,8 +25,9 @@ OUT="$CACHE/fuzz/$TARGET"
 mkdir -p "$OUT"
 BIN="$CARGO_TARGET_DIR/release/$TARGET"
 # the coverage map the (large) instrumented binary needs, which afl-fuzz asks for up front
-AFL_MAP_SIZE="$(AFL_DUMP_MAP_SIZE=1 "$BIN" </dev/null 2>/dev/null || true)"
-export AFL_MAP_SIZE
+# (only above AFL's default of 65536: a smaller value makes every seed crash)
+MAP="$(AFL_DUMP_MAP_SIZE=1 "$BIN" </dev/null 2>/dev/null || true)"
+if [ "${MAP:-0}" -gt 65536 ]; then export AFL_MAP_SIZE="$MAP"; else unset AFL_MAP_SIZE; fi
 # afl-fuzz itself, not `cargo afl fuzz`: that adds -c0 (CMPLOG), which a stable-Rust build has no
 # instrumentation for, and every seed then times out
 AFL_FUZZ="$(ls -td "${XDG_DATA_HOME:-$HOME/.local/share}"/afl.rs/rustc-*/afl.rs-*/afl/bin/afl-fuzz 2>/dev/null | head -1 || true)"
