@@ -316,8 +316,8 @@ impl ArchSpec {
         };
         // Far above any released model: a larger value is a corrupt file, which would otherwise
         // allocate per-layer state by the gigabyte before a tensor is found missing (fuzzing).
+        plausible_depth(self.num_hidden_layers)?;
         for (key, value, max) in [
-            ("num_hidden_layers", self.num_hidden_layers, 1 << 10),
             ("hidden_size", self.hidden_size, 1 << 18),
             ("intermediate_size", self.intermediate_size, 1 << 20),
             ("num_attention_heads", self.num_attention_heads, 1 << 12),
@@ -331,9 +331,6 @@ impl ArchSpec {
                     ),
                 );
             }
-        }
-        if self.num_hidden_layers == 0 {
-            return bad("num_hidden_layers", "a model with no blocks".into());
         }
         let (h, kvh) = (self.num_attention_heads, self.num_key_value_heads);
         if h == 0 || kvh == 0 || h % kvh != 0 {
@@ -358,6 +355,21 @@ impl ArchSpec {
         }
         Ok(())
     }
+}
+
+/// A depth a real model can have: at least one block, at most 1024 (far above any released
+/// model). Checked as soon as a config or GGUF names it, before anything is allocated per layer:
+/// a corrupt count (fuzzing found 3.9 billion) would otherwise cost gigabytes first.
+pub(crate) fn plausible_depth(layers: usize) -> Result<usize> {
+    if (1..=1 << 10).contains(&layers) {
+        return Ok(layers);
+    }
+    Err(Error::Config {
+        key: "num_hidden_layers".into(),
+        detail: format!(
+            "{layers} blocks is not a plausible model (1 to 1024); the file is corrupt"
+        ),
+    })
 }
 
 #[cfg(test)]

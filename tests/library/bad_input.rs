@@ -320,14 +320,20 @@ fn fuzzed_parquet_prompt_files_are_typed_errors() {
     assert!(n >= 10, "{n} fuzzed files in {}", dir.display());
 }
 
-/// A GGUF the `gguf` fuzzer found: Gemma-3 metadata whose `block_count` is 520 million. It
-/// took 46 s and 8.4 GB before a tensor was found missing; now the implausible depth is refused
-/// up front (a missing-tensor error here would mean it was not).
+/// GGUFs the `gguf` fuzzer found: Gemma-3 metadata whose `block_count` is 520 million (46 s and
+/// 8.4 GB before a tensor was found missing) or 3.9 billion (14 s and 3.8 GB spent on per-layer
+/// flags before the size check). Now the depth is refused as soon as it is read (a
+/// missing-tensor error here would mean it was not).
 #[test]
 fn fuzzed_gguf_with_absurd_depth_is_refused_up_front() {
-    let err = Lm::from_gguf(fixture("fuzz/gguf-block-count.gguf")).unwrap_err();
-    assert!(
-        matches!(&err, Error::Config { key, .. } if key == "num_hidden_layers"),
-        "{err}"
-    );
+    for f in [
+        "fuzz/gguf-block-count.gguf",
+        "fuzz/gguf-block-count-4g.gguf",
+    ] {
+        let err = Lm::from_gguf(fixture(f)).unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { key, .. } if key == "num_hidden_layers"),
+            "{f}: {err}"
+        );
+    }
 }

@@ -87,7 +87,7 @@ pub(crate) fn base(md: &Metadata, family: Family, vocab_size: usize) -> Result<A
     }
     let hidden_size = md.usize("embedding_length")?;
     let heads = md.usize("attention.head_count")?;
-    let layers = md.usize("block_count")?;
+    let layers = crate::model::arch::plausible_depth(md.usize("block_count")?)?;
     let head_dim = md
         .opt_usize("attention.key_length")
         .or_else(|| md.opt_usize("rope.dimension_count"))

@@ -21,7 +21,7 @@ pub(super) static DEF: FamilyDef = FamilyDef {
 fn from_hf(j: &Json) -> Result<ArchSpec> {
     let d = hf::usize_key(j, "n_embd")?;
     let heads = hf::usize_key(j, "n_head")?;
-    let layers = hf::usize_key(j, "n_layer")?;
+    let layers = crate::model::arch::plausible_depth(hf::usize_key(j, "n_layer")?)?;
     let act = j
         .get("activation_function")
         .and_then(Json::as_str)

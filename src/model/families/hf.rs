@@ -28,7 +28,7 @@ pub(crate) const LLAMA_DEFAULTS: Defaults = Defaults {
 pub(crate) fn base(j: &Json, family: Family, defaults: &Defaults) -> Result<ArchSpec> {
     let hidden_size = usize_key(j, "hidden_size")?;
     let heads = usize_key(j, "num_attention_heads")?;
-    let layers = usize_key(j, "num_hidden_layers")?;
+    let layers = crate::model::arch::plausible_depth(usize_key(j, "num_hidden_layers")?)?;
     let head_dim = opt_usize(j, "head_dim").unwrap_or(hidden_size / heads.max(1));
     let sliding_window = opt_f64(j, "sliding_window").map(|w| w as usize);
     let sliding_layers = match layer_types(j) {
