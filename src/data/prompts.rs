@@ -190,6 +190,9 @@ pub fn load_prompts(path: impl AsRef<Path>) -> Result<Vec<Prompt>> {
             from_frame(&df).map_err(bad)?
         }
         Format::Parquet => {
+            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            check_parquet_pages(bytes)
+                .map_err(|detail| bad(PromptFileError::BadParquet { detail }))?;
             let df = frame::read_parquet(path).map_err(|e| match e {
                 Error::Corrupt { detail, .. } => bad(PromptFileError::BadParquet { detail }),
                 Error::Polars(p) => bad(PromptFileError::BadParquet {
@@ -201,6 +204,42 @@ pub fn load_prompts(path: impl AsRef<Path>) -> Result<Vec<Prompt>> {
         }
     };
     check(prompts).map_err(bad)
+}
+
+/// Every data page of a prompt file must hold at most its row group's rows (prompt files are
+/// flat). polars' decoder trusts a page header's value count and, for a negative one, asks for
+/// 2^61 bytes and aborts the process (found by fuzzing), so the headers are read first. The
+/// reader itself runs under `catch_unwind`, as [`frame::read_parquet`] does.
+fn check_parquet_pages(bytes: Vec<u8>) -> std::result::Result<(), String> {
+    use polars_parquet::parquet::page::CompressedPage;
+    use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+    use std::io::Cursor;
+    let max_page = bytes.len();
+    let check = move || -> std::result::Result<(), String> {
+        let meta = read_metadata(&mut Cursor::new(&bytes)).map_err(|e| e.to_string())?;
+        let buffer = polars_buffer::Buffer::from(bytes);
+        for rg in &meta.row_groups {
+            let rows = rg.num_rows();
+            for col in rg.parquet_columns() {
+                let pages =
+                    get_page_iterator(col, Cursor::new(buffer.clone()), Vec::new(), max_page)
+                        .map_err(|e| e.to_string())?;
+                for page in pages {
+                    if let CompressedPage::Data(p) = page.map_err(|e| e.to_string())? {
+                        if p.num_values() > rows {
+                            return Err(format!(
+                                "a page claims {} values in a row group of {rows} rows",
+                                p.num_values()
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(check))
+        .unwrap_or_else(|_| Err("the Parquet metadata or a page header is malformed".into()))
 }
 
 fn read_text(path: &Path) -> Result<String> {
