@@ -132,18 +132,8 @@ pub fn run(args: Args) -> Result<()> {
         env!("CARGO_PKG_VERSION"),
     );
     let items = PathBuf::from(format!("{}.items", out.display()));
-    if args.fresh && items.exists() {
-        std::fs::remove_dir_all(&items).map_err(|e| Error::io(&items, e))?;
-    }
-    let checkpoint = Checkpoint::open(&items, &run)?;
-    if !checkpoint.is_empty() {
-        eprintln!(
-            "resuming: {} of {} prompts kept in {} (--fresh starts again)",
-            checkpoint.len(),
-            selected.len(),
-            items.display()
-        );
-    }
+    let what = format!("of {} prompts", selected.len());
+    let checkpoint = open_checkpoint(&items, &run, args.fresh, &what)?;
     let df = profile_prompts_kept(
         &lm,
         &lens,
@@ -194,12 +184,38 @@ pub(crate) fn model_identity(model: Option<&str>) -> String {
 
 /// A digest of the prompts (ids, texts, labels): an edited prompt file is another run.
 fn prompts_digest(prompts: &[entroscope::data::Prompt]) -> String {
-    use std::hash::{Hash, Hasher};
+    let fields: Vec<_> = prompts.iter().map(|p| (&p.id, &p.text, &p.label)).collect();
+    format!("{} prompts, digest {}", prompts.len(), digest(&fields))
+}
+
+/// A hex digest of anything hashable, for a run's identity.
+pub(crate) fn digest(value: &impl std::hash::Hash) -> String {
+    use std::hash::Hasher;
     let mut h = std::hash::DefaultHasher::new();
-    for p in prompts {
-        (&p.id, &p.text, &p.label).hash(&mut h);
+    value.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The checkpoint of a run's items in `items` (emptied first with `fresh`), saying on stderr
+/// how many a killed run kept (`what`: e.g. "of 16 prompts").
+pub(crate) fn open_checkpoint(
+    items: &std::path::Path,
+    run: &str,
+    fresh: bool,
+    what: &str,
+) -> Result<Checkpoint> {
+    if fresh && items.exists() {
+        std::fs::remove_dir_all(items).map_err(|e| Error::io(items, e))?;
     }
-    format!("{} prompts, digest {:016x}", prompts.len(), h.finish())
+    let checkpoint = Checkpoint::open(items, run)?;
+    if !checkpoint.is_empty() {
+        eprintln!(
+            "resuming: {} {what} kept in {} (--fresh starts again)",
+            checkpoint.len(),
+            items.display()
+        );
+    }
+    Ok(checkpoint)
 }
 
 /// Join the parts of a sharded run into one table.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use entroscope::data::{Checkpoint, Shard};
+use entroscope::data::Shard;
 use entroscope::frame::{self, ToFrame};
 use entroscope::papers::output::OutputDir;
 use entroscope::prelude::*;
@@ -90,17 +90,7 @@ pub fn run(args: Args) -> Result<()> {
                 env!("CARGO_PKG_VERSION"),
             );
             let items = args.out.join(format!("{table}.items"));
-            if args.fresh && items.exists() {
-                std::fs::remove_dir_all(&items).map_err(|e| Error::io(&items, e))?;
-            }
-            let checkpoint = Checkpoint::open(&items, &run)?;
-            if !checkpoint.is_empty() {
-                eprintln!(
-                    "resuming: {} items kept in {} (--fresh starts again)",
-                    checkpoint.len(),
-                    items.display()
-                );
-            }
+            let checkpoint = crate::profile::open_checkpoint(&items, &run, args.fresh, "items")?;
             let opts = BenchOptions {
                 checkpoint: Some(checkpoint.clone()),
                 ..opts.clone()
@@ -131,13 +121,10 @@ pub fn run(args: Args) -> Result<()> {
 /// A digest of a benchmark's items: an edited data file is another run.
 fn bench_digest(bench: Bench) -> Result<String> {
     use entroscope::data::{self, FactorSplit};
-    use std::hash::{Hash, Hasher};
     let items = match bench {
         Bench::TruthfulQaMc => format!("{:?}", data::truthfulqa()?),
         Bench::FactorNews => format!("{:?}", data::factor(FactorSplit::News)?),
         Bench::FactorExpert => format!("{:?}", data::factor(FactorSplit::Expert)?),
     };
-    let mut h = std::hash::DefaultHasher::new();
-    items.hash(&mut h);
-    Ok(format!("data digest {:016x}", h.finish()))
+    Ok(format!("data digest {}", crate::profile::digest(&items)))
 }
