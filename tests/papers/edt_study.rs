@@ -34,6 +34,42 @@ fn shared_prefix_sampler_equals_generate() {
     }
 }
 
+/// Samples drawn together in one batch are the samples drawn one by one with the same decoder
+/// and sequence index (`generate` is the reference for those), including a row that stops early.
+#[test]
+fn batched_samples_equal_samples_drawn_alone() {
+    let lm = tiny();
+    let pre = prefill(&lm, "Once upon a time").unwrap();
+    let edt = || {
+        Edt::new(EdtParams {
+            t0: 1.2,
+            theta: 1.0,
+            n: 0.8,
+            level: EdtLevel::Token,
+        })
+        .unwrap()
+        .seed(5)
+    };
+    let stops = ["e"]; // most samples stop early, at different steps
+    let mut batch: Vec<Edt> = (0..4).map(|_| edt()).collect();
+    let together = sample_batch(&lm, &pre, &mut batch, 3, 12, &stops).unwrap();
+    assert_eq!(together.len(), 4);
+    let lens: std::collections::BTreeSet<usize> = together.iter().map(|s| s.ids.len()).collect();
+    assert!(
+        lens.len() > 1,
+        "the rows should stop at different steps: {lens:?}"
+    );
+    for (k, t) in together.iter().enumerate() {
+        let mut d = edt();
+        let alone = sample(&lm, &pre, &mut d, 3 + k, 12, &stops).unwrap();
+        assert_eq!(t.ids, alone.ids, "sample {k}");
+        assert_eq!(t.text, alone.text, "sample {k}");
+        for (a, b) in t.temperature.iter().zip(&alone.temperature) {
+            assert!((a - b).abs() < 1e-4, "sample {k}: {a} vs {b}");
+        }
+    }
+}
+
 /// Token-level EDT: the temperature of each step is T0 · 0.8^(θ/H) of that step's entropy;
 /// instance level: the first step's temperature throughout.
 #[test]

@@ -1,6 +1,6 @@
 //! The run: [`Options`] and its presets, [`run`], and the per-prompt work — the tasks and their
 //! prompts ([`Task`]), the sampling rules of the grid ([`Setting`]), one prefill per prompt
-//! shared by every sample ([`prefill`], [`sample`]), and one task's grid ([`run_task`]).
+//! shared by every sample ([`prefill`], [`sample`], [`sample_batch`]), and one task's grid ([`run_task`]).
 
 use std::time::Instant;
 
@@ -191,49 +191,99 @@ pub fn sample(
     max_new_tokens: usize,
     stops: &[&str],
 ) -> Result<Sample> {
+    sample_batch(lm, p, &mut [decoder], sequence, max_new_tokens, stops)?
+        .pop()
+        .ok_or_else(|| Error::NotEnoughData("a batch of one decoder drew no sample".into()))
+}
+
+/// Sample one continuation per decoder of a prefilled prompt, all of them in one batch (decoder
+/// `k` gets sequence index `first_sequence + k`): each step reads the weights once for every
+/// sample, which is what makes several samples per prompt cheap. Each sample equals what
+/// [`sample`] draws alone with the same decoder and sequence index; a finished sample's row
+/// keeps running until the last one stops, and its extra tokens are dropped.
+pub fn sample_batch<D: Decoder>(
+    lm: &Lm,
+    p: &Prefilled,
+    decoders: &mut [D],
+    first_sequence: usize,
+    max_new_tokens: usize,
+    stops: &[&str],
+) -> Result<Vec<Sample>> {
     if max_new_tokens == 0 {
         return Err(Error::invalid("max_new_tokens", 0, "at least 1 new token"));
     }
-    decoder.begin(lm, &p.ids, sequence)?;
-    let mut cache = p.cache.clone();
-    let mut context = p.ids.clone();
-    let mut logits = p.logits.clone();
-    let mut out = Sample {
-        text: String::new(),
-        ids: Vec::new(),
-        entropy: Vec::new(),
-        temperature: Vec::new(),
-    };
+    if decoders.is_empty() {
+        return Ok(Vec::new());
+    }
+    for (k, d) in decoders.iter_mut().enumerate() {
+        d.begin(lm, &p.ids, first_sequence + k)?;
+    }
+    let b = decoders.len();
+    let mut cache = p.cache.repeat(b)?;
+    let mut contexts = vec![p.ids.clone(); b];
+    let mut logits = vec![p.logits.clone(); b];
+    let mut out = vec![
+        Sample {
+            text: String::new(),
+            ids: Vec::new(),
+            entropy: Vec::new(),
+            temperature: Vec::new(),
+        };
+        b
+    ];
+    let mut cut: Vec<Option<String>> = vec![None; b];
+    let mut done = vec![false; b];
     let eos = lm.eos_token_ids();
     let max_ctx = lm.config().max_position_embeddings;
     for step in 0..max_new_tokens {
-        let c = decoder.step(&StepInput {
-            lm,
-            step,
-            context: &context,
-            logits: &logits,
-            hidden: None,
-            suppress: &[],
-        })?;
-        out.entropy.push(shannon(&logits)?);
-        out.temperature.push(c.temperature.unwrap_or(f32::NAN));
-        out.ids.push(c.token);
-        context.push(c.token);
-        if eos.contains(&c.token) {
+        let mut next = vec![0u32; b];
+        for (k, dec) in decoders.iter_mut().enumerate() {
+            let last = contexts[k].last().copied().unwrap_or(0);
+            if done[k] {
+                next[k] = last;
+                continue;
+            }
+            let c = dec.step(&StepInput {
+                lm,
+                step,
+                context: &contexts[k],
+                logits: &logits[k],
+                hidden: None,
+                suppress: &[],
+            })?;
+            let s = &mut out[k];
+            s.entropy.push(shannon(&logits[k])?);
+            s.temperature.push(c.temperature.unwrap_or(f32::NAN));
+            s.ids.push(c.token);
+            contexts[k].push(c.token);
+            next[k] = c.token;
+            if eos.contains(&c.token) {
+                done[k] = true;
+                continue;
+            }
+            if !stops.is_empty() {
+                let text = lm.decode(&s.ids)?;
+                if let Some(pos) = stops.iter().filter_map(|x| text.find(x)).min() {
+                    cut[k] = Some(text[..pos].to_string());
+                    done[k] = true;
+                }
+            }
+        }
+        if done.iter().all(|&d| d) || step + 1 == max_new_tokens || cache.len() + 1 >= max_ctx {
             break;
         }
-        let text = lm.decode(&out.ids)?;
-        if let Some(pos) = stops.iter().filter_map(|s| text.find(s)).min() {
-            out.text = text[..pos].to_string();
-            return Ok(out);
-        }
-        if step + 1 == max_new_tokens || cache.len() + 1 >= max_ctx {
-            break;
-        }
-        let h = lm.forward(&[c.token], &mut cache, &mut NoHook)?;
-        logits = lm.logits(&h)?.flatten_all()?.to_vec1::<f32>()?;
+        let rows: Vec<[u32; 1]> = next.iter().map(|&t| [t]).collect();
+        let refs: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
+        let h = lm.forward_batch(&refs, &mut cache, &mut NoHook)?; // [b, 1, d]
+        let z = lm.logits(&h.squeeze(1)?)?; // [b, vocab]
+        logits = z.to_vec2::<f32>()?;
     }
-    out.text = lm.decode(&out.ids)?;
+    for (s, c) in out.iter_mut().zip(cut) {
+        s.text = match c {
+            Some(t) => t,
+            None => lm.decode(&s.ids)?,
+        };
+    }
     Ok(out)
 }
 
@@ -387,20 +437,22 @@ pub fn run_task(
     let mut out = Vec::with_capacity(opts.settings.len());
     for s in &opts.settings {
         let t0 = Instant::now();
-        let mut dec = s.decoder(opts.seed)?;
+        let mut decoders = (0..opts.n_samples)
+            .map(|_| s.decoder(opts.seed))
+            .collect::<Result<Vec<_>>>()?;
         let (mut rouge, mut bleu, mut sb) = (0.0, 0.0, 0.0);
         let (mut t_sum, mut t_n, mut toks) = (0.0, 0usize, 0usize);
         for (pi, ((_, reference), p)) in prompts.iter().zip(&pre).enumerate() {
+            let samples = sample_batch(
+                lm,
+                p,
+                &mut decoders,
+                pi * opts.n_samples,
+                opts.max_new_tokens,
+                task.stops(),
+            )?;
             let mut texts = Vec::with_capacity(opts.n_samples);
-            for k in 0..opts.n_samples {
-                let smp = sample(
-                    lm,
-                    p,
-                    dec.as_mut(),
-                    pi * opts.n_samples + k,
-                    opts.max_new_tokens,
-                    task.stops(),
-                )?;
+            for (k, smp) in samples.into_iter().enumerate() {
                 for &t in &smp.temperature {
                     if t.is_finite() {
                         t_sum += f64::from(t);
