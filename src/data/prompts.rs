@@ -206,11 +206,40 @@ pub fn load_prompts(path: impl AsRef<Path>) -> Result<Vec<Prompt>> {
     check(prompts).map_err(bad)
 }
 
+/// The footer's metadata must decode within a budget of a few times its size. polars' metadata
+/// reader sizes each list from its declared length, so a footer that claims billions of row
+/// groups made it ask for 193 GB and abort (found by fuzzing); the thrift reader of
+/// `polars-parquet-format` counts what every list would allocate and stops at the budget.
+fn check_parquet_footer(bytes: &[u8]) -> std::result::Result<(), String> {
+    use polars_parquet_format::thrift::protocol::{ReadThrift, TCompactInputProtocol};
+    use polars_parquet_format::FileMetaData;
+    let n = bytes.len();
+    if n < 12 || &bytes[n - 4..] != b"PAR1" {
+        return Err("not a Parquet file: it does not end with PAR1".into());
+    }
+    let mut len = [0u8; 4];
+    len.copy_from_slice(&bytes[n - 8..n - 4]);
+    let len = u32::from_le_bytes(len) as usize;
+    if len > n - 12 {
+        return Err(format!(
+            "the footer claims {len} bytes of metadata in a file of {n} bytes"
+        ));
+    }
+    let meta = &bytes[n - 8 - len..n - 8];
+    // Every list element is counted at 8 bytes; real footers stay far below 8 × their size.
+    let budget = len.saturating_mul(8).saturating_add(1 << 20);
+    FileMetaData::read_from_in_protocol(&mut TCompactInputProtocol::new(meta, budget))
+        .map(|_| ())
+        .map_err(|e| format!("the Parquet footer's metadata is malformed: {e}"))
+}
+
 /// Every data page of a prompt file must hold at most its row group's rows (prompt files are
 /// flat). polars' decoder trusts a page header's value count and, for a negative one, asks for
-/// 2^61 bytes and aborts the process (found by fuzzing), so the headers are read first. The
-/// reader itself runs under `catch_unwind`, as [`frame::read_parquet`] does.
+/// 2^61 bytes and aborts the process (found by fuzzing), so the headers are read first, after
+/// the footer ([`check_parquet_footer`]). The reader itself runs under `catch_unwind`, as
+/// [`frame::read_parquet`] does.
 fn check_parquet_pages(bytes: Vec<u8>) -> std::result::Result<(), String> {
+    check_parquet_footer(&bytes)?;
     use polars_parquet::parquet::page::CompressedPage;
     use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
     use std::io::Cursor;

@@ -300,8 +300,10 @@ fn model_too_large_for_memory() {
 }
 
 /// Inputs the `prompts` fuzzer found (`make fuzz TARGET=prompts`): malformed Parquet files that
-/// made polars' decoder panic, or decoded into columns of different lengths (which indexed past
-/// a column in our prompt reader). Each must be a typed prompt-file error, never a panic.
+/// made polars' decoder panic, decoded into columns of different lengths (which indexed past a
+/// column in our prompt reader), or whose footer claimed a list so long that polars' metadata
+/// reader asked for 193 GB and aborted. Each must be a typed prompt-file error, never a panic
+/// or an abort.
 #[test]
 fn fuzzed_parquet_prompt_files_are_typed_errors() {
     let dir = fixture("fuzz/prompts");
