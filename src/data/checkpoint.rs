@@ -1,14 +1,16 @@
 //! Per-item results kept on disk as a run makes them, so a run that is killed (a preempted
 //! node, a closed laptop) resumes where it stopped instead of starting again.
 //!
-//! Each item's table is written to `item-<k>.parquet` through a temporary file and a rename, so
-//! a file under that name is always whole; a temporary left by a kill is deleted, and an item
+//! Each item's table is written to `item-<k>.parquet` (a value of any serde type, such as a
+//! paper run's per-idiom records, to `item-<key>.bin`, in postcard's exact binary form) through
+//! a temporary file and a rename, so a file under that name is always whole; a temporary left by a kill is deleted, and an item
 //! file that does not read back is redone, never merged. `run.txt` holds what the run is (model,
 //! metrics, options): a checkpoint of another run is refused rather than mixed in.
 
 use std::path::{Path, PathBuf};
 
 use polars::prelude::DataFrame;
+use serde::{de::DeserializeOwned, Serialize};
 
 use crate::frame;
 use crate::{Error, Result};
@@ -35,9 +37,14 @@ impl Checkpoint {
         let run_file = dir.join(RUN_FILE);
         if !run_file.exists() {
             // Items without a run file are left from a run whose table was written (the run file
-            // is removed last): they belong to no run that can resume.
+            // is removed first): they belong to no run that can resume.
             for entry in std::fs::read_dir(&dir).map_err(unwritable)?.flatten() {
-                let _ = std::fs::remove_file(entry.path());
+                let p = entry.path();
+                let _ = if p.is_dir() {
+                    std::fs::remove_dir_all(p)
+                } else {
+                    std::fs::remove_file(p)
+                };
             }
         }
         match std::fs::read_to_string(&run_file) {
@@ -98,13 +105,63 @@ impl Checkpoint {
         })
     }
 
+    fn value_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("item-{}.bin", file_name(key)))
+    }
+
+    /// A checkpoint inside this one for a part of the run with its own item numbering (one
+    /// benchmark's items, say), of the same run; removed with it.
+    pub fn part(&self, name: &str) -> Result<Checkpoint> {
+        let run = std::fs::read_to_string(self.dir.join(RUN_FILE))
+            .map_err(|e| Error::io(self.dir.join(RUN_FILE), e))?;
+        Checkpoint::open(
+            self.dir.join(file_name(name)),
+            &format!("{run}\npart {name}"),
+        )
+    }
+
+    /// Item `key`'s value, read back when a previous run kept it whole, else `compute`d and kept
+    /// (written under a temporary name, then renamed). A kept file that does not decode is
+    /// computed again. Floats round-trip bit for bit, so a resumed run equals an uninterrupted one.
+    pub fn keep<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        compute: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
+        let path = self.value_path(key);
+        if let Ok(bytes) = std::fs::read(&path) {
+            match postcard::from_bytes(&bytes) {
+                Ok(v) => return Ok(v),
+                Err(_) => {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
+        let v = compute()?;
+        let bytes = postcard::to_stdvec(&v).map_err(|e| Error::Unwritable {
+            path: path.clone(),
+            detail: format!("could not encode the item: {e}"),
+        })?;
+        let tmp = path.with_extension("bin.tmp");
+        std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| Error::Unwritable {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(v)
+    }
+
     /// How many items are kept.
     pub fn len(&self) -> usize {
         std::fs::read_dir(&self.dir)
             .map(|d| {
                 d.flatten()
                     .filter(|e| e.file_name().to_string_lossy().starts_with("item-"))
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "parquet"))
+                    .filter(|e| {
+                        e.path()
+                            .extension()
+                            .is_some_and(|x| x == "parquet" || x == "bin")
+                    })
                     .count()
             })
             .unwrap_or(0)
@@ -118,13 +175,37 @@ impl Checkpoint {
     /// Delete the checkpoint once the run's output is written: the run file first, so a kill
     /// half-way leaves items that [`Checkpoint::open`] knows to discard.
     pub fn remove(self) -> Result<()> {
+        Self::delete(&self.dir)
+    }
+
+    /// [`Checkpoint::remove`] by directory; nothing to do when it does not exist.
+    pub fn delete(dir: &Path) -> Result<()> {
+        if !dir.exists() {
+            return Ok(());
+        }
         let unwritable = |e: std::io::Error| Error::Unwritable {
-            path: self.dir.clone(),
+            path: dir.to_path_buf(),
             detail: e.to_string(),
         };
-        std::fs::remove_file(self.dir.join(RUN_FILE)).map_err(unwritable)?;
-        std::fs::remove_dir_all(&self.dir).map_err(unwritable)
+        let run_file = dir.join(RUN_FILE);
+        if run_file.exists() {
+            std::fs::remove_file(run_file).map_err(unwritable)?;
+        }
+        std::fs::remove_dir_all(dir).map_err(unwritable)
     }
+}
+
+/// `key` as a file name: ASCII letters, digits, `-` and `.` kept, anything else `_`.
+fn file_name(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -154,6 +235,35 @@ mod tests {
         std::fs::remove_file(dir.join(RUN_FILE)).map_err(|e| Error::io(&dir, e))?;
         let c = Checkpoint::open(&dir, "run B")?;
         assert!(c.is_empty());
+        c.remove()?;
+        assert!(!dir.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn kept_values_round_trip_exactly_and_corrupt_ones_are_redone() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("entroscope-keep-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let c = Checkpoint::open(&dir, "run A")?;
+        let v = (vec![0.1f32, f32::NAN, -0.0], "model / set 3".to_string());
+        let first = c.keep("model / set 3", || Ok(v.clone()))?;
+        let again: (Vec<f32>, String) = c.keep("model / set 3", || Err(Error::EmptyPrompt))?;
+        assert_eq!(first.0.len(), 3);
+        for (a, b) in again.0.iter().zip(&v.0) {
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+        assert_eq!(again.1, v.1);
+        assert_eq!(c.len(), 1);
+        // a file that does not decode as the value is computed again
+        std::fs::write(dir.join("item-model___set_3.bin"), [0xff])
+            .map_err(|e| Error::io(&dir, e))?;
+        let redone: (Vec<f32>, String) = c.keep("model / set 3", || Ok((vec![1.0], "x".into())))?;
+        assert_eq!(redone.0, [1.0]);
+        // a part keeps its own items and goes with its parent
+        let part = c.part("dola truthfulqa")?;
+        let df = DataFrame::new(1, vec![polars::prelude::Column::new("x".into(), [1.0f64])])?;
+        part.save(0, &df)?;
+        assert_eq!(c.part("dola truthfulqa")?.load(0), Some(df));
         c.remove()?;
         assert!(!dir.exists());
         Ok(())

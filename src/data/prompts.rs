@@ -211,7 +211,7 @@ pub fn load_prompts(path: impl AsRef<Path>) -> Result<Vec<Prompt>> {
 /// groups made it ask for 193 GB and abort (found by fuzzing); the thrift reader of
 /// `polars-parquet-format` counts what every list would allocate and stops at the budget.
 fn check_parquet_footer(bytes: &[u8]) -> std::result::Result<(), String> {
-    use polars_parquet_format::thrift::protocol::{ReadThrift, TCompactInputProtocol};
+    use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
     use polars_parquet_format::FileMetaData;
     let n = bytes.len();
     if n < 12 || &bytes[n - 4..] != b"PAR1" {

@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::data::Checkpoint;
 use crate::frame::DataFrame;
 use crate::plot::Chart;
 use crate::Result;
@@ -75,5 +76,40 @@ pub trait Report {
         }
         out.text(self.markdown_name(), &self.markdown())?;
         Ok(out.into_files())
+    }
+}
+
+/// The checkpoint of a paper run whose options name one (each `Options::checkpoint`). Its
+/// identity is the paper and every option, so a rerun with other options is refused rather
+/// than mixed in (delete the directory to start again).
+pub(crate) fn open_checkpoint(
+    paper: &str,
+    dir: Option<&Path>,
+    opts: &impl std::fmt::Debug,
+) -> Result<Option<Checkpoint>> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let run = format!("{paper} {opts:?} entroscope {}", env!("CARGO_PKG_VERSION"));
+    let cp = Checkpoint::open(dir, &run)?;
+    if !cp.is_empty() && crate::progress::enabled() {
+        eprintln!(
+            "{paper}: resuming, {} items kept in {}",
+            cp.len(),
+            dir.display()
+        );
+    }
+    Ok(Some(cp))
+}
+
+/// `compute`'s value, kept in (or read back from) the run's checkpoint under `key` when it has one.
+pub(crate) fn keep<T: serde::Serialize + serde::de::DeserializeOwned>(
+    checkpoint: Option<&Checkpoint>,
+    key: &str,
+    compute: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    match checkpoint {
+        Some(c) => c.keep(key, compute),
+        None => compute(),
     }
 }

@@ -15,7 +15,7 @@ use crate::{Error, Result};
 // ---------------------------------------------------------------------------------------------
 
 /// TruthfulQA's MC scores of one question.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct McScores {
     /// 1 if the best correct answer scores strictly above every incorrect one, else 0.
     pub mc1: f64,

@@ -88,3 +88,15 @@ pub fn id_rows(fx: &serde_json::Value) -> Vec<Vec<u32>> {
         })
         .collect()
 }
+
+/// Start `cmd`, wait until `ready()` holds (checked every 5 ms, for at most 300 s), then kill
+/// it (SIGKILL): a run stopped part-way, as a preempted job or a closed laptop stops it.
+pub fn kill_when(cmd: &mut std::process::Command, ready: impl Fn() -> bool) {
+    let mut child = cmd.spawn().unwrap();
+    let t0 = std::time::Instant::now();
+    while !ready() && t0.elapsed().as_secs() < 300 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -578,13 +578,7 @@ fn killed_profile_resumes_to_the_same_table() {
             })
             .unwrap_or_default()
     };
-    let mut child = run(&out).spawn().unwrap();
-    let t0 = std::time::Instant::now();
-    while kept().len() < 5 && t0.elapsed().as_secs() < 300 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    crate::common::kill_when(&mut run(&out), || kept().len() >= 5);
     let before = kept();
     // (the run creates its output up front, to fail early when it cannot be written)
     let written = std::fs::metadata(&out).map_or(0, |m| m.len());

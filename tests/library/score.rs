@@ -568,13 +568,7 @@ fn killed_score_resumes_to_the_same_table() {
             .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
             .collect::<Vec<_>>()
     };
-    let mut child = run(&out).spawn().unwrap();
-    let t0 = std::time::Instant::now();
-    while kept().len() < 4 && t0.elapsed().as_secs() < 300 {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    crate::common::kill_when(&mut run(&out), || kept().len() >= 4);
     let before = kept();
     assert!(
         (4..24).contains(&before.len()),

@@ -341,3 +341,68 @@ fn seeded_runs_are_bit_identical() {
     assert_eq!(a, b, "two seeded runs differ");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A paper run killed part-way (SIGKILL to the child) resumes when run again: the idioms it kept
+/// in `<out>/.checkpoint` are read back, a kept item cut short is redone, and the tables equal
+/// an uninterrupted run's byte for byte; the checkpoint is removed once the report is written.
+#[test]
+fn killed_paper_run_resumes_to_the_same_tables() {
+    use std::process::{Command, Stdio};
+    let model = real_model("SmolLM2-135M-Instruct.Q4_1.gguf");
+    let dir = std::env::temp_dir().join(format!("entroscope-paper-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let run = |out: &std::path::Path| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_entroscope"));
+        c.args(["uncertainty", "--quick", "--samples", "1", "--model"])
+            .arg(&model)
+            .arg("--out")
+            .arg(out)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    let full = dir.join("full");
+    let o = run(&full).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!full.join(".checkpoint").exists());
+
+    let out = dir.join("resumed");
+    let kept = || {
+        std::fs::read_dir(out.join(".checkpoint"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "bin"))
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    crate::common::kill_when(&mut run(&out), || kept().len() >= 10);
+    let before = kept();
+    assert!(
+        !out.join("records.parquet").exists(),
+        "the killed run wrote its tables"
+    );
+    assert!(
+        (10..100).contains(&before.len()),
+        "{} idioms kept",
+        before.len()
+    );
+    // one kept item cut short, as a kill inside a write outside our rename would leave it
+    let bytes = std::fs::read(&before[0]).unwrap();
+    std::fs::write(&before[0], &bytes[..bytes.len() / 2]).unwrap();
+
+    let resumed = run(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{stderr}");
+    assert!(stderr.contains("resuming"), "{stderr}");
+    for table in ["records.parquet", "summary.csv"] {
+        assert_eq!(
+            std::fs::read(full.join(table)).unwrap(),
+            std::fs::read(out.join(table)).unwrap(),
+            "{table}: the resumed run differs from the uninterrupted one"
+        );
+    }
+    assert!(!out.join(".checkpoint").exists());
+    std::fs::remove_dir_all(&dir).ok();
+}

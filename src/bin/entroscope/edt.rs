@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long, default_value = "figures/edt")]
     out: PathBuf,
     #[command(flatten)]
-    size: crate::SizeArgs,
+    size: crate::RunArgs,
     #[command(flatten)]
     load: crate::LoadArgs,
     /// Tasks (repeatable): truthfulqa, factor-news.
@@ -60,6 +60,9 @@ pub fn run(args: Args) -> Result<()> {
         o.max_new_tokens = n;
     }
     o.seed = args.seed;
-    crate::papers::run_paper("edt", &args.out, || edt::run(&o))?;
+    crate::papers::run_paper("edt", &args.out, args.size.fresh, |cp| {
+        o.checkpoint = Some(cp);
+        edt::run(&o)
+    })?;
     Ok(())
 }

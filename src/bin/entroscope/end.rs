@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long, default_value = "figures/end")]
     out: PathBuf,
     #[command(flatten)]
-    size: crate::SizeArgs,
+    size: crate::RunArgs,
     #[command(flatten)]
     load: crate::LoadArgs,
     /// Parts to run (repeatable): candidates, mc (method table + sweep), open. Default: all.
@@ -81,6 +81,9 @@ pub fn run(args: Args) -> Result<()> {
         }
         o.candidates = has("candidates");
     }
-    crate::papers::run_paper("end", &args.out, || end::run(&o))?;
+    crate::papers::run_paper("end", &args.out, args.size.fresh, |cp| {
+        o.checkpoint = Some(cp);
+        end::run(&o)
+    })?;
     Ok(())
 }

@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, global = true, default_value = "figures/entropy_lens")]
     out: PathBuf,
     #[command(flatten)]
-    size: crate::SizeArgs,
+    size: crate::RunArgs,
     #[command(flatten)]
     load: crate::LoadArgs,
     /// Base seed (sampling, folds, shuffles, random layer draws).
@@ -84,6 +84,9 @@ pub fn run(args: Args) -> Result<()> {
         Which::Interventions => vec![Experiment::Interventions],
         Which::All => Experiment::ALL.to_vec(),
     };
-    crate::papers::run_paper("entropy-lens", &args.out, || entropy_lens::run(&opts))?;
+    crate::papers::run_paper("entropy-lens", &args.out, args.size.fresh, |cp| {
+        opts.checkpoint = Some(cp);
+        entropy_lens::run(&opts)
+    })?;
     Ok(())
 }

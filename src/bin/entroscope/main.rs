@@ -26,9 +26,14 @@ mod profile;
 mod score;
 mod uncertainty;
 
-/// `--quick` / `--paper`: the size preset of a reproduction subcommand (default: the full run).
+/// `--quick` / `--paper`: the size preset of a reproduction subcommand (default: the full run),
+/// and `--fresh`.
 #[derive(clap::Args)]
-pub struct SizeArgs {
+pub struct RunArgs {
+    /// Start again: drop the items a killed run of the same options kept (by default a run
+    /// resumes from `<out>/.checkpoint`, removed once the report is written).
+    #[arg(long, global = true)]
+    fresh: bool,
     /// Run size: quick | default | full | paper (the README's table says how long each takes).
     #[arg(long, global = true, conflicts_with_all = ["quick", "paper"])]
     size: Option<String>,
@@ -71,7 +76,7 @@ pub(crate) fn load_model(model: Option<String>, load: &LoadArgs) -> Result<Lm> {
     Lm::load_with(&model_arg(model), &load.options()?)
 }
 
-impl SizeArgs {
+impl RunArgs {
     /// The chosen preset (`default` when nothing is given).
     pub fn preset(&self) -> Result<Preset> {
         match &self.size {
@@ -141,7 +146,7 @@ enum Cmd {
         #[arg(long, default_value = "figures")]
         out: PathBuf,
         #[command(flatten)]
-        size: SizeArgs,
+        size: RunArgs,
         /// Only these parts (repeatable): lens, uncertainty, entropy-lens, end, edt.
         #[arg(long)]
         only: Vec<String>,
@@ -190,21 +195,28 @@ const FIGURE_PARTS: [(&str, &str); 5] = [
     ("edt", "edt"),
 ];
 
-/// Run one paper at `size` and write its report into `dir`: (files, headline).
+/// Run one paper at `size` and write its report into `dir`: (files, headline). The run keeps its
+/// items in `dir/.checkpoint` until the report is written ([`crate::papers::checkpoint_dir`]).
 fn figure_part<R: entroscope::papers::Report>(
     dir: &Path,
-    run: impl FnOnce() -> Result<R>,
+    fresh: bool,
+    run: impl FnOnce(PathBuf) -> Result<R>,
 ) -> Result<(Vec<PathBuf>, String)> {
-    let report = run()?;
-    Ok((report.write(dir)?, report.headline()))
+    let checkpoint = crate::papers::checkpoint_dir(dir, fresh)?;
+    let report = run(checkpoint.clone())?;
+    let files = report.write(dir)?;
+    entroscope::data::Checkpoint::delete(&checkpoint)?;
+    Ok((files, report.headline()))
 }
 
 /// What `entroscope figures` runs on: the models (empty: each paper's default set), Entropy-Lens's
-/// chat-template option, and the device and dtype.
+/// chat-template option, the device and dtype, and whether to start again.
 struct FigureModels {
     models: Vec<String>,
     chat_template: bool,
     load: LoadArgs,
+    /// Drop what a killed run kept (`--fresh`).
+    fresh: bool,
 }
 
 fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) -> Result<()> {
@@ -255,26 +267,38 @@ fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) ->
                 let mut o: uncertainty::Options = size.pick();
                 o.load = load.clone();
                 o.models = models(o.models);
-                figure_part(&dir, || uncertainty::run(&o))?
+                figure_part(&dir, run.fresh, |cp| {
+                    o.checkpoint = Some(cp);
+                    uncertainty::run(&o)
+                })?
             }
             "entropy-lens" => {
                 let mut o: entropy_lens::Options = size.pick();
                 o.load = load.clone();
                 o.models = models(o.models);
                 o.chat_template = run.chat_template;
-                figure_part(&dir, || entropy_lens::run(&o))?
+                figure_part(&dir, run.fresh, |cp| {
+                    o.checkpoint = Some(cp);
+                    entropy_lens::run(&o)
+                })?
             }
             "end" => {
                 let mut o: end::Options = size.pick();
                 o.load = load.clone();
                 o.models = models(o.models);
-                figure_part(&dir, || end::run(&o))?
+                figure_part(&dir, run.fresh, |cp| {
+                    o.checkpoint = Some(cp);
+                    end::run(&o)
+                })?
             }
             _ => {
                 let mut o: edt::Options = size.pick();
                 o.load = load.clone();
                 o.models = models(o.models);
-                figure_part(&dir, || edt::run(&o))?
+                figure_part(&dir, run.fresh, |cp| {
+                    o.checkpoint = Some(cp);
+                    edt::run(&o)
+                })?
             }
         };
         let secs = t0.elapsed().as_secs_f64();
@@ -445,6 +469,7 @@ fn run(cli: Cli) -> Result<()> {
                 models: model,
                 chat_template,
                 load,
+                fresh: size.fresh,
             },
         )?,
         Cmd::Generate(args) => generate::run(args)?,

@@ -18,7 +18,7 @@ pub struct Args {
     out: PathBuf,
     /// `--quick`: the first 50 idioms of each set; `--paper`: every idiom (as the default).
     #[command(flatten)]
-    size: crate::SizeArgs,
+    size: crate::RunArgs,
     #[command(flatten)]
     load: crate::LoadArgs,
     /// Samples at T = 1 per idiom besides the greedy token.
@@ -38,7 +38,10 @@ pub fn run(args: Args) -> Result<()> {
     opts.n_samples = args.samples;
     opts.seed = args.seed;
     opts.load = args.load.options()?;
-    let report = crate::papers::run_paper("uncertainty", &args.out, || uncertainty::run(&opts))?;
+    let report = crate::papers::run_paper("uncertainty", &args.out, args.size.fresh, |cp| {
+        opts.checkpoint = Some(cp);
+        uncertainty::run(&opts)
+    })?;
     eprintln!("skipped idiom lines: {}", report.skipped.len());
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::data::{self, FactorSplit};
+use crate::data::{self, Checkpoint, FactorSplit};
 use crate::decode::{Baseline, Decoder, Edt, EdtLevel, EdtParams, Sampling, StepInput};
 use crate::entropy::shannon;
 use crate::model::{KvCache, Lm};
@@ -14,7 +14,7 @@ use crate::{Error, NoHook, Result};
 use super::report::{mark_pareto, Report, SampleRow, SettingResult};
 
 /// A generation task: prompts with one reference each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Task {
     /// TruthfulQA, 6-shot QA prompt → best answer.
     TruthfulQa,
@@ -93,7 +93,7 @@ pub fn first_sentence(t: &str) -> &str {
 }
 
 /// One sampling rule of the grid.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Setting {
     /// Fixed temperature `T`.
     Fixed(f64),
@@ -306,6 +306,11 @@ pub struct Options {
     pub seed: u64,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
+    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
+    /// this directory, and read back those a killed run with the same options kept
+    /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
+    /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 /// Fixed T ∈ {0.2, 0.4, …, 1.2}; EDT token level T0 ∈ {0.8, 1.2} × θ ∈ {0.2, 1.0}; instance
@@ -334,6 +339,7 @@ impl Options {
     pub fn full() -> Self {
         Self {
             load: crate::model::LoadOptions::default(),
+            checkpoint: None,
             models: crate::model::bundled_models(),
             tasks: vec![Task::TruthfulQa, Task::FactorNews],
             n_prompts: 6,
@@ -412,11 +418,14 @@ impl Options {
     }
 }
 
-/// Run every setting on every prompt of one task with one model.
+/// Run every setting on every prompt of one task with one model. With a `checkpoint`, each
+/// setting's result and samples are kept as they finish, and those a killed run kept are read
+/// back.
 pub fn run_task(
     lm: &Lm,
     task: Task,
     opts: &Options,
+    checkpoint: Option<&Checkpoint>,
     samples_out: &mut Vec<SampleRow>,
 ) -> Result<Vec<SettingResult>> {
     let prompts = task.prompts(opts.n_prompts)?;
@@ -426,79 +435,103 @@ pub fn run_task(
             task.name()
         )));
     }
-    let pre = prompts
-        .iter()
-        .map(|(p, _)| prefill(lm, p))
-        .collect::<Result<Vec<_>>>()?;
+    let mut pre = None;
     let bar = crate::progress::progress_bar(
         opts.settings.len(),
         format!("EDT {} {}", lm.name(), task.name()),
     );
     let mut out = Vec::with_capacity(opts.settings.len());
     for s in &opts.settings {
-        let t0 = Instant::now();
-        let mut decoders = (0..opts.n_samples)
-            .map(|_| s.decoder(opts.seed))
-            .collect::<Result<Vec<_>>>()?;
-        let (mut rouge, mut bleu, mut sb) = (0.0, 0.0, 0.0);
-        let (mut t_sum, mut t_n, mut toks) = (0.0, 0usize, 0usize);
-        for (pi, ((_, reference), p)) in prompts.iter().zip(&pre).enumerate() {
-            let samples = sample_batch(
-                lm,
-                p,
-                &mut decoders,
-                pi * opts.n_samples,
-                opts.max_new_tokens,
-                task.stops(),
-            )?;
-            let mut texts = Vec::with_capacity(opts.n_samples);
-            for (k, smp) in samples.into_iter().enumerate() {
-                for &t in &smp.temperature {
-                    if t.is_finite() {
-                        t_sum += f64::from(t);
-                        t_n += 1;
-                    }
-                }
-                toks += smp.ids.len();
-                let text = task.clean(&smp.text);
-                rouge += rouge_l_text(&text, reference).f;
-                bleu += bleu_text(&text, &[reference]);
-                samples_out.push(SampleRow {
-                    model: lm.name().to_string(),
-                    task,
-                    setting: s.label(),
-                    prompt: pi,
-                    sample: k,
-                    text: text.clone(),
-                });
-                texts.push(text);
+        let key = format!("{} {} {}", lm.name(), task.name(), s.label());
+        let (result, samples) = crate::papers::keep(checkpoint, &key, || {
+            if pre.is_none() {
+                let p = prompts
+                    .iter()
+                    .map(|(p, _)| prefill(lm, p))
+                    .collect::<Result<Vec<_>>>()?;
+                pre = Some(p);
             }
-            sb += self_bleu_text(&texts)?;
-        }
-        let n_all = (prompts.len() * opts.n_samples) as f64;
-        out.push(SettingResult {
-            model: lm.name().to_string(),
-            task,
-            setting: *s,
-            n_prompts: prompts.len(),
-            n_samples: opts.n_samples,
-            rouge_l: rouge / n_all,
-            bleu: bleu / n_all,
-            self_bleu: sb / prompts.len() as f64,
-            mean_temperature: if t_n > 0 {
-                t_sum / t_n as f64
-            } else {
-                f64::NAN
-            },
-            mean_tokens: toks as f64 / n_all,
-            pareto: false,
-            seconds: t0.elapsed().as_secs_f64(),
-        });
+            let pre = pre.as_deref().unwrap_or_default();
+            run_setting(lm, task, *s, &prompts, pre, opts)
+        })?;
+        out.push(result);
+        samples_out.extend(samples);
         bar.inc(1);
     }
     bar.finish_and_clear();
     mark_pareto(&mut out);
     Ok(out)
+}
+
+/// One setting on every prompt: its result and its cleaned samples.
+fn run_setting(
+    lm: &Lm,
+    task: Task,
+    s: Setting,
+    prompts: &[(String, String)],
+    pre: &[Prefilled],
+    opts: &Options,
+) -> Result<(SettingResult, Vec<SampleRow>)> {
+    let t0 = Instant::now();
+    let mut rows = Vec::new();
+    let mut decoders = (0..opts.n_samples)
+        .map(|_| s.decoder(opts.seed))
+        .collect::<Result<Vec<_>>>()?;
+    let (mut rouge, mut bleu, mut sb) = (0.0, 0.0, 0.0);
+    let (mut t_sum, mut t_n, mut toks) = (0.0, 0usize, 0usize);
+    for (pi, ((_, reference), p)) in prompts.iter().zip(pre).enumerate() {
+        let samples = sample_batch(
+            lm,
+            p,
+            &mut decoders,
+            pi * opts.n_samples,
+            opts.max_new_tokens,
+            task.stops(),
+        )?;
+        let mut texts = Vec::with_capacity(opts.n_samples);
+        for (k, smp) in samples.into_iter().enumerate() {
+            for &t in &smp.temperature {
+                if t.is_finite() {
+                    t_sum += f64::from(t);
+                    t_n += 1;
+                }
+            }
+            toks += smp.ids.len();
+            let text = task.clean(&smp.text);
+            rouge += rouge_l_text(&text, reference).f;
+            bleu += bleu_text(&text, &[reference]);
+            rows.push(SampleRow {
+                model: lm.name().to_string(),
+                task,
+                setting: s.label(),
+                prompt: pi,
+                sample: k,
+                text: text.clone(),
+            });
+            texts.push(text);
+        }
+        sb += self_bleu_text(&texts)?;
+    }
+    let n_all = (prompts.len() * opts.n_samples) as f64;
+    let result = SettingResult {
+        model: lm.name().to_string(),
+        task,
+        setting: s,
+        n_prompts: prompts.len(),
+        n_samples: opts.n_samples,
+        rouge_l: rouge / n_all,
+        bleu: bleu / n_all,
+        self_bleu: sb / prompts.len() as f64,
+        mean_temperature: if t_n > 0 {
+            t_sum / t_n as f64
+        } else {
+            f64::NAN
+        },
+        mean_tokens: toks as f64 / n_all,
+        pareto: false,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    Ok((result, rows))
 }
 
 /// The setting of the temperature-trace figure.
@@ -509,12 +542,13 @@ pub const TRACE_SETTING: Setting = Setting::EdtToken(1.2, 1.0);
 /// with [`papers::Report::write`](crate::papers::Report::write).
 pub fn run(opts: &Options) -> Result<Report> {
     opts.validate()?;
+    let checkpoint = crate::papers::open_checkpoint("edt", opts.checkpoint.as_deref(), opts)?;
     let mut report = Report::default();
     for model in &opts.models {
         let lm = Lm::load_with(model, &opts.load)?;
         for &task in &opts.tasks {
             let t0 = Instant::now();
-            let r = run_task(&lm, task, opts, &mut report.samples)?;
+            let r = run_task(&lm, task, opts, checkpoint.as_ref(), &mut report.samples)?;
             report.results.extend(r);
             report.timings.push((
                 lm.name().to_string(),

@@ -12,7 +12,7 @@ use crate::Result;
 use super::experiment::{Sample, Setting, Task};
 
 /// Quality and diversity of one (model, task, setting).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SettingResult {
     /// Model name.
     pub model: String,
@@ -65,7 +65,7 @@ pub fn pareto_front(points: &[(f64, f64)]) -> Vec<bool> {
 }
 
 /// One cleaned sample of one prompt under one setting.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SampleRow {
     /// Model name.
     pub model: String,

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use candle_core::Tensor;
 
-use crate::data::{self, FactorSplit, TruthfulQaItem};
+use crate::data::{self, Checkpoint, FactorSplit, TruthfulQaItem};
 use crate::decode::{
     cross_layer_entropy, generate, log_softmax, softmax, Baseline, Decoder, Dola, End,
     GenerateOptions, Layers, RowCapture,
@@ -165,6 +165,11 @@ pub struct Options {
     pub max_new_tokens: usize,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
+    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
+    /// this directory, and read back those a killed run with the same options kept
+    /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
+    /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -175,6 +180,7 @@ impl Options {
     pub fn full() -> Self {
         Self {
             load: crate::model::LoadOptions::default(),
+            checkpoint: None,
             models: crate::model::bundled_models(),
             candidates: true,
             n_fact_truthfulqa: 8,
@@ -273,6 +279,8 @@ pub fn run(opts: &Options) -> Result<Report> {
     } else {
         Vec::new()
     };
+    let checkpoint = crate::papers::open_checkpoint("end", opts.checkpoint.as_deref(), opts)?;
+    let cp = checkpoint.as_ref();
     let mut report = Report::default();
     for model in &opts.models {
         let lm = Lm::load_with(model, &opts.load)?;
@@ -280,9 +288,10 @@ pub fn run(opts: &Options) -> Result<Report> {
         if opts.candidates {
             let t0 = Instant::now();
             for (i, p) in prompts.iter().enumerate() {
-                report
-                    .candidates
-                    .extend(candidate_dynamics(&lm, p, i, opts.top_k, &Layers::High)?);
+                let key = format!("{name} candidates {i}");
+                report.candidates.extend(crate::papers::keep(cp, &key, || {
+                    candidate_dynamics(&lm, p, i, opts.top_k, &Layers::High)
+                })?);
             }
             report.timings.push((
                 name.clone(),
@@ -291,17 +300,17 @@ pub fn run(opts: &Options) -> Result<Report> {
             ));
         }
         if opts.n_mc > 0 {
-            truthfulqa_methods(&lm, &tqa, opts, &mut report)?;
+            truthfulqa_methods(&lm, &tqa, opts, cp, &mut report)?;
         }
         if opts.n_factor > 0 {
-            factor_methods(&lm, opts, &mut report)?;
+            factor_methods(&lm, opts, cp, &mut report)?;
         }
         if opts.n_open > 0 {
             let items = data::take_first(&tqa, Some(opts.n_open));
             let t0 = Instant::now();
             report
                 .open
-                .extend(open_ended(&lm, &items, opts.max_new_tokens)?);
+                .extend(open_ended_kept(&lm, &items, opts.max_new_tokens, cp)?);
             report.timings.push((
                 name.clone(),
                 "open-ended".into(),
@@ -319,13 +328,14 @@ fn truthfulqa_methods(
     lm: &Lm,
     tqa: &[TruthfulQaItem],
     opts: &Options,
+    cp: Option<&Checkpoint>,
     report: &mut Report,
 ) -> Result<()> {
     let name = lm.name().to_string();
     let items = data::take_first(tqa, Some(opts.n_mc));
     let sets = pick_layer_sets(&opts.layer_sets, lm.n_layers())?;
     let t0 = Instant::now();
-    let sweep = truthfulqa_sweep(lm, &items, &opts.lambdas, &sets)?;
+    let sweep = sweep_kept(lm, &items, &opts.lambdas, &sets, cp)?;
     let secs = t0.elapsed().as_secs_f64();
     report.timings.push((name.clone(), "sweep".into(), secs));
     let greedy = sweep.iter().find(|p| p.lambda == 0.0);
@@ -354,7 +364,9 @@ fn truthfulqa_methods(
         &BenchOptions {
             limit: Some(opts.n_mc),
             shard: None,
-            ..Default::default()
+            checkpoint: cp
+                .map(|c| c.part(&format!("{name} truthfulqa-mc dola")))
+                .transpose()?,
         },
     )?;
     let secs = t0.elapsed().as_secs_f64();
@@ -366,7 +378,12 @@ fn truthfulqa_methods(
 }
 
 /// Part 2 on FACTOR for one model: greedy, DoLa and END on each split.
-fn factor_methods(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()> {
+fn factor_methods(
+    lm: &Lm,
+    opts: &Options,
+    cp: Option<&Checkpoint>,
+    report: &mut Report,
+) -> Result<()> {
     let name = lm.name().to_string();
     // the three methods from one pass over each split (shared forward passes)
     for (bench, split) in [
@@ -386,7 +403,9 @@ fn factor_methods(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()> {
             &BenchOptions {
                 limit: Some(opts.n_factor),
                 shard: None,
-                ..Default::default()
+                checkpoint: cp
+                    .map(|c| c.part(&format!("{name} {bench} greedy-dola-end")))
+                    .transpose()?,
             },
         )?;
         let secs = t0.elapsed().as_secs_f64();
@@ -580,6 +599,17 @@ pub fn truthfulqa_sweep(
     lambdas: &[f32],
     sets: &[(&str, Layers)],
 ) -> Result<Vec<SweepPoint>> {
+    sweep_kept(lm, items, lambdas, sets, None)
+}
+
+/// [`truthfulqa_sweep`], each question's scores kept in (or read back from) `cp`.
+fn sweep_kept(
+    lm: &Lm,
+    items: &[TruthfulQaItem],
+    lambdas: &[f32],
+    sets: &[(&str, Layers)],
+    cp: Option<&Checkpoint>,
+) -> Result<Vec<SweepPoint>> {
     if lambdas.is_empty() || sets.is_empty() || items.is_empty() {
         return Err(Error::NotEnoughData(
             "the sweep needs at least one λ, one layer set and one question".into(),
@@ -610,23 +640,31 @@ pub fn truthfulqa_sweep(
     let runs = TeacherForcing::new(lm, union);
     let bar = crate::progress::progress_bar(items.len(), format!("END sweep {}", lm.name()));
     for it in items {
-        let prefix = data::truthfulqa_prompt(&it.question);
-        let p = runs.prefix(&prefix)?;
-        let conts: Vec<String> = it
-            .correct_answers
-            .iter()
-            .chain(&it.incorrect_answers)
-            .map(|a| format!(" {a}"))
-            .collect();
-        // totals[c][g]
-        let mut totals = Vec::with_capacity(conts.len());
-        for c in runs.continuations(&p, &prefix, &conts)? {
-            totals.push(sweep_continuation(lm, &c, &pos, lambdas)?);
-        }
-        let nt = it.correct_answers.len();
-        for g in 0..n_grid {
-            let s: Vec<f64> = totals.iter().map(|t: &Vec<f64>| t[g]).collect();
-            scores[g].push(mc_scores(&s[..nt], &s[nt..], it.best_index)?);
+        let key = format!("{} sweep {}", lm.name(), it.index);
+        let item: Vec<McScores> = crate::papers::keep(cp, &key, || {
+            let prefix = data::truthfulqa_prompt(&it.question);
+            let p = runs.prefix(&prefix)?;
+            let conts: Vec<String> = it
+                .correct_answers
+                .iter()
+                .chain(&it.incorrect_answers)
+                .map(|a| format!(" {a}"))
+                .collect();
+            // totals[c][g]
+            let mut totals = Vec::with_capacity(conts.len());
+            for c in runs.continuations(&p, &prefix, &conts)? {
+                totals.push(sweep_continuation(lm, &c, &pos, lambdas)?);
+            }
+            let nt = it.correct_answers.len();
+            (0..n_grid)
+                .map(|g| {
+                    let s: Vec<f64> = totals.iter().map(|t: &Vec<f64>| t[g]).collect();
+                    mc_scores(&s[..nt], &s[nt..], it.best_index)
+                })
+                .collect()
+        })?;
+        for (g, m) in item.into_iter().enumerate() {
+            scores[g].push(m);
         }
         bar.inc(1);
     }
@@ -751,6 +789,16 @@ pub fn open_ended(
     items: &[TruthfulQaItem],
     max_new_tokens: usize,
 ) -> Result<Vec<OpenAnswer>> {
+    open_ended_kept(lm, items, max_new_tokens, None)
+}
+
+/// [`open_ended`], each answer kept in (or read back from) `cp`.
+fn open_ended_kept(
+    lm: &Lm,
+    items: &[TruthfulQaItem],
+    max_new_tokens: usize,
+    cp: Option<&Checkpoint>,
+) -> Result<Vec<OpenAnswer>> {
     let opts = GenerateOptions::new(max_new_tokens).stop("Q:");
     let mut out = Vec::new();
     let mut methods = open_methods();
@@ -760,26 +808,29 @@ pub fn open_ended(
     );
     for (name, dec) in methods.iter_mut() {
         for it in items {
-            let t0 = Instant::now();
-            let g = generate(
-                lm,
-                &data::truthfulqa_prompt(&it.question),
-                dec.as_mut(),
-                &opts,
-            )?;
-            let answer = g.text.trim().to_string();
-            let (rc, ri) = score_answer(it, &answer);
-            out.push(OpenAnswer {
-                model: lm.name().to_string(),
-                method: name.clone(),
-                index: it.index,
-                question: it.question.clone(),
-                answer,
-                rouge_correct: rc,
-                rouge_incorrect: ri,
-                n_tokens: g.ids.len(),
-                seconds: t0.elapsed().as_secs_f64(),
-            });
+            let key = format!("{} open {name} {}", lm.name(), it.index);
+            out.push(crate::papers::keep(cp, &key, || {
+                let t0 = Instant::now();
+                let g = generate(
+                    lm,
+                    &data::truthfulqa_prompt(&it.question),
+                    dec.as_mut(),
+                    &opts,
+                )?;
+                let answer = g.text.trim().to_string();
+                let (rc, ri) = score_answer(it, &answer);
+                Ok(OpenAnswer {
+                    model: lm.name().to_string(),
+                    method: name.clone(),
+                    index: it.index,
+                    question: it.question.clone(),
+                    answer,
+                    rouge_correct: rc,
+                    rouge_incorrect: ri,
+                    n_tokens: g.ids.len(),
+                    seconds: t0.elapsed().as_secs_f64(),
+                })
+            })?);
             bar.inc(1);
         }
     }

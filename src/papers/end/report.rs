@@ -12,7 +12,7 @@ use crate::Result;
 use super::experiment::{DEFAULT_LAMBDA, DEFAULT_LAYER_SET};
 
 /// One token of one prompt, layer by layer (part 1).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CandidateTrace {
     /// Model name.
     pub model: String,
@@ -88,7 +88,7 @@ pub struct MethodRow {
 }
 
 /// One generated answer and its overlap scores (part 3).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OpenAnswer {
     /// Model name.
     pub model: String,

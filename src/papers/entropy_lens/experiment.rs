@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use crate::data::{factor, truthfulqa, FactorSplit};
+use crate::data::{factor, truthfulqa, Checkpoint, FactorSplit};
 use crate::decode::Sampling;
 use crate::entropy::Metric;
 use crate::{Error, Lm, Result};
@@ -15,7 +15,7 @@ use super::features::{block_means, block_windows, feature_matrix, Rescale};
 use super::intervene::{
     entropy_changes, letter_ids, mc_score, prompt_profile, select_layers, Strategy,
 };
-use super::profiles::{default_metrics, generation_profiles, GenOptions};
+use super::profiles::{default_metrics, generation_profiles_kept, GenOptions};
 use super::prompts::{
     bos_prompt, format_prompts, load_topics, mc_questions, spread, task_prompts, topics_path,
     LabeledPrompt,
@@ -130,6 +130,11 @@ pub struct Options {
     pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
+    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
+    /// this directory, and read back those a killed run with the same options kept
+    /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
+    /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -140,6 +145,7 @@ impl Options {
     pub fn full() -> Self {
         Self {
             load: crate::model::LoadOptions::default(),
+            checkpoint: None,
             experiments: Experiment::ALL.to_vec(),
             models: crate::model::bundled_models(),
             metrics: default_metrics(),
@@ -258,10 +264,12 @@ pub fn run(opts: &Options) -> Result<Report> {
                 .into(),
         );
     }
+    let checkpoint =
+        crate::papers::open_checkpoint("entropy-lens", opts.checkpoint.as_deref(), opts)?;
     for (i, m) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(m, &opts.load)?;
         report.params.push((lm.name().into(), approx_params(&lm)));
-        run_model(&lm, i, opts, &mut report)?;
+        run_model(&lm, i, opts, checkpoint.as_ref(), &mut report)?;
     }
     classify_samples(&mut report, opts)?;
     Ok(report)
@@ -315,13 +323,15 @@ fn profile_prompts(
     prompts: &[Encoded],
     plan: &GenPlan,
     opts: &Options,
+    cp: Option<&Checkpoint>,
 ) -> Result<Vec<Sample>> {
     let ids: Vec<Vec<u32>> = prompts.iter().map(|p| p.0.clone()).collect();
     let b = crate::progress::progress_bar(
         ids.len(),
         format!("{} {}", experiment.name(), lm.short_name()),
     );
-    let g = generation_profiles(
+    let key = format!("{} {}", lm.name(), experiment.name());
+    let g = generation_profiles_kept(
         lm,
         &ids,
         &GenOptions {
@@ -332,6 +342,7 @@ fn profile_prompts(
             ..GenOptions::default()
         },
         Some(&b),
+        cp.map(|c| (c, key.as_str())),
     )?;
     b.finish_and_clear();
     g.into_iter()
@@ -374,7 +385,13 @@ fn profile_prompts(
         .collect()
 }
 
-fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -> Result<()> {
+fn run_model(
+    lm: &Lm,
+    model_index: usize,
+    opts: &Options,
+    cp: Option<&Checkpoint>,
+    report: &mut Report,
+) -> Result<()> {
     let name = lm.name().to_string();
     for &e in &opts.experiments {
         let t0 = Instant::now();
@@ -393,7 +410,7 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
                 };
                 report
                     .samples
-                    .extend(profile_prompts(lm, e, &prompts, &plan, opts)?);
+                    .extend(profile_prompts(lm, e, &prompts, &plan, opts, cp)?);
             }
             Experiment::Tasks => {
                 let items = factor(FactorSplit::News)?;
@@ -408,7 +425,7 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
                 };
                 report
                     .samples
-                    .extend(profile_prompts(lm, e, &p, &plan, opts)?);
+                    .extend(profile_prompts(lm, e, &p, &plan, opts, cp)?);
             }
             Experiment::Formats => {
                 let topics = spread(&load_topics(topics_path())?, opts.format_topics);
@@ -420,9 +437,9 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
                 };
                 report
                     .samples
-                    .extend(profile_prompts(lm, e, &p, &plan, opts)?);
+                    .extend(profile_prompts(lm, e, &p, &plan, opts, cp)?);
             }
-            Experiment::Interventions => run_interventions(lm, opts, report)?,
+            Experiment::Interventions => run_interventions(lm, opts, cp, report)?,
         }
         let secs = t0.elapsed().as_secs_f64();
         if crate::progress::enabled() {
@@ -433,7 +450,12 @@ fn run_model(lm: &Lm, model_index: usize, opts: &Options, report: &mut Report) -
     Ok(())
 }
 
-fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()> {
+fn run_interventions(
+    lm: &Lm,
+    opts: &Options,
+    cp: Option<&Checkpoint>,
+    report: &mut Report,
+) -> Result<()> {
     let items = truthfulqa()?;
     let qs = mc_questions(&items, opts.mc_questions, opts.seed);
     if qs.is_empty() {
@@ -446,7 +468,10 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
         .map(|q| lm.encode_request(&q.prompt, opts.chat_template))
         .collect::<Result<Vec<_>>>()?;
     let letters = letter_ids(lm)?;
-    let profile = prompt_profile(lm, &prompts)?;
+    let name = lm.name();
+    let profile = crate::papers::keep(cp, &format!("{name} interventions profile"), || {
+        prompt_profile(lm, &prompts)
+    })?;
     let deltas = entropy_changes(&profile)?;
     let first = if opts.skip_first_block { 1 } else { 2 };
     report.mc_profiles.push((lm.name().into(), profile));
@@ -459,7 +484,8 @@ fn run_interventions(lm: &Lm, opts: &Options, report: &mut Report) -> Result<()>
     let total = 1 + ks.len() * (2 + opts.random_draws);
     let b = crate::progress::progress_bar(total, format!("interventions {}", lm.short_name()));
     let mut push = |strategy: &str, draw: usize, layers: Vec<usize>| -> Result<()> {
-        let s = mc_score(lm, &prompts, &qs, &letters, &layers)?;
+        let key = format!("{name} interventions {strategy} {draw} {layers:?}");
+        let s = crate::papers::keep(cp, &key, || mc_score(lm, &prompts, &qs, &letters, &layers))?;
         report.interventions.push(InterventionRow {
             model: lm.name().into(),
             strategy: strategy.into(),

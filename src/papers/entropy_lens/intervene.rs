@@ -139,13 +139,19 @@ pub fn prompt_profile(lm: &Lm, prompts: &[Vec<u32>]) -> Result<Vec<f32>> {
     }
     let lens = LogitLens::normed();
     let mut sum = vec![0.0f64; lm.n_layers() + 1];
+    let bar = crate::progress::progress_bar(
+        prompts.len(),
+        format!("interventions: entropy profile {}", lm.short_name()),
+    );
     for p in prompts {
         let t = lm.trace(p, &CaptureSpec::last(), &mut NoHook)?;
         let prof = lens.profile(lm, &t, &[Metric::Shannon], &Targets::None)?;
         for (s, v) in sum.iter_mut().zip(prof[0].mean_over_positions()) {
             *s += f64::from(v);
         }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(sum
         .into_iter()
         .map(|s| (s / prompts.len() as f64) as f32)
@@ -153,7 +159,7 @@ pub fn prompt_profile(lm: &Lm, prompts: &[Vec<u32>]) -> Result<Vec<f32>> {
 }
 
 /// Accuracy and mean probability of the correct letter (softmax over the four letters).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct McScore {
     /// Fraction of questions whose highest-logit letter is the correct one.
     pub accuracy: f64,

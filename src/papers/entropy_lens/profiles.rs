@@ -10,6 +10,7 @@
 use candle_core::Tensor;
 use indicatif::ProgressBar;
 
+use crate::data::Checkpoint;
 use crate::decode::{LogitsProcessor, Sampling};
 use crate::entropy::{self, Metric, Renyi, Request, Units};
 use crate::hook::{Hook, Site};
@@ -238,6 +239,18 @@ pub fn generation_profiles(
     opts: &GenOptions,
     progress: Option<&ProgressBar>,
 ) -> Result<Vec<GenProfile>> {
+    generation_profiles_kept(lm, prompts, opts, progress, None)
+}
+
+/// [`generation_profiles`], each batch's tokens and entropies kept in (or read back from) a
+/// checkpoint under `key` and the batch's first prompt.
+pub(crate) fn generation_profiles_kept(
+    lm: &Lm,
+    prompts: &[Vec<u32>],
+    opts: &GenOptions,
+    progress: Option<&ProgressBar>,
+    checkpoint: Option<(&Checkpoint, &str)>,
+) -> Result<Vec<GenProfile>> {
     let (req, slot) = request(&opts.metrics)?;
     let n = opts.max_new_tokens;
     if n == 0 {
@@ -273,50 +286,74 @@ pub fn generation_profiles(
     let eos = lm.eos_token_ids().to_vec();
     let mut generated = vec![Vec::with_capacity(n); prompts.len()];
     for batch in length_batches(prompts, opts.batch_size)? {
-        let mut samplers = batch
-            .iter()
-            .map(|&pi| LogitsProcessor::from_sampling(opts.seed.wrapping_add(pi as u64), sampling))
-            .collect::<Result<Vec<_>>>()?;
-        let mut cache = lm.new_cache();
-        let mut hook = LastRows {
-            rows: vec![None; n_layers + 1],
+        let (cp, key) = match checkpoint {
+            Some((c, k)) => (
+                Some(c),
+                format!(
+                    "{k} batch {} of {}",
+                    batch.first().copied().unwrap_or(0),
+                    batch.len()
+                ),
+            ),
+            None => (None, String::new()),
         };
-        let mut inputs: Vec<Vec<u32>> = batch.iter().map(|&pi| prompts[pi].clone()).collect();
-        for step in 0..n {
-            hook.rows.iter_mut().for_each(|r| *r = None);
-            let refs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
-            let h = lm.forward_batch(&refs, &mut cache, &mut hook)?;
-            let t = h.dim(1)?;
-            let last = h.narrow(1, t - 1, 1)?.squeeze(1)?;
-            let mut logits = lm.logits(&last)?.flatten_all()?.to_vec1::<f32>()?;
-            for layer in 0..n_layers {
-                let rows = hook.rows[layer].take().ok_or_else(|| {
-                    Error::NotEnoughData(format!(
-                        "layer {layer} was not visited by the forward pass"
-                    ))
-                })?;
-                queue.push(&mut out, batch.iter().map(|&pi| (pi, layer, step)), rows)?;
-            }
-            for (r, &pi) in batch.iter().enumerate() {
-                let row = &mut logits[r * vocab..(r + 1) * vocab];
-                // Layer L: the final logits themselves.
-                let st = entropy::reduce_row(row, &req, None)?;
-                write_stats(&mut out[pi], n_layers * n + step, &st, &opts.metrics, &slot);
-                for &e in &eos {
-                    if let Some(z) = row.get_mut(e as usize) {
-                        *z = f32::NEG_INFINITY;
-                    }
+        // the batch's generated ids and per-metric values `[L+1 × n]`, one entry per prompt
+        let kept: Vec<(Vec<u32>, Vec<Vec<f32>>)> = crate::papers::keep(cp, &key, || {
+            let mut samplers = batch
+                .iter()
+                .map(|&pi| {
+                    LogitsProcessor::from_sampling(opts.seed.wrapping_add(pi as u64), sampling)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let mut cache = lm.new_cache();
+            let mut hook = LastRows {
+                rows: vec![None; n_layers + 1],
+            };
+            let mut inputs: Vec<Vec<u32>> = batch.iter().map(|&pi| prompts[pi].clone()).collect();
+            for step in 0..n {
+                hook.rows.iter_mut().for_each(|r| *r = None);
+                let refs: Vec<&[u32]> = inputs.iter().map(Vec::as_slice).collect();
+                let h = lm.forward_batch(&refs, &mut cache, &mut hook)?;
+                let t = h.dim(1)?;
+                let last = h.narrow(1, t - 1, 1)?.squeeze(1)?;
+                let mut logits = lm.logits(&last)?.flatten_all()?.to_vec1::<f32>()?;
+                for layer in 0..n_layers {
+                    let rows = hook.rows[layer].take().ok_or_else(|| {
+                        Error::NotEnoughData(format!(
+                            "layer {layer} was not visited by the forward pass"
+                        ))
+                    })?;
+                    queue.push(&mut out, batch.iter().map(|&pi| (pi, layer, step)), rows)?;
                 }
-                let (tok, _) = samplers[r].sample(row)?;
-                generated[pi].push(tok);
-                inputs[r] = vec![tok];
+                for (r, &pi) in batch.iter().enumerate() {
+                    let row = &mut logits[r * vocab..(r + 1) * vocab];
+                    // Layer L: the final logits themselves.
+                    let st = entropy::reduce_row(row, &req, None)?;
+                    write_stats(&mut out[pi], n_layers * n + step, &st, &opts.metrics, &slot);
+                    for &e in &eos {
+                        if let Some(z) = row.get_mut(e as usize) {
+                            *z = f32::NEG_INFINITY;
+                        }
+                    }
+                    let (tok, _) = samplers[r].sample(row)?;
+                    generated[pi].push(tok);
+                    inputs[r] = vec![tok];
+                }
             }
+            queue.flush(&mut out)?;
+            Ok(batch
+                .iter()
+                .map(|&pi| (generated[pi].clone(), out[pi].clone()))
+                .collect())
+        })?;
+        for (&pi, (ids, values)) in batch.iter().zip(kept) {
+            generated[pi] = ids;
+            out[pi] = values;
         }
         if let Some(b) = progress {
             b.inc(batch.len() as u64);
         }
     }
-    queue.flush(&mut out)?;
     let mut res = Vec::with_capacity(prompts.len());
     for (pi, (ids, values)) in generated.into_iter().zip(out).enumerate() {
         let tokens = lm.token_strings(&ids);

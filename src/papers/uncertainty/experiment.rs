@@ -99,7 +99,7 @@ pub fn layer_stats(lm: &Lm, trace: &Trace, targets: &[u32]) -> Result<LayerStats
 }
 
 /// One generated token for one idiom and its per-layer statistics.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Record {
     /// Model name ([`Lm::name`]).
     pub model: String,
@@ -323,6 +323,11 @@ pub struct Options {
     pub seed: u64,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
+    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
+    /// this directory, and read back those a killed run with the same options kept
+    /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
+    /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
+    pub checkpoint: Option<std::path::PathBuf>,
 }
 
 impl Options {
@@ -330,6 +335,7 @@ impl Options {
     pub fn full() -> Self {
         Self {
             load: crate::model::LoadOptions::default(),
+            checkpoint: None,
             models: crate::model::bundled_models(),
             sets: data::epie_paths(),
             limit: None,
@@ -372,6 +378,8 @@ pub fn run(opts: &Options) -> Result<Report> {
         .iter()
         .map(data::load_idioms)
         .collect::<Result<Vec<_>>>()?;
+    let checkpoint =
+        crate::papers::open_checkpoint("uncertainty", opts.checkpoint.as_deref(), opts)?;
     let mut report = Report::default();
     for set in &sets {
         for &(line, r) in &set.skipped {
@@ -385,7 +393,10 @@ pub fn run(opts: &Options) -> Result<Report> {
             let bar = crate::progress::progress_bar(n, format!("{} {}", lm.short_name(), set.name));
             let start = report.records.len();
             for (i, idiom) in set.idioms[..n].iter().enumerate() {
-                let recs = run_idiom(&lm, &set.name, i, idiom, opts.n_samples, opts.seed)?;
+                let key = format!("{} {} {i}", lm.name(), set.name);
+                let recs = crate::papers::keep(checkpoint.as_ref(), &key, || {
+                    run_idiom(&lm, &set.name, i, idiom, opts.n_samples, opts.seed)
+                })?;
                 report.records.extend(recs);
                 bar.inc(1);
             }
