@@ -31,12 +31,13 @@ test: models
 
 # Every paper's figures and tables under figures/ (lens, uncertainty, entropy_lens, end, edt), one
 # progress line per part and a closing summary. SIZE=quick|default|full|paper (QUICK=1 = quick).
-# MODEL=qwen2.5-coder-1.5b-instruct (or any model) runs every paper on it; CHAT=1 puts
-# Entropy-Lens's requests in the model's chat template; ONLY=uncertainty (etc.) runs one part.
+# MODEL=qwen2.5-coder-1.5b-instruct (or any model) runs every paper on it; CHAT=1 puts the
+# requests (Entropy-Lens, END open-ended, EDT) in the model's chat template; ONLY=uncertainty
+# (etc.) runs one part. A killed run resumes where it stopped (FRESH=1 starts again).
 # A whole run (no MODEL, no ONLY, not SIZE=quick) then refreshes each docs/<paper>.md's results.
 SIZE ?= $(if $(QUICK),quick,default)
 OUT ?= figures
-FIGURE_ARGS = $(if $(MODEL),--model $(MODEL)) $(if $(CHAT),--chat-template) $(foreach o,$(ONLY),--only $(o)) $(if $(DTYPE),--dtype $(DTYPE))
+FIGURE_ARGS = $(if $(MODEL),--model $(MODEL)) $(if $(CHAT),--chat-template) $(if $(FRESH),--fresh) $(foreach o,$(ONLY),--only $(o)) $(if $(DTYPE),--dtype $(DTYPE))
 figures: models
 	$(SHARED_BUILD) $(CARGO) run --bin entroscope -- figures --out $(OUT) --size $(SIZE) $(FIGURE_ARGS)
 	$(if $(MODEL)$(ONLY)$(filter quick,$(SIZE)),,bash scripts/docs-results.sh $(OUT) $(SIZE))

@@ -232,3 +232,19 @@ fn small_run_writes_its_files() {
     assert_eq!(r.samples.to_frame().unwrap().height(), 4);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `chat_template` puts every prompt in the model's chat template: a model without one is a
+/// typed error before any sampling, never a silent plain-text run.
+#[test]
+fn chat_template_on_a_model_without_one_is_a_typed_error() {
+    let o = Options {
+        n_prompts: 1,
+        n_samples: 2,
+        max_new_tokens: 2,
+        settings: vec![Setting::Fixed(1.0)],
+        chat_template: true,
+        ..Options::quick()
+    };
+    let err = run_task(&tiny(), Task::TruthfulQa, &o, None, &mut Vec::new()).unwrap_err();
+    assert!(matches!(err, Error::NoChatTemplate { .. }), "{err}");
+}

@@ -203,3 +203,21 @@ fn bad_options() {
     };
     assert!(run(&o).is_err());
 }
+
+/// `chat_template` asks the open-ended questions in the model's chat template: a model without
+/// one is a typed error, not a plain-text run.
+#[test]
+fn open_ended_chat_template_on_a_model_without_one_is_a_typed_error() {
+    let o = Options {
+        models: vec![fixture("tiny-llama").display().to_string()],
+        candidates: false,
+        n_mc: 0,
+        n_factor: 0,
+        n_open: 1,
+        max_new_tokens: 2,
+        chat_template: true,
+        ..Options::quick()
+    };
+    let err = run(&o).unwrap_err();
+    assert!(matches!(err, Error::NoChatTemplate { .. }), "{err}");
+}

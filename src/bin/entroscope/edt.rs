@@ -34,6 +34,10 @@ pub struct Args {
     /// Base seed of the samples.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Each prompt as one user turn of the model's chat template (the reference encodes plain
+    /// text; an error for a model without a template).
+    #[arg(long)]
+    chat_template: bool,
 }
 
 /// Runs the reproduction, prints its tables and writes its files.
@@ -60,6 +64,7 @@ pub fn run(args: Args) -> Result<()> {
         o.max_new_tokens = n;
     }
     o.seed = args.seed;
+    o.chat_template = args.chat_template;
     crate::papers::run_paper("edt", &args.out, args.size.fresh, |cp| {
         o.checkpoint = Some(cp);
         edt::run(&o)

@@ -37,6 +37,10 @@ pub struct Args {
     /// Layer sets of the sweep (repeatable): last-2, last-half, every-other-upper.
     #[arg(long)]
     layer_set: Vec<String>,
+    /// Open-ended answers: the QA prompt as one user turn of the model's chat template (the
+    /// reference encodes plain text; the multiple-choice parts score the plain prompt).
+    #[arg(long)]
+    chat_template: bool,
 }
 
 /// Runs the reproduction, prints its tables and writes its folder under `--out`.
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(n) = args.n_open {
         o.n_open = n;
     }
+    o.chat_template = args.chat_template;
     if !args.lambda.is_empty() {
         o.lambdas = args.lambda;
     }

@@ -154,8 +154,9 @@ enum Cmd {
         /// as qwen2.5-coder-1.5b-instruct, a HF directory or a hub id).
         #[arg(long)]
         model: Vec<String>,
-        /// Entropy-Lens's requests (tasks, formats, interventions) as user turns of each model's
-        /// chat template (off by default, as in the reference).
+        /// Requests as user turns of each model's chat template: Entropy-Lens's tasks, formats
+        /// and interventions, END's open-ended answers, EDT's prompts (off by default, as in the
+        /// references; idiom completion continues plain text either way).
         #[arg(long)]
         chat_template: bool,
         #[command(flatten)]
@@ -209,7 +210,7 @@ fn figure_part<R: entroscope::papers::Report>(
     Ok((files, report.headline()))
 }
 
-/// What `entroscope figures` runs on: the models (empty: each paper's default set), Entropy-Lens's
+/// What `entroscope figures` runs on: the models (empty: each paper's default set), the
 /// chat-template option, the device and dtype, and whether to start again.
 struct FigureModels {
     models: Vec<String>,
@@ -286,6 +287,7 @@ fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) ->
                 let mut o: end::Options = size.pick();
                 o.load = load.clone();
                 o.models = models(o.models);
+                o.chat_template = run.chat_template;
                 figure_part(&dir, run.fresh, |cp| {
                     o.checkpoint = Some(cp);
                     end::run(&o)
@@ -295,6 +297,7 @@ fn figures_all(out: &Path, size: Preset, only: &[String], run: &FigureModels) ->
                 let mut o: edt::Options = size.pick();
                 o.load = load.clone();
                 o.models = models(o.models);
+                o.chat_template = run.chat_template;
                 figure_part(&dir, run.fresh, |cp| {
                     o.checkpoint = Some(cp);
                     edt::run(&o)

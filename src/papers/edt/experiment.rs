@@ -171,7 +171,12 @@ pub struct Prefilled {
 
 /// Run a prompt once (tokenized with [`Lm::encode`]).
 pub fn prefill(lm: &Lm, prompt: &str) -> Result<Prefilled> {
-    let ids = lm.encode(prompt)?;
+    prefill_ids(lm, lm.encode(prompt)?)
+}
+
+/// Run a tokenized prompt once (e.g. [`Lm::encode_request`] of a request in the chat template).
+pub fn prefill_ids(lm: &Lm, ids: Vec<u32>) -> Result<Prefilled> {
+    lm.check_ids(&ids, 0)?;
     let mut cache = lm.new_cache();
     let h = lm.forward(&ids, &mut cache, &mut NoHook)?;
     let logits = lm
@@ -304,6 +309,9 @@ pub struct Options {
     pub settings: Vec<Setting>,
     /// Base seed.
     pub seed: u64,
+    /// Each prompt as one user turn of the model's chat template ([`Lm::encode_request`]).
+    /// Off by default: the reference encodes plain text.
+    pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
     /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
@@ -340,6 +348,7 @@ impl Options {
         Self {
             load: crate::model::LoadOptions::default(),
             checkpoint: None,
+            chat_template: false,
             models: crate::model::bundled_models(),
             tasks: vec![Task::TruthfulQa, Task::FactorNews],
             n_prompts: 6,
@@ -447,7 +456,7 @@ pub fn run_task(
             if pre.is_none() {
                 let p = prompts
                     .iter()
-                    .map(|(p, _)| prefill(lm, p))
+                    .map(|(p, _)| prefill_ids(lm, lm.encode_request(p, opts.chat_template)?))
                     .collect::<Result<Vec<_>>>()?;
                 pre = Some(p);
             }

@@ -35,7 +35,7 @@ mod figures;
 mod report;
 
 pub use experiment::{
-    first_sentence, full_grid, prefill, run, run_task, sample, sample_batch, Options, Prefilled,
-    Sample, Setting, Task, TRACE_SETTING,
+    first_sentence, full_grid, prefill, prefill_ids, run, run_task, sample, sample_batch, Options,
+    Prefilled, Sample, Setting, Task, TRACE_SETTING,
 };
 pub use report::{pareto_front, Report, SampleRow, SettingResult};

@@ -163,6 +163,10 @@ pub struct Options {
     pub n_open: usize,
     /// New tokens per open-ended answer (the issue: 50).
     pub max_new_tokens: usize,
+    /// Open-ended answers: the QA prompt as one user turn of the model's chat template
+    /// ([`Lm::encode_request`]). Off by default: the reference encodes plain text. The
+    /// multiple-choice parts score continuations of the plain prompt either way.
+    pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
     /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
@@ -181,6 +185,7 @@ impl Options {
         Self {
             load: crate::model::LoadOptions::default(),
             checkpoint: None,
+            chat_template: false,
             models: crate::model::bundled_models(),
             candidates: true,
             n_fact_truthfulqa: 8,
@@ -310,7 +315,7 @@ pub fn run(opts: &Options) -> Result<Report> {
             let t0 = Instant::now();
             report
                 .open
-                .extend(open_ended_kept(&lm, &items, opts.max_new_tokens, cp)?);
+                .extend(open_ended_kept(&lm, &items, &open_options(opts), cp)?);
             report.timings.push((
                 name.clone(),
                 "open-ended".into(),
@@ -789,17 +794,26 @@ pub fn open_ended(
     items: &[TruthfulQaItem],
     max_new_tokens: usize,
 ) -> Result<Vec<OpenAnswer>> {
-    open_ended_kept(lm, items, max_new_tokens, None)
+    open_ended_kept(lm, items, &GenerateOptions::new(max_new_tokens), None)
 }
 
-/// [`open_ended`], each answer kept in (or read back from) `cp`.
+/// How the open-ended answers are generated: up to `max_new_tokens`, in the chat template when
+/// asked.
+fn open_options(opts: &Options) -> GenerateOptions {
+    let mut g = GenerateOptions::new(opts.max_new_tokens);
+    g.chat = opts.chat_template;
+    g
+}
+
+/// [`open_ended`] with `gen` (the stop at `"Q:"` added), each answer kept in (or read back
+/// from) `cp`.
 fn open_ended_kept(
     lm: &Lm,
     items: &[TruthfulQaItem],
-    max_new_tokens: usize,
+    gen: &GenerateOptions,
     cp: Option<&Checkpoint>,
 ) -> Result<Vec<OpenAnswer>> {
-    let opts = GenerateOptions::new(max_new_tokens).stop("Q:");
+    let opts = gen.clone().stop("Q:");
     let mut out = Vec::new();
     let mut methods = open_methods();
     let bar = crate::progress::progress_bar(
