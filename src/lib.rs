@@ -20,6 +20,7 @@
 extern "C" {}
 
 pub mod error;
+pub mod notebook;
 pub mod prelude;
 
 // The core: model, capture, lens, statistics, decoding, tables and charts.

@@ -23,11 +23,10 @@ figures and tables under `figures/edt/`.
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
-use entroscope::prelude::*;
-use entroscope::papers::Report as _;
+use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, show()
 use entroscope::papers::edt::{self, Options};
 
-let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
 let opts = size.pick::<Options>();
 println!("models {:?}, tasks {:?}, {} prompts × {} samples, {} settings",
     opts.models, opts.tasks, opts.n_prompts, opts.n_samples, opts.settings.len());
@@ -38,7 +37,7 @@ Every prompt is run through the model once; its KV cache is shared by all sample
 """),
 ("code", """
 let report = edt::run(&opts)?;
-println!("{}", report.markdown());
+Markdown(report.markdown()).show();
 """),
 ("markdown", """
 ## Quality vs diversity, Pareto front marked

@@ -22,11 +22,10 @@ notebook runs the quick preset (default model, a handful of questions) — see `
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
-use entroscope::prelude::*;
-use entroscope::papers::Report as _;
+use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, show()
 use entroscope::papers::end::{self, Options};
 
-let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
 let base = size.pick::<Options>();
 println!("models: {:?}\\nTruthfulQA MC questions: {}, FACTOR items/split: {}, open-ended: {}",
     base.models, base.n_mc, base.n_factor, base.n_open);
@@ -47,7 +46,7 @@ all.prompt_chart(&model, 0)?
 all.growth_chart()?
 """),
 ("code", """
-println!("{}", all.markdown());
+Markdown(all.markdown()).show();
 all.entropy_chart(&model)?
 """),
 ("markdown", """
@@ -60,7 +59,7 @@ every other upper block.
 """),
 ("code", """
 let part = end::run(&Options { candidates: false, n_open: 0, ..base.clone() })?;
-println!("{}", part.markdown());
+Markdown(part.markdown()).show();
 let chart = part.sweep_chart()?;
 all.merge(part);
 chart
@@ -73,7 +72,7 @@ to an incorrect one, and the share of answers closer to a correct reference.
 """),
 ("code", """
 let part = end::run(&Options { candidates: false, n_mc: 0, ..base.clone() })?;
-println!("{}", part.markdown());
+Markdown(part.markdown()).show();
 entroscope::frame::set_display(12, 6);
 println!("{}", part.open.to_frame()?.head(Some(9)));
 all.merge(part);

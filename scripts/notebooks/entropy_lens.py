@@ -28,11 +28,10 @@ every figure and table under `figures/entropy_lens/` at the end.
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
-use entroscope::prelude::*;
-use entroscope::papers::Report as _;
+use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, show()
 use entroscope::papers::entropy_lens::{self, Experiment, Options, ProfileLines};
 
-let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
 let opts = size.pick::<Options>();
 let out = std::path::PathBuf::from("../figures/entropy_lens");
 std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
@@ -48,13 +47,13 @@ from the BOS token alone, the family experiment's prompt.
 """),
 ("code", """
 use entroscope::papers::entropy_lens::profiles::{generation_profiles, GenOptions};
-let lm = Lm::load(&entroscope::model::default_model_path())?;
+let lm = Lm::load(&default_model_path())?;
 let g = generation_profiles(&lm, &[entropy_lens::prompts::bos_prompt(&lm)?],
     &GenOptions { max_new_tokens: 16, ..Default::default() }, None)?;
 println!("{:?}\\n{}", g[0].text, g[0].profiles[0]);
 let heat = entroscope::plot::heatmap(&g[0].profiles[0])?.title("Shannon entropy, layer × generated token");
 heat.save(out.join("generation_heatmap.png"))?;
-heat.size(560, 350).evcxr_display();
+heat.show();
 """),
 ("markdown", """
 ## 1. Families and depth rescaling
@@ -71,15 +70,15 @@ out lands in qwen2 100 % of the time, the 0.5B 81 %, chance 33 %).
 """),
 ("code", """
 let mut all = entropy_lens::run(&Options { experiments: vec![Experiment::Families], ..opts.clone() })?;
-if let Some(c) = all.profile_chart(Experiment::Families, ProfileLines::Model)? { c.size(560, 350).evcxr_display(); }
-println!("{}", all.markdown());
+all.profile_chart(Experiment::Families, ProfileLines::Model)?.show();
+Markdown(all.markdown()).show();
 """),
 ("markdown", """
 The profiles in two dimensions (PCA of the profiles on the common 32-point depth grid); marker
 size = parameter count.
 """),
 ("code", """
-if let Some(c) = all.family_scatter(32)? { c.size(560, 350).evcxr_display(); }
+all.family_scatter(32)?.show();
 """),
 ("markdown", """
 ## 2. Task classification
@@ -93,8 +92,8 @@ step's profile alone, which sees only the prompt. Paper: 94.8–98.4 %.
 """),
 ("code", """
 let tasks = entropy_lens::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
-if let Some(c) = tasks.profile_chart(Experiment::Tasks, ProfileLines::ModelAndClass)? { c.size(560, 350).evcxr_display(); }
-println!("{}", tasks.markdown());
+tasks.profile_chart(Experiment::Tasks, ProfileLines::ModelAndClass)?.show();
+Markdown(tasks.markdown()).show();
 all.merge(tasks);
 """),
 ("markdown", """
@@ -108,8 +107,8 @@ we show it beside the AUC. Paper: 96.6–98.7 %.
 """),
 ("code", """
 let formats = entropy_lens::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
-if let Some(c) = formats.profile_chart(Experiment::Formats, ProfileLines::ModelAndClass)? { c.size(560, 350).evcxr_display(); }
-println!("{}", formats.markdown());
+formats.profile_chart(Experiment::Formats, ProfileLines::ModelAndClass)?.show();
+Markdown(formats.markdown()).show();
 all.merge(formats);
 """),
 ("markdown", """
@@ -126,12 +125,12 @@ in the parquet table) is the finer measure.
 """),
 ("code", """
 let iv = entropy_lens::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;
-for (_, c) in iv.intervention_charts()? { c.size(560, 350).evcxr_display(); }
-println!("{}", iv.markdown());
+iv.intervention_charts()?.show();
+Markdown(iv.markdown()).show();
 all.merge(iv);
 """),
 ("code", """
-all.interventions.to_frame()?
+all.interventions.to_frame()?.show();
 """),
 ("markdown", """
 ## Everything together
@@ -140,9 +139,9 @@ experiment's wall time), and every figure and table written under `figures/entro
 `Report::write` (the same files as `entroscope entropy-lens all`).
 """),
 ("code", """
-if let Some(c) = all.auc_chart()? { c.size(560, 350).evcxr_display(); }
+all.auc_chart()?.show();
 let files = all.write(&out)?;
-println!("{}", all.markdown());
+Markdown(all.markdown()).show();
 println!("wrote {} files under {}", files.len(), out.display());
 """),
 ]

@@ -18,11 +18,11 @@ A model is a bundled name (`smollm2-135m-instruct`, `gemma-3-270m`, `qwen2.5-cod
 accepts them all. `ENTROSCOPE_QUICK=1` shortens the loops.
 """),
 ("code", """
-use entroscope::prelude::*;
+use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, show()
 use entroscope::plot::{self, Band, Curve};
 use entroscope::frame;
 
-let model = std::env::var("ENTROSCOPE_MODEL").unwrap_or_else(|_| entroscope::model::default_model_path());
+let model = std::env::var("ENTROSCOPE_MODEL").unwrap_or_else(|_| default_model_path());
 let other = std::env::var("ENTROSCOPE_MODEL2").unwrap_or_else(|_| Bundled::Gemma3_270m.name().to_string());
 let prompt = "The capital of France is";
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);

@@ -12,11 +12,11 @@ A researcher's first ten minutes: load the default model (SmolLM2-135M-Instruct,
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
-use entroscope::prelude::*;
+use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, show()
 use entroscope::plot::{self, Band};
 
 let quick = std::env::var("ENTROSCOPE_QUICK").map(|v| v == "1").unwrap_or(false);
-let lm = Lm::load(&entroscope::model::default_model_path())?;
+let lm = Lm::load(&default_model_path())?;
 println!("{lm}");
 """),
 ("markdown", """

@@ -24,12 +24,11 @@ file names of `entroscope uncertainty`.
 :dep entroscope = { path = "..", features = ["evcxr"] }
 """),
 ("code", """
-use entroscope::prelude::*;
-use entroscope::papers::Report as _;
+use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, show()
 use entroscope::papers::uncertainty::{self, Options};
 
-let size = entroscope::papers::preset::Preset::from_env()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let quick = size == entroscope::papers::preset::Preset::Quick;
+let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
+let quick = size == Preset::Quick;
 entroscope::frame::set_display(20, 12);
 """),
 ("markdown", """
@@ -40,7 +39,7 @@ the entropy, the cross-entropy (nats) to the greedy token and to the ground trut
 (`run_idiom` with no samples: the greedy token only; `to_frame` gives one row per layer).
 """),
 ("code", """
-let lm = Lm::load(&entroscope::model::default_model_path())?;
+let lm = Lm::load(&default_model_path())?;
 let set = entroscope::data::load_idioms(entroscope::data::path("epie/Static_idioms.txt"))?;
 println!("{}: {} idioms, {} lines skipped", set.name, set.idioms.len(), set.skipped.len());
 let idiom = set.idioms.iter().find(|i| i.text == "rule of thumb").unwrap_or(&set.idioms[0]).clone();
@@ -62,16 +61,17 @@ and the AUC of every layer's CE.
 """),
 ("code", """
 let opts = if quick {
-    Options { models: vec![entroscope::model::default_model_path()], limit: Some(40), n_samples: 2,
+    Options { models: vec![default_model_path()], limit: Some(40), n_samples: 2,
               ..Options::quick() }
 } else {
     size.pick::<Options>()
 };
 let report = uncertainty::run(&opts)?;
-println!("{} generations\n{}", report.records.len(), report.markdown());
+println!("{} generations", report.records.len());
+Markdown(report.markdown()).show();
 """),
 ("code", """
-report.summaries.to_frame()?
+report.summaries.to_frame()?.show();
 """),
 ("markdown", """
 ## Cross-entropy by layer, correct vs incorrect

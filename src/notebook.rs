@@ -1,0 +1,194 @@
+//! `use entroscope::notebook::*;` — a notebook's set-up in one line: the [prelude](crate::prelude),
+//! the papers' [`Report`] trait and run sizes, the bundled models, and [`Show`], which displays
+//! charts, tables and Markdown inline in evcxr (Jupyter's Rust kernel).
+//!
+//! ```no_run
+//! use entroscope::notebook::*;
+//! use entroscope::papers::uncertainty;
+//! # fn main() -> entroscope::Result<()> {
+//! // the run size the notebook runner asks for (ENTROSCOPE_SIZE or ENTROSCOPE_QUICK=1)
+//! let report = uncertainty::run(&options::<uncertainty::Options>()?)?;
+//! Markdown(report.markdown()).show();
+//! report.summaries.to_frame()?.show();
+//! report.charts()?.show();
+//! # Ok(()) }
+//! ```
+
+pub use crate::model::{bundled_models, default_model_path};
+pub use crate::papers::preset::Sizes;
+pub use crate::papers::{Preset, Report};
+pub use crate::prelude::*;
+
+use crate::frame::DataFrame;
+
+/// The size a chart is shown at in a notebook column, pixels.
+pub const NOTEBOOK_CHART_SIZE: (u32, u32) = (560, 350);
+
+/// Rows of a table shown inline; the rest are counted below it, never dropped silently.
+pub const NOTEBOOK_TABLE_ROWS: usize = 40;
+
+/// The run size asked for by the environment: `ENTROSCOPE_SIZE` (quick | default | full |
+/// paper), or `ENTROSCOPE_QUICK=1`; the default size otherwise. `make notebooks` and CI set it.
+pub fn size() -> Result<Preset> {
+    Preset::from_env()
+}
+
+/// A paper's options at the size the environment asks for ([`size`]).
+pub fn options<T: Sizes>() -> Result<T> {
+    Ok(size()?.pick())
+}
+
+/// Markdown text, shown rendered (a report's [`Report::markdown`], a note).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Markdown(pub String);
+
+/// Inline display in a notebook: charts as PNG at [`NOTEBOOK_CHART_SIZE`], tables as HTML,
+/// Markdown rendered. Outside a notebook the same markers are printed as text.
+pub trait Show {
+    /// What is printed: evcxr's `EVCXR_BEGIN_CONTENT <mime>` … `EVCXR_END_CONTENT` blocks.
+    fn content(&self) -> String;
+
+    /// Display it below the cell.
+    fn show(&self) {
+        let c = self.content();
+        if !c.is_empty() {
+            println!("{c}");
+        }
+    }
+}
+
+impl Show for Chart {
+    fn content(&self) -> String {
+        let (w, h) = NOTEBOOK_CHART_SIZE;
+        self.clone().size(w, h).evcxr_content()
+    }
+}
+
+/// A chart a report draws only when it has the data: nothing to show otherwise.
+impl Show for Option<Chart> {
+    fn content(&self) -> String {
+        self.as_ref().map(Show::content).unwrap_or_default()
+    }
+}
+
+/// Named charts (a report's `charts()`), one after the other.
+impl Show for Vec<(String, Chart)> {
+    fn content(&self) -> String {
+        let parts: Vec<String> = self.iter().map(|(_, c)| c.content()).collect();
+        parts.join("\n")
+    }
+}
+
+impl Show for Markdown {
+    fn content(&self) -> String {
+        format!(
+            "EVCXR_BEGIN_CONTENT text/markdown\n{}\nEVCXR_END_CONTENT",
+            self.0
+        )
+    }
+}
+
+impl Show for DataFrame {
+    fn content(&self) -> String {
+        format!(
+            "EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT",
+            html_table(self, NOTEBOOK_TABLE_ROWS)
+        )
+    }
+}
+
+/// `df` as an HTML table: every column, the first `max_rows` rows, and a line that counts the
+/// rows left out. Floats keep 4 significant decimals; text is escaped.
+pub fn html_table(df: &DataFrame, max_rows: usize) -> String {
+    use polars::prelude::AnyValue;
+    let mut s = String::from("<table>\n<thead><tr>");
+    for name in df.get_column_names() {
+        s.push_str(&format!("<th>{}</th>", escape(name.as_str())));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    let shown = df.height().min(max_rows);
+    for i in 0..shown {
+        s.push_str("<tr>");
+        for col in df.columns() {
+            let cell = match col.get(i) {
+                Ok(AnyValue::Float64(x)) => format_float(x),
+                Ok(AnyValue::Float32(x)) => format_float(f64::from(x)),
+                Ok(AnyValue::Null) => String::new(),
+                Ok(AnyValue::String(t)) => t.to_string(),
+                Ok(AnyValue::StringOwned(t)) => t.to_string(),
+                Ok(v) => v.to_string(),
+                Err(_) => String::new(),
+            };
+            s.push_str(&format!("<td>{}</td>", escape(&cell)));
+        }
+        s.push_str("</tr>\n");
+    }
+    s.push_str("</tbody>\n</table>");
+    if df.height() > shown {
+        s.push_str(&format!(
+            "\n<p>{} of {} rows shown; the table holds them all.</p>",
+            shown,
+            df.height()
+        ));
+    }
+    s
+}
+
+fn format_float(x: f64) -> String {
+    if x.is_finite() && x != 0.0 && (x.abs() >= 1e5 || x.abs() < 1e-3) {
+        format!("{x:.3e}")
+    } else if x.is_finite() {
+        let t = format!("{x:.4}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        x.to_string()
+    }
+}
+
+fn escape(t: &str) -> String {
+    t.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{frame_from_columns, ColumnData};
+
+    #[test]
+    fn tables_are_html_with_every_column_and_the_rows_left_out_counted() {
+        let df = frame_from_columns(vec![
+            (
+                "model",
+                ColumnData::Str(vec!["a<b".into(), "c".into(), "d".into()]),
+            ),
+            ("auc", ColumnData::F64(vec![0.123456, 1.0, f64::NAN])),
+            ("n", ColumnData::I64(vec![1, 2, 3])),
+        ])
+        .unwrap(); // ok: test-only
+        let h = html_table(&df, 2);
+        assert!(h.contains("<th>model</th><th>auc</th><th>n</th>"), "{h}");
+        assert!(
+            h.contains("<td>a&lt;b</td><td>0.1235</td><td>1</td>"),
+            "{h}"
+        );
+        assert!(h.contains("<td>c</td><td>1</td><td>2</td>"), "{h}");
+        assert!(!h.contains("<td>d</td>"), "{h}");
+        assert!(h.contains("2 of 3 rows shown"), "{h}");
+        let c = df.content();
+        assert!(c.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table>"));
+        assert!(c.ends_with("\nEVCXR_END_CONTENT"));
+    }
+
+    #[test]
+    fn markdown_and_missing_charts() {
+        let m = Markdown("# AUC\n| a |".into()).content();
+        assert_eq!(
+            m,
+            "EVCXR_BEGIN_CONTENT text/markdown\n# AUC\n| a |\nEVCXR_END_CONTENT"
+        );
+        assert_eq!(None::<Chart>.content(), "");
+    }
+}
