@@ -38,6 +38,24 @@ pub fn options<T: Sizes>() -> Result<T> {
     Ok(size()?.pick())
 }
 
+/// The models a paper notebook runs on: those `ENTROSCOPE_MODEL` names (comma-separated bundled
+/// names, GGUF files, HF directories or hub ids; `ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct`
+/// runs a notebook at paper scale), else `default` (its options' own).
+pub fn models_or(default: Vec<String>) -> Vec<String> {
+    let named: Vec<String> = std::env::var("ENTROSCOPE_MODEL")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(String::from)
+        .collect();
+    if named.is_empty() {
+        default
+    } else {
+        named
+    }
+}
+
 /// Markdown text, shown rendered (a report's [`Report::markdown`], a note).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Markdown(pub String);
@@ -180,6 +198,22 @@ mod tests {
         let c = df.content();
         assert!(c.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table>"));
         assert!(c.ends_with("\nEVCXR_END_CONTENT"));
+    }
+
+    #[test]
+    fn models_come_from_the_environment_when_it_names_them() {
+        let default = vec!["smollm2-135m-instruct".to_string()];
+        std::env::remove_var("ENTROSCOPE_MODEL");
+        assert_eq!(models_or(default.clone()), default);
+        std::env::set_var(
+            "ENTROSCOPE_MODEL",
+            " qwen2.5-coder-1.5b-instruct, gemma-3-270m ,",
+        );
+        assert_eq!(
+            models_or(default.clone()),
+            ["qwen2.5-coder-1.5b-instruct", "gemma-3-270m"]
+        );
+        std::env::remove_var("ENTROSCOPE_MODEL");
     }
 
     #[test]

@@ -18,6 +18,8 @@ fine-tuning (the paper fine-tunes LLaMA2 on summarisation, QA and translation). 
 `ENTROSCOPE_SIZE=quick` (or `ENTROSCOPE_QUICK=1`): default model, TruthfulQA, 2 prompts, 7 settings (`Options::quick`).
 The run returns a `Report`; its `write` (as the CLI `entroscope edt --out figures/edt`) puts the
 figures and tables under `figures/edt/`.
+`ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct` (any model, or several separated by commas) runs
+it at paper scale, on a model large enough to show the papers' effects ([docs/paper_scale.md](../docs/paper_scale.md)).
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
@@ -27,7 +29,8 @@ use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, 
 use entroscope::papers::edt::{self, Options};
 
 let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let opts = size.pick::<Options>();
+let mut opts = size.pick::<Options>();
+opts.models = models_or(opts.models); // ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct: paper scale
 println!("models {:?}, tasks {:?}, {} prompts × {} samples, {} settings",
     opts.models, opts.tasks, opts.n_prompts, opts.n_samples, opts.settings.len());
 """),

@@ -17,6 +17,8 @@ Everything below calls `entroscope::papers::end`: each section runs one part of 
 its `Report` into `all`, whose `write` puts every figure and table under `figures/end/` at the end —
 the same files as `entroscope end --out figures/end` without Jupyter. With `ENTROSCOPE_QUICK=1` the
 notebook runs the quick preset (default model, a handful of questions) — see `Options::quick`; `ENTROSCOPE_SIZE=quick|default|full|paper` picks any preset.
+`ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct` (any model, or several separated by commas) runs
+it at paper scale, on a model large enough to show the papers' effects ([docs/paper_scale.md](../docs/paper_scale.md)).
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
@@ -26,7 +28,8 @@ use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, 
 use entroscope::papers::end::{self, Options};
 
 let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let base = size.pick::<Options>();
+let mut base = size.pick::<Options>();
+base.models = models_or(base.models); // ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct: paper scale
 println!("models: {:?}\\nTruthfulQA MC questions: {}, FACTOR items/split: {}, open-ended: {}",
     base.models, base.n_mc, base.n_factor, base.n_open);
 """),

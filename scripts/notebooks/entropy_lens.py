@@ -23,6 +23,8 @@ one experiment (`Options::experiments`) and merges its `Report` into `all`, whos
 every figure and table under `figures/entropy_lens/` at the end.
 `ENTROSCOPE_SIZE` picks the preset: `quick` runs `Options::quick()` (≈ 2–3 minutes), `default` (the default) `Options::standard()`, `full` `Options::full()`
 (≈ 40 minutes). The CLI `entroscope entropy-lens all` writes the same figures and tables.
+`ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct` (any model, or several separated by commas) runs
+it at paper scale, on a model large enough to show the papers' effects ([docs/paper_scale.md](../docs/paper_scale.md)).
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
@@ -32,7 +34,8 @@ use entroscope::notebook::*; // the prelude, Report, run sizes, bundled models, 
 use entroscope::papers::entropy_lens::{self, Experiment, Options, ProfileLines};
 
 let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
-let opts = size.pick::<Options>();
+let mut opts = size.pick::<Options>();
+opts.models = models_or(opts.models); // ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct: paper scale
 let out = std::path::PathBuf::from("../figures/entropy_lens");
 std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
 entroscope::frame::set_display(30, 12);

@@ -19,6 +19,8 @@ per idiom. We run it on SmolLM2-135M-Instruct and Gemma-3-270M (GPT-2 XL is not 
 With `ENTROSCOPE_QUICK=1` the notebook runs the default model on the first idioms only. The run
 returns a `Report`; its `write` puts every figure and table under `figures/uncertainty/` with the
 file names of `entroscope uncertainty`.
+`ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct` (any model, or several separated by commas) runs
+it at paper scale, on a model large enough to show the papers' effects ([docs/paper_scale.md](../docs/paper_scale.md)).
 """),
 ("code", """
 :dep entroscope = { path = "..", features = ["evcxr"] }
@@ -60,12 +62,13 @@ entropy (a baseline), final CE to the ground truth (an oracle, not available at 
 and the AUC of every layer's CE.
 """),
 ("code", """
-let opts = if quick {
+let mut opts = if quick {
     Options { models: vec![default_model_path()], limit: Some(40), n_samples: 2,
               ..Options::quick() }
 } else {
     size.pick::<Options>()
 };
+opts.models = models_or(opts.models); // ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct: paper scale
 let report = uncertainty::run(&opts)?;
 println!("{} generations", report.records.len());
 Markdown(report.markdown()).show();
