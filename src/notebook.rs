@@ -42,7 +42,12 @@ pub fn options<T: Sizes>() -> Result<T> {
 /// names, GGUF files, HF directories or hub ids; `ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct`
 /// runs a notebook at paper scale), else `default` (its options' own).
 pub fn models_or(default: Vec<String>) -> Vec<String> {
-    let named: Vec<String> = std::env::var("ENTROSCOPE_MODEL")
+    models_named(std::env::var("ENTROSCOPE_MODEL").ok().as_deref(), default)
+}
+
+/// The models a comma-separated list names, else `default`.
+fn models_named(list: Option<&str>, default: Vec<String>) -> Vec<String> {
+    let named: Vec<String> = list
         .unwrap_or_default()
         .split(',')
         .map(str::trim)
@@ -116,7 +121,8 @@ impl Show for DataFrame {
 }
 
 /// `df` as an HTML table: every column, the first `max_rows` rows, and a line that counts the
-/// rows left out. Floats keep 4 significant decimals; text is escaped.
+/// rows left out. Floats show 4 decimal places (scientific notation when tiny or huge); text
+/// is escaped.
 pub fn html_table(df: &DataFrame, max_rows: usize) -> String {
     use polars::prelude::AnyValue;
     let mut s = String::from("<table>\n<thead><tr>");
@@ -201,19 +207,17 @@ mod tests {
     }
 
     #[test]
-    fn models_come_from_the_environment_when_it_names_them() {
+    fn models_come_from_a_list_when_it_names_them() {
         let default = vec!["smollm2-135m-instruct".to_string()];
-        std::env::remove_var("ENTROSCOPE_MODEL");
-        assert_eq!(models_or(default.clone()), default);
-        std::env::set_var(
-            "ENTROSCOPE_MODEL",
-            " qwen2.5-coder-1.5b-instruct, gemma-3-270m ,",
-        );
+        assert_eq!(models_named(None, default.clone()), default);
+        assert_eq!(models_named(Some(" , "), default.clone()), default);
         assert_eq!(
-            models_or(default.clone()),
+            models_named(
+                Some(" qwen2.5-coder-1.5b-instruct, gemma-3-270m ,"),
+                default.clone()
+            ),
             ["qwen2.5-coder-1.5b-instruct", "gemma-3-270m"]
         );
-        std::env::remove_var("ENTROSCOPE_MODEL");
     }
 
     #[test]

@@ -38,12 +38,17 @@ impl Checkpoint {
         if !run_file.exists() {
             // Items without a run file are left from a run whose table was written (the run file
             // is removed first): they belong to no run that can resume.
+            // Only what a checkpoint writes goes: items, temporaries and parts (folders with a
+            // run file); anything else in the folder is left alone.
             for entry in std::fs::read_dir(&dir).map_err(unwritable)?.flatten() {
                 let p = entry.path();
-                let _ = if p.is_dir() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let _ = if p.is_dir() && p.join(RUN_FILE).exists() {
                     std::fs::remove_dir_all(p)
-                } else {
+                } else if p.is_file() && (name.starts_with("item-") || name.ends_with(".tmp")) {
                     std::fs::remove_file(p)
+                } else {
+                    Ok(())
                 };
             }
         }
@@ -53,8 +58,8 @@ impl Checkpoint {
                     "checkpoint",
                     dir.display(),
                     format!(
-                        "a checkpoint of this run; it holds another ({}): delete it to start \
-                         again, or write the output elsewhere",
+                        "a checkpoint of this run; it holds another ({}): delete it (or pass \
+                         --fresh) to start again, or write the output elsewhere",
                         existing.lines().next().unwrap_or("")
                     ),
                 ))
@@ -130,9 +135,10 @@ impl Checkpoint {
     ) -> Result<T> {
         let path = self.value_path(key);
         if let Ok(bytes) = std::fs::read(&path) {
-            match postcard::from_bytes(&bytes) {
-                Ok(v) => return Ok(v),
-                Err(_) => {
+            // the whole file must be the value: bytes left over mean another layout
+            match postcard::take_from_bytes::<T>(&bytes) {
+                Ok((v, [])) => return Ok(v),
+                _ => {
                     let _ = std::fs::remove_file(&path);
                 }
             }
@@ -195,9 +201,11 @@ impl Checkpoint {
     }
 }
 
-/// `key` as a file name: ASCII letters, digits, `-` and `.` kept, anything else `_`.
+/// `key` as a file name: ASCII letters, digits, `-` and `.` kept, anything else `_`; a long
+/// key is cut and ends with a digest of the whole, so names stay within file-system limits.
 fn file_name(key: &str) -> String {
-    key.chars()
+    let name: String = key
+        .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
                 c
@@ -205,7 +213,14 @@ fn file_name(key: &str) -> String {
                 '_'
             }
         })
-        .collect()
+        .collect();
+    if name.len() <= 160 {
+        return name;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    key.hash(&mut h);
+    format!("{}-{:016x}", &name[..120], h.finish())
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! may still use. A model too large is a typed error that names the cheaper choice, instead of
 //! the kernel's OOM killer half-way through.
 
+use std::path::{Path, PathBuf};
+
 use candle_core::quantized::{gguf_file, GgmlDType};
 
 use super::{LoadOptions, WeightDtype};
@@ -101,9 +103,9 @@ impl MemoryEstimate {
     }
 }
 
-/// Bytes this process may still allocate: `MemAvailable` from `/proc/meminfo`, lowered by a
-/// cgroup limit (v2 `memory.max − memory.current`, v1 `limit − usage`) where one is set. `None`
-/// where neither can be read (not Linux): then nothing is refused.
+/// Bytes this process may still allocate: `MemAvailable` from `/proc/meminfo`, lowered by the
+/// room left in its memory cgroup and every cgroup above it ([`cgroup_room`]). `None` where
+/// neither can be read (not Linux): then nothing is refused.
 pub fn available_memory() -> Option<u64> {
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok();
     let host = meminfo.as_deref().and_then(|m| {
@@ -112,46 +114,80 @@ pub fn available_memory() -> Option<u64> {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kb| kb * 1024)
     });
-    let read = |p: &str| {
-        std::fs::read_to_string(p)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-    };
-    // Page cache the kernel can reclaim (a model file just downloaded) is not in use: subtract
-    // it from the usage, as docker and the kubelet do.
-    let inactive_file = |path: &str, key: &str| {
-        std::fs::read_to_string(path).ok().and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        })
-    };
-    let cgroup = match (
-        read("/sys/fs/cgroup/memory.max"),
-        read("/sys/fs/cgroup/memory.current"),
-    ) {
-        (Some(max), Some(cur)) => {
-            let cache = inactive_file("/sys/fs/cgroup/memory.stat", "inactive_file ").unwrap_or(0);
-            Some(max.saturating_sub(cur.saturating_sub(cache)))
-        }
-        _ => match (
-            read("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
-            read("/sys/fs/cgroup/memory/memory.usage_in_bytes"),
-        ) {
-            // v1 reports "no limit" as a huge number, which the min below ignores.
-            (Some(max), Some(cur)) => {
-                let cache =
-                    inactive_file("/sys/fs/cgroup/memory/memory.stat", "total_inactive_file ")
-                        .unwrap_or(0);
-                Some(max.saturating_sub(cur.saturating_sub(cache)))
-            }
-            _ => None,
-        },
-    };
+    let cgroup = std::fs::read_to_string("/proc/self/cgroup")
+        .ok()
+        .and_then(|own| cgroup_room(Path::new("/sys/fs/cgroup"), &own));
     match (host, cgroup) {
         (Some(h), Some(c)) => Some(h.min(c)),
         (h, c) => h.or(c),
     }
+}
+
+/// The room left in the memory cgroup named by `own` (the text of `/proc/self/cgroup`) under
+/// the cgroup mount `root`: the least, over that cgroup and each one above it, of its limit less
+/// its usage (v2 `memory.max − memory.current`, v1 `limit_in_bytes − usage_in_bytes`), the
+/// reclaimable page cache (`inactive_file`) not counted as used, as docker and the kubelet do.
+/// A process in a nested cgroup (a SLURM job step, a systemd slice) is bounded by it and its
+/// ancestors; inside a container the path is `/`, or missing under the mount, and the mount's
+/// root is the container's cgroup. `None` without a limit.
+fn cgroup_room(root: &Path, own: &str) -> Option<u64> {
+    let v2 = root.join("cgroup.controllers").exists();
+    let (base, path, files) = if v2 {
+        let p = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+        (
+            root.to_path_buf(),
+            p,
+            ["memory.max", "memory.current", "inactive_file "],
+        )
+    } else {
+        let p = own.lines().find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, controllers, path) = (f.next()?, f.next()?, f.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "memory")
+                .then_some(path)
+        })?;
+        (
+            root.join("memory"),
+            p,
+            [
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+                "total_inactive_file ",
+            ],
+        )
+    };
+    let read = |p: PathBuf| {
+        std::fs::read_to_string(p)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+    };
+    let room_in = |dir: &Path| -> Option<u64> {
+        // v2 writes "max" for no limit (not a number); v1 a huge number, which `min` ignores
+        let max = read(dir.join(files[0]))?;
+        let used = read(dir.join(files[1]))?;
+        let cache = std::fs::read_to_string(dir.join("memory.stat"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix(files[2]))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .unwrap_or(0);
+        Some(max.saturating_sub(used.saturating_sub(cache)))
+    };
+    let mut dir = base.join(path.trim_start_matches('/'));
+    let mut room: Option<u64> = None;
+    loop {
+        if let Some(r) = room_in(&dir) {
+            room = Some(room.map_or(r, |x| x.min(r)));
+        }
+        if dir == base || !dir.pop() || !dir.starts_with(&base) {
+            break;
+        }
+    }
+    room
 }
 
 /// Refuse `model` when `need` exceeds what `opts` allows, naming the cheaper choice. Only the
@@ -226,6 +262,61 @@ mod tests {
         );
         assert!(check("m", &need, &opts(MemoryCheck::Budget(2 << 30)), true).is_ok());
         assert!(check("m", &need, &opts(MemoryCheck::Force), true).is_ok());
+    }
+
+    /// A cgroup tree written by hand: the room is the least over the process's cgroup and its
+    /// ancestors, reclaimable page cache is free, "max" / a huge v1 number is no limit, and a
+    /// path missing under the mount (a container's view) falls back to the mount's root.
+    #[test]
+    fn cgroup_room_of_nested_cgroups_by_hand() -> Result<()> {
+        let root = std::env::temp_dir().join(format!("entroscope-cg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let write = |rel: &str, text: &str| -> Result<()> {
+            let p = root.join(rel);
+            if let Some(d) = p.parent() {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            }
+            std::fs::write(&p, text).map_err(|e| Error::io(&p, e))
+        };
+        const G: u64 = 1 << 30;
+        // v1: the job's cgroup allows 4 GiB (1 GiB used, 0.25 of it reclaimable); its parent 16
+        write("memory/memory.limit_in_bytes", "9223372036854771712")?;
+        write("memory/memory.usage_in_bytes", &(20 * G).to_string())?;
+        write("memory/slurm/memory.limit_in_bytes", &(16 * G).to_string())?;
+        write("memory/slurm/memory.usage_in_bytes", &(2 * G).to_string())?;
+        write(
+            "memory/slurm/job_1/memory.limit_in_bytes",
+            &(4 * G).to_string(),
+        )?;
+        write("memory/slurm/job_1/memory.usage_in_bytes", &G.to_string())?;
+        write(
+            "memory/slurm/job_1/memory.stat",
+            &format!("cache 9\ntotal_inactive_file {}\n", G / 4),
+        )?;
+        let own = "5:devices:/slurm/job_1\n4:cpuacct,memory:/slurm/job_1\n";
+        assert_eq!(cgroup_room(&root, own), Some(4 * G - 3 * G / 4));
+        // the parent is the tighter bound
+        write("memory/slurm/memory.usage_in_bytes", &(15 * G).to_string())?;
+        assert_eq!(cgroup_room(&root, own), Some(G));
+        // a path that is not under the mount (a container's own cgroup is its root); v1's
+        // huge "no limit" leaves room beyond any machine's memory
+        assert!(cgroup_room(&root, "4:memory:/docker/abc\n").is_some_and(|r| r > 1 << 60));
+        write("memory/memory.limit_in_bytes", &(8 * G).to_string())?;
+        write("memory/memory.usage_in_bytes", &(2 * G).to_string())?;
+        assert_eq!(cgroup_room(&root, "4:memory:/docker/abc\n"), Some(6 * G));
+        // v2: "max" is no limit
+        let v2 = root.join("v2");
+        std::fs::create_dir_all(v2.join("user.slice/job")).map_err(|e| Error::io(&v2, e))?;
+        std::fs::write(v2.join("cgroup.controllers"), "memory").map_err(|e| Error::io(&v2, e))?;
+        std::fs::write(v2.join("user.slice/memory.max"), "max").map_err(|e| Error::io(&v2, e))?;
+        std::fs::write(v2.join("user.slice/memory.current"), "5").map_err(|e| Error::io(&v2, e))?;
+        std::fs::write(v2.join("user.slice/job/memory.max"), (3 * G).to_string())
+            .map_err(|e| Error::io(&v2, e))?;
+        std::fs::write(v2.join("user.slice/job/memory.current"), G.to_string())
+            .map_err(|e| Error::io(&v2, e))?;
+        assert_eq!(cgroup_room(&v2, "0::/user.slice/job\n"), Some(2 * G));
+        std::fs::remove_dir_all(&root).ok();
+        Ok(())
     }
 
     #[test]

@@ -80,17 +80,21 @@ pub trait Report {
 }
 
 /// The checkpoint of a paper run whose options name one (each `Options::checkpoint`). Its
-/// identity is the paper and every option, so a rerun with other options is refused rather
-/// than mixed in (delete the directory to start again).
+/// identity is the paper and every option (`identity`: the options without the checkpoint's
+/// own path), so a rerun with other options is refused rather than mixed in (delete the
+/// directory to start again).
 pub(crate) fn open_checkpoint(
     paper: &str,
     dir: Option<&Path>,
-    opts: &impl std::fmt::Debug,
+    identity: &impl std::fmt::Debug,
 ) -> Result<Option<Checkpoint>> {
     let Some(dir) = dir else {
         return Ok(None);
     };
-    let run = format!("{paper} {opts:?} entroscope {}", env!("CARGO_PKG_VERSION"));
+    let run = format!(
+        "{paper} {identity:?} entroscope {} checkpoint format 1",
+        env!("CARGO_PKG_VERSION")
+    );
     let cp = Checkpoint::open(dir, &run)?;
     if !cp.is_empty() && crate::progress::enabled() {
         eprintln!(
@@ -100,6 +104,17 @@ pub(crate) fn open_checkpoint(
         );
     }
     Ok(Some(cp))
+}
+
+/// The part of a run's checkpoint for model `index` of its options, so that two models of one
+/// name (two `model.gguf` files in different folders) never share items.
+pub(crate) fn model_part(
+    checkpoint: Option<&Checkpoint>,
+    index: usize,
+) -> Result<Option<Checkpoint>> {
+    checkpoint
+        .map(|c| c.part(&format!("model {index}")))
+        .transpose()
 }
 
 /// `compute`'s value, kept in (or read back from) the run's checkpoint under `key` when it has one.

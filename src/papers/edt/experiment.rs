@@ -203,8 +203,9 @@ pub fn sample(
 
 /// Sample one continuation per decoder of a prefilled prompt, all of them in one batch (decoder
 /// `k` gets sequence index `first_sequence + k`): each step reads the weights once for every
-/// sample, which is what makes several samples per prompt cheap. Each sample equals what
-/// [`sample`] draws alone with the same decoder and sequence index; a finished sample's row
+/// sample, which is what makes several samples per prompt cheap. Each sample is what [`sample`]
+/// draws alone with the same decoder and sequence index, up to float rounding (a batch's
+/// products may round differently, rarely enough to change a token); a finished sample's row
 /// keeps running until the last one stops, and its extra tokens are dropped.
 pub fn sample_batch<D: Decoder>(
     lm: &Lm,
@@ -314,8 +315,7 @@ pub struct Options {
     pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
-    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
-    /// this directory, and read back those a killed run with the same options kept
+    /// Keep each setting's result and samples in this directory as it is finished, and read back those a killed run with the same options kept
     /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
     /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
     pub checkpoint: Option<std::path::PathBuf>,
@@ -551,13 +551,21 @@ pub const TRACE_SETTING: Setting = Setting::EdtToken(1.2, 1.0);
 /// with [`papers::Report::write`](crate::papers::Report::write).
 pub fn run(opts: &Options) -> Result<Report> {
     opts.validate()?;
-    let checkpoint = crate::papers::open_checkpoint("edt", opts.checkpoint.as_deref(), opts)?;
+    let checkpoint = crate::papers::open_checkpoint(
+        "edt",
+        opts.checkpoint.as_deref(),
+        &Options {
+            checkpoint: None,
+            ..opts.clone()
+        },
+    )?;
     let mut report = Report::default();
-    for model in &opts.models {
+    for (mi, model) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(model, &opts.load)?;
+        let cp = crate::papers::model_part(checkpoint.as_ref(), mi)?;
         for &task in &opts.tasks {
             let t0 = Instant::now();
-            let r = run_task(&lm, task, opts, checkpoint.as_ref(), &mut report.samples)?;
+            let r = run_task(&lm, task, opts, cp.as_ref(), &mut report.samples)?;
             report.results.extend(r);
             report.timings.push((
                 lm.name().to_string(),
@@ -567,7 +575,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         }
         let task = opts.tasks[0];
         if let Some((p, _)) = task.prompts(1)?.first() {
-            let pre = prefill(&lm, p)?;
+            let pre = prefill_ids(&lm, lm.encode_request(p, opts.chat_template)?)?;
             let mut dec = TRACE_SETTING.decoder(opts.seed)?;
             let s = sample(&lm, &pre, dec.as_mut(), 0, 32, &[])?;
             report.traces.push((lm.name().to_string(), s));

@@ -169,8 +169,7 @@ pub struct Options {
     pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
-    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
-    /// this directory, and read back those a killed run with the same options kept
+    /// Keep each candidate prompt, sweep question, benchmark item and open-ended answer in this directory as it is finished, and read back those a killed run with the same options kept
     /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
     /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
     pub checkpoint: Option<std::path::PathBuf>,
@@ -284,11 +283,19 @@ pub fn run(opts: &Options) -> Result<Report> {
     } else {
         Vec::new()
     };
-    let checkpoint = crate::papers::open_checkpoint("end", opts.checkpoint.as_deref(), opts)?;
-    let cp = checkpoint.as_ref();
+    let checkpoint = crate::papers::open_checkpoint(
+        "end",
+        opts.checkpoint.as_deref(),
+        &Options {
+            checkpoint: None,
+            ..opts.clone()
+        },
+    )?;
     let mut report = Report::default();
-    for model in &opts.models {
+    for (mi, model) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(model, &opts.load)?;
+        let part = crate::papers::model_part(checkpoint.as_ref(), mi)?;
+        let cp = part.as_ref();
         let name = lm.name().to_string();
         if opts.candidates {
             let t0 = Instant::now();

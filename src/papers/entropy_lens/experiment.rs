@@ -130,8 +130,7 @@ pub struct Options {
     pub chat_template: bool,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
-    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
-    /// this directory, and read back those a killed run with the same options kept
+    /// Keep each batch of generations, the interventions' profile and each intervention in this directory as it is finished, and read back those a killed run with the same options kept
     /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
     /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
     pub checkpoint: Option<std::path::PathBuf>,
@@ -264,12 +263,19 @@ pub fn run(opts: &Options) -> Result<Report> {
                 .into(),
         );
     }
-    let checkpoint =
-        crate::papers::open_checkpoint("entropy-lens", opts.checkpoint.as_deref(), opts)?;
+    let checkpoint = crate::papers::open_checkpoint(
+        "entropy-lens",
+        opts.checkpoint.as_deref(),
+        &Options {
+            checkpoint: None,
+            ..opts.clone()
+        },
+    )?;
     for (i, m) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(m, &opts.load)?;
         report.params.push((lm.name().into(), approx_params(&lm)));
-        run_model(&lm, i, opts, checkpoint.as_ref(), &mut report)?;
+        let cp = crate::papers::model_part(checkpoint.as_ref(), i)?;
+        run_model(&lm, i, opts, cp.as_ref(), &mut report)?;
     }
     classify_samples(&mut report, opts)?;
     Ok(report)

@@ -323,8 +323,7 @@ pub struct Options {
     pub seed: u64,
     /// Device and weight dtype of every model ([`Lm::load_with`]).
     pub load: crate::model::LoadOptions,
-    /// Keep each finished item (an idiom, a setting, a batch of prompts, a benchmark item) in
-    /// this directory, and read back those a killed run with the same options kept
+    /// Keep each idiom's records in this directory as it is finished, and read back those a killed run with the same options kept
     /// ([`crate::data::Checkpoint`]). `None` (the presets): keep nothing. Delete it once the
     /// report is written; the CLI keeps it in `<out>/.checkpoint` and does.
     pub checkpoint: Option<std::path::PathBuf>,
@@ -378,23 +377,30 @@ pub fn run(opts: &Options) -> Result<Report> {
         .iter()
         .map(data::load_idioms)
         .collect::<Result<Vec<_>>>()?;
-    let checkpoint =
-        crate::papers::open_checkpoint("uncertainty", opts.checkpoint.as_deref(), opts)?;
+    let checkpoint = crate::papers::open_checkpoint(
+        "uncertainty",
+        opts.checkpoint.as_deref(),
+        &Options {
+            checkpoint: None,
+            ..opts.clone()
+        },
+    )?;
     let mut report = Report::default();
     for set in &sets {
         for &(line, r) in &set.skipped {
             report.skipped.push((set.name.clone(), line, r));
         }
     }
-    for model in &opts.models {
+    for (mi, model) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(model, &opts.load)?;
-        for set in &sets {
+        let cp = crate::papers::model_part(checkpoint.as_ref(), mi)?;
+        for (si, set) in sets.iter().enumerate() {
             let n = opts.limit.unwrap_or(usize::MAX).min(set.idioms.len());
             let bar = crate::progress::progress_bar(n, format!("{} {}", lm.short_name(), set.name));
             let start = report.records.len();
             for (i, idiom) in set.idioms[..n].iter().enumerate() {
-                let key = format!("{} {} {i}", lm.name(), set.name);
-                let recs = crate::papers::keep(checkpoint.as_ref(), &key, || {
+                let key = format!("set {si} idiom {i}");
+                let recs = crate::papers::keep(cp.as_ref(), &key, || {
                     run_idiom(&lm, &set.name, i, idiom, opts.n_samples, opts.seed)
                 })?;
                 report.records.extend(recs);
