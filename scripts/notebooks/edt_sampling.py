@@ -64,8 +64,7 @@ report.trace_chart(&first_model)?
 ## Samples and tables
 """),
 ("code", """
-entroscope::frame::set_display(10, 6);
-println!("{}", report.samples.to_frame()?.head(Some(10)));
+report.samples.to_frame()?.head(Some(10)).show();
 let files = report.write("../figures/edt".as_ref())?;
 println!("{} files written under ../figures/edt", files.len());
 """),

@@ -76,8 +76,7 @@ to an incorrect one, and the share of answers closer to a correct reference.
 ("code", """
 let part = end::run(&Options { candidates: false, n_mc: 0, ..base.clone() })?;
 Markdown(part.markdown()).show();
-entroscope::frame::set_display(12, 6);
-println!("{}", part.open.to_frame()?.head(Some(9)));
+part.open.to_frame()?.head(Some(9)).show();
 all.merge(part);
 """),
 ("markdown", """

@@ -38,7 +38,6 @@ let mut opts = size.pick::<Options>();
 opts.models = models_or(opts.models); // ENTROSCOPE_MODEL=qwen2.5-coder-1.5b-instruct: paper scale
 let out = std::path::PathBuf::from("../figures/entropy_lens");
 std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
-entroscope::frame::set_display(30, 12);
 println!("models: {:?}", opts.models.iter().map(|m| entroscope::model::short_name(m)).collect::<Vec<_>>());
 """),
 ("markdown", """

@@ -141,7 +141,7 @@ let skips = frame::from_rows(&rows, |r, row| {
     row.usize("skipped_block", r.0).str("top_token", &r.1).f64("p", r.2).f64("entropy", r.3);
 })?;
 println!("clean: top {tok0:?} p={p0:.3} H={e0:.3}");
-println!("{}", frame::show(&skips, 40));
+skips.show();
 let x: Vec<f64> = rows.iter().map(|r| r.0 as f64).collect();
 let skip_chart = plot::lines(&[
     Curve::new("block skipped", x.clone(), rows.iter().map(|r| f64::from(r.3)).collect()),
@@ -159,9 +159,9 @@ jumps sharply in the upper layers). The steps table, then each step's candidates
 use entroscope::decode::{generate, End, EndParams, GenerateOptions};
 let g = generate(&lm, prompt, &mut End::new(EndParams::default())?, &GenerateOptions::new(if quick { 8 } else { 24 }))?;
 println!("END: {:?}", g.text);
-println!("{}", frame::show(&g.to_frame()?, 24));
+g.to_frame()?.show();
 let cands = g.candidates_frame()?;
-println!("{}", frame::show(&cands, 12));
+cands.head(Some(12)).show();
 """),
 ("markdown", """
 ## The first step's candidates, layer by layer

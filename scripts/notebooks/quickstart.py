@@ -36,8 +36,7 @@ of the last position, layer by layer, as a DataFrame: the answer " Paris" appear
 ("code", """
 let last = lm.trace_text("The capital of France is", &CaptureSpec::last())?;
 let top = LogitLens::normed().top_k(&lm, &last, 1)?.to_frame()?;
-entroscope::frame::set_display(40, 10);
-println!("{top}");
+top.show();
 """),
 ("markdown", """
 ## Entropy, layer × token
@@ -98,7 +97,7 @@ let end = generate(&lm, prompt, &mut End::new(EndParams::default())?, &opts)?;
 for (name, g) in [("greedy", &greedy), ("EDT", &edt), ("END", &end)] {
     println!("{name:>6}: {:?}", g.text);
 }
-println!("{}", edt.to_frame()?.head(Some(6)));
+edt.to_frame()?.head(Some(6)).show();
 """),
 ("markdown", """
 ## The tidy table
@@ -107,7 +106,7 @@ Every profile becomes a long frame: `model, prompt_id, position, token, layer, d
 """),
 ("code", """
 let table = profiles.to_frame()?;
-println!("{}", table.head(Some(8)));
+table.head(Some(8)).show();
 table.shape()
 """),
 ]

@@ -31,7 +31,6 @@ use entroscope::papers::uncertainty::{self, Options};
 
 let size = size()?; // ENTROSCOPE_SIZE (or ENTROSCOPE_QUICK=1)
 let quick = size == Preset::Quick;
-entroscope::frame::set_display(20, 12);
 """),
 ("markdown", """
 ## One idiom, layer by layer
@@ -52,7 +51,7 @@ println!("ground truth: {:?} (id {})", lm.token_strings(&[case.target])[0], case
 ("code", """
 let greedy = uncertainty::run_idiom(&lm, &set.name, 0, &idiom, 0, 0)?;
 println!("greedy token: {:?} (correct: {})", greedy[0].generated_str, greedy[0].correct);
-greedy.to_frame()?.select(["layer", "entropy", "ce_generated", "rank_generated", "ce_truth", "rank_truth"])?
+greedy.to_frame()?.select(["layer", "entropy", "ce_generated", "rank_generated", "ce_truth", "rank_truth"])?.show();
 """),
 ("markdown", """
 ## The reproduction
