@@ -2,7 +2,8 @@
 """Fails when the committed executed copies are stale or lost output: every notebooks/<name>.ipynb
 needs notebooks/executed/<name>.ipynb with the same code cells, in order, and no output of an
 executed copy may be a chart's debug string (`Chart(…)`, a chart that did not display) or a
-trimmed summary. `make notebooks` regenerates the copies. Used by .ci/run.
+trimmed summary, nor carry two rich displays in one bundle (evcxr merges a cell's displays into
+one, and a frontend draws one of them: the other is lost; one display per cell). `make notebooks` regenerates the copies. Used by .ci/run.
     python3 scripts/check-notebooks.py"""
 import json, pathlib, re, sys
 
@@ -26,6 +27,9 @@ for src in sorted(root.glob("*.ipynb")):
                 bad.append(f"{src.name}: code cell {i + 1} prints a Chart(…) debug string instead of the chart")
             if re.search(r"more lines? trimmed", text):
                 bad.append(f"{src.name}: code cell {i + 1} has a trimmed summary")
+            rich = [k for k in o.get("data", {}) if k != "text/plain"]
+            if len(rich) > 1 or (rich and "text/plain" in o.get("data", {}) and o.get("output_type") == "display_data"):
+                bad.append(f"{src.name}: code cell {i + 1} shows {', '.join(sorted(o['data']))} in one display; a frontend draws one of them")
 for b in bad:
     print("check-notebooks:", b, file=sys.stderr)
 if bad:

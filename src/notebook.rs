@@ -19,6 +19,8 @@ pub use crate::papers::preset::Sizes;
 pub use crate::papers::{Preset, Report};
 pub use crate::prelude::*;
 
+use base64::Engine;
+
 use crate::frame::DataFrame;
 
 /// The size a chart is shown at in a notebook column, pixels.
@@ -66,7 +68,9 @@ fn models_named(list: Option<&str>, default: Vec<String>) -> Vec<String> {
 pub struct Markdown(pub String);
 
 /// Inline display in a notebook: charts as PNG at [`NOTEBOOK_CHART_SIZE`], tables as HTML,
-/// Markdown rendered. Outside a notebook the same markers are printed as text.
+/// Markdown rendered. Outside a notebook the same markers are printed as text. evcxr merges
+/// everything a cell displays into one bundle, of which a frontend draws one: show one thing
+/// per cell (several charts as one `Vec`).
 pub trait Show {
     /// What is printed: evcxr's `EVCXR_BEGIN_CONTENT <mime>` … `EVCXR_END_CONTENT` blocks.
     fn content(&self) -> String;
@@ -94,11 +98,33 @@ impl Show for Option<Chart> {
     }
 }
 
-/// Named charts (a report's `charts()`), one after the other.
+/// Named charts (a report's `charts()`), side by side and wrapping, as one HTML display: evcxr
+/// merges a cell's displays into one, so several PNG displays would keep only the last.
 impl Show for Vec<(String, Chart)> {
     fn content(&self) -> String {
-        let parts: Vec<String> = self.iter().map(|(_, c)| c.content()).collect();
-        parts.join("\n")
+        let (w, h) = NOTEBOOK_CHART_SIZE;
+        let imgs: Vec<String> = self
+            .iter()
+            .map(|(name, c)| match c.clone().size(w, h).png() {
+                Ok(png) => format!(
+                    "<img title=\"{}\" src=\"data:image/png;base64,{}\">",
+                    escape(name),
+                    base64::engine::general_purpose::STANDARD.encode(png)
+                ),
+                Err(e) => format!(
+                    "<p>{}: chart error: {}</p>",
+                    escape(name),
+                    escape(&e.to_string())
+                ),
+            })
+            .collect();
+        if imgs.is_empty() {
+            return String::new();
+        }
+        format!(
+            "EVCXR_BEGIN_CONTENT text/html\n<div>{}</div>\nEVCXR_END_CONTENT",
+            imgs.join("")
+        )
     }
 }
 
@@ -228,5 +254,11 @@ mod tests {
             "EVCXR_BEGIN_CONTENT text/markdown\n# AUC\n| a |\nEVCXR_END_CONTENT"
         );
         assert_eq!(None::<Chart>.content(), "");
+        let c = crate::plot::lines(&[crate::plot::Curve::from_y("a", vec![1.0, 2.0])]).unwrap(); // ok: test-only
+        let two = vec![("a".to_string(), c.clone()), ("b".to_string(), c)].content();
+        assert!(two.starts_with("EVCXR_BEGIN_CONTENT text/html\n<div><img title=\"a\""));
+        assert_eq!(two.matches("data:image/png;base64,iVBORw0KGgo").count(), 2);
+        assert_eq!(two.matches("EVCXR_BEGIN_CONTENT").count(), 1);
+        assert_eq!(Vec::<(String, Chart)>::new().content(), "");
     }
 }

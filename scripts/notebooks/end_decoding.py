@@ -49,8 +49,10 @@ all.prompt_chart(&model, 0)?
 all.growth_chart()?
 """),
 ("code", """
-Markdown(all.markdown()).show();
 all.entropy_chart(&model)?
+"""),
+("code", """
+Markdown(all.markdown()).show();
 """),
 ("markdown", """
 ## 2. Multiple choice: greedy vs DoLa vs END, and the λ × layer-set sweep
@@ -63,6 +65,8 @@ every other upper block.
 ("code", """
 let part = end::run(&Options { candidates: false, n_open: 0, ..base.clone() })?;
 Markdown(part.markdown()).show();
+"""),
+("code", """
 let chart = part.sweep_chart()?;
 all.merge(part);
 chart
@@ -76,6 +80,8 @@ to an incorrect one, and the share of answers closer to a correct reference.
 ("code", """
 let part = end::run(&Options { candidates: false, n_mc: 0, ..base.clone() })?;
 Markdown(part.markdown()).show();
+"""),
+("code", """
 part.open.to_frame()?.head(Some(9)).show();
 all.merge(part);
 """),

@@ -73,6 +73,8 @@ out lands in qwen2 100 % of the time, the 0.5B 81 %, chance 33 %).
 ("code", """
 let mut all = entropy_lens::run(&Options { experiments: vec![Experiment::Families], ..opts.clone() })?;
 all.profile_chart(Experiment::Families, ProfileLines::Model)?.show();
+"""),
+("code", """
 Markdown(all.markdown()).show();
 """),
 ("markdown", """
@@ -95,6 +97,8 @@ step's profile alone, which sees only the prompt. Paper: 94.8–98.4 %.
 ("code", """
 let tasks = entropy_lens::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
 tasks.profile_chart(Experiment::Tasks, ProfileLines::ModelAndClass)?.show();
+"""),
+("code", """
 Markdown(tasks.markdown()).show();
 all.merge(tasks);
 """),
@@ -110,6 +114,8 @@ we show it beside the AUC. Paper: 96.6–98.7 %.
 ("code", """
 let formats = entropy_lens::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
 formats.profile_chart(Experiment::Formats, ProfileLines::ModelAndClass)?.show();
+"""),
+("code", """
 Markdown(formats.markdown()).show();
 all.merge(formats);
 """),
@@ -128,6 +134,8 @@ in the parquet table) is the finer measure.
 ("code", """
 let iv = entropy_lens::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;
 iv.intervention_charts()?.show();
+"""),
+("code", """
 Markdown(iv.markdown()).show();
 all.merge(iv);
 """),
@@ -143,6 +151,8 @@ experiment's wall time), and every figure and table written under `figures/entro
 ("code", """
 all.auc_chart()?.show();
 let files = all.write(&out)?;
+"""),
+("code", """
 Markdown(all.markdown()).show();
 println!("wrote {} files under {}", files.len(), out.display());
 """),

@@ -142,6 +142,8 @@ let skips = frame::from_rows(&rows, |r, row| {
 })?;
 println!("clean: top {tok0:?} p={p0:.3} H={e0:.3}");
 skips.show();
+"""),
+("code", """
 let x: Vec<f64> = rows.iter().map(|r| r.0 as f64).collect();
 let skip_chart = plot::lines(&[
     Curve::new("block skipped", x.clone(), rows.iter().map(|r| f64::from(r.3)).collect()),
@@ -160,6 +162,8 @@ use entroscope::decode::{generate, End, EndParams, GenerateOptions};
 let g = generate(&lm, prompt, &mut End::new(EndParams::default())?, &GenerateOptions::new(if quick { 8 } else { 24 }))?;
 println!("END: {:?}", g.text);
 g.to_frame()?.show();
+"""),
+("code", """
 let cands = g.candidates_frame()?;
 cands.head(Some(12)).show();
 """),

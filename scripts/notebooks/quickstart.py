@@ -106,7 +106,7 @@ Every profile becomes a long frame: `model, prompt_id, position, token, layer, d
 """),
 ("code", """
 let table = profiles.to_frame()?;
+println!("{:?} (rows, columns)", table.shape());
 table.head(Some(8)).show();
-table.shape()
 """),
 ]
