@@ -157,20 +157,9 @@ impl Checkpoint {
         Ok(v)
     }
 
-    /// How many items are kept.
+    /// How many items are kept, those of its parts included.
     pub fn len(&self) -> usize {
-        std::fs::read_dir(&self.dir)
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.file_name().to_string_lossy().starts_with("item-"))
-                    .filter(|e| {
-                        e.path()
-                            .extension()
-                            .is_some_and(|x| x == "parquet" || x == "bin")
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
+        count_items(&self.dir)
     }
 
     /// No item kept yet?
@@ -199,6 +188,28 @@ impl Checkpoint {
         }
         std::fs::remove_dir_all(dir).map_err(unwritable)
     }
+}
+
+/// Items in `dir` and in its parts (folders with a run file).
+fn count_items(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if p.is_dir() && p.join(RUN_FILE).exists() {
+                count_items(&p)
+            } else {
+                usize::from(
+                    name.starts_with("item-")
+                        && p.extension().is_some_and(|x| x == "parquet" || x == "bin"),
+                )
+            }
+        })
+        .sum()
 }
 
 /// `key` as a file name: ASCII letters, digits, `-` and `.` kept, anything else `_`; a long
@@ -279,6 +290,7 @@ mod tests {
         let df = DataFrame::new(1, vec![polars::prelude::Column::new("x".into(), [1.0f64])])?;
         part.save(0, &df)?;
         assert_eq!(c.part("dola truthfulqa")?.load(0), Some(df));
+        assert_eq!(c.len(), 2, "the parent's item and its part's");
         c.remove()?;
         assert!(!dir.exists());
         Ok(())

@@ -90,11 +90,15 @@ pub fn id_rows(fx: &serde_json::Value) -> Vec<Vec<u32>> {
 }
 
 /// Start `cmd`, wait until `ready()` holds (checked every 5 ms, for at most 300 s), then kill
-/// it (SIGKILL): a run stopped part-way, as a preempted job or a closed laptop stops it.
+/// it (SIGKILL): a run stopped part-way, as a preempted job or a closed laptop stops it. A run
+/// that ends before `ready()` fails the test: it was never stopped part-way.
 pub fn kill_when(cmd: &mut std::process::Command, ready: impl Fn() -> bool) {
     let mut child = cmd.spawn().unwrap();
     let t0 = std::time::Instant::now();
     while !ready() && t0.elapsed().as_secs() < 300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the run ended ({status}) before it could be killed part-way");
+        }
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     child.kill().unwrap();

@@ -367,8 +367,9 @@ fn killed_paper_run_resumes_to_the_same_tables() {
     assert!(!full.join(".checkpoint").exists());
 
     let out = dir.join("resumed");
+    // the items of model 0, in its part of the checkpoint
     let kept = || {
-        std::fs::read_dir(out.join(".checkpoint"))
+        std::fs::read_dir(out.join(".checkpoint").join("model_0"))
             .map(|d| {
                 d.flatten()
                     .map(|e| e.path())
