@@ -51,9 +51,9 @@ notebooks:
 	ENTROSCOPE_SIZE=$(SIZE) NOTEBOOKS_OUT=notebooks/executed bash scripts/run-notebooks.sh
 
 # Fuzz one parser with AFL++ (cargo-afl, stable Rust):
-#   make fuzz FUZZ_TARGET=gguf|hf_config|prompts|chat_template FUZZ_SECONDS=600
-FUZZ_TARGET ?= gguf
-FUZZ_SECONDS ?= 600
+#   make fuzz TARGET=gguf|hf_config|prompts|chat_template SECONDS=600  (or FUZZ_TARGET=, FUZZ_SECONDS=)
+FUZZ_TARGET ?= $(or $(TARGET),gguf)
+FUZZ_SECONDS ?= $(or $(SECONDS),600)
 fuzz: models
 	bash scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
 
