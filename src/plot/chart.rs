@@ -231,9 +231,11 @@ impl Chart {
         ensure_font()?;
         area.fill(&WHITE).map_err(perr)?;
         let area = match &self.title {
-            Some(t) => area
-                .titled(t, (FONT, 22).into_font().style(FontStyle::Bold))
-                .map_err(perr)?,
+            Some(t) => {
+                let size = title_size(area, t)?;
+                area.titled(t, (FONT, size).into_font().style(FontStyle::Bold))
+                    .map_err(perr)?
+            }
             None => area.clone(),
         };
         check_range("x_range", self.x_range)?;
@@ -331,6 +333,25 @@ impl Chart {
     pub fn evcxr_display(&self) {
         println!("{}", self.evcxr_content());
     }
+}
+
+/// The title's font size: 22 px, or smaller (down to 12) until the title fits the chart's width
+/// with a margin, so a long title at notebook size is not clipped at both ends.
+pub(super) fn title_size<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<f64> {
+    let room = f64::from(area.dim_in_pixel().0) - 24.0;
+    let mut size = 22.0;
+    while size > 12.0 {
+        let font = (FONT, size).into_font().style(FontStyle::Bold);
+        let (w, _) = area.estimate_text_size(title, &font.into()).map_err(perr)?;
+        if f64::from(w) <= room {
+            break;
+        }
+        size -= 1.0;
+    }
+    Ok(size)
 }
 
 /// A fixed axis range must be finite and increasing.
@@ -492,6 +513,20 @@ mod tests {
         ] {
             assert_eq!(base64(i.as_bytes()), o);
         }
+    }
+
+    #[test]
+    fn long_titles_shrink_to_fit_short_ones_keep_their_size() {
+        ensure_font().unwrap(); // ok: test-only
+        let mut buf = vec![0u8; 560 * 350 * 3];
+        let area = BitMapBackend::with_buffer(&mut buf, (560, 350)).into_drawing_area();
+        assert_eq!(title_size(&area, "Entropy").unwrap(), 22.0); // ok: test-only
+        let long = "SmolLM2-135M-Instruct: TruthfulQA MC1 accuracy under layer skips";
+        let size = title_size(&area, long).unwrap(); // ok: test-only
+        assert!((12.0..22.0).contains(&size), "{size}");
+        let font = (FONT, size).into_font().style(FontStyle::Bold);
+        let (w, _) = area.estimate_text_size(long, &font.into()).unwrap(); // ok: test-only
+        assert!(w <= 560 - 24, "{w} px");
     }
 
     #[test]
