@@ -20,6 +20,9 @@ pub struct Curve {
     /// Drawn in the colour of this earlier curve (by index), thin and light, without a legend
     /// entry: the quartiles beside a median, a bound beside an estimate.
     pub companion_of: Option<usize>,
+    /// A reference level (chance, a dummy baseline), not a result: drawn grey and dashed, with
+    /// a legend entry but no colour of the palette.
+    pub reference: bool,
 }
 
 impl Curve {
@@ -30,12 +33,19 @@ impl Curve {
             x,
             y,
             companion_of: None,
+            reference: false,
         }
     }
 
     /// This curve under another legend name.
     pub fn named(mut self, name: impl Into<String>) -> Self {
         self.name = name.into();
+        self
+    }
+
+    /// This curve as a reference level ([`Curve::reference`]).
+    pub fn as_reference(mut self) -> Self {
+        self.reference = true;
         self
     }
 

@@ -43,6 +43,19 @@ const AXIS: RGBColor = RGBColor(90, 90, 90);
 /// More curves than this are drawn faint and left out of the legend.
 const MAX_LEGEND_SERIES: usize = 10;
 
+/// Each curve's place in the palette: the curves with a legend entry of their own take the
+/// colours in order; a companion takes its lead's, and a reference level none (it is grey).
+fn palette_ranks(series: &[Curve]) -> Vec<usize> {
+    series
+        .iter()
+        .scan(0, |n, s| {
+            let r = *n;
+            *n += usize::from(s.companion_of.is_none() && !s.reference);
+            Some(r)
+        })
+        .collect()
+}
+
 /// The `i`-th colour of [`PALETTE`], cycling.
 fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
@@ -440,20 +453,32 @@ impl Chart {
 
         let many = series.len() > MAX_LEGEND_SERIES;
         let faint = many || (band != Band::None && series.len() > 3);
-        // Colours go to the curves with a legend entry, in order; a companion takes its lead's.
-        let rank: Vec<usize> = series
-            .iter()
-            .scan(0, |n, s| {
-                let r = *n;
-                *n += usize::from(s.companion_of.is_none());
-                Some(r)
-            })
-            .collect();
+        let rank = palette_ranks(series);
         for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
             if p.is_empty() {
                 continue;
             }
             let lead = s.companion_of.filter(|&j| j < series.len()).unwrap_or(i);
+            if s.reference {
+                let grey = RGBColor(120, 120, 120);
+                let label = shorten(&s.name, 40);
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        p.iter().copied(),
+                        8,
+                        5,
+                        grey.stroke_width(2),
+                    ))
+                    .map_err(perr)?
+                    .label(label.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
+                    });
+                legend_labels.push(label);
+                let px: Vec<(i32, i32)> = p.iter().map(|q| chart.backend_coord(q)).collect();
+                sample_polyline(&px, &mut pixels);
+                continue;
+            }
             let c = color(rank[lead]);
             let style = if lead != i {
                 c.mix(0.45).stroke_width(1)
@@ -872,6 +897,21 @@ impl Chart {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reference_levels_take_no_colour_of_the_palette() {
+        let c = |n: &str| Curve::from_y(n, vec![1.0, 2.0]);
+        let series = [
+            c("a"),
+            c("chance").as_reference(),
+            c("b"),
+            c("a q1").companion(0),
+            c("c"),
+        ];
+        // "b" takes the second colour, not the third: the reference did not use one
+        assert_eq!(palette_ranks(&series)[2], 1);
+        assert_eq!(palette_ranks(&series)[4], 2);
+    }
 
     #[test]
     fn quantile_matches_numpy_linear() {

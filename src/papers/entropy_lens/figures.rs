@@ -165,7 +165,7 @@ impl Report {
             xs().fold(f64::INFINITY, f64::min),
             xs().fold(f64::NEG_INFINITY, f64::max),
         );
-        series.push(Curve::new("chance (0.5)", vec![x0, x1], vec![0.5, 0.5]));
+        series.push(Curve::new("chance (0.5)", vec![x0, x1], vec![0.5, 0.5]).as_reference());
         Ok(Some(
             plot::lines(&series)?
                 .markers(plot::Markers::Dots)
@@ -209,11 +209,14 @@ impl Report {
                 };
                 series.push(Curve::new(name, x, y));
             }
-            series.push(Curve::new(
-                "chance (25 %)",
-                vec![0.0, ks.last().copied().unwrap_or(1) as f64],
-                vec![0.25, 0.25],
-            ));
+            series.push(
+                Curve::new(
+                    "chance (25 %)",
+                    vec![0.0, ks.last().copied().unwrap_or(1) as f64],
+                    vec![0.25, 0.25],
+                )
+                .as_reference(),
+            );
             let chart = plot::lines(&series)?
                 .markers(plot::Markers::Dots)
                 .title(format!(
