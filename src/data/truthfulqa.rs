@@ -104,6 +104,18 @@ pub struct TruthfulQaItem {
     pub best_index: usize,
 }
 
+impl TruthfulQaItem {
+    /// The answers as the continuations MC scoring appends to the QA prompt: correct ones first,
+    /// then incorrect, each after a space.
+    pub fn continuations(&self) -> Vec<String> {
+        self.correct_answers
+            .iter()
+            .chain(&self.incorrect_answers)
+            .map(|a| format!(" {a}"))
+            .collect()
+    }
+}
+
 /// Load `TruthfulQA.csv` (columns `Type, Category, Question, Best Answer, Correct Answers,
 /// Incorrect Answers`). Errors when a column is missing, a question has no correct or no
 /// incorrect answer, or its best answer is not among the correct ones.

@@ -79,20 +79,26 @@ pub trait Report {
     }
 }
 
-/// The checkpoint of a paper run whose options name one (each `Options::checkpoint`). Its
-/// identity is the paper and every option (`identity`: the options without the checkpoint's
-/// own path), so a rerun with other options is refused rather than mixed in (delete the
-/// directory to start again).
-pub(crate) fn open_checkpoint(
-    paper: &str,
-    dir: Option<&Path>,
-    identity: &impl std::fmt::Debug,
-) -> Result<Option<Checkpoint>> {
-    let Some(dir) = dir else {
+/// A paper's options as a run that can resume: where it keeps its items, and what makes two
+/// runs' items interchangeable. Every paper's `Options` implements it (through its
+/// `checkpoint` field; `preset::impl_sizes!`).
+pub trait Resumable {
+    /// The checkpoint directory (`Options::checkpoint`); `None`: keep nothing.
+    fn checkpoint_dir(&self) -> Option<&Path>;
+    /// Every option but the checkpoint's own path, as text.
+    fn identity(&self) -> String;
+}
+
+/// The checkpoint of a paper run whose options name one. Its identity is the paper and every
+/// option ([`Resumable::identity`]), so a rerun with other options is refused rather than mixed
+/// in (delete the directory to start again).
+pub(crate) fn open_checkpoint(paper: &str, opts: &impl Resumable) -> Result<Option<Checkpoint>> {
+    let Some(dir) = opts.checkpoint_dir() else {
         return Ok(None);
     };
     let run = format!(
-        "{paper} {identity:?} entroscope {} checkpoint format 1",
+        "{paper} {} entroscope {} checkpoint format 1",
+        opts.identity(),
         env!("CARGO_PKG_VERSION")
     );
     let cp = Checkpoint::open(dir, &run)?;

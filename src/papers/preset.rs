@@ -93,12 +93,27 @@ pub trait Sizes: Sized {
 
 /// `impl Sizes for $t` through the type's inherent constructors of the same names, and
 /// `Default` as the default preset ([`Preset::Standard`]), so `Options::default()` and
-/// `make figures` agree.
+/// `make figures` agree; and [`Resumable`](crate::papers::Resumable) through its `checkpoint`
+/// field.
 macro_rules! impl_sizes {
     ($t:ty) => {
         impl Default for $t {
             fn default() -> Self {
                 <$t>::standard()
+            }
+        }
+        impl $crate::papers::Resumable for $t {
+            fn checkpoint_dir(&self) -> Option<&std::path::Path> {
+                self.checkpoint.as_deref()
+            }
+            fn identity(&self) -> String {
+                format!(
+                    "{:?}",
+                    Self {
+                        checkpoint: None,
+                        ..self.clone()
+                    }
+                )
             }
         }
         impl $crate::papers::preset::Sizes for $t {

@@ -257,12 +257,7 @@ pub fn score_truthfulqa(
     let mut sums = [0f64; 3];
     for it in &items {
         let prefix = data::truthfulqa_prompt(&it.question);
-        let conts: Vec<String> = it
-            .correct_answers
-            .iter()
-            .chain(&it.incorrect_answers)
-            .map(|a| format!(" {a}"))
-            .collect();
+        let conts = it.continuations();
         let nt = it.correct_answers.len();
         let scores = opts
             .load_or_score(it.index, (1, conts.len()), || {

@@ -197,16 +197,13 @@ const FIGURE_PARTS: [(&str, &str); 5] = [
 ];
 
 /// Run one paper at `size` and write its report into `dir`: (files, headline). The run keeps its
-/// items in `dir/.checkpoint` until the report is written ([`crate::papers::checkpoint_dir`]).
+/// items in `dir/.checkpoint` until the report is written ([`crate::papers::run_and_write`]).
 fn figure_part<R: entroscope::papers::Report>(
     dir: &Path,
     fresh: bool,
     run: impl FnOnce(PathBuf) -> Result<R>,
 ) -> Result<(Vec<PathBuf>, String)> {
-    let checkpoint = crate::papers::checkpoint_dir(dir, fresh)?;
-    let report = run(checkpoint.clone())?;
-    let files = report.write(dir)?;
-    entroscope::data::Checkpoint::delete(&checkpoint)?;
+    let (report, files) = crate::papers::run_and_write(dir, fresh, run)?;
     Ok((files, report.headline()))
 }
 

@@ -8,9 +8,8 @@ use entroscope::data::Checkpoint;
 use entroscope::papers::Report;
 use entroscope::{Error, Result};
 
-/// Runs one paper's study and writes its report under `out`. `run` gets the checkpoint
-/// directory (`out/.checkpoint`, emptied first when `fresh`) for the options' `checkpoint`; it
-/// is deleted once the report is written.
+/// Runs one paper's study, prints its Markdown summary and writes its report under `out`
+/// ([`run_and_write`]).
 pub fn run_paper<R: Report>(
     name: &str,
     out: &Path,
@@ -18,23 +17,30 @@ pub fn run_paper<R: Report>(
     run: impl FnOnce(PathBuf) -> Result<R>,
 ) -> Result<R> {
     let t0 = Instant::now();
-    let checkpoint = checkpoint_dir(out, fresh)?;
-    let report = run(checkpoint.clone())?;
+    let (report, files) = run_and_write(out, fresh, run)?;
     println!("{}", report.markdown());
-    for f in report.write(out)? {
+    for f in files {
         eprintln!("wrote {}", f.display());
     }
-    Checkpoint::delete(&checkpoint)?;
     eprintln!("{name}: {:.1} s", t0.elapsed().as_secs_f64());
     Ok(report)
 }
 
-/// Where a paper run writing to `out` keeps its items: `out/.checkpoint`, deleted first when
-/// `fresh` (a killed run's items are otherwise read back).
-pub fn checkpoint_dir(out: &Path, fresh: bool) -> Result<PathBuf> {
-    let dir = out.join(".checkpoint");
-    if fresh && dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+/// Runs a paper's study and writes its report into `out`: (report, files written). `run` gets
+/// the checkpoint directory for the options' `checkpoint`: `out/.checkpoint`, emptied first
+/// when `fresh` (a killed run's items are otherwise read back), deleted once the report is
+/// written.
+pub fn run_and_write<R: Report>(
+    out: &Path,
+    fresh: bool,
+    run: impl FnOnce(PathBuf) -> Result<R>,
+) -> Result<(R, Vec<PathBuf>)> {
+    let checkpoint = out.join(".checkpoint");
+    if fresh && checkpoint.exists() {
+        std::fs::remove_dir_all(&checkpoint).map_err(|e| Error::io(&checkpoint, e))?;
     }
-    Ok(dir)
+    let report = run(checkpoint.clone())?;
+    let files = report.write(out)?;
+    Checkpoint::delete(&checkpoint)?;
+    Ok((report, files))
 }

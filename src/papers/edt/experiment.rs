@@ -551,14 +551,7 @@ pub const TRACE_SETTING: Setting = Setting::EdtToken(1.2, 1.0);
 /// with [`papers::Report::write`](crate::papers::Report::write).
 pub fn run(opts: &Options) -> Result<Report> {
     opts.validate()?;
-    let checkpoint = crate::papers::open_checkpoint(
-        "edt",
-        opts.checkpoint.as_deref(),
-        &Options {
-            checkpoint: None,
-            ..opts.clone()
-        },
-    )?;
+    let checkpoint = crate::papers::open_checkpoint("edt", opts)?;
     let mut report = Report::default();
     for (mi, model) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(model, &opts.load)?;

@@ -283,14 +283,7 @@ pub fn run(opts: &Options) -> Result<Report> {
     } else {
         Vec::new()
     };
-    let checkpoint = crate::papers::open_checkpoint(
-        "end",
-        opts.checkpoint.as_deref(),
-        &Options {
-            checkpoint: None,
-            ..opts.clone()
-        },
-    )?;
+    let checkpoint = crate::papers::open_checkpoint("end", opts)?;
     let mut report = Report::default();
     for (mi, model) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(model, &opts.load)?;
@@ -656,12 +649,7 @@ fn sweep_kept(
         let item: Vec<McScores> = crate::papers::keep(cp, &key, || {
             let prefix = data::truthfulqa_prompt(&it.question);
             let p = runs.prefix(&prefix)?;
-            let conts: Vec<String> = it
-                .correct_answers
-                .iter()
-                .chain(&it.incorrect_answers)
-                .map(|a| format!(" {a}"))
-                .collect();
+            let conts = it.continuations();
             // totals[c][g]
             let mut totals = Vec::with_capacity(conts.len());
             for c in runs.continuations(&p, &prefix, &conts)? {

@@ -263,14 +263,7 @@ pub fn run(opts: &Options) -> Result<Report> {
                 .into(),
         );
     }
-    let checkpoint = crate::papers::open_checkpoint(
-        "entropy-lens",
-        opts.checkpoint.as_deref(),
-        &Options {
-            checkpoint: None,
-            ..opts.clone()
-        },
-    )?;
+    let checkpoint = crate::papers::open_checkpoint("entropy-lens", opts)?;
     for (i, m) in opts.models.iter().enumerate() {
         let lm = Lm::load_with(m, &opts.load)?;
         report.params.push((lm.name().into(), approx_params(&lm)));

@@ -377,14 +377,7 @@ pub fn run(opts: &Options) -> Result<Report> {
         .iter()
         .map(data::load_idioms)
         .collect::<Result<Vec<_>>>()?;
-    let checkpoint = crate::papers::open_checkpoint(
-        "uncertainty",
-        opts.checkpoint.as_deref(),
-        &Options {
-            checkpoint: None,
-            ..opts.clone()
-        },
-    )?;
+    let checkpoint = crate::papers::open_checkpoint("uncertainty", opts)?;
     let mut report = Report::default();
     for set in &sets {
         for &(line, r) in &set.skipped {
