@@ -17,9 +17,9 @@ pub struct Curve {
     pub x: Vec<f64>,
     /// y coordinates, one per point (as many as `x`).
     pub y: Vec<f64>,
-    /// Drawn in the colour of this earlier curve (by index), thin and light, without a legend
-    /// entry: the quartiles beside a median, a bound beside an estimate.
-    pub companion_of: Option<usize>,
+    /// An interval shaded around the line in its colour, `(low[i], high[i])` at `x[i]`: the
+    /// quartiles around a median, ± one standard error around a mean where n is small.
+    pub interval: Option<(Vec<f64>, Vec<f64>)>,
     /// A reference level (chance, a dummy baseline), not a result: drawn grey and dashed, with
     /// a legend entry but no colour of the palette.
     pub reference: bool,
@@ -32,7 +32,7 @@ impl Curve {
             name: name.into(),
             x,
             y,
-            companion_of: None,
+            interval: None,
             reference: false,
         }
     }
@@ -49,10 +49,18 @@ impl Curve {
         self
     }
 
-    /// This curve as a companion of curve `index` ([`Curve::companion_of`]).
-    pub fn companion(mut self, index: usize) -> Self {
-        self.companion_of = Some(index);
+    /// This curve with an interval shaded around it ([`Curve::interval`]; as many values as
+    /// `y` in each bound, checked when charted).
+    pub fn with_interval(mut self, low: Vec<f64>, high: Vec<f64>) -> Self {
+        self.interval = Some((low, high));
         self
+    }
+
+    /// This curve with ± `err[i]` shaded around it (a standard error, a standard deviation).
+    pub fn with_error(self, err: &[f64]) -> Self {
+        let low = self.y.iter().zip(err).map(|(y, e)| y - e).collect();
+        let high = self.y.iter().zip(err).map(|(y, e)| y + e).collect();
+        self.with_interval(low, high)
     }
 
     /// `y` against `0, 1, 2, …` (e.g. a value per layer, per step).
@@ -165,7 +173,35 @@ impl Curve {
                 "as many x as y values",
             ));
         }
+        if let Some((low, high)) = &self.interval {
+            if low.len() != self.y.len() || high.len() != self.y.len() {
+                return Err(Error::invalid(
+                    "interval",
+                    format!(
+                        "`{}` with {} y values and bounds of {} and {}",
+                        self.name,
+                        self.y.len(),
+                        low.len(),
+                        high.len()
+                    ),
+                    "one low and one high bound per y value",
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The interval's finite `(x, low, high)` triples, in order (none without an interval).
+    pub(super) fn interval_points(&self) -> Vec<(f64, f64, f64)> {
+        let Some((low, high)) = &self.interval else {
+            return Vec::new();
+        };
+        self.x
+            .iter()
+            .zip(low.iter().zip(high))
+            .filter(|(x, (l, h))| x.is_finite() && l.is_finite() && h.is_finite())
+            .map(|(&x, (&l, &h))| (x, l, h))
+            .collect()
     }
 
     /// The finite points, in order.
@@ -213,7 +249,8 @@ pub enum Band {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Legend {
     /// The corner that hides the fewest drawn points (ties: upper right, upper left, lower
-    /// right, lower left).
+    /// right, lower left); line charts put the legend beside the plot when every corner would
+    /// hide some.
     #[default]
     Auto,
     /// Upper left corner of the plot.
@@ -224,6 +261,8 @@ pub enum Legend {
     LowerLeft,
     /// Lower right corner of the plot.
     LowerRight,
+    /// Beside the plot, on the right (line charts; other kinds use the upper right corner).
+    Beside,
     /// No legend.
     Hidden,
 }

@@ -40,17 +40,24 @@ const GRID: RGBColor = RGBColor(225, 225, 225);
 const TEXT: RGBColor = RGBColor(30, 30, 30);
 /// Axis lines and tick marks.
 const AXIS: RGBColor = RGBColor(90, 90, 90);
+/// Reference levels (chance, a dummy baseline): grey, dashed.
+const REFERENCE: RGBColor = RGBColor(120, 120, 120);
+/// The opacity of a curve's shaded interval.
+const SHADE: f64 = 0.18;
+/// Legend text size (px) and row height (in text sizes).
+const LEGEND_FONT: f64 = 14.0;
+const LEGEND_ROW: f64 = 1.25;
 /// More curves than this are drawn faint and left out of the legend.
 const MAX_LEGEND_SERIES: usize = 10;
 
-/// Each curve's place in the palette: the curves with a legend entry of their own take the
-/// colours in order; a companion takes its lead's, and a reference level none (it is grey).
+/// Each curve's place in the palette: the curves take the colours in order, a reference level
+/// none (it is grey).
 fn palette_ranks(series: &[Curve]) -> Vec<usize> {
     series
         .iter()
         .scan(0, |n, s| {
             let r = *n;
-            *n += usize::from(s.companion_of.is_none() && !s.reference);
+            *n += usize::from(!s.reference);
             Some(r)
         })
         .collect()
@@ -221,18 +228,117 @@ fn legend_fit<DB: DrawingBackend>(
         .unwrap_or(0);
     LegendFit {
         w: w + 30 + 20,
-        h: (labels.len() as f64 * font_size * 1.25) as i32 + 20,
+        h: (labels.len() as f64 * font_size * LEGEND_ROW) as i32 + 20,
     }
 }
 
+/// Where a line chart's legend is drawn.
+#[derive(Clone, Copy)]
+enum LegendPlace {
+    /// No legend.
+    None,
+    /// In a corner of the plot, its upper left at these pixels from the plot's.
+    Corner(i32, i32),
+    /// Beside the plot, on the right, in a column of this width (pixels).
+    Beside(i32),
+    /// Below the plot and its x axis, in a box of this height (pixels).
+    Below(i32),
+}
+
+impl LegendPlace {
+    /// The pixels the plot leaves free on its right and below it for the legend.
+    fn room(self) -> (i32, i32) {
+        match self {
+            LegendPlace::Beside(w) => (w + 12, 0),
+            LegendPlace::Below(h) => (0, h + 8),
+            _ => (0, 0),
+        }
+    }
+}
+
+/// One row of a line chart's legend: a line sample (dashed for a reference level) over a
+/// shaded swatch when the curve has an interval, and its label.
+struct Entry {
+    label: String,
+    color: RGBColor,
+    width: u32,
+    dashed: bool,
+    shaded: bool,
+}
+
+impl Entry {
+    /// A reference level's row (grey, dashed).
+    fn reference(label: &str, width: u32) -> Self {
+        Entry {
+            label: label.to_string(),
+            color: REFERENCE,
+            width,
+            dashed: true,
+            shaded: false,
+        }
+    }
+}
+
+/// The legend box of `entries` with its upper left corner at `at` (pixels of `area`), in the
+/// size [`legend_fit`] estimates.
+fn draw_entries<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    at: (i32, i32),
+    entries: &[Entry],
+) -> Result<()> {
+    let labels: Vec<String> = entries.iter().map(|e| e.label.clone()).collect();
+    let fit = legend_fit(area, &labels, LEGEND_FONT);
+    let (x, y) = at;
+    area.draw(&Rectangle::new(
+        [(x, y), (x + fit.w, y + fit.h)],
+        WHITE.mix(0.9).filled(),
+    ))
+    .map_err(perr)?;
+    area.draw(&Rectangle::new(
+        [(x, y), (x + fit.w, y + fit.h)],
+        RGBColor(180, 180, 180),
+    ))
+    .map_err(perr)?;
+    let row = LEGEND_FONT * LEGEND_ROW;
+    let font = (FONT, LEGEND_FONT)
+        .into_font()
+        .color(&TEXT)
+        .pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, e) in entries.iter().enumerate() {
+        let cy = y + 10 + (row * (i as f64 + 0.5)) as i32;
+        let sx = x + 10;
+        if e.shaded {
+            area.draw(&Rectangle::new(
+                [(sx, cy - 6), (sx + 20, cy + 6)],
+                e.color.mix(SHADE).filled(),
+            ))
+            .map_err(perr)?;
+        }
+        let stroke = e.color.stroke_width(e.width);
+        if e.dashed {
+            for (a, b) in [(0, 8), (12, 20)] {
+                area.draw(&PathElement::new(vec![(sx + a, cy), (sx + b, cy)], stroke))
+                    .map_err(perr)?;
+            }
+        } else {
+            area.draw(&PathElement::new(vec![(sx, cy), (sx + 20, cy)], stroke))
+                .map_err(perr)?;
+        }
+        area.draw(&Text::new(e.label.clone(), (sx + 30, cy), font.clone()))
+            .map_err(perr)?;
+    }
+    Ok(())
+}
+
 /// The corner where the legend box hides the fewest of the sampled pixel points (ties: upper
-/// right, upper left, lower right, lower left).
+/// right, upper left, lower right, lower left): its position, the box's upper left corner in
+/// the plot's pixels, and how many points it hides there.
 fn pick_corner(
     fit: &LegendFit,
     plot_dim: (u32, u32),
     pixels: &[(i32, i32)],
     preferred: Legend,
-) -> SeriesLabelPosition {
+) -> (SeriesLabelPosition, (i32, i32), usize) {
     let (aw, ah) = (plot_dim.0 as i32, plot_dim.1 as i32);
     let corners = [
         (
@@ -256,12 +362,13 @@ fn pick_corner(
         ),
     ];
     if preferred != Legend::Auto {
-        return corners
+        let c = corners
             .iter()
             .find(|c| c.0 == preferred)
-            .map_or(SeriesLabelPosition::UpperRight, |c| c.1.clone());
+            .unwrap_or(&corners[0]);
+        return (c.1.clone(), (c.2, c.3), 0);
     }
-    let mut best = (usize::MAX, SeriesLabelPosition::UpperRight);
+    let mut best = (usize::MAX, SeriesLabelPosition::UpperRight, (0, 0));
     for (_, pos, x0, y0) in corners {
         let hidden = pixels
             .iter()
@@ -270,10 +377,10 @@ fn pick_corner(
             })
             .count();
         if hidden < best.0 {
-            best = (hidden, pos);
+            best = (hidden, pos, (x0, y0));
         }
     }
-    best.1
+    (best.1, best.2, best.0)
 }
 
 /// Points every ~3 px along a polyline given in pixels.
@@ -332,13 +439,37 @@ impl Chart {
         labels: (usize, usize),
         grid: Grid,
     ) -> Result<Plot<'a, DB>> {
-        let mut chart = ChartBuilder::on(area)
+        let mut chart = Self::frame(area, x, y, (0, 0))?;
+        self.mesh(&mut chart, x, y, labels, grid)?;
+        Ok(chart)
+    }
+
+    /// The plot frame alone, nothing drawn yet, with room for a legend outside the plot.
+    fn frame<'a, DB: DrawingBackend>(
+        area: &'a DrawingArea<DB, Shift>,
+        x: (f64, f64),
+        y: (f64, f64),
+        (right, below): (i32, i32),
+    ) -> Result<Plot<'a, DB>> {
+        ChartBuilder::on(area)
             .margin(12)
-            .margin_right(24)
+            .margin_right(24 + right)
+            .margin_bottom(12 + below)
             .x_label_area_size(50)
             .y_label_area_size(70)
             .build_cartesian_2d(x.0..x.1, y.0..y.1)
-            .map_err(perr)?;
+            .map_err(perr)
+    }
+
+    /// The mesh of [`Chart::cartesian`] on a frame.
+    fn mesh<DB: DrawingBackend>(
+        &self,
+        chart: &mut Plot<'_, DB>,
+        x: (f64, f64),
+        y: (f64, f64),
+        labels: (usize, usize),
+        grid: Grid,
+    ) -> Result<()> {
         let (fx, fy) = (tick_formatter(x, labels.0), tick_formatter(y, labels.1));
         let mesh = Mesh {
             labels,
@@ -346,8 +477,7 @@ impl Chart {
             y_fmt: &fy,
             grid,
         };
-        self.draw_mesh(&mut chart, &mesh)?;
-        Ok(chart)
+        self.draw_mesh(chart, &mesh)
     }
 
     /// Axes, grid, tick labels and axis descriptions in the house style.
@@ -396,10 +526,18 @@ impl Chart {
             return Ok(());
         }
         let plot = chart.plotting_area().strip_coord_spec();
-        let fit = legend_fit(&plot, labels, 14.0);
+        let fit = legend_fit(&plot, labels, LEGEND_FONT);
         let (bx, by) = plot.get_base_pixel();
         let local: Vec<(i32, i32)> = pixels.iter().map(|(x, y)| (x - bx, y - by)).collect();
-        let pos = pick_corner(&fit, plot.dim_in_pixel(), &local, self.legend);
+        let (pos, _, _) = pick_corner(&fit, plot.dim_in_pixel(), &local, self.legend);
+        Self::legend_box(chart, pos)
+    }
+
+    /// The series labels at `pos` (relative to the plot's upper left corner) in the house style.
+    fn legend_box<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+        chart: &mut ChartContext<'a, DB, CT>,
+        pos: SeriesLabelPosition,
+    ) -> Result<()> {
         chart
             .configure_series_labels()
             .position(pos)
@@ -410,7 +548,8 @@ impl Chart {
             .map_err(perr)
     }
 
-    /// Line charts: one line per curve, the optional summary band, the ROC chance diagonal.
+    /// Line charts: one line per curve with its shaded interval, the optional summary band, the
+    /// ROC chance diagonal; the legend in a corner where it hides no data, else outside the plot.
     pub(super) fn draw_lines<DB: DrawingBackend>(
         &self,
         area: &DrawingArea<DB, Shift>,
@@ -420,6 +559,8 @@ impl Chart {
         roc: bool,
     ) -> Result<()> {
         let pts: Vec<Vec<(f64, f64)>> = series.iter().map(Curve::points).collect();
+        let intervals: Vec<Vec<(f64, f64, f64)>> =
+            series.iter().map(Curve::interval_points).collect();
         let summary = if band == Band::None {
             Vec::new()
         } else {
@@ -428,96 +569,115 @@ impl Chart {
         let empty = "no finite points";
         let xr = axis_range(self.x_range, pts.iter().flatten().map(|p| p.0), 0.0, empty)?;
         let ys = pts.iter().flatten().map(|p| p.1);
+        let interval_ys = intervals.iter().flatten().flat_map(|p| [p.1, p.2]);
         let band_ys = summary.iter().flat_map(|s| [s.2, s.3]);
-        let yr = axis_range(self.y_range, ys.chain(band_ys), 0.05, empty)?;
-        let mut chart = self.cartesian(area, xr, yr, (10, 8), Grid::Both)?;
+        let yr = axis_range(
+            self.y_range,
+            ys.chain(interval_ys).chain(band_ys),
+            0.05,
+            empty,
+        )?;
 
-        let mut legend_labels = Vec::new();
-        let mut pixels = Vec::new();
-        if roc {
-            let diag = DashedLineSeries::new(
-                vec![(0.0, 0.0), (1.0, 1.0)],
-                6,
-                5,
-                RGBColor(150, 150, 150).stroke_width(1),
-            );
-            chart
-                .draw_series(diag)
-                .map_err(perr)?
-                .label("chance (AUC = 0.5)")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], RGBColor(150, 150, 150))
-                });
-            legend_labels.push("chance (AUC = 0.5)".to_string());
+        // Every drawn line in data coordinates (for the legend's placement) and the legend.
+        let mut drawn: Vec<Vec<(f64, f64)>> = pts.clone();
+        for iv in &intervals {
+            drawn.push(iv.iter().map(|p| (p.0, p.1)).collect());
+            drawn.push(iv.iter().map(|p| (p.0, p.2)).collect());
         }
-
+        for k in 0..3 {
+            drawn.push(summary.iter().map(|s| (s.0, [s.1, s.2, s.3][k])).collect());
+        }
+        let mut entries = Vec::new();
+        if roc {
+            drawn.push(vec![(0.0, 0.0), (1.0, 1.0)]);
+            entries.push(Entry::reference("chance (AUC = 0.5)", 1));
+        }
         let many = series.len() > MAX_LEGEND_SERIES;
         let faint = many || (band != Band::None && series.len() > 3);
         let rank = palette_ranks(series);
-        for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
-            if p.is_empty() {
+        for (i, s) in series.iter().enumerate() {
+            if pts[i].is_empty() {
                 continue;
             }
-            let lead = s.companion_of.filter(|&j| j < series.len()).unwrap_or(i);
             if s.reference {
-                let grey = RGBColor(120, 120, 120);
-                let label = shorten(&s.name, 40);
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        p.iter().copied(),
-                        8,
-                        5,
-                        grey.stroke_width(2),
-                    ))
-                    .map_err(perr)?
-                    .label(label.clone())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], grey.stroke_width(2))
-                    });
-                legend_labels.push(label);
-                let px: Vec<(i32, i32)> = p.iter().map(|q| chart.backend_coord(q)).collect();
-                sample_polyline(&px, &mut pixels);
-                continue;
-            }
-            let c = color(rank[lead]);
-            let style = if lead != i {
-                c.mix(0.45).stroke_width(1)
-            } else if faint && band != Band::None {
-                c.mix(0.35).stroke_width(1)
-            } else if many {
-                c.mix(0.6).stroke_width(1)
-            } else {
-                c.stroke_width(2)
-            };
-            let label = if roc {
-                format!("{} (AUC = {:.3})", shorten(&s.name, 32), trapezoid_area(s))
-            } else {
-                shorten(&s.name, 40)
-            };
-            let drawn = chart
-                .draw_series(LineSeries::new(p.iter().copied(), style))
-                .map_err(perr)?;
-            if !many && lead == i {
-                drawn.label(label.clone()).legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2))
+                entries.push(Entry::reference(&shorten(&s.name, 40), 2));
+            } else if !many {
+                let label = if roc {
+                    format!("{} (AUC = {:.3})", shorten(&s.name, 32), trapezoid_area(s))
+                } else {
+                    shorten(&s.name, 40)
+                };
+                entries.push(Entry {
+                    label,
+                    color: color(rank[i]),
+                    width: 2,
+                    dashed: false,
+                    shaded: !intervals[i].is_empty(),
                 });
-                legend_labels.push(label);
             }
-            if markers == Markers::Dots {
-                chart
-                    .draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled())))
-                    .map_err(perr)?;
-            }
-            let px: Vec<(i32, i32)> = p.iter().map(|q| chart.backend_coord(q)).collect();
-            sample_polyline(&px, &mut pixels);
         }
-
         if !summary.is_empty() {
             let n = summary.iter().map(|s| s.4).max().unwrap_or(0);
             let (centre, spread) = match band {
                 Band::Iqr => ("median", "+ IQR"),
                 _ => ("mean", "± std"),
             };
+            entries.push(Entry {
+                label: format!("{centre} {spread} (n = {n})"),
+                color: BLACK,
+                width: 3,
+                dashed: false,
+                shaded: true,
+            });
+        }
+        let placement = self.place_legend(area, xr, yr, &drawn, &entries)?;
+
+        let mut chart = Self::frame(area, xr, yr, placement.room())?;
+        self.mesh(&mut chart, xr, yr, (10, 8), Grid::Both)?;
+        if roc {
+            let grey = RGBColor(150, 150, 150).stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new([(0.0, 0.0), (1.0, 1.0)], 6, 5, grey))
+                .map_err(perr)?;
+        }
+        // Intervals first, so that no shading covers a line.
+        for (i, iv) in intervals.iter().enumerate() {
+            if iv.is_empty() || series[i].reference {
+                continue;
+            }
+            let mut poly: Vec<(f64, f64)> = iv.iter().map(|p| (p.0, p.2)).collect();
+            poly.extend(iv.iter().rev().map(|p| (p.0, p.1)));
+            let fill = color(rank[i]).mix(SHADE).filled();
+            chart
+                .draw_series(std::iter::once(Polygon::new(poly, fill)))
+                .map_err(perr)?;
+        }
+        for (i, (s, p)) in series.iter().zip(&pts).enumerate() {
+            if s.reference {
+                let grey = REFERENCE.stroke_width(2);
+                chart
+                    .draw_series(DashedLineSeries::new(p.iter().copied(), 8, 5, grey))
+                    .map_err(perr)?;
+                continue;
+            }
+            let c = color(rank[i]);
+            let style = if faint && band != Band::None {
+                c.mix(0.35).stroke_width(1)
+            } else if many {
+                c.mix(0.6).stroke_width(1)
+            } else {
+                c.stroke_width(2)
+            };
+            chart
+                .draw_series(LineSeries::new(p.iter().copied(), style))
+                .map_err(perr)?;
+            if markers == Markers::Dots {
+                chart
+                    .draw_series(p.iter().map(|&(x, y)| Circle::new((x, y), 4, c.filled())))
+                    .map_err(perr)?;
+            }
+        }
+        if !summary.is_empty() {
             let mut poly: Vec<(f64, f64)> = summary.iter().map(|s| (s.0, s.3)).collect();
             poly.extend(summary.iter().rev().map(|s| (s.0, s.2)));
             chart
@@ -526,32 +686,73 @@ impl Chart {
                     BLACK.mix(0.12).filled(),
                 )))
                 .map_err(perr)?;
-            let label = format!("{centre} {spread} (n = {n})");
             chart
                 .draw_series(LineSeries::new(
                     summary.iter().map(|s| (s.0, s.1)),
                     BLACK.stroke_width(3),
                 ))
-                .map_err(perr)?
-                .label(label.clone())
-                .legend(|(x, y)| {
-                    EmptyElement::at((x, y))
-                        + Rectangle::new([(0, -6), (20, 6)], BLACK.mix(0.15).filled())
-                        + PathElement::new(vec![(0, 0), (20, 0)], BLACK.stroke_width(3))
-                });
-            legend_labels.push(label);
-            for s in &summary {
-                for y in [s.1, s.2, s.3] {
-                    pixels.push(chart.backend_coord(&(s.0, y)));
-                }
-            }
-            let px: Vec<(i32, i32)> = summary
+                .map_err(perr)?;
+        }
+
+        // The legend's upper left corner in `area`'s pixels.
+        let plot = chart.plotting_area().strip_coord_spec();
+        let (bx, by) = plot.get_base_pixel();
+        let (ax, ay) = area.get_base_pixel();
+        let (pw, ph) = plot.dim_in_pixel();
+        let (x0, y0) = (bx - ax, by - ay);
+        let at = match placement {
+            LegendPlace::None => return Ok(()),
+            LegendPlace::Corner(x, y) => (x0 + x, y0 + y),
+            LegendPlace::Beside(_) => (x0 + pw as i32 + 12, y0),
+            // under the x axis's tick labels and description (its 50-px label area)
+            LegendPlace::Below(_) => (x0, y0 + ph as i32 + 54),
+        };
+        draw_entries(area, at, &entries)
+    }
+
+    /// Where the legend of `entries` goes on a plot of `x × y` drawing the polylines `drawn`
+    /// (data coordinates): the chosen corner, the corner that hides none of them, or else
+    /// outside the plot — beside it when the legend is narrow enough, below it otherwise.
+    fn place_legend<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        x: (f64, f64),
+        y: (f64, f64),
+        drawn: &[Vec<(f64, f64)>],
+        entries: &[Entry],
+    ) -> Result<LegendPlace> {
+        if self.legend == Legend::Hidden || entries.is_empty() {
+            return Ok(LegendPlace::None);
+        }
+        let probe = Self::frame(area, x, y, (0, 0))?;
+        let plot = probe.plotting_area().strip_coord_spec();
+        let labels: Vec<String> = entries.iter().map(|e| e.label.clone()).collect();
+        let fit = legend_fit(&plot, &labels, LEGEND_FONT);
+        if self.legend == Legend::Beside {
+            return Ok(LegendPlace::Beside(fit.w));
+        }
+        let (bx, by) = plot.get_base_pixel();
+        let mut pixels = Vec::new();
+        for line in drawn {
+            let px: Vec<(i32, i32)> = line
                 .iter()
-                .map(|s| chart.backend_coord(&(s.0, s.1)))
+                .map(|p| {
+                    let (px, py) = probe.backend_coord(p);
+                    (px - bx, py - by)
+                })
                 .collect();
             sample_polyline(&px, &mut pixels);
         }
-        self.draw_legend(&mut chart, &legend_labels, &pixels)
+        let (_, (cx, cy), hidden) = pick_corner(&fit, plot.dim_in_pixel(), &pixels, self.legend);
+        let (w, _) = area.dim_in_pixel();
+        Ok(if hidden == 0 || self.legend != Legend::Auto {
+            LegendPlace::Corner(cx, cy)
+        } else if f64::from(fit.w) < 0.4 * f64::from(w) {
+            // beside the plot only while the plot keeps most of the width
+            LegendPlace::Beside(fit.w)
+        } else {
+            LegendPlace::Below(fit.h)
+        })
     }
 
     /// Heatmaps: one cell per value, token labels rotated under the x axis, a colour bar; the
@@ -901,16 +1102,60 @@ mod tests {
     #[test]
     fn reference_levels_take_no_colour_of_the_palette() {
         let c = |n: &str| Curve::from_y(n, vec![1.0, 2.0]);
-        let series = [
-            c("a"),
-            c("chance").as_reference(),
-            c("b"),
-            c("a q1").companion(0),
-            c("c"),
-        ];
+        let series = [c("a"), c("chance").as_reference(), c("b"), c("c")];
         // "b" takes the second colour, not the third: the reference did not use one
         assert_eq!(palette_ranks(&series)[2], 1);
-        assert_eq!(palette_ranks(&series)[4], 2);
+        assert_eq!(palette_ranks(&series)[3], 2);
+    }
+
+    /// Where `place_legend` puts the legend of `series` on an 800 × 500 chart.
+    fn placement(series: &[Curve]) -> LegendPlace {
+        let chart = super::super::lines(series).unwrap_or_else(|e| panic!("{e}"));
+        let mut at = None;
+        super::super::png_bytes(800, 500, |area| {
+            let drawn: Vec<Vec<(f64, f64)>> = series.iter().map(Curve::points).collect();
+            let entries: Vec<Entry> = series
+                .iter()
+                .map(|s| Entry::reference(&s.name, 2))
+                .collect();
+            at = Some(chart.place_legend(area, (0.0, 1.0), (0.0, 1.0), &drawn, &entries)?);
+            Ok(())
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        at.unwrap_or_else(|| panic!("not placed"))
+    }
+
+    #[test]
+    fn legend_goes_outside_only_when_every_corner_hides_data() {
+        let flat = |n: &str, y: f64| Curve::new(n, vec![0.0, 1.0], vec![y, y]);
+        // A line in the middle: the upper right corner is free.
+        assert!(matches!(
+            placement(&[flat("middle", 0.5)]),
+            LegendPlace::Corner(_, _)
+        ));
+        // Lines along the top and the bottom: every corner would cover one, so the legend
+        // goes beside the plot, which gives up the legend's width.
+        let p = placement(&[flat("top", 0.97), flat("bottom", 0.03)]);
+        assert!(
+            matches!(p, LegendPlace::Beside(w) if w > 30),
+            "{}",
+            p.room().0
+        );
+        assert!(p.room().0 > 30);
+    }
+
+    #[test]
+    fn intervals_by_hand_and_checked() {
+        let c = Curve::new("a", vec![0.0, 1.0], vec![0.5, 0.75]).with_error(&[0.25, 0.25]);
+        assert_eq!(
+            c.interval_points(),
+            vec![(0.0, 0.25, 0.75), (1.0, 0.5, 1.0)]
+        );
+        let chart = super::super::lines(std::slice::from_ref(&c)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(chart.png().is_ok());
+        // one bound per y value, or a typed error
+        let bad = Curve::new("b", vec![0.0, 1.0], vec![0.5, 0.75]).with_error(&[0.25]);
+        assert!(super::super::lines(&[bad]).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::model::short_name;
 use crate::plot::{self, Chart, Curve};
-use crate::stats::summary::mean_std;
+use crate::stats::summary::mean_se;
 use crate::{Error, Result};
 
 use super::report::{CandidateTrace, Report};
@@ -46,8 +46,9 @@ impl Report {
             )))
     }
 
-    /// Mean per-layer probability of correct tokens vs distractors (x = relative depth), one
-    /// pair of lines per model: the "sharp growth in the upper layers" picture.
+    /// Mean per-layer probability (normed logit lens) of correct tokens vs distractors, ± one
+    /// standard error (x = relative depth), one pair of lines per model: the "sharp growth in
+    /// the upper layers" picture.
     pub fn growth_chart(&self) -> Result<Chart> {
         let mut series = Vec::new();
         for m in &self.candidate_models() {
@@ -60,18 +61,19 @@ impl Report {
                 let Some(len) = g.first().map(|c| c.layer_probs.len()) else {
                     continue;
                 };
-                let y: Vec<f64> = (0..len)
-                    .map(|l| mean_std(g.iter().map(|c| c.layer_probs[l])).0)
-                    .collect();
+                let (y, se): (Vec<f64>, Vec<f64>) = (0..len)
+                    .map(|l| mean_se(g.iter().map(|c| c.layer_probs[l])))
+                    .unzip();
                 let d = (len - 1).max(1) as f64;
                 let x = (0..len).map(|l| l as f64 / d).collect();
-                series.push(Curve::new(format!("{} {what}", short_name(m)), x, y));
+                let name = format!("{} {what} (n = {})", short_name(m), g.len());
+                series.push(Curve::new(name, x, y).with_error(&se));
             }
         }
         Ok(plot::lines(&series)?
             .markers(plot::Markers::Dots)
             .x_label("relative depth (layer / L)")
-            .y_label("mean probability (normed logit lens)")
+            .y_label("mean probability (± standard error)")
             .title("Probability growth of correct tokens vs distractors"))
     }
 
@@ -92,7 +94,7 @@ impl Report {
         )
     }
 
-    /// MC2 against λ, one line per (model, layer set).
+    /// MC2 against λ, one line per (model, layer set), ± one standard error over questions.
     pub fn sweep_chart(&self) -> Result<Chart> {
         let mut keys: Vec<(&str, &str)> = Vec::new();
         for p in &self.sweep {
@@ -104,48 +106,29 @@ impl Report {
         let series: Vec<Curve> = keys
             .iter()
             .map(|&(m, s)| {
-                let mut pts: Vec<(f64, f64)> = self
+                let mut pts: Vec<(f64, f64, f64)> = self
                     .sweep
                     .iter()
                     .filter(|p| p.model == m && p.layer_set == s)
-                    .map(|p| (f64::from(p.lambda), p.mean.mc2))
+                    .map(|p| (f64::from(p.lambda), p.mean.mc2, p.se.mc2))
                     .collect();
                 pts.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let se: Vec<f64> = pts.iter().map(|p| p.2).collect();
                 Curve::new(
                     format!("{} {s}", short_name(m)),
                     pts.iter().map(|p| p.0).collect(),
                     pts.iter().map(|p| p.1).collect(),
                 )
+                .with_error(&se)
             })
             .collect();
-        // The axis spans at least the points' standard error beyond them, so differences smaller
-        // than the noise of the question sample do not fill the plot.
-        let se = self
-            .sweep
-            .iter()
-            .map(|p| p.se.mc2)
-            .filter(|v| v.is_finite())
-            .fold(0.0f64, f64::max);
-        let ys = || {
-            series
-                .iter()
-                .flat_map(|c| c.y.iter().copied())
-                .filter(|v| v.is_finite())
-        };
-        let (lo, hi) = (
-            ys().fold(f64::INFINITY, f64::min),
-            ys().fold(f64::NEG_INFINITY, f64::max),
-        );
-        let mut chart = plot::lines(&series)?
+        // The shaded standard errors set the axis, so differences smaller than the noise of the
+        // question sample do not fill the plot.
+        let chart = plot::lines(&series)?
             .markers(plot::Markers::Dots)
             .x_label("λ (0 = greedy; default 0.25)")
-            .y_label("TruthfulQA MC2")
-            .title(format!(
-                "END: λ and layer-set sweep (MC2 standard error up to {se:.3})"
-            ));
-        if lo.is_finite() && hi.is_finite() && se > 0.0 {
-            chart = chart.y_range((lo - se).max(0.0), (hi + se).min(1.0));
-        }
+            .y_label("TruthfulQA MC2 (shaded: ± standard error)")
+            .title("END: λ and layer-set sweep");
         Ok(chart)
     }
 }

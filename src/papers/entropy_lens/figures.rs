@@ -7,7 +7,7 @@ use crate::stats::summary::mean_std;
 use crate::Result;
 
 use super::features::{feature_matrix, pca_2d, Rescale};
-use super::report::{Report, Sample};
+use super::report::{Report, Sample, SkipEffect};
 use super::Experiment;
 
 /// Which samples one line of [`Report::profile_chart`] averages.
@@ -114,8 +114,9 @@ impl Report {
         ))
     }
 
-    /// kNN AUC against the Rényi order α per experiment and model, at the headline k, without
-    /// rescaling (families: linear rescaling). `None` without classification rows.
+    /// kNN AUC against the Rényi order α per experiment and model, at the headline k, ± the
+    /// standard deviation over folds, without rescaling (families: linear rescaling). `None`
+    /// without classification rows.
     pub fn auc_chart(&self) -> Result<Option<Chart>> {
         let mut groups: Vec<(&str, &str, &str)> = Vec::new();
         for r in self.classification.iter().filter(|r| r.classifier == "knn") {
@@ -131,22 +132,24 @@ impl Report {
         let mut series = Vec::new();
         for &(e, m, rs) in &groups {
             let (want, _) = Report::headline_k(e);
-            let mut pts: Vec<(f64, f64)> = self
+            let mut pts: Vec<(f64, f64, f64)> = self
                 .alphas
                 .iter()
                 .filter_map(|&a| {
                     self.headline(e, m, a, rs, want)
-                        .map(|(k, _)| (f64::from(a), k.auc_mean))
+                        .map(|(k, _)| (f64::from(a), k.auc_mean, k.auc_std))
                 })
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let (x, y): (Vec<f64>, Vec<f64>) = pts.into_iter().unzip();
+            let x = pts.iter().map(|p| p.0).collect();
+            let y = pts.iter().map(|p| p.1).collect();
+            let sd: Vec<f64> = pts.iter().map(|p| p.2).collect();
             let name = if m == "pooled" {
                 "both".to_string()
             } else {
                 short_name(m)
             };
-            series.push(Curve::new(format!("{e} · {name}"), x, y));
+            series.push(Curve::new(format!("{e} · {name}"), x, y).with_error(&sd));
         }
         if series.is_empty() {
             return Ok(None);
@@ -159,6 +162,12 @@ impl Report {
                 .filter(|v| v.is_finite())
         };
         let low = finite().fold(0.4f64, f64::min);
+        let high = series
+            .iter()
+            .filter_map(|c| c.interval.as_ref())
+            .flat_map(|(_, hi)| hi.iter().copied())
+            .filter(|v| v.is_finite())
+            .fold(1.0f64, f64::max);
         let floor = ((low - 0.05) * 10.0).floor().max(0.0) / 10.0;
         let xs = || series.iter().flat_map(|c| c.x.iter().copied());
         let (x0, x1) = (
@@ -171,47 +180,50 @@ impl Report {
                 .markers(plot::Markers::Dots)
                 .title("kNN ROC AUC (OvR macro, CV mean) vs Rényi order α")
                 .x_label("Rényi order α (1 = Shannon)")
-                .y_label("ROC AUC")
-                .y_range(floor, 1.02),
+                .y_label("ROC AUC (± std over folds)")
+                .y_range(floor, high + 0.02),
         ))
     }
 
-    /// Accuracy against the number of skipped blocks per strategy, one chart per model:
-    /// `(model name, chart)`.
+    /// The mean probability of the correct letter against the number of skipped blocks per
+    /// strategy, ± one standard error over the questions (random: the mean over draws), one
+    /// chart per model: `(model name, chart)`. The probability rather than the accuracy, because
+    /// it carries a standard error at the question counts a CPU run affords (both are in the
+    /// tables).
     pub fn intervention_charts(&self) -> Result<Vec<(String, Chart)>> {
+        let mut ks: Vec<usize> = self.interventions.iter().map(|r| r.k).collect();
+        ks.retain(|&k| k > 0);
+        ks.sort_unstable();
+        ks.dedup();
+        let effects: Vec<SkipEffect> = ks.iter().flat_map(|&k| self.drops(k)).collect();
         let mut out = Vec::new();
         for m in self.intervention_models() {
-            let of_model = || self.interventions.iter().filter(move |r| r.model == m);
-            let base = of_model()
-                .find(|r| r.strategy == "none")
-                .map_or(f64::NAN, |r| r.accuracy);
-            let mut ks: Vec<usize> = of_model().filter(|r| r.k > 0).map(|r| r.k).collect();
-            ks.sort_unstable();
-            ks.dedup();
+            let of_model = || effects.iter().filter(move |e| e.model == m);
+            let Some(first) = of_model().next() else {
+                continue;
+            };
             let mut series = Vec::new();
             for st in ["expansion", "pruning", "random"] {
-                let mut x = vec![0.0];
-                let mut y = vec![base];
-                for &k in &ks {
-                    let v: Vec<f64> = of_model()
-                        .filter(|r| r.strategy == st && r.k == k)
-                        .map(|r| r.accuracy)
-                        .collect();
-                    if !v.is_empty() {
-                        x.push(k as f64);
-                        y.push(mean_std(v).0);
-                    }
+                let (mut x, mut y, mut se) = (
+                    vec![0.0],
+                    vec![first.base_p_correct],
+                    vec![first.base_p_correct_se],
+                );
+                for e in of_model().filter(|e| e.strategy == st) {
+                    x.push(e.k as f64);
+                    y.push(e.p_correct);
+                    se.push(e.p_correct_se);
                 }
                 let name = if st == "random" {
                     "random (mean of draws)"
                 } else {
                     st
                 };
-                series.push(Curve::new(name, x, y));
+                series.push(Curve::new(name, x, y).with_error(&se));
             }
             series.push(
                 Curve::new(
-                    "chance (25 %)",
+                    "chance (1 in 4)",
                     vec![0.0, ks.last().copied().unwrap_or(1) as f64],
                     vec![0.25, 0.25],
                 )
@@ -220,12 +232,11 @@ impl Report {
             let chart = plot::lines(&series)?
                 .markers(plot::Markers::Dots)
                 .title(format!(
-                    "{}: TruthfulQA MC1 accuracy under layer skip",
+                    "{}: TruthfulQA MC1 under layer skip",
                     short_name(m)
                 ))
                 .x_label("blocks skipped (k)")
-                .y_label("accuracy")
-                .y_range(0.0, 1.0);
+                .y_label("p(correct letter) ± standard error");
             out.push((m.to_string(), chart));
         }
         Ok(out)

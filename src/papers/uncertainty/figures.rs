@@ -9,8 +9,8 @@ use crate::{Error, Result};
 use super::experiment::{Record, Summary};
 use super::report::Report;
 
-/// Cross-entropy to the sampled token against the layer, median and quartiles per layer, for
-/// correct and incorrect generations of one model × set.
+/// Cross-entropy to the sampled token against the layer, the median with its quartiles shaded,
+/// for correct and incorrect generations of one model × set.
 ///
 /// The first layers read through the final norm can be far above the rest (tens to hundreds of
 /// nats), so the y axis is clipped to the upper quartiles from layer 2 on and the layers where
@@ -28,10 +28,8 @@ pub fn ce_layers_chart(report: &Report, summary: &Summary) -> Result<Chart> {
             continue;
         }
         let (med, q1, q3) = median_iqr(&rows);
-        let at = series.len();
-        series.push(Curve::from_y(format!("{name} (n={})", rows.len()), med));
-        series.push(Curve::from_y(format!("{name} 25%"), q1).companion(at));
-        series.push(Curve::from_y(format!("{name} 75%"), q3).companion(at));
+        series
+            .push(Curve::from_y(format!("{name} (n = {})", rows.len()), med).with_interval(q1, q3));
     }
     if series.is_empty() {
         return Err(Error::NotEnoughData(format!(
@@ -41,13 +39,14 @@ pub fn ce_layers_chart(report: &Report, summary: &Summary) -> Result<Chart> {
     }
     let top = series
         .iter()
-        .flat_map(|s| s.y.iter().skip(2))
+        .filter_map(|s| s.interval.as_ref())
+        .flat_map(|(_, q3)| q3.iter().skip(2))
         .filter(|y| y.is_finite())
         .fold(0.0f64, |a, &b| a.max(b));
     Ok(plot::lines(&series)?
         .y_range(0.0, (top * 1.15).max(1.0))
         .title(format!("{}: CE to the sampled token", summary.label()))
-        .x_label("layer (median bold, quartiles thin; layers 0–1 clipped)")
+        .x_label("layer (median, shaded: quartiles; layers 0–1 clipped)")
         .y_label("cross-entropy (nats)"))
 }
 
@@ -86,9 +85,9 @@ pub fn roc_chart(report: &Report, summary: &Summary) -> Result<Chart> {
 }
 
 /// AUC of every layer's CE to the sampled token against relative depth (layer / L), one line
-/// per model × set, so models of different depth share the axis.
+/// per model × set, so models of different depth share the axis; chance (0.5) dashed.
 pub fn auc_vs_layer_chart(report: &Report) -> Result<Chart> {
-    let lines: Vec<Curve> = report
+    let mut lines: Vec<Curve> = report
         .sampled_summaries()
         .into_iter()
         .filter(|s| s.auc_by_layer.iter().any(|a| a.is_finite()))
@@ -106,6 +105,7 @@ pub fn auc_vs_layer_chart(report: &Report) -> Result<Chart> {
             "no model × set with both correct and incorrect generations".into(),
         ));
     }
+    lines.push(Curve::new("chance (0.5)", vec![0.0, 1.0], vec![0.5, 0.5]).as_reference());
     Ok(plot::lines(&lines)?
         .title("AUC of per-layer CE to the sampled token")
         .x_label("relative depth (layer / L)")
