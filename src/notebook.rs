@@ -91,6 +91,18 @@ impl Show for Chart {
     }
 }
 
+/// A paper's claims beside this run's measurements (a report's `findings_of(figure)`),
+/// rendered as Markdown, one paragraph each; nothing when the run has none.
+impl Show for Vec<crate::papers::Finding> {
+    fn content(&self) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        let text: Vec<String> = self.iter().map(|f| f.markdown()).collect();
+        Markdown(text.join("\n\n")).content()
+    }
+}
+
 /// A chart a report draws only when it has the data: nothing to show otherwise.
 impl Show for Option<Chart> {
     fn content(&self) -> String {

@@ -20,10 +20,12 @@ use crate::Result;
 pub mod edt;
 pub mod end;
 pub mod entropy_lens;
+pub mod finding;
 pub mod output;
 pub mod preset;
 pub mod uncertainty;
 
+pub use finding::{Finding, Verdict};
 pub use output::OutputDir;
 pub use preset::Preset;
 
@@ -47,6 +49,21 @@ pub trait Report {
 
     /// A Markdown summary: the headline tables beside the paper's numbers.
     fn markdown(&self) -> String;
+
+    /// The paper's claims beside what this run measured, one per figure that has a claim
+    /// (listed under "Against the paper" in the Markdown summary).
+    fn findings(&self) -> Vec<Finding> {
+        Vec::new()
+    }
+
+    /// The findings of the chart `figure` ([`Finding::figure`]; one per model or group), for a
+    /// notebook to show under the chart.
+    fn findings_of(&self, figure: &str) -> Vec<Finding> {
+        self.findings()
+            .into_iter()
+            .filter(|f| f.figure == figure)
+            .collect()
+    }
 
     /// The run's headline numbers in a line or two (what `entroscope figures` prints at the end);
     /// empty when the study has none.

@@ -4,8 +4,10 @@
 
 use crate::data::SkipReason;
 use crate::frame::{self, DataFrame, ToFrame};
-use crate::papers;
+use crate::papers::{self, Finding, Verdict};
 use crate::plot::Chart;
+use crate::stats::roc::auc_standard_error;
+use crate::stats::summary::mean_se;
 use crate::Result;
 
 use super::experiment::{Record, Summary};
@@ -79,6 +81,73 @@ impl ToFrame for [Record] {
                 .i64("rank_truth", r.rank_truth[l]);
         })
     }
+}
+
+/// The three findings of one model × set from its sampled generations `recs`.
+fn findings_of_summary(s: &Summary, recs: &[&Record]) -> Vec<Finding> {
+    let label = s.label();
+    let final_ce = |ok: bool| -> Vec<f64> {
+        recs.iter()
+            .filter(|r| r.correct == ok)
+            .filter_map(|r| r.ce_generated.last().map(|&x| f64::from(x)))
+            .collect()
+    };
+    let (right, wrong) = (final_ce(true), final_ce(false));
+    let ((mr, ser), (mw, sew)) = (
+        mean_se(right.iter().copied()),
+        mean_se(wrong.iter().copied()),
+    );
+    let split = Finding {
+        figure: "ce_layers",
+        source: "Figure 2",
+        claim: "correct and incorrect completions part ways in the upper layers, the incorrect \
+                ones ending at a higher cross-entropy to the generated token."
+            .into(),
+        measured: format!(
+            "{label}: final-layer CE {mw:.2} ± {sew:.2} nats for incorrect vs {mr:.2} ± {ser:.2} \
+             for correct completions (mean ± standard error; n = {} / {})",
+            wrong.len(),
+            right.len()
+        ),
+        verdict: Verdict::of_difference(mw - mr, ser.hypot(sew)),
+    };
+    let (n_wrong, n_right) = (wrong.len(), right.len());
+    let se_final = auc_standard_error(s.auc_final_ce, n_wrong, n_right);
+    let roc = Finding {
+        figure: "roc",
+        source: "the abstract; GPT-2 XL",
+        claim: format!(
+            "the final layer's CE to the sampled token separates incorrect from correct \
+             completions with ROC AUC {PAPER_AUC}."
+        ),
+        measured: format!(
+            "{label}: AUC {} ± {se_final:.3} (Hanley–McNeil standard error; n = {n_wrong} \
+             incorrect, {n_right} correct; chance 0.5)",
+            fmt_auc(s.auc_final_ce)
+        ),
+        verdict: Verdict::of_difference(s.auc_final_ce - 0.5, se_final),
+    };
+    let layers = s.auc_by_layer.len().saturating_sub(1);
+    let mid = layers / 2;
+    let auc_mid = s.auc_by_layer.get(mid).copied().unwrap_or(f64::NAN);
+    let se_mid = auc_standard_error(auc_mid, n_wrong, n_right);
+    let depth = Finding {
+        figure: "auc_vs_layer",
+        source: "Figure 2 and the iterative-inference reading",
+        claim: "the separation builds up with depth: the last layers tell incorrect from \
+                correct completions better than the middle of the network."
+            .into(),
+        measured: format!(
+            "{label}: AUC {} at the last layer ({layers}) against {} at the middle ({mid}); \
+             the best layer is {}/{layers} (AUC {})",
+            fmt_auc(s.auc_final_ce),
+            fmt_auc(auc_mid),
+            s.best_layer,
+            fmt_auc(s.best_auc)
+        ),
+        verdict: Verdict::of_difference(s.auc_final_ce - auc_mid, se_final.hypot(se_mid)),
+    };
+    vec![split, roc, depth]
 }
 
 fn fmt_auc(x: f64) -> String {
@@ -177,9 +246,20 @@ impl papers::Report for Report {
         Ok(out)
     }
 
-    /// The results table, one row per model × set × mode, with the paper's AUC for comparison.
+    /// Per model × set (sampled generations): Figure 2's split of the upper layers' CE, the
+    /// final CE's AUC (the paper's 0.92) and where across depth the separation appears.
+    fn findings(&self) -> Vec<Finding> {
+        self.sampled_summaries()
+            .into_iter()
+            .flat_map(|s| findings_of_summary(s, &self.sampled(s)))
+            .collect()
+    }
+
+    /// The results table, one row per model × set × mode, with the paper's AUC for comparison,
+    /// then the findings.
     fn markdown(&self) -> String {
-        let mut s = String::from(
+        let mut s = papers::finding::section(&papers::Report::findings(self));
+        s.push_str(
             "| model | set | mode | idioms (skipped) | generations | accuracy | AUC final CE | AUC final entropy | AUC final CE to truth | best layer (AUC) | paper (GPT-2 XL) |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for m in &self.summaries {
