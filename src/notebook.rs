@@ -24,7 +24,7 @@ use base64::Engine;
 use crate::frame::DataFrame;
 
 /// The size a chart is shown at in a notebook column, pixels.
-pub const NOTEBOOK_CHART_SIZE: (u32, u32) = (560, 350);
+pub const NOTEBOOK_CHART_SIZE: (u32, u32) = (640, 400);
 
 /// Rows of a table shown inline; the rest are counted below it, never dropped silently.
 pub const NOTEBOOK_TABLE_ROWS: usize = 40;
@@ -160,7 +160,8 @@ impl Show for DataFrame {
 
 /// `df` as an HTML table: every column, the first `max_rows` rows, and a line that counts the
 /// rows left out. Floats show 4 decimal places (scientific notation when tiny or huge); text
-/// is escaped.
+/// is escaped, and the tokens of token columns (`token`, `…_token`, `generated`, `target`)
+/// show their whitespace as charts do (␣ space, ↵ newline, ⇥ tab).
 pub fn html_table(df: &DataFrame, max_rows: usize) -> String {
     use polars::prelude::AnyValue;
     let mut s = String::from("<table>\n<thead><tr>");
@@ -172,12 +173,24 @@ pub fn html_table(df: &DataFrame, max_rows: usize) -> String {
     for i in 0..shown {
         s.push_str("<tr>");
         for col in df.columns() {
+            let name = col.name().as_str();
+            let tokens = name == "token"
+                || name.ends_with("_token")
+                || name == "generated"
+                || name == "target";
+            let text = |t: &str| {
+                if tokens {
+                    crate::plot::token_label(t, 40)
+                } else {
+                    t.to_string()
+                }
+            };
             let cell = match col.get(i) {
                 Ok(AnyValue::Float64(x)) => format_float(x),
                 Ok(AnyValue::Float32(x)) => format_float(f64::from(x)),
                 Ok(AnyValue::Null) => String::new(),
-                Ok(AnyValue::String(t)) => t.to_string(),
-                Ok(AnyValue::StringOwned(t)) => t.to_string(),
+                Ok(AnyValue::String(t)) => text(t),
+                Ok(AnyValue::StringOwned(t)) => text(t.as_str()),
                 Ok(v) => v.to_string(),
                 Err(_) => String::new(),
             };
@@ -242,6 +255,22 @@ mod tests {
         let c = df.content();
         assert!(c.starts_with("EVCXR_BEGIN_CONTENT text/html\n<table>"));
         assert!(c.ends_with("\nEVCXR_END_CONTENT"));
+    }
+
+    #[test]
+    fn token_columns_show_their_whitespace_and_text_columns_do_not() {
+        let df = frame_from_columns(vec![
+            ("token", ColumnData::Str(vec![" Paris".into(), "\n".into()])),
+            ("top_token", ColumnData::Str(vec![" is".into(), "x".into()])),
+            ("text", ColumnData::Str(vec![" Paris".into(), "y".into()])),
+        ])
+        .unwrap(); // ok: test-only
+        let h = html_table(&df, 5);
+        assert!(
+            h.contains("<td>␣Paris</td><td>␣is</td><td> Paris</td>"),
+            "{h}"
+        );
+        assert!(h.contains("<td>↵</td><td>x</td><td>y</td>"), "{h}");
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub struct LayerProfile {
     pub n_layers: usize,
     /// Token positions (indices into the prompt) of the columns.
     pub positions: Vec<usize>,
-    /// Token strings at those positions, as the tokenizer gives them.
+    /// The text of the tokens at those positions ([`Lm::token_texts`](crate::Lm::token_texts)).
     pub tokens: Vec<String>,
     /// `[n_layers + 1, positions.len()]`, row-major.
     pub values: Vec<f32>,

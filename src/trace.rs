@@ -88,7 +88,7 @@ pub struct Trace {
     pub model: String,
     /// Token ids of the whole input.
     pub ids: Vec<u32>,
-    /// Token strings of the whole input, as the tokenizer's vocabulary spells them.
+    /// The text of each input token ([`Lm::token_texts`](crate::Lm::token_texts)).
     pub tokens: Vec<String>,
     /// The kept positions (indices into `ids`).
     pub positions: Vec<usize>,

@@ -62,13 +62,15 @@ heat.show();
 Samples from BOS at T = 0.7 per model; profile = mean over the steps of each block's entropy
 (embeddings excluded). The paper's figure: entropy against relative depth l/L per model, and a
 low-dimensional scatter of the profiles coloured by family with marker size by parameter count.
-The class is the model's family (its architecture): with one model per family, as here, that is
+The class is the model's family (its architecture): with one model per family, as with the default models, that is
 the model itself, so perfect separation says little. kNN runs on the profiles put on one length
 by linear interpolation onto 32 depths, and by the reference code's zero-padding. Add two sizes of
 one family to `opts.models` (`qwen2.5-coder-0.5b-instruct` and `qwen2.5-coder-1.5b-instruct`)
 and the report also holds each out and classifies it by a kNN trained on the other models: the
-paper's claim that profiles are family-specific across sizes (docs/paper_scale.md: the 1.5B held
-out lands in qwen2 100 % of the time, the 0.5B 81 %, chance 33 %).
+paper's claim that profiles are family-specific across sizes (docs/paper_scale.md records such a
+run). What to look for: whether the held-out model lands in its own family more often than the
+table's chance column; the families kNN AUC against the paper's > 90 % is in the finding under
+the AUC chart at the end.
 """),
 ("code", """
 let mut all = entropy_lens::run(&Options { experiments: vec![Experiment::Families], ..opts.clone() })?;
@@ -92,7 +94,10 @@ four layouts (`"{text}\n\n{question}\n\n"`, question first, and both with the te
 scrambled) — 24 prompts per text. 8 sampled tokens (T = 1); profile = mean over steps. kNN
 (k = 29 as the reference, and 3, 5, 7, 11), stratified CV, one-vs-rest macro ROC AUC and
 accuracy; the stratified dummy beside it, and the **step-0** AUC: the same kNN on the first
-step's profile alone, which sees only the prompt. Paper: 94.8–98.4 %.
+step's profile alone, which sees only the prompt. Paper: 94.8–98.4 %. What to look for: the
+kNN AUC against the dummy's and against step 0's. If step 0 is as high, the tasks differ in
+their prompts and the run cannot tell what the generated tokens add. The finding under the AUC
+chart at the end gives the verdict.
 """),
 ("code", """
 let tasks = entropy_lens::run(&Options { experiments: vec![Experiment::Tasks], ..opts.clone() })?;
@@ -109,7 +114,8 @@ The reference's wordings, "Simulate a chat log about {topic}", "Write a poem abo
 `data/entropy_lens/topics.txt`, decoded **greedily** (the reference's `sample=False`; 256 tokens
 at `Options::paper()`). Features: the generation split into 8 windows of steps, each window's
 per-block mean, concatenated (the reference's layout). The reference reports accuracy at k = 5;
-we show it beside the AUC. Paper: 96.6–98.7 %.
+we show it beside the AUC. Paper: 96.6–98.7 %. What to look for: the kNN AUC against the
+dummy's and step 0's, as for tasks; the verdict is in the finding under the AUC chart at the end.
 """),
 ("code", """
 let formats = entropy_lens::run(&Options { experiments: vec![Experiment::Formats], ..opts.clone() })?;
@@ -127,13 +133,18 @@ embeddings the embedding layer's entropy is ≈ 0, so the embeddings → block 1
 rank first; `skip_first_block: true` allows it); `LayerSkip` zeroes their attention and MLP
 contributions; k random blocks (seeded draws) are the control. Accuracy on TruthfulQA MC1 in a
 lettered A–D format (the best answer and three incorrect ones, shuffled), answered by the letter
-with the largest next-token logit after "Answer:". Chance is 25 %, and these small models sit
-near it, so the probability of the correct letter (with its standard error over the questions,
-in the parquet table) is the finer measure.
+with the largest next-token logit after "Answer:". Chance is 25 %, and a small model may sit
+near it, so the chart plots the probability of the correct letter with its standard error over
+the questions, the finer measure (accuracy is in the tables). What to look for: whether, at the
+largest k, the expansion curve falls below the pruning curve by more than their error bars (the
+paper: expansion is the more critical). The finding below the chart says whether this run shows it.
 """),
 ("code", """
 let iv = entropy_lens::run(&Options { experiments: vec![Experiment::Interventions], ..opts.clone() })?;
 iv.intervention_charts()?.show();
+"""),
+("code", """
+iv.findings_of("interventions").show();
 """),
 ("code", """
 Markdown(iv.markdown()).show();
@@ -144,13 +155,19 @@ all.interventions.to_frame()?.show();
 """),
 ("markdown", """
 ## Everything together
-AUC against the Rényi order per experiment, the full results table (the README's, with each
-experiment's wall time), and every figure and table written under `figures/entropy_lens/` by
-`Report::write` (the same files as `entroscope entropy-lens all`).
+AUC against the Rényi order per experiment (± std over folds; chance 0.5 drawn), the full
+results table (the README's, with each experiment's wall time, after the findings), and every
+figure and table written under `figures/entropy_lens/` by `Report::write` (the same files as
+`entroscope entropy-lens all`). What to look for: each curve's height above chance and the
+dummy; the findings below the chart compare the Shannon kNN AUC at the headline k with the
+paper's range, one per experiment and model.
 """),
 ("code", """
 all.auc_chart()?.show();
 let files = all.write(&out)?;
+"""),
+("code", """
+all.findings_of("auc_vs_alpha").show();
 """),
 ("code", """
 Markdown(all.markdown()).show();

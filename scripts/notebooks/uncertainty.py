@@ -77,12 +77,17 @@ report.summaries.to_frame()?.show();
 """),
 ("markdown", """
 ## Cross-entropy by layer, correct vs incorrect
-Median and quartiles of the CE to the sampled token per layer. The paper's picture: both groups
-start high, and the incorrect completions stay higher in the last layers.
+The median CE to the sampled token per layer, its quartiles shaded. The paper's Figure 2: both
+groups start high, and the incorrect completions stay higher in the last layers. The cell under
+the chart compares the run with that claim for every model × idiom list, with n and standard
+errors; with few idioms (`ENTROSCOPE_QUICK=1`) a group may hold a handful of completions.
 """),
 ("code", """
 let s0 = report.sampled_summaries()[0].clone(); // owned: evcxr keeps no borrows between cells
 uncertainty::ce_layers_chart(&report, &s0)?
+"""),
+("code", """
+report.findings_of("ce_layers").show();
 """),
 ("markdown", """
 ## The final cross-entropy as an uncertainty score
@@ -95,12 +100,19 @@ uncertainty::final_ce_histogram(&report, &s0)?
 ("code", """
 uncertainty::roc_chart(&report, &s0)?
 """),
+("code", """
+report.findings_of("roc").show();
+"""),
 ("markdown", """
 ## Which layer separates best?
-The AUC of every layer's CE against relative depth, one line per model × idiom list.
+The AUC of every layer's CE against relative depth, one line per model × idiom list, chance
+dashed. Read as the paper does, the separation should build up with depth.
 """),
 ("code", """
 uncertainty::auc_vs_layer_chart(&report)?
+"""),
+("code", """
+report.findings_of("auc_vs_layer").show();
 """),
 ("markdown", """
 ## Every figure and table

@@ -221,7 +221,7 @@ pub struct Generation {
     pub prompt_ids: Vec<u32>,
     /// The new token ids (an EOS that stopped generation included).
     pub ids: Vec<u32>,
-    /// Vocabulary spelling of each new id.
+    /// The text of each new id ([`Lm::token_texts`](crate::Lm::token_texts)).
     pub tokens: Vec<String>,
     /// Decoded new text (special tokens skipped; cut before a stop string).
     pub text: String,
@@ -479,7 +479,7 @@ fn run(
         decoder: decoder.name(),
         sequence,
         prompt_ids: prompt.to_vec(),
-        tokens: lm.token_strings(&ids),
+        tokens: lm.token_texts(&ids),
         ids,
         text,
         steps,

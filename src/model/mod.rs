@@ -204,7 +204,22 @@ impl Lm {
         Ok(self.tokenizer.decode(ids, true)?)
     }
 
-    /// Vocabulary spelling of each id (as HF `convert_ids_to_tokens`), `"<unk:id>"` if unknown.
+    /// The text of each id decoded alone (`" Paris"`, `"\n"`; special tokens by their
+    /// spelling, `"<|im_start|>"`): what frames and charts show for a token (the crate's token
+    /// convention; charts make whitespace visible with [`token_label`](crate::plot::token_label)).
+    /// A byte-level piece of a multi-byte character decodes to `"�"`.
+    pub fn token_texts(&self, ids: &[u32]) -> Vec<String> {
+        ids.iter()
+            .map(|&i| {
+                self.tokenizer
+                    .decode(&[i], false)
+                    .unwrap_or_else(|_| format!("<unk:{i}>"))
+            })
+            .collect()
+    }
+
+    /// Vocabulary spelling of each id (as HF `convert_ids_to_tokens`: `"ĠParis"`, `"▁Paris"`),
+    /// `"<unk:id>"` if unknown; [`Lm::token_texts`] gives the text instead.
     pub fn token_strings(&self, ids: &[u32]) -> Vec<String> {
         ids.iter()
             .map(|&i| {
@@ -496,7 +511,7 @@ impl Lm {
         Ok(Trace {
             model: self.name.clone(),
             ids: ids.to_vec(),
-            tokens: self.token_strings(ids),
+            tokens: self.token_texts(ids),
             positions,
             resid,
             attn_out: stack(std::mem::take(&mut rec.attn))?,

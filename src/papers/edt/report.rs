@@ -5,11 +5,22 @@
 
 use crate::frame::{self, DataFrame, ToFrame};
 use crate::model::short_name;
-use crate::papers::{self, output::model_file_stem};
+use crate::papers::{self, output::model_file_stem, Finding, Verdict};
 use crate::plot::Chart;
 use crate::Result;
 
-use super::experiment::{Sample, Setting, Task};
+use super::experiment::{Sample, Setting, Task, TRACE_SETTING};
+
+/// The paper's recommended EDT setting (token level, `T0 = 0.8`, `θ = 0.2`).
+const PAPER_SETTING: Setting = Setting::EdtToken(0.8, 0.2);
+
+/// Entropy differences (nats) below this are treated as ties in the trace's pair count: the
+/// trace's entropy is recomputed from the logits beside the decoder's own, so the two may differ
+/// by float rounding.
+const ENTROPY_TIE: f64 = 1e-3;
+
+/// Temperature differences below this are ties in the trace's pair count (rounding).
+const TEMPERATURE_TIE: f64 = 1e-4;
 
 /// Quality and diversity of one (model, task, setting).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -203,6 +214,168 @@ impl Report {
     }
 }
 
+/// The `pareto` finding of one (model, task): a sign count over its EDT settings of
+/// [`Report::edt_vs_fixed`] — `k` settings ahead of the fixed temperature of closest Self-BLEU
+/// in ROUGE-L and `b` behind (ties dropped), `n = k + b`, difference `k − n/2` with standard
+/// error `√n / 2` (the report keeps no per-prompt scores, so no per-item spread).
+fn pareto_finding(
+    label: &str,
+    task: Task,
+    pairs: &[(&SettingResult, &SettingResult)],
+    rows: &[&SettingResult],
+) -> Finding {
+    let claim = "EDT reaches better quality (ROUGE-L against the reference) than a fixed \
+                 temperature at equal diversity (Self-BLEU between samples), i.e. a better \
+                 quality–diversity trade-off."
+        .to_string();
+    let mut f = Finding {
+        figure: "pareto",
+        source: "the abstract and Key Results",
+        claim,
+        measured: format!(
+            "{label} {}: no EDT setting beside a fixed temperature in this run",
+            task.name()
+        ),
+        verdict: Verdict::NotMeasured,
+    };
+    if pairs.is_empty() {
+        return f;
+    }
+    let deltas: Vec<f64> = pairs.iter().map(|(e, x)| e.rouge_l - x.rouge_l).collect();
+    let ahead = deltas.iter().filter(|&&d| d > 0.0).count();
+    let behind = deltas.iter().filter(|&&d| d < 0.0).count();
+    let n = ahead + behind;
+    let diff = ahead as f64 - n as f64 / 2.0;
+    let se = (n as f64).sqrt() / 2.0;
+    let mean = deltas.iter().sum::<f64>() / deltas.len() as f64;
+    let paper = pairs
+        .iter()
+        .find(|(e, _)| e.setting == PAPER_SETTING)
+        .map(|(e, x)| {
+            format!(
+                "; the paper's setting ({}) {:+.3} against {}",
+                PAPER_SETTING.label(),
+                e.rouge_l - x.rouge_l,
+                x.setting.label()
+            )
+        })
+        .unwrap_or_default();
+    let on = |edt: bool| {
+        let g = rows
+            .iter()
+            .filter(|r| matches!(r.setting, Setting::Fixed(_)) != edt);
+        (g.clone().filter(|r| r.pareto).count(), g.count())
+    };
+    let ((e_on, e_n), (f_on, f_n)) = (on(true), on(false));
+    let (np, ns) = (pairs[0].0.n_prompts, pairs[0].0.n_samples);
+    f.measured = format!(
+        "{label} {}: EDT ahead of the fixed temperature of closest Self-BLEU in {ahead} of \
+         {} settings, behind in {behind} (mean ΔROUGE-L {mean:+.3}){paper}; sign count \
+         k − n/2 = {diff:+.1} against its standard error √n/2 = {se:.2} (n = {n} without ties; \
+         no per-prompt scores are kept); on the Pareto front EDT {e_on} of {e_n}, fixed {f_on} \
+         of {f_n}; {np} prompts × {ns} samples per setting",
+        task.name(),
+        pairs.len()
+    );
+    f.verdict = Verdict::of_difference(diff, se);
+    f
+}
+
+/// The `temperature_trace` finding of one model's EDT trace: the ranges of entropy and
+/// temperature, their Pearson correlation, and a count over step pairs of the temperature moving
+/// with / against the entropy (pairs within [`ENTROPY_TIE`] or [`TEMPERATURE_TIE`] are ties).
+/// Shows when no pair moves against the entropy (EDT's `T = T0 · N^(θ/H)` rises with `H`),
+/// reversed when every untied pair does, absent when mixed; not measured without an untied pair.
+fn trace_finding(label: &str, s: &Sample) -> Finding {
+    // greedy steps carry NaN: temperature 0, as the chart draws them
+    let pts: Vec<(f64, f64)> = s
+        .entropy
+        .iter()
+        .zip(&s.temperature)
+        .filter(|(h, _)| h.is_finite())
+        .map(|(&h, &t)| (f64::from(h), if t.is_finite() { f64::from(t) } else { 0.0 }))
+        .collect();
+    let (mut with, mut against) = (0usize, 0usize);
+    for (i, &(hi, ti)) in pts.iter().enumerate() {
+        for &(hj, tj) in &pts[i + 1..] {
+            let (dh, dt) = (hj - hi, tj - ti);
+            if dh.abs() <= ENTROPY_TIE || dt.abs() <= TEMPERATURE_TIE {
+                continue;
+            }
+            if dh * dt > 0.0 {
+                with += 1;
+            } else {
+                against += 1;
+            }
+        }
+    }
+    let verdict = match (with, against) {
+        (0, 0) => Verdict::NotMeasured,
+        (_, 0) => Verdict::Shows,
+        (0, _) => Verdict::Reversed,
+        _ => Verdict::Absent,
+    };
+    let range = |v: &mut dyn Iterator<Item = f64>| {
+        v.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        })
+    };
+    let (h_lo, h_hi) = range(&mut pts.iter().map(|p| p.0));
+    let (t_lo, t_hi) = range(&mut pts.iter().map(|p| p.1));
+    let measured = if pts.is_empty() {
+        format!("{label}: the trace has no steps")
+    } else {
+        format!(
+            "{label}: over {} steps of one {} sample, entropy {h_lo:.2}–{h_hi:.2} nats and \
+             temperature {t_lo:.2}–{t_hi:.2} (greedy steps as 0); Pearson r(H, T) = {}; the \
+             temperature moved with the entropy in {with} step pairs and against it in \
+             {against} (ties dropped)",
+            pts.len(),
+            TRACE_SETTING.label(),
+            fmt_r(pearson(&pts))
+        )
+    };
+    Finding {
+        figure: "temperature_trace",
+        source: "the method, T = T0 · N^(θ/H)",
+        claim: "the temperature follows the model's confidence: it falls at low-entropy \
+                (confident) steps and rises towards T0 at high-entropy ones."
+            .into(),
+        measured,
+        verdict,
+    }
+}
+
+/// Pearson correlation of the pairs; NaN with fewer than two points or no spread.
+fn pearson(pts: &[(f64, f64)]) -> f64 {
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return f64::NAN;
+    }
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for &(x, y) in pts {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx) * (x - mx);
+        syy += (y - my) * (y - my);
+    }
+    if sxx == 0.0 || syy == 0.0 {
+        return f64::NAN;
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+fn fmt_r(r: f64) -> String {
+    if r.is_finite() {
+        format!("{r:.2}")
+    } else {
+        "n/a".into()
+    }
+}
+
 impl papers::Report for Report {
     /// Per model and task: how many settings are on the quality/diversity front, EDT's and the
     /// fixed temperatures'.
@@ -271,10 +444,45 @@ impl papers::Report for Report {
         Ok(out)
     }
 
-    /// The results as a Markdown table (Pareto-optimal settings in bold) plus a comparison of
-    /// each EDT setting with the fixed temperature of closest Self-BLEU, and timings.
+    /// Per (model, task), figure key `pareto` (the `<model>-<task>-pareto.png` charts): EDT's
+    /// ROUGE-L against the fixed temperature of closest Self-BLEU, as a sign count over the EDT
+    /// settings (`k − n/2` with standard error `√n / 2`, ties dropped; the report keeps no
+    /// per-prompt scores). Per trace, figure key `temperature_trace`
+    /// (`<model>-temperature_trace.png`): whether the temperature rises and falls with the
+    /// entropy, as EDT's formula says.
+    fn findings(&self) -> Vec<Finding> {
+        let pairs = self.edt_vs_fixed();
+        let mut out: Vec<Finding> = self
+            .groups()
+            .into_iter()
+            .map(|(m, t)| {
+                let g: Vec<_> = pairs
+                    .iter()
+                    .copied()
+                    .filter(|(e, _)| e.model == m && e.task == t)
+                    .collect();
+                let rows: Vec<&SettingResult> = self
+                    .results
+                    .iter()
+                    .filter(|r| r.model == m && r.task == t)
+                    .collect();
+                pareto_finding(&short_name(&m), t, &g, &rows)
+            })
+            .collect();
+        out.extend(
+            self.traces
+                .iter()
+                .map(|(m, s)| trace_finding(&short_name(m), s)),
+        );
+        out
+    }
+
+    /// The findings, then the results as a Markdown table (Pareto-optimal settings in bold), a
+    /// comparison of each EDT setting with the fixed temperature of closest Self-BLEU, and
+    /// timings.
     fn markdown(&self) -> String {
-        let mut s = String::from("### Quality vs diversity (ROUGE-L / BLEU ↑ against the reference, Self-BLEU ↓ over 5 samples; **bold** = Pareto front)\n\n| model | task | setting | ROUGE-L | BLEU | Self-BLEU | mean T | tokens | Pareto |\n|---|---|---|---|---|---|---|---|---|\n");
+        let mut s = papers::finding::section(&papers::Report::findings(self));
+        s.push_str("### Quality vs diversity (ROUGE-L / BLEU ↑ against the reference, Self-BLEU ↓ over 5 samples; **bold** = Pareto front)\n\n| model | task | setting | ROUGE-L | BLEU | Self-BLEU | mean T | tokens | Pareto |\n|---|---|---|---|---|---|---|---|---|\n");
         for r in &self.results {
             let b = if r.pareto { "**" } else { "" };
             s.push_str(&format!(
@@ -327,5 +535,229 @@ impl papers::Report for Report {
         self.traces.extend(other.traces);
         self.timings.extend(other.timings);
         mark_pareto(&mut self.results);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::edt_temperature;
+    use crate::papers::Report as _;
+
+    const MODEL: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
+    const OTHER: &str = "google/gemma-3-270m";
+
+    fn row(
+        model: &str,
+        task: Task,
+        setting: Setting,
+        rouge_l: f64,
+        self_bleu: f64,
+    ) -> SettingResult {
+        SettingResult {
+            model: model.into(),
+            task,
+            setting,
+            n_prompts: 6,
+            n_samples: 5,
+            rouge_l,
+            bleu: rouge_l / 2.0,
+            self_bleu,
+            mean_temperature: 0.7,
+            mean_tokens: 12.0,
+            pareto: false,
+            seconds: 1.0,
+        }
+    }
+
+    fn trace(entropy: &[f32], temperature: impl Fn(f64) -> f64) -> Sample {
+        Sample {
+            text: "x".into(),
+            ids: vec![0; entropy.len()],
+            entropy: entropy.to_vec(),
+            // H = 0 is a greedy step: NaN, as the decoder records it
+            temperature: entropy
+                .iter()
+                .map(|&h| {
+                    if h == 0.0 {
+                        f32::NAN
+                    } else {
+                        temperature(f64::from(h)) as f32
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// Fixed T = 0.2 / 0.6 / 1.0 at (ROUGE-L, Self-BLEU) (0.5, 0.9), (0.4, 0.6), (0.3, 0.3).
+    fn fixed(model: &str, task: Task) -> Vec<SettingResult> {
+        [(0.2, 0.5, 0.9), (0.6, 0.4, 0.6), (1.0, 0.3, 0.3)]
+            .iter()
+            .map(|&(t, q, sb)| row(model, task, Setting::Fixed(t), q, sb))
+            .collect()
+    }
+
+    /// SmolLM2 TruthfulQA: 8 EDT settings, each 0.05 above its nearest fixed T → 8 of 8 ahead,
+    /// k − n/2 = 4 > 2·√8/2 ≈ 2.83: shows. SmolLM2 news: 5 settings 0.05 below → 0 of 5,
+    /// −2.5 < −2·√5/2 ≈ −2.24: reversed. Gemma TruthfulQA: 1 ahead, 1 behind → 0 within
+    /// ±2·0.71: absent. Gemma news: fixed temperatures only → not measured.
+    fn report() -> Report {
+        let mut results = fixed(MODEL, Task::TruthfulQa);
+        for (i, &(t0, th)) in [(0.8, 0.2), (0.8, 1.0), (1.2, 0.2), (1.2, 1.0)]
+            .iter()
+            .enumerate()
+        {
+            // Self-BLEU 0.88 / 0.62 / 0.31 / 0.58: nearest fixed T = 0.2 / 0.6 / 1.0 / 0.6
+            let (q, sb) = [(0.5, 0.88), (0.4, 0.62), (0.3, 0.31), (0.4, 0.58)][i];
+            results.push(row(
+                MODEL,
+                Task::TruthfulQa,
+                Setting::EdtToken(t0, th),
+                q + 0.05,
+                sb,
+            ));
+            results.push(row(
+                MODEL,
+                Task::TruthfulQa,
+                Setting::EdtInstance(t0, th),
+                q + 0.05,
+                sb,
+            ));
+        }
+        results.extend(fixed(MODEL, Task::FactorNews));
+        for (t0, th) in [(0.8, 0.2), (0.8, 1.0), (1.2, 0.2), (1.2, 1.0)] {
+            results.push(row(
+                MODEL,
+                Task::FactorNews,
+                Setting::EdtToken(t0, th),
+                0.35,
+                0.6,
+            ));
+        }
+        results.push(row(
+            MODEL,
+            Task::FactorNews,
+            Setting::EdtInstance(0.8, 0.2),
+            0.35,
+            0.6,
+        ));
+        results.extend(fixed(OTHER, Task::TruthfulQa));
+        results.push(row(
+            OTHER,
+            Task::TruthfulQa,
+            Setting::EdtToken(0.8, 0.2),
+            0.45,
+            0.6,
+        ));
+        results.push(row(
+            OTHER,
+            Task::TruthfulQa,
+            Setting::EdtToken(1.2, 1.0),
+            0.35,
+            0.6,
+        ));
+        results.extend(fixed(OTHER, Task::FactorNews));
+        mark_pareto(&mut results);
+        let h = [1.5f32, 0.2, 3.0, 0.8, 2.2, 0.0];
+        Report {
+            results,
+            samples: Vec::new(),
+            traces: vec![
+                // EDT's own formula: T rises with H
+                (
+                    MODEL.into(),
+                    trace(&h, |h| edt_temperature(1.2, 1.0, 0.8, h)),
+                ),
+                // a rule that raises T when H falls (no greedy step)
+                (OTHER.into(), trace(&h[..5], |h| 2.0 - h / 2.0)),
+            ],
+            timings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn findings_give_the_hand_derived_verdicts() {
+        let r = report();
+        let f = r.findings();
+        let verdicts: Vec<(&str, Verdict)> = f.iter().map(|x| (x.figure, x.verdict)).collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                ("pareto", Verdict::Shows),
+                ("pareto", Verdict::Reversed),
+                ("pareto", Verdict::Absent),
+                ("pareto", Verdict::NotMeasured),
+                ("temperature_trace", Verdict::Shows),
+                ("temperature_trace", Verdict::Reversed),
+            ]
+        );
+        assert!(
+            f[0].measured.contains("in 8 of 8 settings"),
+            "{}",
+            f[0].measured
+        );
+        assert!(
+            f[0].measured.contains("k − n/2 = +4.0"),
+            "{}",
+            f[0].measured
+        );
+        assert!(f[0]
+            .measured
+            .contains("the paper's setting (EDT-tok T0=0.8 θ=0.2) +0.050"));
+        assert!(
+            f[1].measured.contains("in 0 of 5 settings"),
+            "{}",
+            f[1].measured
+        );
+        assert!(
+            f[3].measured.contains("no EDT setting"),
+            "{}",
+            f[3].measured
+        );
+        // 6 steps, one greedy (T drawn as 0); 15 pairs, none tied
+        assert!(f[4]
+            .measured
+            .contains("with the entropy in 15 step pairs and against it in 0"));
+        assert!(f[5]
+            .measured
+            .contains("in 0 step pairs and against it in 10"));
+        assert_eq!(r.findings_of("pareto").len(), 4);
+        assert!(r
+            .markdown()
+            .starts_with("## Against the paper\n\n- **The paper**"));
+    }
+
+    #[test]
+    fn every_finding_names_a_chart() -> Result<()> {
+        let r = report();
+        let charts: Vec<String> = r.charts()?.into_iter().map(|(n, _)| n).collect();
+        for f in r.findings() {
+            assert!(
+                charts.iter().any(|c| c
+                    .strip_suffix(".png")
+                    .is_some_and(|stem| stem.ends_with(&format!("-{}", f.figure)))),
+                "{} not among {charts:?}",
+                f.figure
+            );
+        }
+        // one `pareto` finding per pareto chart, one `temperature_trace` per trace chart
+        for key in ["pareto", "temperature_trace"] {
+            let n = charts
+                .iter()
+                .filter(|c| c.ends_with(&format!("-{key}.png")))
+                .count();
+            assert_eq!(r.findings_of(key).len(), n, "{key}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn pearson_of_a_line_and_its_mirror() {
+        let up = [(0.0, 1.0), (1.0, 3.0), (2.0, 5.0)];
+        let down = [(0.0, 5.0), (1.0, 3.0), (2.0, 1.0)];
+        assert!((pearson(&up) - 1.0).abs() < 1e-12);
+        assert!((pearson(&down) + 1.0).abs() < 1e-12);
+        assert!(pearson(&[(1.0, 2.0)]).is_nan());
+        assert!(pearson(&[(1.0, 2.0), (1.0, 3.0)]).is_nan());
     }
 }

@@ -560,7 +560,7 @@ pub fn candidate_dynamics(
         .flatten_all()?
         .to_vec1::<f32>()?;
     let hs = cross_layer_entropy(&zc, set.len(), cands.len())?;
-    let names = lm.token_strings(&cands);
+    let names = lm.token_texts(&cands);
     let rank = |c: u32| {
         order
             .iter()

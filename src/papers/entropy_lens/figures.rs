@@ -118,19 +118,8 @@ impl Report {
     /// standard deviation over folds, without rescaling (families: linear rescaling). `None`
     /// without classification rows.
     pub fn auc_chart(&self) -> Result<Option<Chart>> {
-        let mut groups: Vec<(&str, &str, &str)> = Vec::new();
-        for r in self.classification.iter().filter(|r| r.classifier == "knn") {
-            let g = (r.experiment.as_str(), r.model.as_str(), r.rescale.as_str());
-            if !groups.contains(&g)
-                && (r.rescale == "none"
-                    || r.experiment == Experiment::Families.name()
-                        && r.rescale.starts_with("linear"))
-            {
-                groups.push(g);
-            }
-        }
         let mut series = Vec::new();
-        for &(e, m, rs) in &groups {
+        for (e, m, rs) in self.auc_groups() {
             let (want, _) = Report::headline_k(e);
             let mut pts: Vec<(f64, f64, f64)> = self
                 .alphas

@@ -356,7 +356,7 @@ pub(crate) fn generation_profiles_kept(
     }
     let mut res = Vec::with_capacity(prompts.len());
     for (pi, (ids, values)) in generated.into_iter().zip(out).enumerate() {
-        let tokens = lm.token_strings(&ids);
+        let tokens = lm.token_texts(&ids);
         let profiles = opts
             .metrics
             .iter()

@@ -4,7 +4,7 @@
 
 use crate::frame::{self, DataFrame, ToFrame};
 use crate::model::short_name;
-use crate::papers::{self, output::slug};
+use crate::papers::{self, output::slug, Finding, Verdict};
 use crate::plot::Chart;
 use crate::stats::summary::mean_std;
 use crate::Result;
@@ -418,6 +418,197 @@ impl Report {
         models
     }
 
+    /// The `(experiment, model, rescaling)` groups of kNN rows that [`Report::auc_chart`] plots,
+    /// in order of appearance: tasks and formats per model without rescaling, families (pooled)
+    /// under linear rescaling.
+    pub(super) fn auc_groups(&self) -> Vec<(&str, &str, &str)> {
+        let mut groups: Vec<(&str, &str, &str)> = Vec::new();
+        for r in self.classification.iter().filter(|r| r.classifier == "knn") {
+            let g = (r.experiment.as_str(), r.model.as_str(), r.rescale.as_str());
+            if !groups.contains(&g)
+                && (r.rescale == "none"
+                    || r.experiment == Experiment::Families.name()
+                        && r.rescale.starts_with("linear"))
+            {
+                groups.push(g);
+            }
+        }
+        groups
+    }
+
+    /// The finding of one classification group of [`Report::auc_groups`] (Shannon, headline k;
+    /// figure `auc_vs_alpha`).
+    fn classification_finding(&self, experiment: &str, model: &str, rescale: &str) -> Finding {
+        let (want, paper) = Self::headline_k(experiment);
+        let (source, claim) = match experiment {
+            "families" => (
+                "Key results; the abstract's kNN AUC > 90 %",
+                "entropy profiles are family-specific: a kNN on them identifies the model \
+                 family (kNN ROC AUC > 90 %), also across depths after rescaling."
+                    .to_string(),
+            ),
+            "tasks" => (
+                "Key results (task classification)",
+                format!(
+                    "a kNN on entropy profiles identifies the task a prompt asks for (kNN ROC \
+                     AUC {paper} %)."
+                ),
+            ),
+            _ => (
+                "Key results (output-format classification)",
+                format!(
+                    "a kNN on entropy profiles identifies the output format being written (kNN \
+                     ROC AUC {paper} %)."
+                ),
+            ),
+        };
+        let label = format!("{}, {experiment}, {rescale}, Shannon", model_label(model));
+        let Some((k, dummy)) = self.headline(experiment, model, 1.0, rescale, want) else {
+            return Finding {
+                figure: "auc_vs_alpha",
+                source,
+                claim,
+                measured: format!("{label}: no Shannon kNN row"),
+                verdict: Verdict::NotMeasured,
+            };
+        };
+        let (se, se_text) = fold_se(k);
+        let floor = dummy.map_or(0.5, |d| d.auc_mean.max(0.5));
+        let what = if experiment == "families" {
+            "generations"
+        } else {
+            "prompts"
+        };
+        let mut measured =
+            format!(
+            "{label}: kNN AUC {} ± {} % at k = {} (mean ± std over folds; {se_text} {} points; \
+             n = {} {what}, {} classes; accuracy {} %), dummy AUC {}",
+            pct(k.auc_mean),
+            pct(k.auc_std),
+            k.k,
+            pct(se),
+            k.n_samples,
+            k.n_classes,
+            pct(k.accuracy),
+            dummy.map_or("n/a (chance 50 % used)".into(), |d| format!("{} %", pct(d.auc_mean))),
+        );
+        if let Some((s0, _)) = self
+            .headline_of(experiment, model, 1.0, rescale, STEP0, k.k)
+            .filter(|(s0, _)| s0.k == k.k)
+        {
+            measured += &format!(", step-0 control AUC {} %", pct(s0.auc_mean));
+            if s0.auc_mean >= k.auc_mean - 2.0 * se.hypot(fold_se(s0).0) {
+                measured += " — the prompt alone (step 0) classifies as well as the generated \
+                              profile, so this run cannot tell what the generated tokens add";
+            }
+        }
+        if experiment == "families" {
+            let fam: Vec<&Sample> = self
+                .samples
+                .iter()
+                .filter(|s| s.experiment == experiment)
+                .collect();
+            let count = |f: fn(&Sample) -> &str| {
+                let mut v: Vec<&str> = fam.iter().map(|s| f(s)).collect();
+                v.sort_unstable();
+                v.dedup();
+                v.len()
+            };
+            let (models, families) = (count(|s| &s.model), count(|s| &s.family));
+            if families > 0 && models == families {
+                measured += " — one model per family here, so the family is the model's \
+                              identity (the held-out-model table tests the claim)";
+            }
+        }
+        Finding {
+            figure: "auc_vs_alpha",
+            source,
+            claim,
+            measured,
+            verdict: Verdict::of_difference(k.auc_mean - floor, se),
+        }
+    }
+
+    /// The intervention finding of one model (figure `interventions`): at the largest k with
+    /// both expansion and pruning rows, the drop in p(correct letter) under expansion minus that
+    /// under pruning (= p under pruning − p under expansion), standard error the hypot of theirs.
+    fn intervention_finding(&self, model: &str) -> Finding {
+        let claim = "skipping the expansion blocks (largest entropy increase) hurts downstream \
+                     performance more than skipping the pruning blocks (largest decrease): \
+                     expansion is generally the more critical."
+            .to_string();
+        let source = "Key results (layer-skip interventions)";
+        let mut ks: Vec<usize> = self
+            .interventions
+            .iter()
+            .filter(|r| r.model == model && r.k > 0)
+            .map(|r| r.k)
+            .collect();
+        ks.sort_unstable();
+        ks.dedup();
+        let pair = ks.iter().rev().find_map(|&k| {
+            let d = self.drops(k);
+            let of = |st: &str| {
+                d.iter()
+                    .find(|e| e.model == model && e.strategy == st)
+                    .cloned()
+            };
+            Some((of("expansion")?, of("pruning")?, of("random")))
+        });
+        let Some((ex, pr, rnd)) = pair else {
+            return Finding {
+                figure: "interventions",
+                source,
+                claim,
+                measured: format!(
+                    "{}: no expansion and pruning rows at a common k beside an unskipped row",
+                    short_name(model)
+                ),
+                verdict: Verdict::NotMeasured,
+            };
+        };
+        let n = self
+            .interventions
+            .iter()
+            .filter(|r| r.model == model && r.strategy == "random" && r.k == ex.k)
+            .count();
+        let random = rnd.map_or(String::new(), |r| {
+            format!(
+                "; random (mean of {n} draws) {} ± {} % (accuracy {} %)",
+                pct(r.p_correct),
+                pct(r.p_correct_se),
+                pct(r.accuracy)
+            )
+        });
+        let diff = pr.p_correct - ex.p_correct;
+        let se = ex.p_correct_se.hypot(pr.p_correct_se);
+        Finding {
+            figure: "interventions",
+            source,
+            claim,
+            measured: format!(
+                "{}, k = {} blocks skipped: p(correct letter) {} ± {} % unskipped (accuracy {} \
+                 %) → expansion {} ± {} % (accuracy {} %), pruning {} ± {} % (accuracy {} %){random}; \
+                 drop under expansion − drop under pruning = {} ± {} points (± standard error \
+                 over the questions; chance 25 %)",
+                short_name(model),
+                ex.k,
+                pct(ex.base_p_correct),
+                pct(ex.base_p_correct_se),
+                pct(ex.base_accuracy),
+                pct(ex.p_correct),
+                pct(ex.p_correct_se),
+                pct(ex.accuracy),
+                pct(pr.p_correct),
+                pct(pr.p_correct_se),
+                pct(pr.accuracy),
+                pct(diff),
+                pct(se),
+            ),
+            verdict: Verdict::of_difference(diff, se),
+        }
+    }
+
     /// The headline `k` and the paper's AUC (text) of one experiment's classification rows.
     pub(super) fn headline_k(experiment: &str) -> (usize, String) {
         match experiment {
@@ -434,6 +625,22 @@ fn model_label(m: &str) -> String {
         "all models (pooled)".to_string()
     } else {
         short_name(m)
+    }
+}
+
+/// The standard error of a row's fold-mean AUC and how it was taken: the fold std / √folds,
+/// or the fold std itself when the number of folds is unknown (0).
+fn fold_se(r: &ClassRow) -> (f64, String) {
+    if r.folds > 0 {
+        (
+            r.auc_std / (r.folds as f64).sqrt(),
+            format!("standard error = std / √{} =", r.folds),
+        )
+    } else {
+        (
+            r.auc_std,
+            "standard error taken as the fold std (folds unknown) =".to_string(),
+        )
     }
 }
 
@@ -512,6 +719,24 @@ impl papers::Report for Report {
         Ok(out)
     }
 
+    /// Per group the AUC chart plots (tasks and formats per model, families pooled), the
+    /// Shannon kNN AUC at the headline k against max(0.5, dummy AUC); per intervention model,
+    /// expansion against pruning at the largest k. Figure keys: `auc_vs_alpha`
+    /// (`auc_vs_alpha.png`) and `interventions` (`interventions_<model>.png`).
+    fn findings(&self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self
+            .auc_groups()
+            .into_iter()
+            .map(|(e, m, rs)| self.classification_finding(e, m, rs))
+            .collect();
+        out.extend(
+            self.intervention_models()
+                .into_iter()
+                .map(|m| self.intervention_finding(m)),
+        );
+        out
+    }
+
     /// `families_profiles.png`, `families_pca.png`, `tasks_profiles.png`, `formats_profiles.png`,
     /// `auc_vs_alpha.png`, `interventions_<model>.png`: those the report has data for.
     fn charts(&self) -> Result<Vec<(String, Chart)>> {
@@ -537,9 +762,10 @@ impl papers::Report for Report {
     }
 
     /// Classification AUC (%) per experiment, model and α with the dummy and the paper's
-    /// ranges; intervention accuracy drops at k = 4 (else k = 1); wall times; notes.
+    /// ranges; intervention accuracy drops at k = 4 (else k = 1); wall times; notes. The
+    /// findings come first.
     fn markdown(&self) -> String {
-        let mut s = String::new();
+        let mut s = papers::finding::section(&papers::Report::findings(self));
         if !self.classification.is_empty() {
             s += "| experiment | model | rescaling | α | kNN k | AUC % (mean ± std over folds) | accuracy % | dummy AUC % | step-0 AUC % | paper AUC % |\n|---|---|---|---|---|---|---|---|---|---|\n";
         }
@@ -628,5 +854,156 @@ impl papers::Report for Report {
         if self.alphas.is_empty() {
             self.alphas = other.alphas;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::papers::Report as _;
+
+    fn class_row(
+        experiment: &str,
+        model: &str,
+        rescale: &str,
+        features: &str,
+        classifier: &str,
+        (k, folds): (usize, usize),
+        (auc_mean, auc_std): (f64, f64),
+    ) -> ClassRow {
+        ClassRow {
+            experiment: experiment.into(),
+            model: model.into(),
+            alpha: 1.0,
+            rescale: rescale.into(),
+            features: features.into(),
+            classifier: classifier.into(),
+            k,
+            folds,
+            n_samples: 60,
+            n_classes: 3,
+            auc_mean,
+            auc_std,
+            accuracy: 0.5,
+        }
+    }
+
+    fn iv(model: &str, strategy: &str, draw: usize, k: usize, p: f64, se: f64) -> InterventionRow {
+        InterventionRow {
+            model: model.into(),
+            strategy: strategy.into(),
+            draw,
+            k,
+            layers: (1..=k).collect(),
+            accuracy: p,
+            p_correct: p,
+            p_correct_se: se,
+        }
+    }
+
+    /// Tasks: AUC 0.90, std 0.05 over 10 folds (se 0.0158) against a dummy at 0.5: shows, but
+    /// step 0 (0.95) is as high. Formats: 0.52 ± 0.1 over 4 folds (se 0.05) against a dummy at
+    /// 0.55: absent. Families (pooled, linear; folds unknown, se = std 0.02): 0.30 < 0.5:
+    /// reversed. Interventions, model a at k = 4: expansion 0.30 ± 0.03 vs pruning 0.55 ± 0.04
+    /// (diff 0.25, se 0.05): shows, though k = 1 has it reversed; model b has no expansion or
+    /// pruning rows: not measured.
+    fn report() -> Report {
+        let (m, g) = ("models/SmolLM2-135M-Instruct.Q8_0.gguf", GENERATION);
+        Report {
+            alphas: vec![1.0],
+            classification: vec![
+                class_row("tasks", m, "none", g, "knn", (29, 10), (0.90, 0.05)),
+                class_row("tasks", m, "none", g, "knn", (5, 10), (0.40, 0.05)),
+                class_row("tasks", m, "none", g, "dummy", (0, 10), (0.50, 0.01)),
+                class_row("tasks", m, "none", STEP0, "knn", (29, 10), (0.95, 0.05)),
+                class_row(
+                    "tasks",
+                    "pooled",
+                    "zero-pad",
+                    g,
+                    "knn",
+                    (29, 10),
+                    (0.2, 0.0),
+                ),
+                class_row("formats", m, "none", g, "knn", (5, 4), (0.52, 0.10)),
+                class_row("formats", m, "none", g, "dummy", (0, 4), (0.55, 0.01)),
+                class_row("formats", m, "none", STEP0, "knn", (5, 4), (0.30, 0.10)),
+                class_row(
+                    "families",
+                    "pooled",
+                    "linear(32)",
+                    g,
+                    "knn",
+                    (3, 0),
+                    (0.30, 0.02),
+                ),
+            ],
+            interventions: vec![
+                iv("a", "none", 0, 0, 0.60, 0.02),
+                iv("a", "expansion", 0, 1, 0.60, 0.03),
+                iv("a", "pruning", 0, 1, 0.30, 0.04),
+                iv("a", "expansion", 0, 4, 0.30, 0.03),
+                iv("a", "pruning", 0, 4, 0.55, 0.04),
+                iv("a", "random", 0, 4, 0.50, 0.03),
+                iv("a", "random", 1, 4, 0.40, 0.03),
+                iv("b", "none", 0, 0, 0.60, 0.02),
+                iv("b", "random", 0, 4, 0.50, 0.03),
+            ],
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn findings_have_the_hand_derived_verdicts() {
+        let f = report().findings();
+        let got: Vec<(&str, Verdict)> = f.iter().map(|f| (f.figure, f.verdict)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("auc_vs_alpha", Verdict::Shows),
+                ("auc_vs_alpha", Verdict::Absent),
+                ("auc_vs_alpha", Verdict::Reversed),
+                ("interventions", Verdict::Shows),
+                ("interventions", Verdict::NotMeasured),
+            ]
+        );
+        // the headline k (29 for tasks), the short model name, the step-0 caveat
+        assert!(f[0]
+            .measured
+            .starts_with("SmolLM2-135M-Instruct, tasks, none, Shannon:"));
+        assert!(f[0].measured.contains("AUC 90.0 ± 5.0 % at k = 29"));
+        assert!(f[0].measured.contains("step-0 control AUC 95.0 %"));
+        assert!(f[0]
+            .measured
+            .contains("cannot tell what the generated tokens add"));
+        assert!(f[0].measured.contains("std / √10"));
+        assert!(!f[1].measured.contains("cannot tell"), "{}", f[1].measured);
+        assert!(f[2].measured.contains("folds unknown"));
+        assert!(f[2].measured.contains("dummy AUC n/a (chance 50 % used)"));
+        assert!(f[2].measured.starts_with("all models (pooled)"));
+        assert!(f[3].measured.contains("k = 4 blocks skipped"));
+        assert!(f[3]
+            .measured
+            .contains("drop under pruning = 25.0 ± 5.0 points"));
+        assert!(f[3].measured.contains("mean of 2 draws"));
+    }
+
+    #[test]
+    fn every_finding_names_a_chart_and_leads_the_markdown() {
+        let r = report();
+        let charts: Vec<String> = r.charts().unwrap().into_iter().map(|(n, _)| n).collect();
+        for f in r.findings() {
+            assert!(
+                charts.iter().any(|c| c == &format!("{}.png", f.figure)
+                    || c.starts_with(&format!("{}_", f.figure)) && c.ends_with(".png")),
+                "{} not among {charts:?}",
+                f.figure
+            );
+        }
+        assert_eq!(r.findings_of("interventions").len(), 2);
+        assert!(r
+            .markdown()
+            .starts_with("## Against the paper\n\n- **The paper**"));
+        assert!(Report::default().findings().is_empty());
     }
 }
