@@ -67,7 +67,8 @@ temperature line rising and falling with the entropy line. The cell under the ch
 model, the ranges, their correlation and whether any pair of steps goes against the formula.
 """),
 ("code", """
-report.trace_chart(&first_model)?
+let [entropy, temperature] = report.trace_charts(&first_model)?;
+vec![("entropy".to_string(), entropy), ("temperature".to_string(), temperature)].show();
 """),
 ("code", """
 report.findings_of("temperature_trace").show();

@@ -578,15 +578,10 @@ impl Chart {
             empty,
         )?;
 
-        // Every drawn line in data coordinates (for the legend's placement) and the legend.
+        // Every drawn line in data coordinates, for the legend's placement: a legend may cover
+        // a light shaded interval, not a line.
         let mut drawn: Vec<Vec<(f64, f64)>> = pts.clone();
-        for iv in &intervals {
-            drawn.push(iv.iter().map(|p| (p.0, p.1)).collect());
-            drawn.push(iv.iter().map(|p| (p.0, p.2)).collect());
-        }
-        for k in 0..3 {
-            drawn.push(summary.iter().map(|s| (s.0, [s.1, s.2, s.3][k])).collect());
-        }
+        drawn.push(summary.iter().map(|s| (s.0, s.1)).collect());
         let mut entries = Vec::new();
         if roc {
             drawn.push(vec![(0.0, 0.0), (1.0, 1.0)]);

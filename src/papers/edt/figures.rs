@@ -65,15 +65,18 @@ impl Report {
             )))
     }
 
-    /// The per-step temperature of an EDT sample under its entropy trace (one model).
-    pub fn trace_chart(&self, model: &str) -> Result<Chart> {
+    /// The per-step entropy and EDT temperature of one sample (one model), as two panels with
+    /// an axis each (nats; temperature): `[entropy, temperature]`, to be shown one above the
+    /// other on the same steps.
+    pub fn trace_charts(&self, model: &str) -> Result<[Chart; 2]> {
         let (_, s) = self
             .traces
             .iter()
             .find(|(m, _)| m == model)
             .ok_or_else(|| Error::NotEnoughData(format!("no EDT trace for {model}")))?;
+        let name = short_name(model);
         let e = Curve::from_y(
-            "entropy H (nats, T = 1)",
+            "entropy H at T = 1",
             s.entropy.iter().map(|&x| f64::from(x)).collect(),
         );
         let t = Curve::from_y(
@@ -83,13 +86,21 @@ impl Report {
                 .map(|&x| if x.is_finite() { f64::from(x) } else { 0.0 })
                 .collect(),
         );
-        Ok(plot::lines(&[e, t])?
+        let entropy = plot::lines(&[e])?
             .markers(plot::Markers::Dots)
+            .legend(plot::Legend::Hidden)
             .x_label("generation step")
-            .y_label("nats / temperature")
+            .y_label("entropy H (nats)")
+            .title(format!("{name}: entropy of each step's distribution"));
+        let temperature = plot::lines(&[t])?
+            .markers(plot::Markers::Dots)
+            .legend(plot::Legend::Hidden)
+            .x_label("generation step")
+            .y_label("EDT temperature")
             .title(format!(
-                "{}: EDT temperature follows the entropy",
-                short_name(model)
-            )))
+                "{name}: EDT temperature ({}) at the same steps",
+                TRACE_SETTING.label()
+            ));
+        Ok([entropy, temperature])
     }
 }

@@ -425,7 +425,8 @@ impl papers::Report for Report {
     }
 
     /// `<model>-<task>-pareto.png` per (model, task) ([`Report::pareto_chart`]) and
-    /// `<model>-temperature_trace.png` per trace ([`Report::trace_chart`]), `<model>` =
+    /// `<model>-entropy_trace.png` and `<model>-temperature_trace.png` per trace
+    /// ([`Report::trace_charts`]), `<model>` =
     /// [`model_file_stem`] of the model label.
     fn charts(&self) -> Result<Vec<(String, Chart)>> {
         let mut out = Vec::new();
@@ -436,10 +437,10 @@ impl papers::Report for Report {
             ));
         }
         for (m, _) in &self.traces {
-            out.push((
-                format!("{}-temperature_trace.png", model_file_stem(m)),
-                self.trace_chart(m)?,
-            ));
+            let [entropy, temperature] = self.trace_charts(m)?;
+            let stem = model_file_stem(m);
+            out.push((format!("{stem}-entropy_trace.png"), entropy));
+            out.push((format!("{stem}-temperature_trace.png"), temperature));
         }
         Ok(out)
     }

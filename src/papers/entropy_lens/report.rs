@@ -497,7 +497,9 @@ impl Report {
             .filter(|(s0, _)| s0.k == k.k)
         {
             measured += &format!(", step-0 control AUC {} %", pct(s0.auc_mean));
-            if s0.auc_mean >= k.auc_mean - 2.0 * se.hypot(fold_se(s0).0) {
+            // the caveat matters only where the profile classifies at all
+            let shows = Verdict::of_difference(k.auc_mean - floor, se) == Verdict::Shows;
+            if shows && s0.auc_mean >= k.auc_mean - 2.0 * se.hypot(fold_se(s0).0) {
                 measured += " — the prompt alone (step 0) classifies as well as the generated \
                               profile, so this run cannot tell what the generated tokens add";
             }
