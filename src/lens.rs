@@ -652,7 +652,7 @@ impl LogitLens {
                             position: trace.positions[start + r],
                             rank,
                             id,
-                            token: lm.decode(&[id]).unwrap_or_default(),
+                            token: lm.token_texts(&[id]).swap_remove(0),
                             prob: lp.exp(),
                         });
                     }

@@ -211,9 +211,21 @@ impl Lm {
     pub fn token_texts(&self, ids: &[u32]) -> Vec<String> {
         ids.iter()
             .map(|&i| {
-                self.tokenizer
+                let text = self
+                    .tokenizer
                     .decode(&[i], false)
-                    .unwrap_or_else(|_| format!("<unk:{i}>"))
+                    .unwrap_or_else(|_| format!("<unk:{i}>"));
+                // SentencePiece decoders strip the leading space of a sequence, which a token
+                // decoded alone always is: its `▁` is a space all the same.
+                let spaced = self
+                    .tokenizer
+                    .id_to_token(i)
+                    .is_some_and(|t| t.starts_with('▁'));
+                if spaced && !text.starts_with(' ') {
+                    format!(" {text}")
+                } else {
+                    text
+                }
             })
             .collect()
     }

@@ -6,11 +6,12 @@ use std::fmt;
 /// Whether a run shows a paper's effect, judged against the run's own noise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// The effect is there, in the paper's direction, by more than two standard errors.
+    /// The effect is there, in the paper's direction (beyond two standard errors, or by the
+    /// finding's own rule, which its text states).
     Shows,
     /// No effect beyond two standard errors either way (too few items, or none).
     Absent,
-    /// The opposite of the paper's effect, by more than two standard errors.
+    /// The opposite of the paper's effect (beyond two standard errors, or by the finding's rule).
     Reversed,
     /// The run has no data for it (a part not run, a group without members).
     NotMeasured,
@@ -18,7 +19,8 @@ pub enum Verdict {
 
 impl Verdict {
     /// The verdict on a difference `diff` (positive = the paper's direction) with standard
-    /// error `se`: beyond ± 2 `se` it shows or is reversed, within it absent; NaN is not measured.
+    /// error `se`: beyond ± 2 `se` it shows or is reversed, within it absent; NaN is not
+    /// measured (callers give a group of fewer than two items a NaN standard error).
     ///
     /// ```
     /// use entroscope::papers::Verdict;

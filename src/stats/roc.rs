@@ -113,17 +113,17 @@ pub fn roc_auc(y_true: &[bool], scores: &[f64]) -> Result<f64> {
 
 /// The standard error of an AUC from `positives` and `negatives` (Hanley & McNeil, 1982):
 /// `√((A(1−A) + (n₁−1)(Q₁−A²) + (n₂−1)(Q₂−A²)) / (n₁n₂))` with `Q₁ = A/(2−A)`,
-/// `Q₂ = 2A²/(1+A)`. NaN without positives or negatives.
+/// `Q₂ = 2A²/(1+A)`. NaN with fewer than two positives or two negatives (no spread to judge).
 ///
 /// ```
 /// use entroscope::stats::roc::auc_standard_error;
 /// // A = ½, n₁ = n₂ = 10: Q₁ = Q₂ = ⅓, variance (¼ + 9/12 + 9/12) / 100 = 0.0175
 /// let se = auc_standard_error(0.5, 10, 10);
 /// assert!((se - 0.0175f64.sqrt()).abs() < 1e-12);
-/// assert!(auc_standard_error(0.9, 0, 10).is_nan());
+/// assert!(auc_standard_error(0.9, 1, 10).is_nan());
 /// ```
 pub fn auc_standard_error(auc: f64, positives: usize, negatives: usize) -> f64 {
-    if positives == 0 || negatives == 0 {
+    if positives < 2 || negatives < 2 {
         return f64::NAN;
     }
     let (n1, n2) = (positives as f64, negatives as f64);

@@ -223,6 +223,7 @@ fn small_run_writes_its_files() {
         names,
         vec![
             "SmolLM2_135M_Instruct_Q4_1-truthfulqa-pareto.png",
+            "SmolLM2_135M_Instruct_Q4_1-entropy_trace.png",
             "SmolLM2_135M_Instruct_Q4_1-temperature_trace.png",
             "results.parquet",
             "samples.parquet",

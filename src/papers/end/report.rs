@@ -403,6 +403,8 @@ fn candidate_findings(model: &str, g: &[&CandidateTrace], share_lower: f64) -> V
     let ((fr, sefr), (fw, sefw)) = (final_p(&right), final_p(&wrong));
     let (nr, nw) = (right.len(), wrong.len());
     let gaps = missing(&[("correct tokens", nr), ("distractors", nw)]);
+    // a group of one token has no spread to judge a difference against
+    let judged = |se: f64| if nr < 2 || nw < 2 { f64::NAN } else { se };
     let grows = Finding {
         figure: "probability_growth",
         source: "the paper's motivation for END",
@@ -419,7 +421,7 @@ fn candidate_findings(model: &str, g: &[&CandidateTrace], share_lower: f64) -> V
             pm(gw, sew),
             pm(fw, sefw),
         ),
-        verdict: Verdict::of_difference(gr - gw, ser.hypot(sew)),
+        verdict: Verdict::of_difference(gr - gw, judged(ser.hypot(sew))),
     };
     // without both groups no prompt compares its correct token with distractors
     let share_lower = if nr > 0 && nw > 0 {
@@ -443,7 +445,7 @@ fn candidate_findings(model: &str, g: &[&CandidateTrace], share_lower: f64) -> V
             pm(hw, sehw),
             f3(share_lower),
         ),
-        verdict: Verdict::of_difference(hw - hr, sehr.hypot(sehw)),
+        verdict: Verdict::of_difference(hw - hr, judged(sehr.hypot(sehw))),
     };
     vec![grows, lower]
 }
@@ -533,9 +535,8 @@ fn method_findings(model: &str, rows: &[&MethodRow]) -> Vec<Finding> {
 }
 
 /// The sweep's finding (`sweep_mc2`) of one model: MC2 at END's default λ (else the largest)
-/// against λ = 0 (greedy)
-/// on END's default layer set (the first layer set swept when the default was not); `None`
-/// without sweep points.
+/// against λ = 0 (greedy) on END's default layer set (the first layer set swept when the
+/// default was not); `None` without sweep points.
 fn sweep_finding(model: &str, pts: &[&SweepPoint]) -> Option<Finding> {
     let first = pts.first()?;
     let set = if pts.iter().any(|p| p.layer_set == DEFAULT_LAYER_SET) {
@@ -722,7 +723,7 @@ impl papers::Report for Report {
     ///   of correct tokens;
     /// - `mc` (the multiple-choice table, no chart): per benchmark run, END − greedy and
     ///   END − DoLa on TruthfulQA MC2 or FACTOR accuracy;
-    /// - `sweep_mc2` (`sweep_mc2.png`): MC2 at the largest λ − at λ = 0 on END's default layer
+    /// - `sweep_mc2` (`sweep_mc2.png`): MC2 at END's default λ − at λ = 0 on END's default layer
     ///   set;
     /// - `open` (the open-ended table, no chart): END's mean ROUGE-L diff − greedy's.
     ///

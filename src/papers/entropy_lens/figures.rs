@@ -131,33 +131,25 @@ impl Report {
                 .collect();
             pts.sort_by(|a, b| a.0.total_cmp(&b.0));
             let x = pts.iter().map(|p| p.0).collect();
-            let y = pts.iter().map(|p| p.1).collect();
+            let y: Vec<f64> = pts.iter().map(|p| p.1).collect();
             let sd: Vec<f64> = pts.iter().map(|p| p.2).collect();
             let name = if m == "pooled" {
                 "both".to_string()
             } else {
                 short_name(m)
             };
-            series.push(Curve::new(format!("{e} · {name}"), x, y).with_error(&sd));
+            // an AUC ± its spread stays an AUC
+            let (lo, hi) = y
+                .iter()
+                .zip(&sd)
+                .map(|(m, d)| ((m - d).max(0.0), (m + d).min(1.0)))
+                .unzip();
+            series.push(Curve::new(format!("{e} · {name}"), x, y).with_interval(lo, hi));
         }
         if series.is_empty() {
             return Ok(None);
         }
-        // The axis shows every AUC, below chance too (a floor at 0.4 hid them), and chance itself.
-        let finite = || {
-            series
-                .iter()
-                .flat_map(|c| c.y.iter().copied())
-                .filter(|v| v.is_finite())
-        };
-        let low = finite().fold(0.4f64, f64::min);
-        let high = series
-            .iter()
-            .filter_map(|c| c.interval.as_ref())
-            .flat_map(|(_, hi)| hi.iter().copied())
-            .filter(|v| v.is_finite())
-            .fold(1.0f64, f64::max);
-        let floor = ((low - 0.05) * 10.0).floor().max(0.0) / 10.0;
+        // The axis fits every AUC and band (below chance too) and chance itself.
         let xs = || series.iter().flat_map(|c| c.x.iter().copied());
         let (x0, x1) = (
             xs().fold(f64::INFINITY, f64::min),
@@ -169,8 +161,7 @@ impl Report {
                 .markers(plot::Markers::Dots)
                 .title("kNN ROC AUC (OvR macro, CV mean) vs Rényi order α")
                 .x_label("Rényi order α (1 = Shannon)")
-                .y_label("ROC AUC (± std over folds)")
-                .y_range(floor, high + 0.02),
+                .y_label("ROC AUC (± std over folds)"),
         ))
     }
 

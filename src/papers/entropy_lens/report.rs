@@ -444,21 +444,24 @@ impl Report {
             "families" => (
                 "Key results; the abstract's kNN AUC > 90 %",
                 "entropy profiles are family-specific: a kNN on them identifies the model \
-                 family (kNN ROC AUC > 90 %), also across depths after rescaling."
+                 family well above chance (kNN ROC AUC > 90 %), also across depths after rescaling; \
+                 judged here against chance and the dummy."
                     .to_string(),
             ),
             "tasks" => (
                 "Key results (task classification)",
                 format!(
-                    "a kNN on entropy profiles identifies the task a prompt asks for (kNN ROC \
-                     AUC {paper} %)."
+                    "a kNN on entropy profiles identifies the task a prompt asks for, well \
+                     above chance (kNN ROC AUC {paper} %); judged here against chance and the \
+                     dummy."
                 ),
             ),
             _ => (
                 "Key results (output-format classification)",
                 format!(
-                    "a kNN on entropy profiles identifies the output format being written (kNN \
-                     ROC AUC {paper} %)."
+                    "a kNN on entropy profiles identifies the output format being written, \
+                     well above chance (kNN ROC AUC {paper} %); judged here against chance and \
+                     the dummy."
                 ),
             ),
         };
@@ -630,13 +633,15 @@ fn model_label(m: &str) -> String {
     }
 }
 
-/// The standard error of a row's fold-mean AUC and how it was taken: the fold std / √folds,
-/// or the fold std itself when the number of folds is unknown (0).
+/// The standard error of a row's fold-mean AUC and how it was taken: the fold std (ddof = 0,
+/// made ddof = 1) / √folds — a lower bound, as the folds share training data — or the fold std
+/// itself when the number of folds is unknown (0) or one.
 fn fold_se(r: &ClassRow) -> (f64, String) {
-    if r.folds > 0 {
+    if r.folds > 1 {
+        let f = r.folds as f64;
         (
-            r.auc_std / (r.folds as f64).sqrt(),
-            format!("standard error = std / √{} =", r.folds),
+            r.auc_std * (f / (f - 1.0)).sqrt() / f.sqrt(),
+            format!("standard error = sample std / √{} =", r.folds),
         )
     } else {
         (

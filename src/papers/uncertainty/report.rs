@@ -97,6 +97,12 @@ fn findings_of_summary(s: &Summary, recs: &[&Record]) -> Vec<Finding> {
         mean_se(right.iter().copied()),
         mean_se(wrong.iter().copied()),
     );
+    // one completion in a group has no spread to judge a difference against
+    let split_se = if right.len() < 2 || wrong.len() < 2 {
+        f64::NAN
+    } else {
+        ser.hypot(sew)
+    };
     let split = Finding {
         figure: "ce_layers",
         source: "Figure 2",
@@ -109,7 +115,7 @@ fn findings_of_summary(s: &Summary, recs: &[&Record]) -> Vec<Finding> {
             wrong.len(),
             right.len()
         ),
-        verdict: Verdict::of_difference(mw - mr, ser.hypot(sew)),
+        verdict: Verdict::of_difference(mw - mr, split_se),
     };
     let (n_wrong, n_right) = (wrong.len(), right.len());
     let se_final = auc_standard_error(s.auc_final_ce, n_wrong, n_right);
@@ -118,7 +124,7 @@ fn findings_of_summary(s: &Summary, recs: &[&Record]) -> Vec<Finding> {
         source: "the abstract; GPT-2 XL",
         claim: format!(
             "the final layer's CE to the sampled token separates incorrect from correct \
-             completions with ROC AUC {PAPER_AUC}."
+             completions, well above chance (ROC AUC {PAPER_AUC}); judged here against chance."
         ),
         measured: format!(
             "{label}: AUC {} ± {se_final:.3} (Hanley–McNeil standard error; n = {n_wrong} \
@@ -255,8 +261,8 @@ impl papers::Report for Report {
             .collect()
     }
 
-    /// The results table, one row per model × set × mode, with the paper's AUC for comparison,
-    /// then the findings.
+    /// The findings, then the results table, one row per model × set × mode, with the paper's
+    /// AUC for comparison.
     fn markdown(&self) -> String {
         let mut s = papers::finding::section(&papers::Report::findings(self));
         s.push_str(
@@ -298,5 +304,128 @@ impl papers::Report for Report {
                 self.skipped.push(s);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::papers::uncertainty::summarize;
+    use crate::papers::Report as _;
+
+    /// A sampled completion over layers 0, 1, 2: CE 9 at the embeddings, 3 at layer 1 for
+    /// every record (no separation in the middle), `last` at the final layer.
+    fn record(set: &str, correct: bool, last: f32) -> Record {
+        Record {
+            model: "SmolLM2-135M-Instruct.Q4_1".into(),
+            set: set.into(),
+            idiom: 0,
+            text: "rule of thumb".into(),
+            sample: Some(0),
+            generated: u32::from(!correct),
+            generated_str: " thumb".into(),
+            target: 0,
+            target_str: " thumb".into(),
+            correct,
+            ce_generated: vec![9.0, 3.0, last],
+            ce_truth: vec![9.0, 3.0, last],
+            entropy: vec![5.0, 3.0, last],
+            rank_generated: vec![9, 3, 0],
+            rank_truth: vec![9, 3, 0],
+        }
+    }
+
+    fn report(sets: &[(&str, [f32; 4], [f32; 4])]) -> Report {
+        let mut r = Report::default();
+        for (set, right, wrong) in sets {
+            let recs: Vec<Record> = right
+                .iter()
+                .map(|&c| record(set, true, c))
+                .chain(wrong.iter().map(|&c| record(set, false, c)))
+                .collect();
+            let refs: Vec<&Record> = recs.iter().collect();
+            r.summaries
+                .push(summarize(&refs, 8, 0).unwrap_or_else(|e| panic!("{e}")));
+            r.records.extend(recs);
+        }
+        r
+    }
+
+    #[test]
+    fn findings_by_hand() {
+        // "static": incorrect completions end at CE 6–9, correct ones at 1–4.
+        //   split: means 7.5 vs 2.5, sample std √(5/3) each → se √(5/12) per group, hypot 0.91;
+        //          5 > 2 × 0.91 → shows.
+        //   roc: AUC 1 (every incorrect above every correct) → Hanley–McNeil se 0 → shows.
+        //   depth: layer 1 (the middle of 2) ties everything → AUC ½, se √(0.75/16) = 0.217;
+        //          1 − ½ = 0.5 > 0.433 → shows.
+        // "formal": the same with the groups swapped → all three reversed.
+        let r = report(&[
+            ("static", [1.0, 2.0, 3.0, 4.0], [6.0, 7.0, 8.0, 9.0]),
+            ("formal", [6.0, 7.0, 8.0, 9.0], [1.0, 2.0, 3.0, 4.0]),
+        ]);
+        let got: Vec<(&str, Verdict)> =
+            r.findings().iter().map(|f| (f.figure, f.verdict)).collect();
+        assert_eq!(
+            got,
+            [
+                ("ce_layers", Verdict::Shows),
+                ("roc", Verdict::Shows),
+                ("auc_vs_layer", Verdict::Shows),
+                ("ce_layers", Verdict::Reversed),
+                ("roc", Verdict::Reversed),
+                ("auc_vs_layer", Verdict::Reversed),
+            ]
+        );
+        let f = r.findings();
+        assert!(
+            f[0].measured
+                .contains("7.50 ± 0.65 nats for incorrect vs 2.50 ± 0.65"),
+            "{}",
+            f[0].measured
+        );
+        assert!(f[0].measured.contains("n = 4 / 4"), "{}", f[0].measured);
+        assert!(
+            f[2].measured
+                .contains("AUC 1.000 at the last layer (2) against 0.500 at the middle (1)"),
+            "{}",
+            f[2].measured
+        );
+        // every finding names a chart the report writes, and the summary opens with them
+        let charts: Vec<String> = r
+            .charts()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|c| c.0)
+            .collect();
+        for f in &f {
+            assert!(
+                charts.iter().any(|c| c.starts_with(f.figure)),
+                "{} not in {charts:?}",
+                f.figure
+            );
+        }
+        assert!(r.markdown().starts_with("## Against the paper"));
+    }
+
+    #[test]
+    fn a_group_of_one_is_not_judged() {
+        let r = report(&[("static", [1.0, 1.0, 1.0, 1.0], [6.0, 7.0, 8.0, 9.0])]);
+        let mut one = r.clone();
+        // keep one correct completion only
+        let mut seen = false;
+        one.records
+            .retain(|x| !x.correct || !std::mem::replace(&mut seen, true));
+        let refs: Vec<&Record> = one.records.iter().collect();
+        one.summaries = vec![summarize(&refs, 5, 0).unwrap_or_else(|e| panic!("{e}"))];
+        let v: Vec<Verdict> = one.findings().iter().map(|f| f.verdict).collect();
+        assert_eq!(
+            v,
+            [
+                Verdict::NotMeasured,
+                Verdict::NotMeasured,
+                Verdict::NotMeasured
+            ]
+        );
     }
 }
