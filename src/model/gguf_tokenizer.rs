@@ -869,6 +869,10 @@ mod tests {
         assert_eq!(ids(&tokenizer, "ab", true), [1, 7]);
         assert_eq!(ids(&tokenizer, "ab", false), [7]);
         assert_eq!(tokenizer.decode(&[1, 7], true).expect("decode"), "ab"); // ok: test-only
+                                                                            // A lone token's text keeps the space its ▁ stands for (the decoder's Strip drops it).
+        assert_eq!(tokenizer.decode(&[7], false).expect("decode"), "ab"); // ok: test-only
+        assert_eq!(crate::model::token_text(&tokenizer, 7), " ab");
+        assert_eq!(crate::model::token_text(&tokenizer, 4), "a");
     }
 
     #[test]

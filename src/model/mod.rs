@@ -210,23 +210,7 @@ impl Lm {
     /// A byte-level piece of a multi-byte character decodes to `"�"`.
     pub fn token_texts(&self, ids: &[u32]) -> Vec<String> {
         ids.iter()
-            .map(|&i| {
-                let text = self
-                    .tokenizer
-                    .decode(&[i], false)
-                    .unwrap_or_else(|_| format!("<unk:{i}>"));
-                // SentencePiece decoders strip the leading space of a sequence, which a token
-                // decoded alone always is: its `▁` is a space all the same.
-                let spaced = self
-                    .tokenizer
-                    .id_to_token(i)
-                    .is_some_and(|t| t.starts_with('▁'));
-                if spaced && !text.starts_with(' ') {
-                    format!(" {text}")
-                } else {
-                    text
-                }
-            })
+            .map(|&i| token_text(&self.tokenizer, i))
             .collect()
     }
 
@@ -545,5 +529,21 @@ impl Lm {
         let h = self.forward(ids, &mut cache, &mut NoHook)?;
         let last = h.narrow(0, ids.len() - 1, 1)?;
         Ok(self.logits(&last)?.flatten_all()?.to_vec1::<f32>()?)
+    }
+}
+
+/// The text of one token decoded alone ([`Lm::token_texts`]). SentencePiece decoders strip the
+/// leading space of a sequence, which a lone token always is: its `▁` is a space all the same.
+pub(crate) fn token_text(tokenizer: &Tokenizer, id: u32) -> String {
+    let text = tokenizer
+        .decode(&[id], false)
+        .unwrap_or_else(|_| format!("<unk:{id}>"));
+    let spaced = tokenizer
+        .id_to_token(id)
+        .is_some_and(|t| t.starts_with('▁'));
+    if spaced && !text.starts_with(' ') {
+        format!(" {text}")
+    } else {
+        text
     }
 }
