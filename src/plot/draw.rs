@@ -1105,7 +1105,7 @@ mod tests {
 
     /// Where `place_legend` puts the legend of `series` on an 800 × 500 chart.
     fn placement(series: &[Curve]) -> LegendPlace {
-        let chart = super::super::lines(series).unwrap_or_else(|e| panic!("{e}"));
+        let chart = super::super::lines(series).unwrap_or_else(|e| panic!("{e}")); // ok: test-only
         let mut at = None;
         super::super::png_bytes(800, 500, |area| {
             let drawn: Vec<Vec<(f64, f64)>> = series.iter().map(Curve::points).collect();
@@ -1116,8 +1116,8 @@ mod tests {
             at = Some(chart.place_legend(area, (0.0, 1.0), (0.0, 1.0), &drawn, &entries)?);
             Ok(())
         })
-        .unwrap_or_else(|e| panic!("{e}"));
-        at.unwrap_or_else(|| panic!("not placed"))
+        .unwrap_or_else(|e| panic!("{e}")); // ok: test-only
+        at.unwrap_or_else(|| panic!("not placed")) // ok: test-only
     }
 
     #[test]
@@ -1146,7 +1146,7 @@ mod tests {
             c.interval_points(),
             vec![(0.0, 0.25, 0.75), (1.0, 0.5, 1.0)]
         );
-        let chart = super::super::lines(std::slice::from_ref(&c)).unwrap_or_else(|e| panic!("{e}"));
+        let chart = super::super::lines(std::slice::from_ref(&c)).unwrap_or_else(|e| panic!("{e}")); // ok: test-only
         assert!(chart.png().is_ok());
         // one bound per y value, or a typed error
         let bad = Curve::new("b", vec![0.0, 1.0], vec![0.5, 0.75]).with_error(&[0.25]);

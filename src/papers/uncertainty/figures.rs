@@ -50,16 +50,19 @@ pub fn ce_layers_chart(report: &Report, summary: &Summary) -> Result<Chart> {
         .y_label("cross-entropy (nats)"))
 }
 
+/// The final-layer cross-entropy to the generated token of the `correct` (or incorrect)
+/// generations among `recs`: what the histogram draws and the findings compare.
+pub(super) fn final_ce(recs: &[&Record], correct: bool) -> Vec<f64> {
+    recs.iter()
+        .filter(|r| r.correct == correct)
+        .filter_map(|r| r.ce_generated.last().map(|&x| f64::from(x)))
+        .collect()
+}
+
 /// Histograms of the final-layer cross-entropy to the sampled token, correct vs incorrect.
 pub fn final_ce_histogram(report: &Report, summary: &Summary) -> Result<Chart> {
     let recs = report.sampled(summary);
-    let fin = |ok: bool| -> Vec<f64> {
-        recs.iter()
-            .filter(|r| r.correct == ok)
-            .filter_map(|r| r.ce_generated.last().map(|&x| f64::from(x)))
-            .collect()
-    };
-    let (c, w) = (fin(true), fin(false));
+    let (c, w) = (final_ce(&recs, true), final_ce(&recs, false));
     Ok(plot::histogram(
         &[("correct", c.as_slice()), ("incorrect", w.as_slice())],
         30,

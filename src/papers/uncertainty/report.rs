@@ -86,13 +86,10 @@ impl ToFrame for [Record] {
 /// The three findings of one model × set from its sampled generations `recs`.
 fn findings_of_summary(s: &Summary, recs: &[&Record]) -> Vec<Finding> {
     let label = s.label();
-    let final_ce = |ok: bool| -> Vec<f64> {
-        recs.iter()
-            .filter(|r| r.correct == ok)
-            .filter_map(|r| r.ce_generated.last().map(|&x| f64::from(x)))
-            .collect()
-    };
-    let (right, wrong) = (final_ce(true), final_ce(false));
+    let (right, wrong) = (
+        figures::final_ce(recs, true),
+        figures::final_ce(recs, false),
+    );
     let ((mr, ser), (mw, sew)) = (
         mean_se(right.iter().copied()),
         mean_se(wrong.iter().copied()),
@@ -345,7 +342,7 @@ mod tests {
                 .collect();
             let refs: Vec<&Record> = recs.iter().collect();
             r.summaries
-                .push(summarize(&refs, 8, 0).unwrap_or_else(|e| panic!("{e}")));
+                .push(summarize(&refs, 8, 0).unwrap_or_else(|e| panic!("{e}"))); // ok: test-only
             r.records.extend(recs);
         }
         r
@@ -394,7 +391,7 @@ mod tests {
         // every finding names a chart the report writes, and the summary opens with them
         let charts: Vec<String> = r
             .charts()
-            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}")) // ok: test-only
             .into_iter()
             .map(|c| c.0)
             .collect();
@@ -417,7 +414,7 @@ mod tests {
         one.records
             .retain(|x| !x.correct || !std::mem::replace(&mut seen, true));
         let refs: Vec<&Record> = one.records.iter().collect();
-        one.summaries = vec![summarize(&refs, 5, 0).unwrap_or_else(|e| panic!("{e}"))];
+        one.summaries = vec![summarize(&refs, 5, 0).unwrap_or_else(|e| panic!("{e}"))]; // ok: test-only
         let v: Vec<Verdict> = one.findings().iter().map(|f| f.verdict).collect();
         assert_eq!(
             v,
