@@ -83,15 +83,14 @@ gpu-bundle:
 
 # Intel MKL from PyPI wheels under $(CACHE)/mkl (scripts/setup-mkl.sh; no system install), for
 # `--features mkl`: build after `. $(CACHE)/mkl/current/env.sh` (build.rs links MKL from there).
-# `make bench-matmul` builds the micro-benchmark with that feature into its own target directory
-# (the shared build stays warm) and prints every backend's GFLOP/s on the lens's, the forward's
-# and the 1.5B's products; ARGS="128 341" runs the lens shape only, at those M.
-MKL_TARGET ?= $(CACHE)/target-mkl
+# An mkl build shares the target directory: only entroscope itself compiles again.
+# `make bench-matmul` prints every backend's GFLOP/s on the lens's, the forward's and the 1.5B's
+# products (the `gemm` crate, and MKL's sgemm and bf16 product); ARGS="128 341" runs the lens
+# shape only, at those M.
 .PHONY: setup-mkl bench-matmul
 setup-mkl:
 	bash scripts/setup-mkl.sh >/dev/null
 
 bench-matmul: setup-mkl
-	. $(CACHE)/mkl/current/env.sh && export CARGO_TARGET_DIR=$(MKL_TARGET) && \
-	  $(CARGO) build --release --features mkl --example bench_matmul && \
-	  $(MKL_TARGET)/release/examples/bench_matmul $(ARGS)
+	. $(CACHE)/mkl/current/env.sh && $(SHARED_BUILD) $(CARGO) build --features mkl --example bench_matmul && \
+	  RAYON_NUM_THREADS=$${RAYON_NUM_THREADS:-2} $(CARGO_TARGET_DIR)/$(HOST)/debug/examples/bench_matmul $(ARGS)

@@ -8,6 +8,7 @@
 //! make bench-matmul                                    # MKL: set-up, build, every shape
 //! RAYON_NUM_THREADS=2 cargo run --release --example bench_matmul            # every shape
 //! cargo run --release --example bench_matmul -- 128 341 1024   # the lens shape only, these M
+//! cargo run --release --example bench_matmul -- --kn 1536x151936 341   # another [M × K]·[K × N]
 //! ```
 //! Shapes (random matrices: the rate does not depend on the values), without arguments: the
 //! SmolLM2 lens `[M × 576]·[576 × 49152]` for M = 128, 341, 1024; two forward products
@@ -51,8 +52,19 @@ struct Shape {
 
 fn main() -> entroscope::Result<()> {
     entroscope::runtime::init_cpu();
-    let ms: Vec<usize> = std::env::args()
-        .skip(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--kn KxN`: the product with that K and N (a model's unembedding) instead of SmolLM2's.
+    let (mut k, mut n) = (576, 49152);
+    if let Some(i) = args.iter().position(|a| a == "--kn") {
+        let kn = args.get(i + 1).cloned().unwrap_or_default();
+        let parsed = kn
+            .split_once('x')
+            .and_then(|(k, n)| Some((k.parse().ok()?, n.parse().ok()?)));
+        (k, n) = parsed.ok_or_else(|| Error::invalid("--kn", &kn, "K x N, e.g. 1536x151936"))?;
+        args.drain(i..(i + 2).min(args.len()));
+    }
+    let ms: Vec<usize> = args
+        .iter()
         .map(|s| s.parse().map_err(|_| Error::invalid("M", s, "a row count")))
         .collect::<entroscope::Result<_>>()?;
     let lens = |ms| Shape {
@@ -84,9 +96,15 @@ fn main() -> entroscope::Result<()> {
             },
         ]
     } else {
-        vec![lens(ms)]
+        vec![Shape {
+            what: "the lens's unembedding",
+            k,
+            n,
+            ms,
+        }]
     };
-    let bf16 = cfg!(feature = "mkl");
+    // The bf16 column only where MKL's bf16 product runs (an mkl build on AMX / AVX512-BF16).
+    let bf16 = entroscope::model::has_bf16_product();
     println!(
         "{} threads, matmul_nt backend {}, bf16 hardware {}",
         rayon::current_num_threads(),

@@ -27,12 +27,14 @@ if [ ! -f "$DIR/.installed" ]; then
   touch "$DIR/.installed"
 fi
 
+# Only what build.rs reads: it links libmkl_rt with an rpath, so the binaries need no
+# LD_LIBRARY_PATH, and nothing compiles against MKL's headers. Setting CPATH here would change the
+# environment of every C build script (zstd, ring, ...) and rebuild the shared target's
+# dependencies at each switch between an mkl build and a plain one.
 cat > "$DIR/env.sh" <<ENV
-# Written by scripts/setup-mkl.sh: what \`cargo build --features mkl\` (build.rs) and its binaries need.
+# Written by scripts/setup-mkl.sh: what \`cargo build --features mkl\` (build.rs) needs.
 export MKLROOT="$ROOT"
 export ENTROSCOPE_MKL_LIB="$ROOT/lib"
-export CPATH="$ROOT/include\${CPATH:+:\$CPATH}"
-export LD_LIBRARY_PATH="$ROOT/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 ENV
 ln -sfn "$VER" "$(dirname "$DIR")/current"
 echo "setup-mkl: MKL $VER ready; source $DIR/env.sh (also at $(dirname "$DIR")/current/env.sh)" >&2

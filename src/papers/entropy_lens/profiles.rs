@@ -31,7 +31,7 @@ pub struct GenOptions {
     pub seed: u64,
     /// Metrics (Shannon, Rényi of any order), nats.
     pub metrics: Vec<Metric>,
-    /// Bytes of logits unembedded at once (default 64 MiB).
+    /// Bytes of logits unembedded at once (default [`crate::lens::DEFAULT_CHUNK_BYTES`]).
     pub chunk_bytes: usize,
     /// Most prompts of one length decoded together (≥ 1; default 16). Results do not depend on
     /// it beyond float rounding.
@@ -45,7 +45,7 @@ impl Default for GenOptions {
             sampling: Sampling::All { temperature: 0.7 },
             seed: 0,
             metrics: default_metrics(),
-            chunk_bytes: 64 << 20,
+            chunk_bytes: crate::lens::DEFAULT_CHUNK_BYTES,
             batch_size: 16,
         }
     }
