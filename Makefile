@@ -85,7 +85,7 @@ gpu-bundle:
 # `--features mkl`: build after `. $(CACHE)/mkl/current/env.sh` (build.rs links MKL from there).
 # An mkl build shares the target directory: only entroscope itself compiles again.
 # `make bench-matmul` prints every backend's GFLOP/s on the lens's, the forward's and the 1.5B's
-# products (the `gemm` crate, and MKL's sgemm and bf16 product); ARGS="128 341" runs the lens
+# products (the `gemm` crate, MKL's sgemm, and its bf16 product on AMX / AVX512-BF16); ARGS="128 341" runs the lens
 # shape only, at those M.
 .PHONY: setup-mkl bench-matmul
 setup-mkl:

@@ -3,7 +3,7 @@
 # tokens as 8x128 and as 2x512, all layers, Shannon + Renyi-2. Like for like: the peer runs in bf16
 # where our weights or our lens are bf16, else in f32 (dequantizing the same GGUF file).
 # Prints the CPU, its matrix instruction sets and the load average; then the machine's best
-# measured matmul on this model's unembedding product [341 x d]·[d x vocab] over every path (the
+# measured matmul on this model's unembedding product [rows x d]·[d x vocab] over every path (the
 # `gemm` crate, the build's backend, MKL's bf16 product where it runs, torch in each dtype);
 # then per shape and setting both throughputs and their ratio, both forwards, both peak RSS, and
 # each side's unembedding rate (GFLOP/s) as a share of that best in the lens's precision.
@@ -47,29 +47,39 @@ CARGO_BUILD_TARGET=$HOST RUSTFLAGS=-Cprefer-dynamic cargo build ${FEATURES:+--fe
   --example bench_lens --example bench_matmul >&2
 EX="$CARGO_TARGET_DIR/$HOST/debug/examples"
 OURS="$EX/bench_lens"
-isa=$(grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo | sort -u | tr '\n' ' ')
+isa=$({ grep -o -w -E 'avx2|avx512f|avx512_bf16|amx_bf16' /proc/cpuinfo || true; } | sort -u | tr '\n' ' ')
 echo "cpu: $(lscpu | sed -n 's/^Model name: *//p') (${isa% }); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-# The peer's dtype for one of our settings: bf16 where our weights or lens are bf16.
-peer_dtype() { if [ "$1" = bf16 ] || [ "$2" = bf16 ]; then echo bf16; else echo f32; fi; }
+# The peer's dtype for one of our settings: bf16 where our weights are bf16 or our lens runs in
+# bf16 (asked for, in an mkl build, on a CPU with AMX or AVX512-BF16; else it runs in f32).
+peer_dtype() {
+  if [ "$1" = bf16 ] || { [ "$2" = bf16 ] && [ "$BACKEND" = mkl ] && [[ "$isa" =~ amx_bf16|avx512_bf16 ]]; }; then
+    echo bf16
+  else
+    echo f32
+  fi
+}
 PEER_DTYPES=$(for d in $DTYPES; do for l in $LENS; do peer_dtype "$d" "$l"; done; done | sort -u)
-# The best matmul on this model's unembedding at 341 rows (the lens's block): ours (columns 4,
-# 5 and, on bf16 hardware, 6 of bench_matmul's row) and torch's in each dtype the peer runs.
+# The best matmul on this model's unembedding at the lens's rows per product (64 MiB of logits,
+# at least 384 rows: src/lens.rs): ours (columns 4, 5 and, on bf16 hardware, 6 of
+# bench_matmul's row) and torch's in each dtype the peer runs.
 KN=$("$PEER_PY" - "$MODEL" <<'PY' 2>/dev/null
 import sys, gguf
 t = {t.name: t for t in gguf.GGUFReader(sys.argv[1]).tensors}
 w = t.get("output.weight") or t["token_embd.weight"]  # [d, vocab] in GGML order
 print(f"{min(int(x) for x in w.shape)}x{max(int(x) for x in w.shape)}")
 PY
-)
-"$EX/bench_matmul" --kn "$KN" 341 | awk -F'|' -v be="$BACKEND" '$2+0 == 341 {
-  if (be == "gemm") print "gemm", ($4 > $5 ? $4 : $5) + 0; else { print "gemm", $4+0; print be, $5+0 }
-  if ($6+0 > 0) print "mkl-bf16", $6+0 }' > "$tmp/best"
+) || { echo "error: cannot read the unembedding's shape from $MODEL (the peer's gguf package)" >&2; exit 1; }
+ROWS=$(( (64 << 20) / (4 * ${KN#*x}) )); [ "$ROWS" -ge 384 ] || ROWS=384
+"$EX/bench_matmul" --kn "$KN" "$ROWS" | awk -F'|' -v be="$BACKEND" -v m="$ROWS" '$2+0 == m {
+  a = $4 + 0; b = $5 + 0
+  if (be == "gemm") print "gemm", (a > b ? a : b); else { print "gemm", a; print be, b }
+  if ($6 + 0 > 0) print "mkl-bf16", $6 + 0 }' > "$tmp/best"
 for pd in $PEER_DTYPES; do
-  "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode sgemm --model "$MODEL" --sgemm-tokens 341 --threads 2 --dtype "$pd" 2>/dev/null |
+  "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode sgemm --model "$MODEL" --sgemm-tokens "$ROWS" --threads 2 --dtype "$pd" 2>/dev/null |
     python3 -c 'import json,sys; print("torch-'"$pd"'", json.load(sys.stdin)["gflops"])' >> "$tmp/best"
 done
-echo "matmul [341 x ${KN/x/] x [}] (GFLOP/s, best of the runs): $(tr '\n' ' ' < "$tmp/best")"
+echo "matmul [$ROWS x ${KN%x*}]·[${KN/x/ x }] (GFLOP/s, best of repeats): $(tr '\n' ' ' < "$tmp/best")"
 for shape in ${SHAPES[@]}; do
   "$PEER_PY" "$PEER_DIR/lens_peer.py" --mode corpus --model "$MODEL" --shape "$shape" --dump-ids "$tmp/ids.json" 2>/dev/null
   for pd in $PEER_DTYPES; do

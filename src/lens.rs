@@ -229,11 +229,14 @@ impl Targets {
     }
 }
 
-/// Bytes of logits the lens unembeds at once by default: 256 MiB. Every chunk's product reads
-/// the whole `[vocab × d]` unembedding from memory, so a chunk needs a few hundred rows to
-/// amortise it: 256 MiB is 441 rows at Qwen2.5's 151,936-token vocabulary (at 64 MiB, 110 rows,
-/// the 1.5B's lens ran ~20 % slower) and 1365 at SmolLM2's 49,152.
-pub const DEFAULT_CHUNK_BYTES: usize = 256 << 20;
+/// Bytes of logits the lens unembeds at once by default (64 MiB), the bound on its memory.
+pub const DEFAULT_CHUNK_BYTES: usize = 64 << 20;
+
+/// The CPU path unembeds at least this many rows per product, even past
+/// [`LogitLens::chunk_bytes`]: each product reads the whole `[vocab × d]` unembedding from
+/// memory, and at Qwen2.5's 151,936-token vocabulary 64 MiB is only 110 rows, which left the
+/// 1.5B's lens ~15 % slower (one buffer of 384 rows: 0.23 GB there, 0.4 GB at Gemma-3's 262k).
+pub const MIN_PRODUCT_ROWS: usize = 384;
 
 /// The logit lens. Cheap to build; holds only options.
 ///
@@ -252,7 +255,8 @@ pub struct LogitLens {
     pub kind: LensKind,
     /// Units of information metrics (nats by default).
     pub units: Units,
-    /// Bytes of logits per chunk (one layer × some positions); bounds memory. Default
+    /// Bytes of logits per chunk (one layer × some positions); bounds memory, except that the
+    /// CPU path takes at least [`MIN_PRODUCT_ROWS`] rows per product. Default
     /// [`DEFAULT_CHUNK_BYTES`].
     pub chunk_bytes: usize,
     /// Fused CPU kernels or tensor ops ([`Reducer::Auto`] picks by the model's device).
@@ -468,7 +472,8 @@ impl LogitLens {
     }
 
     /// The CPU path: the rows of all layers stacked layer-major (the layout of the profile's
-    /// values) and projected in blocks of [`LogitLens::chunk_bytes`] straight into one reused
+    /// values) and projected in blocks of [`LogitLens::chunk_bytes`] (at least
+    /// [`MIN_PRODUCT_ROWS`] rows) straight into one reused
     /// buffer ([`Lens::early_exit_into`], and [`Head::logits_into`] for layer `L`), so each
     /// product gets as many rows as the memory bound allows whatever the prompt length, and no
     /// tensor is copied out.
@@ -490,7 +495,9 @@ impl LogitLens {
         } else {
             n_layers * n_pos
         };
-        let block = self.rows_per_chunk(vocab, total);
+        let block = self
+            .rows_per_chunk(vocab, total)
+            .max(MIN_PRODUCT_ROWS.min(total));
         let mut z = vec![0f32; block * vocab];
         let (head, lens) = (lm.head(), self.kind.lens());
         for s in (0..total).step_by(block) {

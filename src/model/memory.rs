@@ -23,9 +23,10 @@ pub enum MemoryCheck {
     Budget(u64),
 }
 
-/// Beyond the weights: activations, one lens chunk of logits
-/// ([`crate::lens::DEFAULT_CHUNK_BYTES`], 256 MiB), a prompt's KV cache, the tokenizer. This
-/// covers ordinary runs; batched scoring at paper scale takes more (the README's measurements).
+/// Beyond the weights: activations, the lens's logits (a few 64 MiB chunks, or one product of
+/// [`crate::lens::MIN_PRODUCT_ROWS`] rows: 0.4 GiB at a 262k vocabulary), a prompt's KV cache,
+/// the tokenizer. This covers ordinary runs; batched scoring at paper scale takes more (the
+/// README's measurements).
 const ANALYSIS_MARGIN: u64 = 768 << 20;
 
 /// Bytes a model needs in memory, estimated from its tensors before any is read.
