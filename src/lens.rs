@@ -666,7 +666,7 @@ impl LogitLens {
                             position: trace.positions[start + r],
                             rank,
                             id,
-                            token: lm.token_texts(&[id]).swap_remove(0),
+                            token: lm.token_text(id),
                             prob: lp.exp(),
                         });
                     }

@@ -209,9 +209,12 @@ impl Lm {
     /// convention; charts make whitespace visible with [`token_label`](crate::plot::token_label)).
     /// A byte-level piece of a multi-byte character decodes to `"�"`.
     pub fn token_texts(&self, ids: &[u32]) -> Vec<String> {
-        ids.iter()
-            .map(|&i| token_text(&self.tokenizer, i))
-            .collect()
+        ids.iter().map(|&i| self.token_text(i)).collect()
+    }
+
+    /// The text of one id decoded alone, as [`Lm::token_texts`] gives it.
+    pub fn token_text(&self, id: u32) -> String {
+        token_text(&self.tokenizer, id)
     }
 
     /// Vocabulary spelling of each id (as HF `convert_ids_to_tokens`: `"ĠParis"`, `"▁Paris"`),

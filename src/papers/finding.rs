@@ -95,6 +95,13 @@ pub fn section(findings: &[Finding]) -> String {
     s
 }
 
+/// Each finding's chart and verdict, in order: what the reports' tests compare with hand-derived
+/// verdicts.
+#[cfg(test)]
+pub(crate) fn figure_verdicts(findings: &[Finding]) -> Vec<(&'static str, Verdict)> {
+    findings.iter().map(|f| (f.figure, f.verdict)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -543,6 +543,7 @@ impl papers::Report for Report {
 mod tests {
     use super::*;
     use crate::decode::edt_temperature;
+    use crate::papers::finding::figure_verdicts;
     use crate::papers::Report as _;
 
     const MODEL: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
@@ -680,7 +681,7 @@ mod tests {
     fn findings_give_the_hand_derived_verdicts() {
         let r = report();
         let f = r.findings();
-        let verdicts: Vec<(&str, Verdict)> = f.iter().map(|x| (x.figure, x.verdict)).collect();
+        let verdicts = figure_verdicts(&f);
         assert_eq!(
             verdicts,
             vec![

@@ -838,6 +838,7 @@ impl papers::Report for Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::papers::finding::figure_verdicts;
     use crate::papers::Report as _;
 
     const SMOL: &str = "HuggingFaceTB/SmolLM2-135M-Instruct";
@@ -951,8 +952,7 @@ mod tests {
     #[test]
     fn findings_judge_each_claim_against_its_standard_error() {
         let r = report();
-        let got: Vec<(&str, Verdict)> =
-            r.findings().iter().map(|f| (f.figure, f.verdict)).collect();
+        let got = figure_verdicts(&r.findings());
         assert_eq!(
             got,
             [

@@ -867,6 +867,7 @@ impl papers::Report for Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::papers::finding::figure_verdicts;
     use crate::papers::Report as _;
 
     fn class_row(
@@ -963,7 +964,7 @@ mod tests {
     #[test]
     fn findings_have_the_hand_derived_verdicts() {
         let f = report().findings();
-        let got: Vec<(&str, Verdict)> = f.iter().map(|f| (f.figure, f.verdict)).collect();
+        let got = figure_verdicts(&f);
         assert_eq!(
             got,
             vec![

@@ -173,7 +173,7 @@ pub fn run_idiom(
     let mut targets = vec![case.target];
     targets.extend(picks.iter().map(|p| p.1));
     let stats = layer_stats(lm, &trace, &targets)?;
-    let target_str = lm.token_texts(&[case.target]).swap_remove(0);
+    let target_str = lm.token_text(case.target);
     picks
         .iter()
         .enumerate()
@@ -185,7 +185,7 @@ pub fn run_idiom(
                 text: idiom.text.clone(),
                 sample,
                 generated: tok,
-                generated_str: lm.token_texts(&[tok]).swap_remove(0),
+                generated_str: lm.token_text(tok),
                 target: case.target,
                 target_str: target_str.clone(),
                 correct: tok == case.target,

@@ -307,6 +307,7 @@ impl papers::Report for Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::papers::finding::figure_verdicts;
     use crate::papers::uncertainty::summarize;
     use crate::papers::Report as _;
 
@@ -361,8 +362,7 @@ mod tests {
             ("static", [1.0, 2.0, 3.0, 4.0], [6.0, 7.0, 8.0, 9.0]),
             ("formal", [6.0, 7.0, 8.0, 9.0], [1.0, 2.0, 3.0, 4.0]),
         ]);
-        let got: Vec<(&str, Verdict)> =
-            r.findings().iter().map(|f| (f.figure, f.verdict)).collect();
+        let got = figure_verdicts(&r.findings());
         assert_eq!(
             got,
             [
