@@ -2,6 +2,7 @@
 //! an ids file (written by `lens_peer.py --mode corpus --dump-ids`), normed lens, all layers.
 //! Prints one JSON object like the peer's. Run through `scripts/bench-lens.sh` (CPU) or
 //! `scripts/gpu-check.sh` (GPU), which run the peer on the same ids right after and print the ratio.
+//! All rows run as one forward pass (`Lm::trace_batch`), as the peer's do by default.
 //! MODEL is a GGUF file or a Hugging Face directory (`config.json`, `tokenizer.json`, safetensors).
 //! `--warmup` runs the first row once untimed (on a GPU: kernel JIT, cuBLAS start-up).
 //!
@@ -81,27 +82,29 @@ fn main() -> entroscope::Result<()> {
         let trace = lm.trace(ids, &CaptureSpec::default(), &mut NoHook)?;
         lens.profile(&lm, &trace, &metrics, &Targets::None)?;
     }
-    for ids in &rows {
-        let t0 = Instant::now();
-        let trace = lm.trace(ids, &CaptureSpec::default(), &mut NoHook)?;
-        lm.device().synchronize()?; // GPU work is asynchronous: time it to completion
-        t_fwd += t0.elapsed().as_secs_f64();
+    // All rows in one forward pass, as the peer runs them (rows of one length).
+    let batch: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
+    let t0 = Instant::now();
+    let traces = lm.trace_batch(&batch, &CaptureSpec::default(), &mut NoHook)?;
+    lm.device().synchronize()?; // GPU work is asynchronous: time it to completion
+    t_fwd += t0.elapsed().as_secs_f64();
+    for trace in &traces {
         let t1 = Instant::now();
-        let profiles = lens.profile(&lm, &trace, &metrics, &Targets::None)?;
+        let profiles = lens.profile(&lm, trace, &metrics, &Targets::None)?;
         t_lens += t1.elapsed().as_secs_f64();
         if matmul_only {
             // The projection alone (norm + unembedding), to see where the time goes.
             let t2 = Instant::now();
             for l in 0..=trace.n_layers() {
-                let z = lens.layer_logits(&lm, &trace, l)?;
+                let z = lens.layer_logits(&lm, trace, l)?;
                 std::hint::black_box(z);
             }
             t_mm += t2.elapsed().as_secs_f64();
         }
         for (l, m) in profiles[0].mean_over_positions().iter().enumerate() {
-            layer_means[l] += *m as f64 * ids.len() as f64;
+            layer_means[l] += *m as f64 * trace.ids.len() as f64;
         }
-        tokens += ids.len();
+        tokens += trace.ids.len();
     }
     let total = t_fwd + t_lens;
     let layers = lm.n_layers() + 1;

@@ -168,9 +168,8 @@ impl Recorder {
     }
 
     fn pick(&self, x: &Tensor) -> Result<Tensor> {
-        // x: [1, t, d] → [P, d], in f32 whatever the model's dtype
-        Ok(x.squeeze(0)?
-            .index_select(&self.index, 0)?
+        // x: [b, t, d] → [b, P, d], in f32 whatever the model's dtype
+        Ok(x.index_select(&self.index, 1)?
             .to_dtype(candle_core::DType::F32)?)
     }
 }

@@ -481,24 +481,46 @@ impl Lm {
     /// Full-sequence forward that keeps the residual stream of every layer at the positions of
     /// `spec` (and the final logits), with `hook` able to change the run.
     pub fn trace(&self, ids: &[u32], spec: &CaptureSpec, hook: &mut dyn Hook) -> Result<Trace> {
-        self.check_ids(ids, 0)?;
-        let positions = spec.positions.resolve(ids.len())?;
+        let mut traces = self.trace_batch(&[ids], spec, hook)?;
+        traces.pop().ok_or(Error::EmptyPrompt)
+    }
+
+    /// [`Lm::trace`] of several sequences of one length in one forward pass (hooks see
+    /// `[b, t, d]`), one [`Trace`] per sequence. Every product then has `b × t` rows, so the
+    /// weights are read (and quantized blocks dequantized) once for the batch instead of once
+    /// per sequence: on a CPU, 8 rows of 128 tokens run faster than 8 traces of one.
+    ///
+    /// Errors: no sequences, sequences of different lengths (group prompts by length), or any
+    /// [`Lm::check_ids`] error.
+    pub fn trace_batch(
+        &self,
+        batch: &[&[u32]],
+        spec: &CaptureSpec,
+        hook: &mut dyn Hook,
+    ) -> Result<Vec<Trace>> {
+        if batch.is_empty() {
+            return Err(Error::EmptyPrompt);
+        }
+        for ids in batch {
+            self.check_ids(ids, 0)?;
+        }
+        let t = batch[0].len();
+        let positions = spec.positions.resolve(t)?;
         let mut rec = Recorder::new(&positions, spec.sub_blocks, self.device())?;
         let mut cache = self.new_cache();
         let last = {
             let mut both = (&mut rec, hook);
-            self.model
-                .forward(ids, 1, &mut cache, &mut both)?
-                .squeeze(0)?
+            self.forward_batch(batch, &mut cache, &mut both)?
         };
-        let last = last.to_dtype(DType::F32)?;
+        // the final logits of every sequence: [b, P, vocab], or [b, 1, vocab] at the last position
         let logits = if spec.all_logits {
             let idx: Vec<u32> = positions.iter().map(|&p| p as u32).collect();
             let idx = Tensor::new(idx.as_slice(), self.device())?;
-            self.logits(&last.index_select(&idx, 0)?)?
+            self.logits(&last.index_select(&idx, 1)?)?
         } else {
-            self.logits(&last.narrow(0, ids.len() - 1, 1)?)?
+            self.logits(&last.narrow(1, t - 1, 1)?)?
         };
+        // [L+1, b, P, d] → sequence i's [L+1, P, d]
         let stack = |v: Vec<Tensor>| -> Result<Option<Tensor>> {
             if v.is_empty() {
                 Ok(None)
@@ -507,17 +529,30 @@ impl Lm {
             }
         };
         let resid = Tensor::stack(&rec.resid, 0)?;
-        Ok(Trace {
-            model: self.name.clone(),
-            ids: ids.to_vec(),
-            tokens: self.token_texts(ids),
-            positions,
-            resid,
-            attn_out: stack(std::mem::take(&mut rec.attn))?,
-            mlp_out: stack(std::mem::take(&mut rec.mlp))?,
-            resid_mid: stack(std::mem::take(&mut rec.mid))?,
-            logits,
-        })
+        let attn_out = stack(std::mem::take(&mut rec.attn))?;
+        let mlp_out = stack(std::mem::take(&mut rec.mlp))?;
+        let resid_mid = stack(std::mem::take(&mut rec.mid))?;
+        let row = |x: &Tensor, dim: usize, i: usize| -> Result<Tensor> {
+            Ok(x.narrow(dim, i, 1)?.squeeze(dim)?.contiguous()?)
+        };
+        let row_of = |x: &Option<Tensor>, i: usize| x.as_ref().map(|x| row(x, 1, i)).transpose();
+        batch
+            .iter()
+            .enumerate()
+            .map(|(i, ids)| {
+                Ok(Trace {
+                    model: self.name.clone(),
+                    ids: ids.to_vec(),
+                    tokens: self.token_texts(ids),
+                    positions: positions.clone(),
+                    resid: row(&resid, 1, i)?,
+                    attn_out: row_of(&attn_out, i)?,
+                    mlp_out: row_of(&mlp_out, i)?,
+                    resid_mid: row_of(&resid_mid, i)?,
+                    logits: row(&logits, 0, i)?,
+                })
+            })
+            .collect()
     }
 
     /// [`Lm::trace`] of a text, tokenized with [`Lm::encode`], without a hook.

@@ -692,9 +692,13 @@ impl Attention {
             s = ((s / c)?.tanh()? * c)?;
         }
         let window = if sliding { cfg.sliding_window } else { None };
-        let mask = causal_mask(t, total, offset, window, x.device())?;
-        let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
-        let mut p = candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?;
+        let mut p = if s.device().is_cpu() {
+            causal_softmax_cpu(&s, t, offset, window)?
+        } else {
+            let mask = causal_mask(t, total, offset, window, x.device())?;
+            let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
+            candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?
+        };
         if hook.wants_pattern(layer) {
             // Head j reads key/value head j / rep, so [b, kvh, rep·t, total] is [b, h, t, total].
             let mut pattern = p.reshape((b, h, t, total))?;
@@ -708,6 +712,48 @@ impl Attention {
             .reshape((b, t, h * hd))?;
         self.o.forward(&y)
     }
+}
+
+/// The causal softmax of f32 scores `[.., t, total]` on the CPU (rows cycle through the `t`
+/// queries): what adding [`causal_mask`] and a softmax give, in one pass that leaves the hidden
+/// keys at 0 without computing them, where the mask costs a broadcast add over every score and
+/// the softmax an `exp` of each masked one. At 512 tokens that is half the scores.
+fn causal_softmax_cpu(
+    s: &Tensor,
+    t: usize,
+    offset: usize,
+    window: Option<usize>,
+) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let s = s.contiguous()?;
+    let total = s.dim(D::Minus1)?;
+    let (storage, layout) = s.storage_and_layout();
+    let candle_core::Storage::Cpu(cpu) = &*storage else {
+        return Err(Error::invalid("scores", "a device tensor", "a CPU tensor"));
+    };
+    let n = s.elem_count();
+    let src = &cpu.as_slice::<f32>()?[layout.start_offset()..][..n];
+    let mut dst = vec![0f32; n];
+    src.par_chunks(total.max(1))
+        .zip(dst.par_chunks_mut(total.max(1)))
+        .enumerate()
+        .for_each(|(r, (src, dst))| {
+            // query `offset + i` sees keys `lo..hi`: not later, and within the window
+            let qi = offset + r % t.max(1);
+            let hi = (qi + 1).min(total);
+            let lo = window.map_or(0, |w| (qi + 1).saturating_sub(w)).min(hi);
+            let (src, dst) = (&src[lo..hi], &mut dst[lo..hi]);
+            let max = src.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut sum = 0f32;
+            for (s, d) in src.iter().zip(dst.iter_mut()) {
+                *d = (*s - max).exp();
+                sum += *d;
+            }
+            for d in dst.iter_mut() {
+                *d /= sum;
+            }
+        });
+    Ok(Tensor::from_vec(dst, s.dims(), s.device())?)
 }
 
 /// Additive mask `[t, total]`: query `i` (absolute `offset + i`) sees key `j` when `j ≤ i` and,

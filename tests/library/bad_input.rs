@@ -179,6 +179,15 @@ fn empty_and_too_long_prompts() {
         .trace(&[], &CaptureSpec::default(), &mut NoHook)
         .unwrap_err();
     assert!(matches!(err, Error::EmptyPrompt), "{err}");
+    // a batch: none, or sequences of different lengths (no padding: group prompts by length)
+    let err = lm
+        .trace_batch(&[], &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(matches!(err, Error::EmptyPrompt), "{err}");
+    let err = lm
+        .trace_batch(&[&[1, 2, 3], &[1, 2]], &CaptureSpec::default(), &mut NoHook)
+        .unwrap_err();
+    assert!(err.to_string().contains("one length"), "{err}");
     let max = lm.config().max_position_embeddings;
     let long = vec![5u32; max + 1];
     let err = lm

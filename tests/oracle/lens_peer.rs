@@ -76,9 +76,15 @@ pub(crate) fn check_lens(lm: &Lm, file: &str, lens: &LogitLens, tol: Tolerance) 
     let mut sums = vec![vec![0f64; n_layers + 1]; 2];
     let mut worst_cell = 0f32;
     let mut count = 0usize;
-    for (r, ids) in rows.iter().enumerate() {
-        let tr = lm.trace(ids, &CaptureSpec::default(), &mut NoHook).unwrap();
-        let profiles = lens.profile(lm, &tr, &metrics, &Targets::None).unwrap();
+    // every row in one forward pass, as the peer ran them: the batched trace is what is checked
+    let batch: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
+    let traces = lm
+        .trace_batch(&batch, &CaptureSpec::default(), &mut NoHook)
+        .unwrap();
+    assert_eq!(traces.len(), rows.len());
+    for (r, (ids, tr)) in rows.iter().zip(&traces).enumerate() {
+        assert_eq!(&tr.ids, ids);
+        let profiles = lens.profile(lm, tr, &metrics, &Targets::None).unwrap();
         for (mi, p) in profiles.iter().enumerate() {
             for l in 0..=n_layers {
                 for (c, &v) in p.layer_row(l).unwrap().iter().enumerate() {
