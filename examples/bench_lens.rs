@@ -4,7 +4,7 @@
 //! `scripts/gpu-check.sh` (GPU), which run the peer on the same ids right after and print the ratio.
 //! All rows run as one forward pass (`Lm::trace_batch`), as the peer's do by default.
 //! MODEL is a GGUF file or a Hugging Face directory (`config.json`, `tokenizer.json`, safetensors).
-//! `--warmup` runs the first row once untimed (on a GPU: kernel JIT, cuBLAS start-up).
+//! `--warmup` runs the batch (and the lens of its first row) once untimed (on a GPU: kernel JIT, cuBLAS start-up).
 //!
 //! ```sh
 //! cargo run --release --example bench_lens -- MODEL.gguf ids.json
@@ -78,12 +78,14 @@ fn main() -> entroscope::Result<()> {
     let mut tokens = 0;
     let mut layer_means = vec![0f64; lm.n_layers() + 1];
     let matmul_only = std::env::var("BENCH_MATMUL").is_ok();
-    if let (true, Some(ids)) = (warmup, rows.first()) {
-        let trace = lm.trace(ids, &CaptureSpec::default(), &mut NoHook)?;
-        lens.profile(&lm, &trace, &metrics, &Targets::None)?;
-    }
     // All rows in one forward pass, as the peer runs them (rows of one length).
     let batch: Vec<&[u32]> = rows.iter().map(|r| r.as_slice()).collect();
+    if warmup {
+        let traces = lm.trace_batch(&batch, &CaptureSpec::default(), &mut NoHook)?;
+        if let Some(trace) = traces.first() {
+            lens.profile(&lm, trace, &metrics, &Targets::None)?;
+        }
+    }
     let t0 = Instant::now();
     let traces = lm.trace_batch(&batch, &CaptureSpec::default(), &mut NoHook)?;
     lm.device().synchronize()?; // GPU work is asynchronous: time it to completion

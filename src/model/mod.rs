@@ -280,15 +280,7 @@ impl Lm {
         cache: &mut KvCache,
         hook: &mut dyn Hook,
     ) -> Result<Tensor> {
-        let t = batch.first().map_or(0, |s| s.len());
-        if batch.iter().any(|s| s.len() != t) {
-            let lens: Vec<usize> = batch.iter().map(|s| s.len()).collect();
-            return Err(Error::invalid(
-                "batch",
-                format!("{lens:?} tokens"),
-                "sequences of one length (group prompts by length)",
-            ));
-        }
+        one_length(batch)?;
         for ids in batch {
             self.check_ids(ids, cache.len())?;
         }
@@ -501,10 +493,10 @@ impl Lm {
         if batch.is_empty() {
             return Err(Error::EmptyPrompt);
         }
+        let t = one_length(batch)?;
         for ids in batch {
             self.check_ids(ids, 0)?;
         }
-        let t = batch[0].len();
         let positions = spec.positions.resolve(t)?;
         let mut rec = Recorder::new(&positions, spec.sub_blocks, self.device())?;
         let mut cache = self.new_cache();
@@ -568,6 +560,21 @@ impl Lm {
         let last = h.narrow(0, ids.len() - 1, 1)?;
         Ok(self.logits(&last)?.flatten_all()?.to_vec1::<f32>()?)
     }
+}
+
+/// The common length of a batch's sequences (0 for no sequences); an error when they differ,
+/// since sequences are not padded.
+fn one_length(batch: &[&[u32]]) -> Result<usize> {
+    let t = batch.first().map_or(0, |s| s.len());
+    if batch.iter().any(|s| s.len() != t) {
+        let lens: Vec<usize> = batch.iter().map(|s| s.len()).collect();
+        return Err(Error::invalid(
+            "batch",
+            format!("{lens:?} tokens"),
+            "sequences of one length (group prompts by length)",
+        ));
+    }
+    Ok(t)
 }
 
 /// The text of one token decoded alone ([`Lm::token_texts`]). SentencePiece decoders strip the
