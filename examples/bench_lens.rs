@@ -74,7 +74,7 @@ fn main() -> entroscope::Result<()> {
     let rss_after_load = peak_rss_mib();
     let lens = LogitLens::normed().precision(precision.parse()?);
     let metrics = [Metric::Shannon, Metric::renyi(2.0)?];
-    let (mut t_fwd, mut t_lens, mut t_mm) = (0.0, 0.0, 0.0);
+    let (mut t_lens, mut t_mm) = (0.0, 0.0);
     let mut tokens = 0;
     let mut layer_means = vec![0f64; lm.n_layers() + 1];
     let matmul_only = std::env::var("BENCH_MATMUL").is_ok();
@@ -89,7 +89,7 @@ fn main() -> entroscope::Result<()> {
     let t0 = Instant::now();
     let traces = lm.trace_batch(&batch, &CaptureSpec::default(), &mut NoHook)?;
     lm.device().synchronize()?; // GPU work is asynchronous: time it to completion
-    t_fwd += t0.elapsed().as_secs_f64();
+    let t_fwd = t0.elapsed().as_secs_f64();
     for trace in &traces {
         let t1 = Instant::now();
         let profiles = lens.profile(&lm, trace, &metrics, &Targets::None)?;

@@ -738,11 +738,8 @@ fn causal_softmax_cpu(
         .zip(dst.par_chunks_mut(total.max(1)))
         .enumerate()
         .for_each(|(r, (src, dst))| {
-            // query `offset + i` sees keys `lo..hi`: not later, and within the window
-            let qi = offset + r % t.max(1);
-            let hi = (qi + 1).min(total);
-            let lo = window.map_or(0, |w| (qi + 1).saturating_sub(w)).min(hi);
-            let (src, dst) = (&src[lo..hi], &mut dst[lo..hi]);
+            let keys = visible_keys(offset + r % t.max(1), total, window);
+            let (src, dst) = (&src[keys.clone()], &mut dst[keys]);
             let max = src.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let mut sum = 0f32;
             for (s, d) in src.iter().zip(dst.iter_mut()) {
@@ -756,8 +753,8 @@ fn causal_softmax_cpu(
     Ok(Tensor::from_vec(dst, s.dims(), s.device())?)
 }
 
-/// Additive mask `[t, total]`: query `i` (absolute `offset + i`) sees key `j` when `j ≤ i` and,
-/// with a sliding window `w`, when `i − j < w` (as transformers' sliding-window mask).
+/// Additive mask `[t, total]`: 0 where query `i` (absolute `offset + i`) sees the key
+/// ([`visible_keys`]), −∞ elsewhere.
 fn causal_mask(
     t: usize,
     total: usize,
@@ -765,15 +762,40 @@ fn causal_mask(
     window: Option<usize>,
     dev: &Device,
 ) -> Result<Tensor> {
-    let mut m = vec![0f32; t * total];
-    for i in 0..t {
-        let qi = offset + i;
-        for j in 0..total {
-            let visible = j <= qi && window.is_none_or(|w| qi - j < w);
-            if !visible {
-                m[i * total + j] = f32::NEG_INFINITY;
-            }
-        }
+    let mut m = vec![f32::NEG_INFINITY; t * total];
+    for (i, row) in m.chunks_mut(total.max(1)).enumerate() {
+        row[visible_keys(offset + i, total, window)].fill(0.0);
     }
     Ok(Tensor::from_vec(m, (t, total), dev)?)
+}
+
+/// The keys query `qi` (absolute position) attends to among `total`: `j ≤ qi` and, with a
+/// sliding window `w`, `qi − j < w` (as transformers' sliding-window mask).
+fn visible_keys(qi: usize, total: usize, window: Option<usize>) -> std::ops::Range<usize> {
+    let hi = (qi + 1).min(total);
+    let lo = window.map_or(0, |w| (qi + 1).saturating_sub(w)).min(hi);
+    lo..hi
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one-pass CPU softmax against candle's softmax of the masked scores (the device path),
+    /// continuing a cache (offset 2), with and without a sliding window.
+    #[test]
+    fn causal_softmax_equals_mask_then_softmax() -> Result<()> {
+        let (t, offset) = (5, 2);
+        let total = offset + t;
+        let s = Tensor::randn(0f32, 3.0, (2, 3 * t, total), &Device::Cpu)?;
+        for window in [None, Some(3), Some(1)] {
+            let mask = causal_mask(t, total, offset, window, &Device::Cpu)?;
+            let masked = s.reshape((2, 3, t, total))?.broadcast_add(&mask)?;
+            let want = candle_nn::ops::softmax_last_dim(&masked.reshape((2, 3 * t, total))?)?;
+            let got = causal_softmax_cpu(&s, t, offset, window)?;
+            let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+            assert!(diff < 1e-6, "window {window:?}: max |Δ| {diff}");
+        }
+        Ok(())
+    }
 }
