@@ -1135,6 +1135,34 @@ mod tests {
     }
 
     #[test]
+    fn terms_below_the_negligible_cut_leave_the_sums_exact() {
+        // Two tokens at 0, 1000 at −10 (kept: e^−10 ≈ 4.5e-5 each, 4.5 % of the mass) and
+        // 4096 at −50 (e^−50 ≈ 2e-22 each, below the kernels' cut at e^−43; 7.9e-19 of the
+        // mass together). With S = 2 + 1000e^−10: H = ln S + 10·1000e^−10/S and
+        // H₂ = 2 ln S − ln(2 + 1000e^−20), the −50 tokens changing neither at f32 precision.
+        let mut z = vec![-50.0f32; 5098];
+        z[0] = 0.0;
+        z[3000] = 0.0;
+        for x in &mut z[1..1001] {
+            *x = -10.0;
+        }
+        let e10 = (-10f64).exp();
+        let s = 2.0 + 1000.0 * e10;
+        let req = Request::new().shannon().renyi(Renyi::new(2.0).unwrap()); // ok: test-only
+        let r = reduce_row(&z, &req, Some(5000)).unwrap(); // ok: test-only
+        assert!(close(
+            r.shannon.unwrap(),
+            s.ln() + 10.0 * 1000.0 * e10 / s,
+            1e-6
+        )); // ok: test-only
+        let h2 = 2.0 * s.ln() - (2.0 + 1000.0 * (-20f64).exp()).ln();
+        assert!(close(r.renyi[0], h2, 1e-6));
+        // a target below the cut still gets its exact log-probability, −50 − ln S
+        assert!(close(r.target.unwrap().log_prob, -50.0 - s.ln(), 1e-6)); // ok: test-only
+        assert!(kl_div(&z, &z).unwrap().abs() < 1e-6); // ok: test-only
+    }
+
+    #[test]
     fn errors() {
         assert!(matches!(
             shannon(&[0.0f32, f32::NAN]),
