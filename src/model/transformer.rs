@@ -12,6 +12,7 @@ use super::arch::{Activation, ArchSpec, Mlp, NormKind, NormPlacement, QkNorm};
 use super::device::WeightDtype;
 use super::kv_cache::KvCache;
 use super::weights::Weights;
+use crate::entropy::fast_exp;
 use crate::hook::{Hook, Site};
 use crate::{Error, Result};
 
@@ -532,20 +533,62 @@ impl MlpWeights {
                 Activation::Gelu => t.gelu_erf()?,
             })
         };
+        let gated = |gate: Tensor, up: Tensor| -> Result<Tensor> {
+            if act == Activation::Silu && gate.device().is_cpu() && gate.dtype() == DType::F32 {
+                silu_mul_cpu(&gate, &up)
+            } else {
+                Ok((a(gate.contiguous()?)? * up)?)
+            }
+        };
         Ok(match self {
             MlpWeights::Gated { gate, up, down } => {
-                down.forward(&(a(gate.forward(x)?)? * up.forward(x)?)?)?
+                down.forward(&gated(gate.forward(x)?, up.forward(x)?)?)?
             }
             MlpWeights::GatedFused { gate_up, down } => {
                 let gu = gate_up.forward(x)?;
                 let ff = gu.dim(D::Minus1)? / 2;
                 let gate = gu.narrow(D::Minus1, 0, ff)?;
                 let up = gu.narrow(D::Minus1, ff, ff)?;
-                down.forward(&(a(gate.contiguous()?)? * up)?)?
+                down.forward(&gated(gate, up)?)?
             }
             MlpWeights::Plain { fc, proj } => proj.forward(&a(fc.forward(x)?)?)?,
         })
     }
+}
+
+/// `silu(gate) · up` for f32 tensors on the CPU in one parallel pass with a vectorised `exp`,
+/// where candle's `silu` and product take a scalar `exp` per element and two passes.
+fn silu_mul_cpu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let (gate, up) = (gate.contiguous()?, up.contiguous()?);
+    if gate.dims() != up.dims() {
+        return Err(Error::invalid(
+            "MLP up projection",
+            format!("{:?}", up.dims()),
+            format!("the gate's shape {:?}", gate.dims()),
+        ));
+    }
+    let ((gs, gl), (us, ul)) = (gate.storage_and_layout(), up.storage_and_layout());
+    let (candle_core::Storage::Cpu(gc), candle_core::Storage::Cpu(uc)) = (&*gs, &*us) else {
+        return Err(Error::invalid(
+            "MLP activations",
+            "device tensors",
+            "CPU tensors",
+        ));
+    };
+    let n = gate.elem_count();
+    let g = &gc.as_slice::<f32>()?[gl.start_offset()..][..n];
+    let u = &uc.as_slice::<f32>()?[ul.start_offset()..][..n];
+    let mut out = vec![0f32; n];
+    const CHUNK: usize = 4096;
+    out.par_chunks_mut(CHUNK)
+        .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+        .for_each(|(o, (g, u))| {
+            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                *o = g / (1.0 + fast_exp(-g)) * u;
+            }
+        });
+    Ok(Tensor::from_vec(out, gate.dims(), gate.device())?)
 }
 
 /// Show `x` to the hook at `site`; a replacement is cast to `x`'s dtype and device.
@@ -740,14 +783,24 @@ fn causal_softmax_cpu(
         .for_each(|(r, (src, dst))| {
             let keys = visible_keys(offset + r % t.max(1), total, window);
             let (src, dst) = (&src[keys.clone()], &mut dst[keys]);
-            let max = src.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut sum = 0f32;
-            for (s, d) in src.iter().zip(dst.iter_mut()) {
-                *d = (*s - max).exp();
-                sum += *d;
+            // eight independent lanes for the max and the sum, so that the loops vectorise
+            let mut lanes = [f32::NEG_INFINITY; 8];
+            for c in src.chunks(8) {
+                for (m, &x) in lanes.iter_mut().zip(c) {
+                    *m = if x > *m { x } else { *m };
+                }
             }
+            let max = lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut lanes = [0f32; 8];
+            for (d, s) in dst.chunks_mut(8).zip(src.chunks(8)) {
+                for ((d, &s), acc) in d.iter_mut().zip(s).zip(lanes.iter_mut()) {
+                    *d = fast_exp(s - max);
+                    *acc += *d;
+                }
+            }
+            let inv = 1.0 / lanes.iter().sum::<f32>();
             for d in dst.iter_mut() {
-                *d /= sum;
+                *d *= inv;
             }
         });
     Ok(Tensor::from_vec(dst, s.dims(), s.device())?)
@@ -796,6 +849,20 @@ mod tests {
             let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
             assert!(diff < 1e-6, "window {window:?}: max |Δ| {diff}");
         }
+        Ok(())
+    }
+
+    /// The fused CPU SiLU product against candle's `silu` and product, on a strided `up` (as
+    /// Phi-3's fused gate/up projection gives) and with large |gate| (exp saturating both ways).
+    #[test]
+    fn silu_mul_equals_silu_then_product() -> Result<()> {
+        let gu = (Tensor::randn(0f32, 4.0, (2, 3, 2 * 37), &Device::Cpu)? * 10.0)?;
+        let (gate, up) = (gu.narrow(2, 0, 37)?, gu.narrow(2, 37, 37)?);
+        let want = (candle_nn::ops::silu(&gate.contiguous()?)? * &up)?;
+        let got = silu_mul_cpu(&gate, &up)?;
+        let scale = want.abs()?.max_all()?.to_scalar::<f32>()?;
+        let diff = (got - want)?.abs()?.max_all()?.to_scalar::<f32>()?;
+        assert!(diff <= 1e-6 * scale, "max |Δ| {diff} (max |value| {scale})");
         Ok(())
     }
 }
