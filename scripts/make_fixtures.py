@@ -611,45 +611,56 @@ def r6(x):
     return [r6(v) for v in x] if isinstance(x, list) else round(x, 6)
 
 
+# Longer rows (normed lens only): past the CPU attention's block of 128 queries.
+PEER_LONG_SHAPE = {"SmolLM2-135M-Instruct.Q4_1.gguf": "2x200", "gemma-3-270m-q4_k_m.gguf": "2x200"}
+
+
 def make_peer(names, threads):
+    for name in names:
+        for lens in ("normed", "raw"):
+            peer_fixture(name, lens, PEER_SHAPE[name], "", threads)
+        if name in PEER_LONG_SHAPE:
+            peer_fixture(name, "normed", PEER_LONG_SHAPE[name], "." + PEER_LONG_SHAPE[name], threads)
+
+
+def peer_fixture(name, lens, shape, suffix, threads):
+    """`peer/<stem>.<lens><suffix>.json`: the peer's lens on `shape` (rows x tokens)."""
     out_dir = FIX / "peer"
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "entroscope-peer"
     tmp.mkdir(exist_ok=True)
-    for name in names:
-        for lens in ("normed", "raw"):
-            ids_f, cells_f = tmp / f"{name}.{lens}.ids.json", tmp / f"{name}.{lens}.cells.json"
-            cmd = [sys.executable, str(PEER_DIR / "lens_peer.py"), "--mode", "lens",
-                   "--model", str(MODELS / name), "--shape", PEER_SHAPE[name],
-                   "--threads", str(threads), "--dump-ids", str(ids_f), "--dump-matrices", str(cells_f)]
-            if lens == "raw":
-                cmd.append("--raw")
-            print("peer:", " ".join(cmd), file=sys.stderr)
-            r = subprocess.run(cmd, capture_output=True, text=True)
-            if r.returncode:
-                sys.exit(r.stderr[-3000:])
-            summary = json.loads(r.stdout)
-            cells = json.loads(cells_f.read_text())
-            ids = json.loads(ids_f.read_text())["ids"]
-            assert ids == cells["ids"]
-            res = {
-                "model": name, "lens": lens, "shape": summary["shape"], "layers": cells["layers"],
-                "produced_by": "lens_peer.py " + " ".join(c if "/" not in c else Path(c).name
-                                                          for c in cmd[2:]),
-                "versions": versions(),
-                "convention": "layers: 0 = embeddings, l = output of block l; normed: final norm "
-                              "on every layer then unembedding (+ soft-cap if any); raw: no norm "
-                              "for layers < L, layer L = the model's own final logits. Entropies "
-                              "in nats from log_softmax in f32; cells rounded to 6 decimals.",
-                "ids": ids,
-                "mean_shannon_per_layer": summary["mean_shannon_per_layer"],
-                "mean_renyi2_per_layer": summary["mean_renyi2_per_layer"],
-                "shannon": r6(cells["shannon"]),  # [layer][row][position]
-                "renyi2": r6(cells["renyi2"]),
-            }
-            dst = out_dir / f"{Path(name).stem}.{lens}.json"
-            dst.write_text(json.dumps(res, separators=(",", ":")) + "\n")
-            print(f"peer: wrote {dst} ({dst.stat().st_size / 1024:.0f} KiB)", file=sys.stderr)
+    ids_f, cells_f = tmp / f"{name}.{lens}.ids.json", tmp / f"{name}.{lens}.cells.json"
+    cmd = [sys.executable, str(PEER_DIR / "lens_peer.py"), "--mode", "lens",
+           "--model", str(MODELS / name), "--shape", shape,
+           "--threads", str(threads), "--dump-ids", str(ids_f), "--dump-matrices", str(cells_f)]
+    if lens == "raw":
+        cmd.append("--raw")
+    print("peer:", " ".join(cmd), file=sys.stderr)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        sys.exit(r.stderr[-3000:])
+    summary = json.loads(r.stdout)
+    cells = json.loads(cells_f.read_text())
+    ids = json.loads(ids_f.read_text())["ids"]
+    assert ids == cells["ids"]
+    res = {
+        "model": name, "lens": lens, "shape": summary["shape"], "layers": cells["layers"],
+        "produced_by": "lens_peer.py " + " ".join(c if "/" not in c else Path(c).name
+                                                  for c in cmd[2:]),
+        "versions": versions(),
+        "convention": "layers: 0 = embeddings, l = output of block l; normed: final norm "
+                      "on every layer then unembedding (+ soft-cap if any); raw: no norm "
+                      "for layers < L, layer L = the model's own final logits. Entropies "
+                      "in nats from log_softmax in f32; cells rounded to 6 decimals.",
+        "ids": ids,
+        "mean_shannon_per_layer": summary["mean_shannon_per_layer"],
+        "mean_renyi2_per_layer": summary["mean_renyi2_per_layer"],
+        "shannon": r6(cells["shannon"]),  # [layer][row][position]
+        "renyi2": r6(cells["renyi2"]),
+    }
+    dst = out_dir / f"{Path(name).stem}.{lens}{suffix}.json"
+    dst.write_text(json.dumps(res, separators=(",", ":")) + "\n")
+    print(f"peer: wrote {dst} ({dst.stat().st_size / 1024:.0f} KiB)", file=sys.stderr)
 
 
 def main():

@@ -728,34 +728,62 @@ impl Attention {
         // into the row dimension.
         let rep = h / kvh;
         let q = (q.contiguous()?.reshape((b, kvh, rep * t, hd))? * cfg.attn_scale())?;
-        // Scores, soft-cap (Gemma 2: `c·tanh(s/c)` before the mask) and softmax in f32 whatever
-        // the dtype (transformers' eager attention runs the softmax in f32).
-        let mut s = q.matmul(&k.t()?)?.to_dtype(DType::F32)?; // [b, kvh, rep*t, total]
-        if let Some(c) = cfg.attn_logit_softcapping {
-            s = ((s / c)?.tanh()? * c)?;
-        }
         let window = if sliding { cfg.sliding_window } else { None };
-        let mut p = if s.device().is_cpu() {
-            causal_softmax_cpu(&s, t, offset, window)?
-        } else {
-            let mask = causal_mask(t, total, offset, window, x.device())?;
-            let s = s.reshape((b, kvh, rep, t, total))?.broadcast_add(&mask)?;
-            candle_nn::ops::softmax_last_dim(&s.reshape((b, kvh, rep * t, total))?)?
+        // Probabilities `[b, kvh, rep·tq, keys]` of the `tq` queries from `q0` (rows of `q`)
+        // over the first `keys` keys: scores, soft-cap (Gemma 2: `c·tanh(s/c)` before the mask)
+        // and softmax in f32 whatever the dtype (transformers' eager attention runs the softmax
+        // in f32).
+        let probs = |q: &Tensor, tq: usize, q0: usize, keys: usize| -> Result<Tensor> {
+            let mut s = q
+                .matmul(&k.narrow(2, 0, keys)?.t()?)?
+                .to_dtype(DType::F32)?;
+            if let Some(c) = cfg.attn_logit_softcapping {
+                s = ((s / c)?.tanh()? * c)?;
+            }
+            if s.device().is_cpu() {
+                causal_softmax_cpu(&s, tq, offset + q0, window)
+            } else {
+                let mask = causal_mask(tq, keys, offset + q0, window, x.device())?;
+                let s = s.reshape((b, kvh, rep, tq, keys))?.broadcast_add(&mask)?;
+                Ok(candle_nn::ops::softmax_last_dim(&s.reshape((
+                    b,
+                    kvh,
+                    rep * tq,
+                    keys,
+                ))?)?)
+            }
         };
-        if hook.wants_pattern(layer) {
-            // Head j reads key/value head j / rep, so [b, kvh, rep·t, total] is [b, h, t, total].
-            let mut pattern = p.reshape((b, h, t, total))?;
-            visit(hook, Site::Pattern(layer), &mut pattern)?;
-            p = pattern.reshape((b, kvh, rep * t, total))?;
-        }
-        let y = p.to_dtype(v.dtype())?.matmul(&v)?; // [b, kvh, rep*t, hd]
-        let y = y
-            .reshape((b, h, t, hd))?
-            .transpose(1, 2)?
-            .reshape((b, t, h * hd))?;
+        let y = if x.device().is_cpu() && t > QUERY_BLOCK && !hook.wants_pattern(layer) {
+            // Blocks of queries: each needs the keys up to its last query only, which skips
+            // most of the masked half of both products on long prompts.
+            let q = q.reshape((b, kvh, rep, t, hd))?;
+            let mut ys = Vec::with_capacity(t.div_ceil(QUERY_BLOCK));
+            for q0 in (0..t).step_by(QUERY_BLOCK) {
+                let tq = QUERY_BLOCK.min(t - q0);
+                let keys = offset + q0 + tq;
+                let qb = q.narrow(3, q0, tq)?.contiguous()?;
+                let p = probs(&qb.reshape((b, kvh, rep * tq, hd))?, tq, q0, keys)?;
+                let yb = p.to_dtype(v.dtype())?.matmul(&v.narrow(2, 0, keys)?)?;
+                ys.push(yb.reshape((b, kvh, rep, tq, hd))?);
+            }
+            Tensor::cat(&ys, 3)?.reshape((b, h, t, hd))?
+        } else {
+            let mut p = probs(&q, t, 0, total)?; // [b, kvh, rep*t, total]
+            if hook.wants_pattern(layer) {
+                // Head j reads key/value head j / rep, so [b, kvh, rep·t, total] is [b, h, t, total].
+                let mut pattern = p.reshape((b, h, t, total))?;
+                visit(hook, Site::Pattern(layer), &mut pattern)?;
+                p = pattern.reshape((b, kvh, rep * t, total))?;
+            }
+            p.to_dtype(v.dtype())?.matmul(&v)?.reshape((b, h, t, hd))?
+        };
+        let y = y.transpose(1, 2)?.reshape((b, t, h * hd))?;
         self.o.forward(&y)
     }
 }
+
+/// Queries per attention block on the CPU when no hook reads the pattern (see `Attention::forward`).
+const QUERY_BLOCK: usize = 128;
 
 /// The causal softmax of f32 scores `[.., t, total]` on the CPU (rows cycle through the `t`
 /// queries): what adding [`causal_mask`] and a softmax give, in one pass that leaves the hidden

@@ -1,7 +1,8 @@
 //! The logit lens against the peer (HF transformers, `lens_peer.py --mode lens --shape 2x64`,
 //! normed and raw) on the same GGUF files and the same token ids: every layer's mean Shannon and
 //! Rényi-2 entropy within 1e-3 nats, every cell within 1e-2 nats — with the fused CPU kernels and
-//! with the device tensor ops (what a GPU run uses) alike.
+//! with the device tensor ops (what a GPU run uses) alike; and on rows of 200 tokens (`--shape
+//! 2x200`, normed) for the attention's query blocks.
 
 use crate::common;
 
@@ -62,11 +63,19 @@ pub(crate) fn check_on(lm: &Lm, file: &str, lens_name: &str, reducer: Reducer, t
 
 /// `lm` (loaded from `file`) through `lens` against the peer's fixture of that file and kind.
 pub(crate) fn check_lens(lm: &Lm, file: &str, lens: &LogitLens, tol: Tolerance) {
+    check_lens_on_rows(lm, file, "", lens, tol);
+}
+
+/// [`check_lens`] against the fixture `peer/<stem>.<lens><suffix>.json` (a suffix such as
+/// `.2x200` names a fixture of longer rows).
+fn check_lens_on_rows(lm: &Lm, file: &str, suffix: &str, lens: &LogitLens, tol: Tolerance) {
     let (lens_name, reducer) = (lens.kind.to_string(), lens.reducer);
     let stem = file.trim_end_matches(".gguf");
     let fx: Value = serde_json::from_str(
-        &std::fs::read_to_string(common::fixture(&format!("peer/{stem}.{lens_name}.json")))
-            .unwrap(),
+        &std::fs::read_to_string(common::fixture(&format!(
+            "peer/{stem}.{lens_name}{suffix}.json"
+        )))
+        .unwrap(),
     )
     .unwrap();
     let rows = common::id_rows(&fx);
@@ -151,6 +160,17 @@ fn bf16_lens_matches_peer() {
 #[test]
 fn smollm2_normed_lens_tensor_ops_matches_peer() {
     check(DEFAULT_MODEL_FILE, "normed", Reducer::TensorOps);
+}
+
+/// Rows of 200 tokens, one batch of two (`lens_peer.py --shape 2x200`): past the CPU attention's
+/// block of 128 queries, so the second block's keys, its causal softmax and the blocks'
+/// concatenation are checked against transformers.
+#[test]
+fn long_rows_match_peer() {
+    for file in [DEFAULT_MODEL_FILE, GEMMA_MODEL_FILE] {
+        let lm = Lm::from_gguf(common::real_model(file)).unwrap();
+        check_lens_on_rows(&lm, file, ".2x200", &LogitLens::normed(), Tolerance::F32);
+    }
 }
 
 #[test]
