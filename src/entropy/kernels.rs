@@ -217,10 +217,11 @@ fn scan_lanes<const RANK: bool>(b: &[f32], zt: f32, st: &mut Scan) {
     }
 }
 
-/// Terms `e^d` with `d` below this are dropped from the sums (`e^{-43} ≈ 2e-19` of the row's
-/// largest term, which is 1): together they stay under 1e-13 of `S₀` for any vocabulary, while
-/// their squares (`S₂`) and products would be subnormal floats, which x86 cores compute up to
-/// twice as slowly. Logit-lens rows routinely span more than 43 nats.
+/// Terms `e^d` with `d` below this are dropped from [`base_block`]'s sums (`e^{-43} ≈ 2e-19` of
+/// the row's largest term, which is 1): together they stay under 1e-13 of `S₀` for any
+/// vocabulary, while their squares (`S₂`) would be subnormal floats, which x86 cores compute up
+/// to twice as slowly. Logit-lens rows routinely span more than 43 nats. KL keeps every term
+/// (a tiny `p` where `q = 0` must still give +inf).
 const NEGLIGIBLE: f32 = -43.0;
 
 /// `e^d` for a sum term, exactly 0 below [`NEGLIGIBLE`].
@@ -325,7 +326,7 @@ kernel! {
             for j in 0..LANES {
                 let dp = a[j] - mp;
                 let dq = b[j] - mq;
-                let ep = term_exp::<FMA>(dp);
+                let ep = exp_g::<FMA>(dp);
                 sp[j] += ep;
                 sq[j] += exp_g::<FMA>(dq);
                 // p = 0 contributes 0 whatever q is (0·ln(0/q) = 0); p > 0 = q gives +inf.
@@ -335,7 +336,7 @@ kernel! {
         for (j, (&a, &b)) in cp.remainder().iter().zip(cq.remainder()).enumerate() {
             let dp = a - mp;
             let dq = b - mq;
-            let ep = term_exp::<FMA>(dp);
+            let ep = exp_g::<FMA>(dp);
             sp[j] += ep;
             sq[j] += exp_g::<FMA>(dq);
             t[j] += if ep > 0.0 { ep * (dp - dq) } else { 0.0 };

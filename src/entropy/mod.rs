@@ -1160,6 +1160,10 @@ mod tests {
         // a target below the cut still gets its exact log-probability, −50 − ln S
         assert!(close(r.target.unwrap().log_prob, -50.0 - s.ln(), 1e-6)); // ok: test-only
         assert!(kl_div(&z, &z).unwrap().abs() < 1e-6); // ok: test-only
+                                                       // KL keeps every term: p = e^−50/S > 0 where q = 0 still gives +inf
+        let mut q = z.clone();
+        q[5000] = f32::NEG_INFINITY;
+        assert_eq!(kl_div(&z, &q).unwrap(), f32::INFINITY); // ok: test-only
     }
 
     #[test]
