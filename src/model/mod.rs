@@ -456,16 +456,9 @@ impl Head<'_> {
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?;
-        let (storage, layout) = w.storage_and_layout();
-        let (candle_core::Storage::Cpu(cpu), true) = (&*storage, layout.is_contiguous()) else {
-            return Err(Error::invalid(
-                "Head::unembed_into",
-                format!("{:?} unembedding", w.dtype()),
-                "a contiguous f32 unembedding (use Head::unembed elsewhere)",
-            ));
-        };
-        let w = &cpu.as_slice::<f32>()?[layout.start_offset()..][..vocab * d];
-        sgemm::matmul_nt(&h, w, h.len() / d.max(1), vocab, d, out)
+        with_cpu_f32(w, "Head::unembed_into (use Head::unembed elsewhere)", |w| {
+            sgemm::matmul_nt(&h, w, h.len() / d.max(1), vocab, d, out)
+        })
     }
 }
 
@@ -575,6 +568,24 @@ fn one_length(batch: &[&[u32]]) -> Result<usize> {
         ));
     }
     Ok(t)
+}
+
+/// `f` on the data of `t`, a contiguous f32 tensor on the CPU, borrowed as one row-major slice:
+/// how the CPU kernels read a tensor without copying it out. `what` names it in the error.
+pub(crate) fn with_cpu_f32<R>(
+    t: &Tensor,
+    what: &'static str,
+    f: impl FnOnce(&[f32]) -> Result<R>,
+) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    let (candle_core::Storage::Cpu(cpu), true) = (&*storage, layout.is_contiguous()) else {
+        return Err(Error::invalid(
+            what,
+            format!("a {:?} tensor on {:?}", t.dtype(), t.device().location()),
+            "a contiguous f32 tensor on the CPU",
+        ));
+    };
+    f(&cpu.as_slice::<f32>()?[layout.start_offset()..][..t.elem_count()])
 }
 
 /// The text of one token decoded alone ([`Lm::token_texts`]). SentencePiece decoders strip the

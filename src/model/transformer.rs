@@ -12,6 +12,7 @@ use super::arch::{Activation, ArchSpec, Mlp, NormKind, NormPlacement, QkNorm};
 use super::device::WeightDtype;
 use super::kv_cache::KvCache;
 use super::weights::Weights;
+use super::with_cpu_f32;
 use crate::entropy::fast_exp;
 use crate::hook::{Hook, Site};
 use crate::{Error, Result};
@@ -568,26 +569,20 @@ fn silu_mul_cpu(gate: &Tensor, up: &Tensor) -> Result<Tensor> {
             format!("the gate's shape {:?}", gate.dims()),
         ));
     }
-    let ((gs, gl), (us, ul)) = (gate.storage_and_layout(), up.storage_and_layout());
-    let (candle_core::Storage::Cpu(gc), candle_core::Storage::Cpu(uc)) = (&*gs, &*us) else {
-        return Err(Error::invalid(
-            "MLP activations",
-            "device tensors",
-            "CPU tensors",
-        ));
-    };
-    let n = gate.elem_count();
-    let g = &gc.as_slice::<f32>()?[gl.start_offset()..][..n];
-    let u = &uc.as_slice::<f32>()?[ul.start_offset()..][..n];
-    let mut out = vec![0f32; n];
-    const CHUNK: usize = 4096;
-    out.par_chunks_mut(CHUNK)
-        .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
-        .for_each(|(o, (g, u))| {
-            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                *o = g / (1.0 + fast_exp(-g)) * u;
-            }
-        });
+    let mut out = vec![0f32; gate.elem_count()];
+    with_cpu_f32(&gate, "MLP gate", |g| {
+        with_cpu_f32(&up, "MLP up projection", |u| {
+            const CHUNK: usize = 4096;
+            out.par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK).zip(u.par_chunks(CHUNK)))
+                .for_each(|(o, (g, u))| {
+                    for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                        *o = g / (1.0 + fast_exp(-g)) * u;
+                    }
+                });
+            Ok(())
+        })
+    })?;
     Ok(Tensor::from_vec(out, gate.dims(), gate.device())?)
 }
 
@@ -798,39 +793,36 @@ fn causal_softmax_cpu(
     use rayon::prelude::*;
     let s = s.contiguous()?;
     let total = s.dim(D::Minus1)?;
-    let (storage, layout) = s.storage_and_layout();
-    let candle_core::Storage::Cpu(cpu) = &*storage else {
-        return Err(Error::invalid("scores", "a device tensor", "a CPU tensor"));
-    };
-    let n = s.elem_count();
-    let src = &cpu.as_slice::<f32>()?[layout.start_offset()..][..n];
-    let mut dst = vec![0f32; n];
-    src.par_chunks(total.max(1))
-        .zip(dst.par_chunks_mut(total.max(1)))
-        .enumerate()
-        .for_each(|(r, (src, dst))| {
-            let keys = visible_keys(offset + r % t.max(1), total, window);
-            let (src, dst) = (&src[keys.clone()], &mut dst[keys]);
-            // eight independent lanes for the max and the sum, so that the loops vectorise
-            let mut lanes = [f32::NEG_INFINITY; 8];
-            for c in src.chunks(8) {
-                for (m, &x) in lanes.iter_mut().zip(c) {
-                    *m = if x > *m { x } else { *m };
+    let mut dst = vec![0f32; s.elem_count()];
+    with_cpu_f32(&s, "attention scores", |src| {
+        src.par_chunks(total.max(1))
+            .zip(dst.par_chunks_mut(total.max(1)))
+            .enumerate()
+            .for_each(|(r, (src, dst))| {
+                let keys = visible_keys(offset + r % t.max(1), total, window);
+                let (src, dst) = (&src[keys.clone()], &mut dst[keys]);
+                // eight independent lanes for the max and the sum, so that the loops vectorise
+                let mut lanes = [f32::NEG_INFINITY; 8];
+                for c in src.chunks(8) {
+                    for (m, &x) in lanes.iter_mut().zip(c) {
+                        *m = if x > *m { x } else { *m };
+                    }
                 }
-            }
-            let max = lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut lanes = [0f32; 8];
-            for (d, s) in dst.chunks_mut(8).zip(src.chunks(8)) {
-                for ((d, &s), acc) in d.iter_mut().zip(s).zip(lanes.iter_mut()) {
-                    *d = fast_exp(s - max);
-                    *acc += *d;
+                let max = lanes.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut lanes = [0f32; 8];
+                for (d, s) in dst.chunks_mut(8).zip(src.chunks(8)) {
+                    for ((d, &s), acc) in d.iter_mut().zip(s).zip(lanes.iter_mut()) {
+                        *d = fast_exp(s - max);
+                        *acc += *d;
+                    }
                 }
-            }
-            let inv = 1.0 / lanes.iter().sum::<f32>();
-            for d in dst.iter_mut() {
-                *d *= inv;
-            }
-        });
+                let inv = 1.0 / lanes.iter().sum::<f32>();
+                for d in dst.iter_mut() {
+                    *d *= inv;
+                }
+            });
+        Ok(())
+    })?;
     Ok(Tensor::from_vec(dst, s.dims(), s.device())?)
 }
 
