@@ -81,16 +81,29 @@ check-cuda:
 gpu-bundle:
 	bash scripts/build-gpu-bundle.sh
 
-# Intel MKL from PyPI wheels under $(CACHE)/mkl (scripts/setup-mkl.sh; no system install), for
-# `--features mkl`: build after `. $(CACHE)/mkl/current/env.sh` (build.rs links MKL from there).
-# An mkl build shares the target directory: only entroscope itself compiles again.
-# `make bench-matmul` prints every backend's GFLOP/s on the lens's, the forward's and the 1.5B's
-# products (the `gemm` crate, MKL's sgemm, and its bf16 product on AMX / AVX512-BF16); ARGS="128 341" runs the lens
-# shape only, at those M.
-.PHONY: setup-mkl bench-matmul
+# The CPU matmul backends, from PyPI under $(CACHE) (no system install): Intel MKL
+# (scripts/setup-mkl.sh) and OpenBLAS (scripts/setup-openblas.sh, the scipy-openblas32 wheel).
+# Build with `--features mkl` or `--features openblas` after sourcing $(CACHE)/<backend>/current/env.sh
+# (build.rs links the library from there); such a build shares the target directory: only
+# entroscope itself compiles again. `make bench-matmul` (BACKEND=mkl, the default, or openblas)
+# prints every path's GFLOP/s on the lens's, the forward's and the 1.5B's products (the `gemm`
+# crate, the backend's sgemm, and MKL's bf16 product on AMX / AVX512-BF16); ARGS="128 341" runs
+# the lens shape only, at those M.
+.PHONY: setup-mkl setup-openblas bench-matmul check-backend
 setup-mkl:
 	bash scripts/setup-mkl.sh >/dev/null
 
-bench-matmul: setup-mkl
-	. $(CACHE)/mkl/current/env.sh && $(SHARED_BUILD) $(CARGO) build --features mkl --example bench_matmul && \
+setup-openblas:
+	bash scripts/setup-openblas.sh >/dev/null
+
+BACKEND ?= mkl
+bench-matmul: setup-$(BACKEND)
+	. $(CACHE)/$(BACKEND)/current/env.sh && $(SHARED_BUILD) $(CARGO) build --features $(BACKEND) --example bench_matmul && \
 	  RAYON_NUM_THREADS=$${RAYON_NUM_THREADS:-2} $(CARGO_TARGET_DIR)/$(HOST)/debug/examples/bench_matmul $(ARGS)
+
+# The numeric tests with $(BACKEND) doing every CPU matmul (the lens's and the forward's linear
+# layers): its set-up, then the unit tests and the oracle suites that compare layers, logits and
+# lens entropies with transformers. CI runs `make check-backend BACKEND=openblas`.
+check-backend: models setup-$(BACKEND)
+	. $(CACHE)/$(BACKEND)/current/env.sh && $(SHARED_BUILD) $(CARGO) test --features $(BACKEND) \
+	  --lib --test oracle -- sgemm transformer lens_peer dtypes real_models tiny_models

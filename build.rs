@@ -5,12 +5,21 @@
 //!
 //! With the `mkl` feature, it also links Intel MKL's single dynamic library `libmkl_rt.so.3` from
 //! `ENTROSCOPE_MKL_LIB` (set by the `env.sh` that `scripts/setup-mkl.sh` writes), with an rpath to
-//! that folder so the binaries find MKL and Intel's OpenMP runtime without `LD_LIBRARY_PATH`.
+//! that folder so the binaries find MKL and Intel's OpenMP runtime without `LD_LIBRARY_PATH`; with
+//! the `openblas` feature, `libscipy_openblas.so` from `ENTROSCOPE_OPENBLAS_LIB`
+//! (`scripts/setup-openblas.sh`) the same way.
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var_os("CARGO_FEATURE_MKL").is_some() {
-        link_mkl();
+        link_backend("mkl", "ENTROSCOPE_MKL_LIB", "libmkl_rt.so.3");
+    }
+    if std::env::var_os("CARGO_FEATURE_OPENBLAS").is_some() {
+        link_backend(
+            "openblas",
+            "ENTROSCOPE_OPENBLAS_LIB",
+            "libscipy_openblas.so",
+        );
     }
     let prefer_dynamic = std::env::var("CARGO_ENCODED_RUSTFLAGS")
         .is_ok_and(|flags| flags.split('\x1f').any(|f| f.contains("prefer-dynamic")));
@@ -31,25 +40,26 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,-rpath,{sysroot}/lib/rustlib/{target}/lib");
 }
 
-/// The `mkl` feature: `-l:libmkl_rt.so.3` (the wheels ship only the versioned name) from
-/// `ENTROSCOPE_MKL_LIB`, plus an rpath to it; a build error naming the set-up script otherwise.
-fn link_mkl() {
-    println!("cargo:rerun-if-env-changed=ENTROSCOPE_MKL_LIB");
-    let dir = std::env::var("ENTROSCOPE_MKL_LIB").unwrap_or_default();
-    let lib = std::path::Path::new(&dir).join("libmkl_rt.so.3");
-    if dir.is_empty() || !lib.is_file() {
+/// A matmul backend's feature: `-l:{lib}` (verbatim: MKL's wheels ship only the versioned name)
+/// from the folder in `var`, plus an rpath to it; a build error naming the set-up script
+/// (`scripts/setup-{feature}.sh`) otherwise.
+fn link_backend(feature: &str, var: &str, lib: &str) {
+    println!("cargo:rerun-if-env-changed={var}");
+    let dir = std::env::var(var).unwrap_or_default();
+    if dir.is_empty() || !std::path::Path::new(&dir).join(lib).is_file() {
         let why = if dir.is_empty() {
-            "ENTROSCOPE_MKL_LIB is not set".to_string()
+            format!("{var} is not set")
         } else {
-            format!("ENTROSCOPE_MKL_LIB={dir} has no libmkl_rt.so.3")
+            format!("{var}={dir} has no {lib}")
         };
         println!(
-            "cargo::error=the `mkl` feature needs Intel MKL, but {why}: run `scripts/setup-mkl.sh` \
-             (or `make setup-mkl`), then `source ~/.cache/entroscope/mkl/current/env.sh` and build again"
+            "cargo::error=the `{feature}` feature needs {lib}, but {why}: run \
+             `scripts/setup-{feature}.sh` (or `make setup-{feature}`), then \
+             `source ~/.cache/entroscope/{feature}/current/env.sh` and build again"
         );
         return;
     }
     println!("cargo:rustc-link-search=native={dir}");
-    println!("cargo:rustc-link-lib=dylib:+verbatim=libmkl_rt.so.3");
+    println!("cargo:rustc-link-lib=dylib:+verbatim={lib}");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
 }

@@ -1,7 +1,7 @@
 //! The CPU matrix products `[M × K] · [N × K]ᵀ` of the lens and the forward pass, by each path
 //! compiled in: candle's matmul plus the copy out of the tensor (what the lens did before), the
 //! `gemm` crate straight into a buffer, [`sgemm::matmul_nt`] (the build's backend: `gemm`,
-//! OpenBLAS with `--features blas`, Intel MKL with `--features mkl`), and with `--features mkl`
+//! OpenBLAS with `--features openblas`, Intel MKL with `--features mkl`), and with `--features mkl`
 //! MKL's bf16 × bf16 → f32 product (AMX / AVX512-BF16; inputs converted to bf16 beforehand).
 //!
 //! ```text
@@ -35,10 +35,11 @@ fn best_of_3(mut f: impl FnMut() -> entroscope::Result<()>) -> entroscope::Resul
     Ok(best)
 }
 
-/// After an MKL product its OpenMP threads spin for a while (`KMP_BLOCKTIME`, 200 ms by
-/// default); let them go to sleep before timing a rayon path.
+/// After an MKL or OpenBLAS product their threads spin for a while (MKL's `KMP_BLOCKTIME`,
+/// 200 ms by default; OpenBLAS's `OPENBLAS_THREAD_TIMEOUT`, ~0.1 s); let them go to sleep before
+/// timing a rayon path.
 fn settle() {
-    if cfg!(feature = "mkl") {
+    if cfg!(any(feature = "mkl", feature = "openblas")) {
         std::thread::sleep(Duration::from_millis(300));
     }
 }

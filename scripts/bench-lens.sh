@@ -10,7 +10,8 @@
 #   scripts/bench-lens.sh [MODEL] [SHAPES...]     MODEL: a GGUF path or a bundled name
 #   DTYPES="f32 quantized" scripts/bench-lens.sh qwen2.5-coder-1.5b-instruct 8x128
 #   BACKEND=mkl LENS="f32 bf16" scripts/bench-lens.sh qwen2.5-coder-1.5b-instruct 8x128
-# BACKEND: gemm (the `gemm` crate, default) or mkl (Intel MKL, set up by scripts/setup-mkl.sh).
+# BACKEND: gemm (the `gemm` crate, default), openblas (OpenBLAS from PyPI, scripts/setup-openblas.sh)
+# or mkl (Intel MKL, scripts/setup-mkl.sh); openblas and mkl also run the forward's linear layers.
 # DTYPES: our weight dtypes (default f32). LENS: our lens precisions (default f32; bf16 needs
 # BACKEND=mkl and AMX or AVX512-BF16, else the lens says so and runs in f32).
 # Needs the peer's venv (see ../shared/peer/README.md): PEER_PY, PEER_DIR override its location.
@@ -37,8 +38,9 @@ LENS="${LENS:-f32}"
 BACKEND="${BACKEND:-gemm}"
 case "$BACKEND" in
   gemm) FEATURES= ;;
-  mkl) FEATURES=mkl; bash scripts/setup-mkl.sh >/dev/null; . "$HOME/.cache/entroscope/mkl/current/env.sh" ;;
-  *) echo "error: BACKEND=$BACKEND: use gemm (the default) or mkl" >&2; exit 1 ;;
+  mkl|openblas) FEATURES=$BACKEND; bash "scripts/setup-$BACKEND.sh" >/dev/null
+    . "$HOME/.cache/entroscope/$BACKEND/current/env.sh" ;;
+  *) echo "error: BACKEND=$BACKEND: use gemm (the default), openblas or mkl" >&2; exit 1 ;;
 esac
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/entroscope/target}"
 export RAYON_NUM_THREADS=2

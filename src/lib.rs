@@ -14,11 +14,6 @@
 
 #![warn(missing_docs)]
 
-// `cblas-sys` declares the CBLAS symbols; the system OpenBLAS provides them.
-#[cfg(feature = "blas")]
-#[link(name = "openblas")]
-extern "C" {}
-
 pub mod error;
 pub mod notebook;
 pub mod prelude;

@@ -1,21 +1,21 @@
 //! The f32 product `out = A · Bᵀ` on the CPU, written straight into the caller's buffer: the
-//! lens's unembedding `[rows, d] · [vocab, d]ᵀ` without a tensor in between. The `gemm` crate
-//! (what candle itself calls) by default, the system OpenBLAS behind the `blas` feature, Intel MKL
-//! behind the `mkl` feature (`scripts/setup-mkl.sh`; the two features exclude each other, since
-//! both libraries export `cblas_sgemm` and the linker would silently take either). With `mkl`, [`matmul_nt_bf16`] also
-//! multiplies bf16 matrices into f32 accumulators on CPUs with AMX or AVX512-BF16.
-//! `examples/bench_matmul.rs` compares them on the lens's and the forward's products.
+//! lens's unembedding `[rows, d] · [vocab, d]ᵀ` without a tensor in between, and the forward's
+//! linear layers in a build with a BLAS backend. The `gemm` crate (what candle itself calls) by
+//! default; OpenBLAS from PyPI behind the `openblas` feature (`scripts/setup-openblas.sh`); Intel
+//! MKL behind the `mkl` feature (`scripts/setup-mkl.sh`; one backend per build). With `mkl`,
+//! [`matmul_nt_bf16`] also multiplies bf16 matrices into f32 accumulators on CPUs with AMX or
+//! AVX512-BF16. `examples/bench_matmul.rs` compares them on the lens's and the forward's products.
 
 use crate::{Error, Result};
 use half::bf16;
 
-#[cfg(all(feature = "mkl", feature = "blas"))]
-compile_error!("features `mkl` and `blas` both provide cblas_sgemm: enable one of them");
+#[cfg(all(feature = "mkl", feature = "openblas"))]
+compile_error!("features `mkl` and `openblas` are two matmul backends: enable one of them");
 
 /// Which routine [`matmul_nt`] uses in this build: `"mkl"`, `"openblas"` or `"gemm"`.
 pub const BACKEND: &str = if cfg!(feature = "mkl") {
     "mkl"
-} else if cfg!(feature = "blas") {
+} else if cfg!(feature = "openblas") {
     "openblas"
 } else {
     "gemm"
@@ -33,30 +33,9 @@ pub fn matmul_nt(
     check(a.len(), b.len(), m, n, k, out)?;
     #[cfg(feature = "mkl")]
     mkl::sgemm_nt(a, b, m, n, k, out)?;
-    #[cfg(all(feature = "blas", not(feature = "mkl")))]
-    if m > 0 && n > 0 {
-        // SAFETY: `check` verified the lengths the row-major strides below address.
-        unsafe {
-            use cblas_sys::{cblas_sgemm, CBLAS_LAYOUT, CBLAS_TRANSPOSE};
-            cblas_sgemm(
-                CBLAS_LAYOUT::CblasRowMajor,
-                CBLAS_TRANSPOSE::CblasNoTrans,
-                CBLAS_TRANSPOSE::CblasTrans,
-                m as i32,
-                n as i32,
-                k as i32,
-                1.0,
-                a.as_ptr(),
-                k as i32,
-                b.as_ptr(),
-                k as i32,
-                0.0,
-                out.as_mut_ptr(),
-                n as i32,
-            );
-        }
-    }
-    #[cfg(not(any(feature = "blas", feature = "mkl")))]
+    #[cfg(feature = "openblas")]
+    openblas::sgemm_nt(a, b, m, n, k, out)?;
+    #[cfg(not(any(feature = "openblas", feature = "mkl")))]
     gemm_checked(a, b, m, n, k, out);
     Ok(())
 }
@@ -179,17 +158,141 @@ fn gemm_checked(a: &[f32], b: &[f32], m: usize, n: usize, k: usize, out: &mut [f
     }
 }
 
+/// What the two CBLAS backends share: the row-major `a · bᵀ` call on sizes checked to fit
+/// CBLAS's 32-bit integers.
+#[cfg(any(feature = "mkl", feature = "openblas"))]
+mod cblas {
+    use super::{Error, Result};
+    use std::ffi::c_int;
+
+    pub(super) const ROW_MAJOR: c_int = 101;
+    pub(super) const NO_TRANS: c_int = 111;
+    pub(super) const TRANS: c_int = 112;
+
+    /// `cblas_sgemm`'s signature (`layout, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+    /// c, ldc`), the same in every CBLAS.
+    pub(super) type Sgemm = unsafe extern "C" fn(
+        c_int,
+        c_int,
+        c_int,
+        c_int,
+        c_int,
+        c_int,
+        f32,
+        *const f32,
+        c_int,
+        *const f32,
+        c_int,
+        f32,
+        *mut f32,
+        c_int,
+    );
+
+    /// The sizes as CBLAS's 32-bit integers (`m`, `n`, `k`: the leading dimensions are `k` and `n`).
+    pub(super) fn dims(m: usize, n: usize, k: usize) -> Result<(c_int, c_int, c_int)> {
+        match (c_int::try_from(m), c_int::try_from(n), c_int::try_from(k)) {
+            (Ok(m), Ok(n), Ok(k)) => Ok((m, n, k)),
+            _ => Err(Error::invalid(
+                "matmul_nt",
+                format!("m {m} n {n} k {k}"),
+                "sizes below 2³¹ (CBLAS's 32-bit integers): split the product",
+            )),
+        }
+    }
+
+    /// `sgemm` on `a · bᵀ`, on lengths `check` accepted.
+    pub(super) fn sgemm_nt(
+        sgemm: Sgemm,
+        a: &[f32],
+        b: &[f32],
+        m: usize,
+        n: usize,
+        k: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        let (mi, ni, ki) = dims(m, n, k)?;
+        if m == 0 || n == 0 {
+            return Ok(());
+        }
+        // SAFETY: a is m×k (lda = k), b is n×k (ldb = k, read transposed), out is m×n (ldc = n),
+        // all row-major, lengths checked by `check`; every size fits a C int (`dims`).
+        unsafe {
+            sgemm(
+                ROW_MAJOR,
+                NO_TRANS,
+                TRANS,
+                mi,
+                ni,
+                ki,
+                1.0,
+                a.as_ptr(),
+                ki.max(1),
+                b.as_ptr(),
+                ki.max(1),
+                0.0,
+                out.as_mut_ptr(),
+                ni,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// OpenBLAS as the `scipy-openblas32` wheel ships it (build.rs links `libscipy_openblas.so`):
+/// every symbol prefixed with `scipy_`, 32-bit integers, its own threads. Their count follows
+/// rayon's (`RAYON_NUM_THREADS`), so one setting sizes every parallel part of a run.
+#[cfg(feature = "openblas")]
+mod openblas {
+    use super::{cblas, Result};
+    use std::ffi::c_int;
+
+    extern "C" {
+        fn scipy_cblas_sgemm(
+            layout: c_int,
+            trans_a: c_int,
+            trans_b: c_int,
+            m: c_int,
+            n: c_int,
+            k: c_int,
+            alpha: f32,
+            a: *const f32,
+            lda: c_int,
+            b: *const f32,
+            ldb: c_int,
+            beta: f32,
+            c: *mut f32,
+            ldc: c_int,
+        );
+        fn scipy_openblas_set_num_threads(threads: c_int);
+    }
+
+    pub(super) fn sgemm_nt(
+        a: &[f32],
+        b: &[f32],
+        m: usize,
+        n: usize,
+        k: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
+        static THREADS: std::sync::Once = std::sync::Once::new();
+        THREADS.call_once(|| {
+            let threads = c_int::try_from(rayon::current_num_threads()).unwrap_or(c_int::MAX);
+            // SAFETY: a plain OpenBLAS service call with an integer argument.
+            unsafe { scipy_openblas_set_num_threads(threads) }
+        });
+        cblas::sgemm_nt(scipy_cblas_sgemm, a, b, m, n, k, out)
+    }
+}
+
 /// Intel MKL through its single dynamic library `libmkl_rt.so.3` (build.rs links it), LP64
 /// interface (32-bit `MKL_INT`), its default threading (Intel OpenMP; `MKL_NUM_THREADS` sets the
 /// thread count, by default the physical cores).
 #[cfg(feature = "mkl")]
 mod mkl {
+    use super::cblas::{self, dims, NO_TRANS, ROW_MAJOR, TRANS};
     use super::{bf16, Error, Result};
     use std::ffi::c_int;
 
-    const ROW_MAJOR: c_int = 101;
-    const NO_TRANS: c_int = 111;
-    const TRANS: c_int = 112;
     const INTERFACE_LP64: c_int = 0;
 
     extern "C" {
@@ -244,19 +347,6 @@ mod mkl {
         Ok(())
     }
 
-    /// The sizes as MKL's 32-bit integers (`m`, `n`, `k`: the leading dimensions are `k` and `n`).
-    fn dims(m: usize, n: usize, k: usize) -> Result<(c_int, c_int, c_int)> {
-        match (c_int::try_from(m), c_int::try_from(n), c_int::try_from(k)) {
-            (Ok(m), Ok(n), Ok(k)) => Ok((m, n, k)),
-            _ => Err(Error::invalid(
-                "matmul_nt",
-                format!("m {m} n {n} k {k}"),
-                "sizes below 2³¹ (MKL's LP64 interface): split the product",
-            )),
-        }
-    }
-
-    /// `cblas_sgemm` on lengths `check` accepted.
     pub(super) fn sgemm_nt(
         a: &[f32],
         b: &[f32],
@@ -265,32 +355,8 @@ mod mkl {
         k: usize,
         out: &mut [f32],
     ) -> Result<()> {
-        let (mi, ni, ki) = dims(m, n, k)?;
-        if m == 0 || n == 0 {
-            return Ok(());
-        }
         init()?;
-        // SAFETY: a is m×k (lda = k), b is n×k (ldb = k, read transposed), out is m×n (ldc = n),
-        // all row-major, lengths checked by `check`; every size fits MKL_INT (`dims`).
-        unsafe {
-            cblas_sgemm(
-                ROW_MAJOR,
-                NO_TRANS,
-                TRANS,
-                mi,
-                ni,
-                ki,
-                1.0,
-                a.as_ptr(),
-                ki.max(1),
-                b.as_ptr(),
-                ki.max(1),
-                0.0,
-                out.as_mut_ptr(),
-                ni,
-            );
-        }
-        Ok(())
+        cblas::sgemm_nt(cblas_sgemm, a, b, m, n, k, out)
     }
 
     /// `cblas_gemm_bf16bf16f32` on lengths `check` accepted (`bf16` is a transparent `u16`, the
@@ -308,7 +374,7 @@ mod mkl {
             return Ok(());
         }
         init()?;
-        // SAFETY: as in `sgemm_nt`, with 2-byte elements.
+        // SAFETY: as in `cblas::sgemm_nt`, with 2-byte elements.
         unsafe {
             cblas_gemm_bf16bf16f32(
                 ROW_MAJOR,
@@ -331,7 +397,7 @@ mod mkl {
     }
 }
 
-#[cfg(all(test, feature = "mkl"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -368,9 +434,9 @@ mod tests {
     const CASES: [(usize, usize, usize); 4] =
         [(1, 1, 1), (3, 5, 7), (37, 70, 576), (130, 96, 1536)];
 
+    /// The build's backend ([`BACKEND`]) against the hand reference.
     #[test]
-    fn mkl_sgemm_matches_naive() -> Result<()> {
-        assert_eq!(BACKEND, "mkl");
+    fn sgemm_matches_naive() -> Result<()> {
         for (i, &(m, n, k)) in CASES.iter().enumerate() {
             let (a, b) = (random(m * k, 2 * i as u64), random(n * k, 2 * i as u64 + 1));
             let mut out = vec![f32::NAN; m * n];
@@ -390,6 +456,7 @@ mod tests {
         Ok(())
     }
 
+    #[cfg(feature = "mkl")]
     #[test]
     fn mkl_bf16_matches_naive() -> Result<()> {
         if bf16_hardware().is_none() {
@@ -432,7 +499,7 @@ mod tests {
     }
 
     #[test]
-    fn mkl_rejects_bad_lengths() {
+    fn rejects_bad_lengths() {
         let mut out = vec![0f32; 6];
         assert!(matmul_nt(&[0.0; 5], &[0.0; 6], 2, 3, 2, &mut out).is_err());
         let bb = vec![bf16::ZERO; 6];

@@ -12,7 +12,7 @@ use super::arch::{Activation, ArchSpec, Mlp, NormKind, NormPlacement, QkNorm};
 use super::device::WeightDtype;
 use super::kv_cache::KvCache;
 use super::weights::Weights;
-use super::with_cpu_f32;
+use super::{sgemm, with_cpu_f32};
 use crate::entropy::fast_exp;
 use crate::hook::{Hook, Site};
 use crate::{Error, Result};
@@ -33,16 +33,33 @@ pub(crate) enum Proj {
 /// Only one layer's weight exists in f32 at a time.
 pub const DEQUANTIZE_FROM_ROWS: usize = 16;
 
+/// Whether the CPU's f32 linear layers run on the build's BLAS backend ([`sgemm::matmul_nt`]):
+/// in a build with `openblas` or `mkl`. The default build keeps candle's matmul, which calls
+/// the same `gemm` crate.
+const LINEAR_ON_BLAS: bool = cfg!(any(feature = "openblas", feature = "mkl"));
+
 impl Proj {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(match self {
+            Proj::Dense(l) if LINEAR_ON_BLAS && on_cpu_f32(x, l.weight()) => {
+                let y = matmul_blas(x, l.weight())?;
+                match l.bias() {
+                    Some(b) => y.broadcast_add(b)?,
+                    None => y,
+                }
+            }
             Proj::Dense(l) => l.forward(x)?,
             Proj::Quantized { w, bias } => {
                 // positions per sequence: `[.., t, d]`
                 let t = if x.rank() >= 2 { x.dim(D::Minus2)? } else { 1 };
                 let y = match w {
                     QMatMul::QTensor(q) if t >= DEQUANTIZE_FROM_ROWS && x.device().is_cpu() => {
-                        x.broadcast_matmul(&q.dequantize(x.device())?.t()?)?
+                        let w = q.dequantize(x.device())?;
+                        if LINEAR_ON_BLAS && on_cpu_f32(x, &w) {
+                            matmul_blas(x, &w)?
+                        } else {
+                            x.broadcast_matmul(&w.t()?)?
+                        }
                     }
                     _ => w.forward(x)?,
                 };
@@ -53,6 +70,36 @@ impl Proj {
             }
         })
     }
+}
+
+fn on_cpu_f32(x: &Tensor, w: &Tensor) -> bool {
+    x.device().is_cpu() && x.dtype() == DType::F32 && w.dtype() == DType::F32
+}
+
+/// `x · wᵀ` for `x [.., k]` and `w [n, k]`, f32 on the CPU, as one product of all of `x`'s rows
+/// by the build's backend, into the output tensor's buffer.
+fn matmul_blas(x: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    let (n, k) = w.dims2()?;
+    let mut dims = x.dims().to_vec();
+    if dims.last() != Some(&k) {
+        return Err(Error::invalid(
+            "linear layer input",
+            format!("{dims:?}"),
+            format!("a last dimension of {k}, the weight's input width"),
+        ));
+    }
+    let m = x.elem_count() / k.max(1);
+    let mut out = vec![0f32; m * n];
+    with_cpu_f32(&x, "linear layer input", |a| {
+        with_cpu_f32(&w, "linear layer weight", |b| {
+            sgemm::matmul_nt(a, b, m, n, k, &mut out)
+        })
+    })?;
+    if let Some(last) = dims.last_mut() {
+        *last = n;
+    }
+    Ok(Tensor::from_vec(out, dims, x.device())?)
 }
 
 /// RMSNorm (weight already includes Gemma's `1 +`) or LayerNorm with bias.
