@@ -85,25 +85,25 @@ gpu-bundle:
 # (scripts/setup-mkl.sh) and OpenBLAS (scripts/setup-openblas.sh, the scipy-openblas32 wheel).
 # Build with `--features mkl` or `--features openblas` after sourcing $(CACHE)/<backend>/current/env.sh
 # (build.rs links the library from there); such a build shares the target directory: only
-# entroscope itself compiles again. `make bench-matmul` (BACKEND=mkl, the default, or openblas)
+# entroscope itself compiles again. `make bench-matmul` (BLAS=mkl, the default, or openblas)
 # prints every path's GFLOP/s on the lens's, the forward's and the 1.5B's products (the `gemm`
 # crate, the backend's sgemm, and MKL's bf16 product on AMX / AVX512-BF16); ARGS="128 341" runs
 # the lens shape only, at those M.
 .PHONY: setup-mkl setup-openblas bench-matmul check-backend
 setup-mkl:
-	bash scripts/setup-mkl.sh >/dev/null
+	ENTROSCOPE_CACHE=$(CACHE) bash scripts/setup-mkl.sh >/dev/null
 
 setup-openblas:
-	bash scripts/setup-openblas.sh >/dev/null
+	ENTROSCOPE_CACHE=$(CACHE) bash scripts/setup-openblas.sh >/dev/null
 
-BACKEND ?= mkl
-bench-matmul: setup-$(BACKEND)
-	. $(CACHE)/$(BACKEND)/current/env.sh && $(SHARED_BUILD) $(CARGO) build --features $(BACKEND) --example bench_matmul && \
+BLAS ?= mkl
+bench-matmul: setup-$(BLAS)
+	. $(CACHE)/$(BLAS)/current/env.sh && $(SHARED_BUILD) $(CARGO) build --features $(BLAS) --example bench_matmul && \
 	  RAYON_NUM_THREADS=$${RAYON_NUM_THREADS:-2} $(CARGO_TARGET_DIR)/$(HOST)/debug/examples/bench_matmul $(ARGS)
 
-# The numeric tests with $(BACKEND) doing every CPU matmul (the lens's and the forward's linear
+# The numeric tests with $(BLAS) doing every CPU matmul (the lens's and the forward's linear
 # layers): its set-up, then the unit tests and the oracle suites that compare layers, logits and
-# lens entropies with transformers. CI runs `make check-backend BACKEND=openblas`.
-check-backend: models setup-$(BACKEND)
-	. $(CACHE)/$(BACKEND)/current/env.sh && $(SHARED_BUILD) $(CARGO) test --features $(BACKEND) \
+# lens entropies with transformers (the 1.5B's among them). CI runs `make check-backend BLAS=openblas`.
+check-backend: models setup-$(BLAS)
+	. $(CACHE)/$(BLAS)/current/env.sh && $(SHARED_BUILD) $(CARGO) test --features $(BLAS) \
 	  --lib --test oracle -- sgemm transformer lens_peer dtypes real_models tiny_models

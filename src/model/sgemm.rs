@@ -239,8 +239,9 @@ mod cblas {
 }
 
 /// OpenBLAS as the `scipy-openblas32` wheel ships it (build.rs links `libscipy_openblas.so`):
-/// every symbol prefixed with `scipy_`, 32-bit integers, its own threads. Their count follows
-/// rayon's (`RAYON_NUM_THREADS`), so one setting sizes every parallel part of a run.
+/// every symbol prefixed with `scipy_`, 32-bit integers, its own threads. Unless
+/// `OPENBLAS_NUM_THREADS` is set, their count follows the rayon pool of the first product
+/// (`RAYON_NUM_THREADS`, by default the cores), so one setting sizes every parallel part of a run.
 #[cfg(feature = "openblas")]
 mod openblas {
     use super::{cblas, Result};
@@ -276,6 +277,9 @@ mod openblas {
     ) -> Result<()> {
         static THREADS: std::sync::Once = std::sync::Once::new();
         THREADS.call_once(|| {
+            if std::env::var_os("OPENBLAS_NUM_THREADS").is_some() {
+                return;
+            }
             let threads = c_int::try_from(rayon::current_num_threads()).unwrap_or(c_int::MAX);
             // SAFETY: a plain OpenBLAS service call with an integer argument.
             unsafe { scipy_openblas_set_num_threads(threads) }

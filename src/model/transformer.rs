@@ -89,7 +89,7 @@ fn matmul_blas(x: &Tensor, w: &Tensor) -> Result<Tensor> {
             format!("a last dimension of {k}, the weight's input width"),
         ));
     }
-    let m = x.elem_count() / k.max(1);
+    let m: usize = dims[..dims.len() - 1].iter().product();
     let mut out = vec![0f32; m * n];
     with_cpu_f32(&x, "linear layer input", |a| {
         with_cpu_f32(&w, "linear layer weight", |b| {
