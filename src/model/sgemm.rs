@@ -169,24 +169,27 @@ mod cblas {
     pub(super) const NO_TRANS: c_int = 111;
     pub(super) const TRANS: c_int = 112;
 
-    /// `cblas_sgemm`'s signature (`layout, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-    /// c, ldc`), the same in every CBLAS.
-    pub(super) type Sgemm = unsafe extern "C" fn(
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        f32,
-        *const f32,
-        c_int,
-        *const f32,
-        c_int,
-        f32,
-        *mut f32,
-        c_int,
-    );
+    extern "C" {
+        /// The one `cblas_sgemm` of the build's library: MKL's under its own name, the
+        /// scipy-openblas wheel's under its `scipy_` prefix (the features exclude each other).
+        #[cfg_attr(feature = "openblas", link_name = "scipy_cblas_sgemm")]
+        fn cblas_sgemm(
+            layout: c_int,
+            trans_a: c_int,
+            trans_b: c_int,
+            m: c_int,
+            n: c_int,
+            k: c_int,
+            alpha: f32,
+            a: *const f32,
+            lda: c_int,
+            b: *const f32,
+            ldb: c_int,
+            beta: f32,
+            c: *mut f32,
+            ldc: c_int,
+        );
+    }
 
     /// The sizes as CBLAS's 32-bit integers (`m`, `n`, `k`: the leading dimensions are `k` and `n`).
     pub(super) fn dims(m: usize, n: usize, k: usize) -> Result<(c_int, c_int, c_int)> {
@@ -200,9 +203,8 @@ mod cblas {
         }
     }
 
-    /// `sgemm` on `a · bᵀ`, on lengths `check` accepted.
+    /// `cblas_sgemm` on `a · bᵀ`, on lengths `check` accepted.
     pub(super) fn sgemm_nt(
-        sgemm: Sgemm,
         a: &[f32],
         b: &[f32],
         m: usize,
@@ -217,7 +219,7 @@ mod cblas {
         // SAFETY: a is m×k (lda = k), b is n×k (ldb = k, read transposed), out is m×n (ldc = n),
         // all row-major, lengths checked by `check`; every size fits a C int (`dims`).
         unsafe {
-            sgemm(
+            cblas_sgemm(
                 ROW_MAJOR,
                 NO_TRANS,
                 TRANS,
@@ -248,22 +250,6 @@ mod openblas {
     use std::ffi::c_int;
 
     extern "C" {
-        fn scipy_cblas_sgemm(
-            layout: c_int,
-            trans_a: c_int,
-            trans_b: c_int,
-            m: c_int,
-            n: c_int,
-            k: c_int,
-            alpha: f32,
-            a: *const f32,
-            lda: c_int,
-            b: *const f32,
-            ldb: c_int,
-            beta: f32,
-            c: *mut f32,
-            ldc: c_int,
-        );
         fn scipy_openblas_set_num_threads(threads: c_int);
     }
 
@@ -284,7 +270,7 @@ mod openblas {
             // SAFETY: a plain OpenBLAS service call with an integer argument.
             unsafe { scipy_openblas_set_num_threads(threads) }
         });
-        cblas::sgemm_nt(scipy_cblas_sgemm, a, b, m, n, k, out)
+        cblas::sgemm_nt(a, b, m, n, k, out)
     }
 }
 
@@ -301,22 +287,6 @@ mod mkl {
 
     extern "C" {
         fn MKL_Set_Interface_Layer(code: c_int) -> c_int;
-        fn cblas_sgemm(
-            layout: c_int,
-            trans_a: c_int,
-            trans_b: c_int,
-            m: c_int,
-            n: c_int,
-            k: c_int,
-            alpha: f32,
-            a: *const f32,
-            lda: c_int,
-            b: *const f32,
-            ldb: c_int,
-            beta: f32,
-            c: *mut f32,
-            ldc: c_int,
-        );
         fn cblas_gemm_bf16bf16f32(
             layout: c_int,
             trans_a: c_int,
@@ -360,7 +330,7 @@ mod mkl {
         out: &mut [f32],
     ) -> Result<()> {
         init()?;
-        cblas::sgemm_nt(cblas_sgemm, a, b, m, n, k, out)
+        cblas::sgemm_nt(a, b, m, n, k, out)
     }
 
     /// `cblas_gemm_bf16bf16f32` on lengths `check` accepted (`bf16` is a transparent `u16`, the
